@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem: common definitions — export macro, access flags, logging.
+ *
+ * Every grantmem call returns a negative errno on failure (or NULL with the
+ * errno stored through an `int *err` argument).  No call aborts or exits.
+ */
+#ifndef GRANTMEM_COMMON_H
+#define GRANTMEM_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GM_API __attribute__((visibility("default")))
+#else
+#define GM_API
+#endif
+
+/*
+ * Access and mapping flags, passed wherever a call takes `flags`.
+ *
+ * GM_PROT_READ / GM_PROT_WRITE say what the caller will do with the memory.
+ * A request for write never gets memory the guest made read-only.
+ *
+ * GM_MAP_TRANSIENT / GM_MAP_PERSISTENT override a region's mapping policy for
+ * one call (grant regions: release the mapping on the last unpin, or keep it
+ * cached).  Regions without a policy ignore them.
+ */
+#define GM_PROT_READ 0x1
+#define GM_PROT_WRITE 0x2
+#define GM_PROT_RW (GM_PROT_READ | GM_PROT_WRITE)
+#define GM_MAP_TRANSIENT 0x10
+#define GM_MAP_PERSISTENT 0x20
+
+/* Log levels, most severe first. */
+typedef enum gm_log_level {
+	GM_LOG_ERROR = 0,
+	GM_LOG_WARNING = 1,
+	GM_LOG_INFO = 2,
+	GM_LOG_DEBUG = 3,
+} gm_log_level;
+
+/*
+ * A log sink.  @msg is one line without a trailing newline, valid only for
+ * the duration of the call.  It may be called from any thread, concurrently.
+ */
+typedef void gm_log_fn(void *opaque, gm_log_level level, const char *msg);
+
+/*
+ * gm_set_log - route grantmem's log lines.
+ * @fn:        the sink, or NULL for the default (stderr, "grantmem: " prefix).
+ * @opaque:    passed back to @fn.
+ * @max_level: lines less severe than this are dropped (default GM_LOG_WARNING).
+ *
+ * Process-wide.  Thread-safe: lines in flight may still reach the previous
+ * sink.  Never fails, never logs.
+ */
+GM_API void gm_set_log(gm_log_fn *fn, void *opaque, gm_log_level max_level);
+
+/*
+ * gm_strerror - a short description of a negative errno returned by grantmem.
+ * Returns a static string.  Thread-safe.
+ */
+GM_API const char *gm_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRANTMEM_COMMON_H */

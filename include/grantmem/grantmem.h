@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* grantmem: everything.  See README.md for an overview. */
+#ifndef GRANTMEM_GRANTMEM_H
+#define GRANTMEM_GRANTMEM_H
+
+#include <grantmem/common.h>
+#include <grantmem/mem.h>
+#include <grantmem/ram.h>
+#include <grantmem/xen.h>
+
+#endif /* GRANTMEM_GRANTMEM_H */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem: address spaces, regions, views and the bytes API.
+ *
+ * Three kinds of object hold guest memory:
+ *
+ *   gm_space   guest addresses (uint64_t) -> sorted, non-overlapping regions;
+ *   gm_region  one object [0, size) with map/unmap/read/write callbacks;
+ *   gm_view    a restricted window (list of windows) onto another object,
+ *              with its own permission.  Addresses are unchanged.
+ *
+ * All three are accessed through one function family that takes a common
+ * handle, `gm_mem *`, obtained with gm_space_mem(), gm_region_mem() or
+ * gm_view_mem() (in C, GM_MEM(x) picks the right one).  On a gm_region handle
+ * an address is the offset inside the region.  Accesses that span regions or
+ * pages are split inside the library.
+ *
+ * Threads: every access call may run concurrently with any other access call
+ * and with gm_space_add()/gm_space_remove() on the same space.  Objects are
+ * freed by their owner only once no call uses them.
+ */
+#ifndef GRANTMEM_MEM_H
+#define GRANTMEM_MEM_H
+
+#include <grantmem/common.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gm_space gm_space;
+typedef struct gm_region gm_region;
+typedef struct gm_view gm_view;
+typedef struct gm_mem gm_mem;
+
+/* A guest range: used for scatter-gather lists and view windows. */
+struct gm_sg {
+	uint64_t addr;
+	size_t len;
+};
+
+/*
+ * The map/unmap callback layer.  A region implements map+unmap, or
+ * read+write, or all four.  Offsets are relative to the region; the library
+ * has already checked that [offset, offset + len) lies inside the region and
+ * that len > 0.  Callbacks may run concurrently from many threads.
+ *
+ * map:      return a host pointer for [offset, offset + *len) usable with
+ *           @flags' permissions, shortening *len where a mapping boundary
+ *           stops it (never to 0).  On failure return NULL with a negative
+ *           errno in *err; -EOPNOTSUPP asks the caller to use a bounce buffer
+ *           through read/write instead.
+ * unmap:    release what map returned; @len is the mapped length and
+ *           @access_len how much of it was actually accessed.
+ * map_sg:   optional.  Map @n ranges (region offsets in in[].addr) at once,
+ *           writing one iovec per range into out[].  All or nothing: return 0
+ *           or a negative errno with nothing mapped.  Ranges are not split:
+ *           an implementation that cannot map a range whole fails -EAGAIN and
+ *           the library falls back to per-range map.  Each out[i] is later
+ *           released on its own with unmap(r, out[i].iov_base, in[i].addr,
+ *           out[i].iov_len, ...), exactly like a pointer from map.
+ * read:     optional.  Copy [offset, offset + len) into @buf.  0 or -errno.
+ *           When present, the bytes API prefers it over map for copies.
+ * write:    optional, as read, the other way.
+ * free:     optional.  Called once when the region's last reference drops.
+ */
+struct gm_region_ops {
+	void *(*map)(gm_region *r, uint64_t offset, size_t *len, int flags, int *err);
+	void (*unmap)(gm_region *r, void *ptr, uint64_t offset, size_t len, int flags,
+		      size_t access_len);
+	int (*map_sg)(gm_region *r, const struct gm_sg *in, unsigned n, struct iovec *out,
+		      int flags);
+	int (*read)(gm_region *r, uint64_t offset, void *buf, size_t len);
+	int (*write)(gm_region *r, uint64_t offset, const void *buf, size_t len);
+	void (*free)(gm_region *r);
+};
+
+/* ---- regions ------------------------------------------------------------- */
+
+/*
+ * gm_region_new - create a region of @size bytes with callbacks @ops.
+ * @ops must outlive the region; @opaque is returned by gm_region_opaque().
+ * The caller owns one reference, dropped with gm_region_free().
+ * Returns 0, -EINVAL (size 0, no way to access it), -ENOMEM.  Thread-safe.
+ */
+GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
+			 gm_region **out);
+
+/*
+ * gm_region_free - drop the caller's reference.  The region lives on while a
+ * space holds it or a mapping of it is outstanding; ops->free runs when the
+ * last reference goes.  Accepts NULL.
+ */
+GM_API void gm_region_free(gm_region *r);
+
+/* gm_region_ref - take an extra reference (released with gm_region_free). */
+GM_API gm_region *gm_region_ref(gm_region *r);
+
+GM_API void *gm_region_opaque(const gm_region *r);
+GM_API uint64_t gm_region_size(const gm_region *r);
+
+/* gm_region_mem - the bytes-API handle of a region; addresses are offsets. */
+GM_API gm_mem *gm_region_mem(gm_region *r);
+
+/* ---- address spaces ------------------------------------------------------ */
+
+/*
+ * gm_space_new - create an empty address space.
+ * Returns 0 or -ENOMEM.  Free with gm_space_free() (accepts NULL), which drops
+ * the space's references to its regions; the caller ensures no call is still
+ * using the space.
+ */
+GM_API int gm_space_new(gm_space **out);
+GM_API void gm_space_free(gm_space *s);
+
+/* gm_space_mem - the bytes-API handle of a space. */
+GM_API gm_mem *gm_space_mem(gm_space *s);
+
+/*
+ * gm_space_add - place @r at guest address @base; the space takes a reference.
+ * Returns 0; -EEXIST if [base, base + size) overlaps a region already there
+ * (or @r is already in this space); -EOVERFLOW if base + size wraps past 2^64;
+ * -ENOMEM.
+ * Thread-safe against concurrent accesses and other add/remove calls:
+ * accesses see either the old or the new layout, never a mix.
+ */
+GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r);
+
+/*
+ * gm_space_remove - take @r out of the space.
+ * Returns 0 or -ENOENT.  On return, no access that started before the call is
+ * still using @r through this space and no new one can find it.  Mappings of
+ * @r handed out earlier by gm_map() stay valid until gm_unmap(), which still
+ * reaches @r's callbacks (the mapping holds a reference).
+ * Must not be called from inside a region callback of the same space.
+ */
+GM_API int gm_space_remove(gm_space *s, gm_region *r);
+
+/*
+ * gm_space_set_bounce_limit - bytes of bounce buffers that may be outstanding
+ * at once for gm_map() on regions that cannot be mapped (default 1 MiB).
+ * Returns 0 or -EINVAL.
+ */
+GM_API int gm_space_set_bounce_limit(gm_space *s, size_t bytes);
+
+/* ---- views --------------------------------------------------------------- */
+
+/*
+ * gm_view_new - a view of @target restricted to @n windows with permission
+ * @prot (GM_PROT_*).  Addresses are the target's.  An access outside every
+ * window fails -EFAULT; an access the view's permission forbids fails -EACCES.
+ * The windows are copied; @target must outlive the view.
+ * Returns 0, -EINVAL (n == 0, empty or wrapping window, no prot), -ENOMEM.
+ */
+GM_API int gm_view_new(gm_mem *target, const struct gm_sg *windows, unsigned n, int prot,
+		       gm_view **out);
+GM_API void gm_view_free(gm_view *v);
+GM_API gm_mem *gm_view_mem(gm_view *v);
+
+/* ---- map / unmap (zero-copy DMA windows) ---------------------------------- */
+
+/*
+ * gm_map - get a host pointer for guest memory [addr, addr + *len).
+ * @flags: GM_PROT_READ and/or GM_PROT_WRITE, optionally GM_MAP_TRANSIENT or
+ *         GM_MAP_PERSISTENT.
+ * Shortens *len at a region or mapping boundary (the address_space_map
+ * contract: never longer, never 0 on success).  A region that cannot be
+ * mapped gets a bounce buffer, filled for reads, copied back on gm_unmap()
+ * for writes, bounded per space.
+ * Returns the pointer, or NULL with *err (if non-NULL) set: -EINVAL (*len 0,
+ * bad flags), -EFAULT (no region at @addr), -EACCES (permission), -ENOSPC
+ * (bounce or mapping budget exhausted), or a region's error.  Logs failures
+ * caused by guest addresses at debug level only: callers decide.
+ * Thread-safe.  Every successful call must be paired with gm_unmap().
+ */
+GM_API void *gm_map(gm_mem *m, uint64_t addr, size_t *len, int flags, int *err);
+
+/*
+ * gm_unmap - release a pointer returned by gm_map(m, addr, &len, flags).
+ * @addr, @len and @flags are what gm_map() was given and returned; @access_len
+ * (<= len) is how much was written, for bounce buffers and dirty tracking.
+ * Never fails.  Thread-safe.
+ */
+GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
+		     size_t access_len);
+
+/*
+ * gm_map_sg - map the @n guest ranges @in at once.
+ * Fills out[0..] with host iovecs covering the ranges in order; a range is
+ * split where it crosses a region boundary, so more iovecs than ranges may be
+ * needed.  Ranges on a region with a map_sg callback (grant regions) are
+ * mapped by one call for all of them.
+ * Returns the number of iovecs written (>= n), or a negative errno with
+ * nothing mapped: -EINVAL (n == 0, a zero-length or wrapping range), -E2BIG
+ * (more than @max_out iovecs needed), -EFAULT, -EACCES, -ENOSPC, or a
+ * region's error.  Never shortens a range: all or nothing.
+ */
+GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec *out,
+		     unsigned max_out, int flags);
+
+/*
+ * gm_unmap_sg - release what gm_map_sg(m, in, n, out, ...) returned @niov for.
+ * @access_len: bytes actually written, counted from the start of the list
+ * (SIZE_MAX: all of them).  Never fails.
+ */
+GM_API void gm_unmap_sg(gm_mem *m, const struct gm_sg *in, unsigned n, const struct iovec *out,
+			unsigned niov, int flags, size_t access_len);
+
+/* ---- bytes API ----------------------------------------------------------- */
+/*
+ * All return 0 on success or a negative errno: -EFAULT (some byte has no
+ * region, or addr + len wraps past 2^64), -EACCES (permission), -EINVAL, or a
+ * region's error (grant regions: see grant.h).  A failed write may have
+ * written a prefix; a failed read leaves @buf's content unspecified.
+ * len == 0 succeeds without touching memory (after checking the handle).
+ * Thread-safe; they never log guest-caused failures above debug level.
+ */
+GM_API int gm_read(gm_mem *m, uint64_t addr, void *buf, size_t len);
+GM_API int gm_write(gm_mem *m, uint64_t addr, const void *buf, size_t len);
+/* gm_fill - set @len bytes at @addr to @byte. */
+GM_API int gm_fill(gm_mem *m, uint64_t addr, int byte, size_t len);
+/* gm_copy - copy between guest ranges (possibly of different handles; the
+ * ranges must not overlap). */
+GM_API int gm_copy(gm_mem *dst, uint64_t dst_addr, gm_mem *src, uint64_t src_addr, size_t len);
+
+/* Objects: gm_read_obj(m, addr, &obj) / gm_write_obj(m, addr, &obj). */
+#define gm_read_obj(m, addr, ptr) gm_read((m), (addr), (ptr), sizeof(*(ptr)))
+#define gm_write_obj(m, addr, ptr) gm_write((m), (addr), (ptr), sizeof(*(ptr)))
+
+/* Little- and big-endian loads and stores of any alignment. */
+GM_API int gm_read_le16(gm_mem *m, uint64_t addr, uint16_t *v);
+GM_API int gm_read_le32(gm_mem *m, uint64_t addr, uint32_t *v);
+GM_API int gm_read_le64(gm_mem *m, uint64_t addr, uint64_t *v);
+GM_API int gm_read_be16(gm_mem *m, uint64_t addr, uint16_t *v);
+GM_API int gm_read_be32(gm_mem *m, uint64_t addr, uint32_t *v);
+GM_API int gm_read_be64(gm_mem *m, uint64_t addr, uint64_t *v);
+GM_API int gm_write_le16(gm_mem *m, uint64_t addr, uint16_t v);
+GM_API int gm_write_le32(gm_mem *m, uint64_t addr, uint32_t v);
+GM_API int gm_write_le64(gm_mem *m, uint64_t addr, uint64_t v);
+GM_API int gm_write_be16(gm_mem *m, uint64_t addr, uint16_t v);
+GM_API int gm_write_be32(gm_mem *m, uint64_t addr, uint32_t v);
+GM_API int gm_write_be64(gm_mem *m, uint64_t addr, uint64_t v);
+
+/*
+ * Atomic little-endian loads (acquire) and stores (release) for ring indices.
+ * The address must be naturally aligned (-EINVAL otherwise) and the memory
+ * mappable (-EOPNOTSUPP for regions that can only be copied).  The value is
+ * guest little-endian; host byte order is returned.
+ */
+GM_API int gm_load_acquire16(gm_mem *m, uint64_t addr, uint16_t *v);
+GM_API int gm_load_acquire32(gm_mem *m, uint64_t addr, uint32_t *v);
+GM_API int gm_load_acquire64(gm_mem *m, uint64_t addr, uint64_t *v);
+GM_API int gm_store_release16(gm_mem *m, uint64_t addr, uint16_t v);
+GM_API int gm_store_release32(gm_mem *m, uint64_t addr, uint32_t v);
+GM_API int gm_store_release64(gm_mem *m, uint64_t addr, uint64_t v);
+
+/*
+ * File descriptor transfers, with readv/writev (preadv/pwritev when
+ * @off >= 0) straight over the mapped guest memory: no intermediate copy
+ * where the memory can be mapped.
+ *
+ * gm_read_from:   read up to @len bytes from @fd into guest memory at @addr.
+ *                 Returns the bytes transferred (0 at end of file) or a
+ *                 negative errno (the fd's, or the access's).  Partial: one
+ *                 system call; retried only on EINTR.
+ * gm_read_exact_from: loop until @len bytes; -ENODATA if the fd ends first.
+ * gm_write_to:    write up to @len bytes of guest memory at @addr to @fd.
+ *                 Returns bytes transferred or a negative errno.  Partial.
+ * gm_write_all_to: loop until @len bytes are written; 0 or negative errno.
+ * @off: file offset for pread/pwrite, or -1 to use and advance the fd's own.
+ * A short transfer caused by a partial mapping is still a success with the
+ * short count (the exact forms keep going).
+ */
+GM_API ssize_t gm_read_from(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
+GM_API int gm_read_exact_from(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
+GM_API ssize_t gm_write_to(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
+GM_API int gm_write_all_to(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
+
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+/* GM_MEM(x): the gm_mem handle of a space, region, view (or a gm_mem). */
+#define GM_MEM(x)                                                                          \
+	_Generic((x), gm_space *: gm_space_mem, gm_region *: gm_region_mem,                \
+		 gm_view *: gm_view_mem, gm_mem *: gm__mem_identity)(x)
+static inline gm_mem *gm__mem_identity(gm_mem *m)
+{
+	return m;
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRANTMEM_MEM_H */

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* grantmem internals: shared by lib/ and backends/, never installed. */
+#ifndef GM_INTERNAL_H
+#define GM_INTERNAL_H
+
+#include <grantmem/mem.h>
+#include <grantmem/xen.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define GM__LIKELY(x) __builtin_expect(!!(x), 1)
+#define GM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GM__CACHELINE 64
+#define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define GM__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GM__PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- logging (lib/log.c) ---- */
+void gm__log(gm_log_level level, const char *fmt, ...) GM__PRINTF(2, 3);
+bool gm__log_enabled(gm_log_level level);
+#define gm__err(...) gm__log(GM_LOG_ERROR, __VA_ARGS__)
+#define gm__warn(...) gm__log(GM_LOG_WARNING, __VA_ARGS__)
+#define gm__info(...) gm__log(GM_LOG_INFO, __VA_ARGS__)
+#define gm__dbg(...)                                                                       \
+	do {                                                                               \
+		if (gm__log_enabled(GM_LOG_DEBUG))                                         \
+			gm__log(GM_LOG_DEBUG, __VA_ARGS__);                                \
+	} while (0)
+
+/* ---- fault injection (lib/fault.c) ---- */
+/*
+ * gm__fault(site): count a call at @site and return the injected negative
+ * errno if this call is armed to fail, else 0.  One relaxed load when no site
+ * is armed.
+ */
+int gm__fault_slow(const char *site);
+extern atomic_int gm__fault_armed;
+static inline int gm__fault(const char *site)
+{
+	if (GM__LIKELY(!atomic_load_explicit(&gm__fault_armed, memory_order_relaxed)))
+		return 0;
+	return gm__fault_slow(site);
+}
+
+/* Allocation through the "alloc" fault site.  Free with free(). */
+void *gm__malloc(size_t n);
+void *gm__calloc(size_t n, size_t size);
+
+/* ---- bytes-API handles ---- */
+enum gm__mem_kind { GM__MEM_SPACE, GM__MEM_REGION, GM__MEM_VIEW };
+
+struct gm_mem {
+	enum gm__mem_kind kind;
+};
+
+/*
+ * A located piece of guest memory: region @r at region offset @off, of which
+ * @avail bytes are contiguous in the region (and inside the view's window).
+ */
+struct gm__loc {
+	gm_region *r;
+	uint64_t off;
+	uint64_t avail;
+};
+
+/*
+ * Read-side section: between gm__enter() and gm__exit(), regions found by
+ * gm__locate() stay valid (gm_space_remove() waits for the section to end).
+ */
+struct gm__rd {
+	struct gm_space *s; /* NULL when nothing was entered */
+	unsigned slot, parity;
+};
+void gm__enter(gm_mem *m, struct gm__rd *rd);
+void gm__exit(struct gm__rd *rd);
+
+/*
+ * gm__locate - find the memory at @addr for an access with @prot.
+ * Returns 0, -EFAULT (no region / outside the view), -EACCES (the view's
+ * permission).  Must run inside gm__enter/exit.
+ */
+int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+
+/* ---- regions ---- */
+struct gm_region {
+	struct gm_mem mem; /* must stay first */
+	const struct gm_region_ops *ops;
+	void *opaque;
+	uint64_t size;
+	atomic_uint refs;
+	/* RAM fast path: non-NULL when the region is host memory at a fixed
+	 * address; @ram_prot says what it allows. */
+	uint8_t *ram_host;
+	int ram_prot;
+};
+
+/* Spaces (lib/space.c) */
+/* Bounce budget of the space behind @m: reserve up to @len bytes (returns
+ * how many, 0 when exhausted) and give them back. */
+size_t gm__bounce_get(gm_mem *m, size_t len);
+void gm__bounce_put(gm_mem *m, size_t len);
+/* Region lookup for gm_unmap: also finds regions removed since the map. */
+gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
+/* Views (lib/view.c). */
+gm_mem *gm__view_target(gm_mem *m);
+int gm__view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+
+/* Overflow-safe: does [addr, addr + len) fit below 2^64? (len > 0) */
+static inline bool gm__range_ok(uint64_t addr, uint64_t len)
+{
+	return len == 0 || addr + (len - 1) >= addr;
+}
+
+#endif /* GM_INTERNAL_H */
