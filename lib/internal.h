@@ -51,6 +51,34 @@ static inline int gm__fault(const char *site)
 void *gm__malloc(size_t n);
 void *gm__calloc(size_t n, size_t size);
 
+/* ---- read-side sections (lib/epoch.c) ----
+ *
+ * Readers announce themselves in a per-thread counter slot of the current
+ * parity and never block; a writer publishes new data, then
+ * gm__epoch_synchronize() flips the parity and waits until every reader that
+ * could have seen the old data has left.  Slots are cache-line sharded so
+ * readers on different threads do not write a shared line.
+ */
+#define GM__EPOCH_SLOTS 32
+struct gm__epoch_slot {
+	atomic_uint n[2];
+} __attribute__((aligned(GM__CACHELINE)));
+struct gm__epoch {
+	atomic_uint parity;
+	struct gm__epoch_slot slots[GM__EPOCH_SLOTS];
+};
+struct gm__epoch_token {
+	unsigned slot, parity;
+};
+unsigned gm__thread_slot(void); /* this thread's slot, 0..GM__EPOCH_SLOTS-1 */
+void gm__epoch_enter(struct gm__epoch *e, struct gm__epoch_token *t);
+static inline void gm__epoch_exit(struct gm__epoch *e, const struct gm__epoch_token *t)
+{
+	atomic_fetch_sub_explicit(&e->slots[t->slot].n[t->parity], 1, memory_order_release);
+}
+/* Wait for pre-existing readers.  Never call inside a section of @e. */
+void gm__epoch_synchronize(struct gm__epoch *e);
+
 /* ---- bytes-API handles ---- */
 enum gm__mem_kind { GM__MEM_SPACE, GM__MEM_REGION, GM__MEM_VIEW };
 
@@ -74,7 +102,7 @@ struct gm__loc {
  */
 struct gm__rd {
 	struct gm_space *s; /* NULL when nothing was entered */
-	unsigned slot, parity;
+	struct gm__epoch_token t;
 };
 void gm__enter(gm_mem *m, struct gm__rd *rd);
 void gm__exit(struct gm__rd *rd);

@@ -77,7 +77,7 @@ GM_API const char *gm_strerror(int err)
 	case -EBUSY:
 		return "still mapped";
 	case -EIO:
-		return "I/O error (the broken state of a queue, or Xen failed)";
+		return "I/O error";
 	default:
 		return err < 0 ? strerror(-err) : "not an error code";
 	}

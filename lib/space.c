@@ -3,13 +3,12 @@
  * Regions and address spaces.
  *
  * A space publishes its layout as an immutable, sorted table behind an
- * atomic pointer.  Readers never lock: they announce themselves in a per-
- * thread counter slot of the current *parity*, load the table and binary-
- * search it.  A writer (add/remove, serialised by a mutex) publishes a new
- * table, flips the parity and waits until every reader of the old parity has
- * left; only then is the old table freed (and a removed region's reference
- * dropped).  Counters are sharded over cache lines so readers on different
- * threads do not share a written line.
+ * atomic pointer.  Readers never lock: inside a read-side section (epoch.c)
+ * they load the table and binary-search it.  A writer (add/remove, serialised
+ * by a mutex) publishes a new table and waits for the readers that could
+ * have seen the old one; only then is the old table freed.  A removed region
+ * with mappings outstanding moves to a retired list, so gm_unmap still finds
+ * it.
  */
 #include "config.h"
 
@@ -17,12 +16,6 @@
 
 #include <sched.h>
 #include <string.h>
-
-#define GM__RD_SLOTS 32
-
-struct gm__rd_slot {
-	atomic_uint n[2];
-} __attribute__((aligned(GM__CACHELINE)));
 
 struct gm__entry {
 	uint64_t base;
@@ -44,13 +37,15 @@ struct gm__retired {
 struct gm_space {
 	struct gm_mem mem; /* must stay first */
 	_Atomic(struct gm__table *) table; /* readers: inside enter/exit */
-	atomic_uint parity;
-	pthread_mutex_t wlock; /* serialises writers; protects retired */
+	pthread_mutex_t wlock; /* serialises writers (held across grace periods) */
+	/* Readers may take retired_lock inside a read-side section, so it is
+	 * never held while waiting for readers (lock order: wlock, retired_lock). */
+	pthread_mutex_t retired_lock; /* protects retired */
 	struct gm__retired *retired;
 	atomic_uint nretired; /* lets gm_unmap skip the retired list */
 	atomic_size_t bounce_used;
 	atomic_size_t bounce_limit;
-	struct gm__rd_slot slots[GM__RD_SLOTS];
+	struct gm__epoch rd; /* read-side sections over table */
 };
 
 /* ---- regions ---- */
@@ -128,6 +123,7 @@ GM_API int gm_space_new(gm_space **out)
 	atomic_init(&s->table, t);
 	atomic_init(&s->bounce_limit, (size_t)1 << 20);
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->retired_lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -147,6 +143,7 @@ GM_API void gm_space_free(gm_space *s)
 		free(z);
 	}
 	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->retired_lock);
 	free(s);
 }
 
@@ -163,51 +160,11 @@ GM_API int gm_space_set_bounce_limit(gm_space *s, size_t bytes)
 	return 0;
 }
 
-static unsigned thread_slot(void)
-{
-	static atomic_uint next_slot;
-	static _Thread_local unsigned slot = UINT32_MAX;
-
-	if (GM__UNLIKELY(slot == UINT32_MAX))
-		slot = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) %
-		       GM__RD_SLOTS;
-	return slot;
-}
-
-static void space_enter(gm_space *s, struct gm__rd *rd)
-{
-	unsigned slot = thread_slot();
-
-	for (;;) {
-		unsigned p = atomic_load(&s->parity) & 1;
-		atomic_fetch_add(&s->slots[slot].n[p], 1);
-		if ((atomic_load(&s->parity) & 1) == p) {
-			rd->s = s;
-			rd->slot = slot;
-			rd->parity = p;
-			return;
-		}
-		atomic_fetch_sub(&s->slots[slot].n[p], 1);
-	}
-}
-
 void gm__exit(struct gm__rd *rd)
 {
 	if (rd->s)
-		atomic_fetch_sub_explicit(&rd->s->slots[rd->slot].n[rd->parity], 1,
-					  memory_order_release);
+		gm__epoch_exit(&rd->s->rd, &rd->t);
 	rd->s = NULL;
-}
-
-/* Wait until no reader that could have seen the previous table remains.
- * Called with wlock held, after the new table is published. */
-static void synchronize(gm_space *s)
-{
-	unsigned old = atomic_fetch_xor(&s->parity, 1) & 1;
-
-	for (unsigned i = 0; i < GM__RD_SLOTS; i++)
-		while (atomic_load(&s->slots[i].n[old]) != 0)
-			sched_yield();
 }
 
 void gm__enter(gm_mem *m, struct gm__rd *rd)
@@ -215,8 +172,10 @@ void gm__enter(gm_mem *m, struct gm__rd *rd)
 	rd->s = NULL;
 	while (m->kind == GM__MEM_VIEW)
 		m = gm__view_target(m);
-	if (m->kind == GM__MEM_SPACE)
-		space_enter((gm_space *)m, rd);
+	if (m->kind == GM__MEM_SPACE) {
+		rd->s = (gm_space *)m;
+		gm__epoch_enter(&rd->s->rd, &rd->t);
+	}
 }
 
 /* Binary search: the last entry with base <= addr. */
@@ -287,7 +246,7 @@ gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 	if (!atomic_load(&s->nretired))
 		return NULL;
 	gm_region *r = NULL;
-	pthread_mutex_lock(&s->wlock);
+	pthread_mutex_lock(&s->retired_lock);
 	for (struct gm__retired *z = s->retired; z; z = z->next) {
 		if (addr >= z->e.base && addr <= z->e.last) {
 			r = z->e.r;
@@ -295,11 +254,11 @@ gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&s->wlock);
+	pthread_mutex_unlock(&s->retired_lock);
 	return r;
 }
 
-/* Drop retired entries no mapping references any more.  wlock held. */
+/* Drop retired entries no mapping references any more.  retired_lock held. */
 static void reap_retired(gm_space *s)
 {
 	struct gm__retired **pp = &s->retired;
@@ -331,7 +290,6 @@ GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r)
 		return -EOVERFLOW;
 
 	pthread_mutex_lock(&s->wlock);
-	reap_retired(s);
 	struct gm__table *old = atomic_load(&s->table);
 	int ret = 0;
 	unsigned pos = 0;
@@ -344,12 +302,14 @@ GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r)
 			pos = i + 1;
 	}
 	/* A removed region with live mappings still owns its addresses. */
-	for (struct gm__retired *z = s->retired; z; z = z->next) {
-		if (overlaps(&z->e, base, last)) {
+	pthread_mutex_lock(&s->retired_lock);
+	reap_retired(s);
+	for (struct gm__retired *z = s->retired; z && !ret; z = z->next)
+		if (overlaps(&z->e, base, last))
 			ret = -EBUSY;
-			goto out;
-		}
-	}
+	pthread_mutex_unlock(&s->retired_lock);
+	if (ret)
+		goto out;
 	struct gm__table *t = gm__malloc(sizeof(*t) + (old->n + 1) * sizeof(t->e[0]));
 	if (!t) {
 		ret = -ENOMEM;
@@ -360,7 +320,7 @@ GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r)
 	t->e[pos] = (struct gm__entry){.base = base, .last = last, .r = gm_region_ref(r)};
 	memcpy(&t->e[pos + 1], &old->e[pos], (old->n - pos) * sizeof(t->e[0]));
 	atomic_store_explicit(&s->table, t, memory_order_release);
-	synchronize(s);
+	gm__epoch_synchronize(&s->rd);
 	free(old);
 out:
 	pthread_mutex_unlock(&s->wlock);
@@ -392,14 +352,16 @@ GM_API int gm_space_remove(gm_space *s, gm_region *r)
 	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
 	memcpy(&t->e[pos], &old->e[pos + 1], (old->n - pos - 1) * sizeof(t->e[0]));
 	atomic_store_explicit(&s->table, t, memory_order_release);
-	synchronize(s);
+	gm__epoch_synchronize(&s->rd);
 	z->e = old->e[pos];
 	free(old);
 	/* Keep the space's reference while mappings of @r are outstanding. */
+	pthread_mutex_lock(&s->retired_lock);
 	z->next = s->retired;
 	s->retired = z;
 	atomic_fetch_add(&s->nretired, 1);
 	reap_retired(s);
+	pthread_mutex_unlock(&s->retired_lock);
 	pthread_mutex_unlock(&s->wlock);
 	return 0;
 }

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gm_map / gm_unmap / gm_map_sg: clamping, bounce buffers, batching. */
+#include "test-regions.h"
+
+static gm_space *s;
+static gm_mem *m;
+static gm_region *ram, *copy, *chunk, *batch;
+static struct test_buf tcopy, tchunk, tbatch;
+
+static void setup(void)
+{
+	ASSERT_OK(gm_space_new(&s));
+	m = gm_space_mem(s);
+	ASSERT_OK(gm_ram_region_new_anon(0x1000, &ram));
+	copy = test_region(&copy_ops, &tcopy, 0x1000, 0);
+	chunk = test_region(&chunk_ops, &tchunk, 0x1000, 100);
+	batch = test_region(&batch_ops, &tbatch, 0x4000, 0x4000);
+	ASSERT_OK(gm_space_add(s, 0x1000, ram));
+	ASSERT_OK(gm_space_add(s, 0x2000, copy));
+	ASSERT_OK(gm_space_add(s, 0x3000, chunk));
+	ASSERT_OK(gm_space_add(s, 0x10000, batch));
+}
+
+static void test_clamp(void)
+{
+	size_t len = 0x10000;
+	int err = 0;
+
+	/* RAM: direct pointer, clamped at the region end. */
+	unsigned char *p = gm_map(m, 0x1800, &len, GM_PROT_RW, &err);
+	ASSERT_PTR_EQ(p, (unsigned char *)gm_ram_region_host(ram) + 0x800);
+	ASSERT_EQ(len, 0x800);
+	gm_unmap(m, 0x1800, p, len, GM_PROT_RW, len);
+	/* Callback region: clamped at its mapping boundary. */
+	len = 0x1000;
+	p = gm_map(m, 0x3000, &len, GM_PROT_READ, &err);
+	ASSERT_PTR_EQ(p, tchunk.mem);
+	ASSERT_EQ(len, 100);
+	ASSERT_EQ(tchunk.outstanding, 1);
+	gm_unmap(m, 0x3000, p, len, GM_PROT_READ, 0);
+	ASSERT_EQ(tchunk.outstanding, 0);
+	/* Nothing there. */
+	len = 1;
+	ASSERT_NULL(gm_map(m, 0x9000, &len, GM_PROT_READ, &err));
+	ASSERT_EQ(err, -EFAULT);
+	len = 0;
+	ASSERT_NULL(gm_map(m, 0x1000, &len, GM_PROT_READ, &err));
+	ASSERT_EQ(err, -EINVAL);
+	len = 1;
+	ASSERT_NULL(gm_map(m, 0x1000, &len, 0, &err));
+	ASSERT_EQ(err, -EINVAL);
+	ASSERT_NULL(gm_map(m, 0x1000, &len, GM_PROT_READ | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT,
+			   &err));
+	ASSERT_EQ(err, -EINVAL);
+	/* A failing map callback reports its error. */
+	tchunk.fail_map = -ENOSPC;
+	len = 8;
+	ASSERT_NULL(gm_map(m, 0x3000, &len, GM_PROT_READ, &err));
+	ASSERT_EQ(err, -ENOSPC);
+	tchunk.fail_map = 0;
+}
+
+static void test_bounce(void)
+{
+	size_t len = 0x2000;
+	int err;
+
+	gm_test_fill(tcopy.mem, 0x1000, 3);
+	/* Read bounce: filled from the region, clamped at its end. */
+	unsigned char *p = gm_map(m, 0x2100, &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(len, 0xf00);
+	ASSERT_TRUE(p != tcopy.mem + 0x100);
+	ASSERT_MEM_EQ(p, tcopy.mem + 0x100, len);
+	gm_unmap(m, 0x2100, p, len, GM_PROT_READ, 0);
+	/* Write bounce: only access_len bytes are written back, on unmap. */
+	int writes = tcopy.writes;
+	len = 64;
+	p = gm_map(m, 0x2000, &len, GM_PROT_WRITE, &err);
+	ASSERT_NOT_NULL(p);
+	memset(p, 0xee, 64);
+	ASSERT_TRUE(tcopy.mem[0] != 0xee);
+	gm_unmap(m, 0x2000, p, len, GM_PROT_WRITE, 10);
+	ASSERT_EQ(tcopy.writes, writes + 1);
+	ASSERT_EQ(tcopy.mem[9], 0xee);
+	ASSERT_TRUE(tcopy.mem[10] != 0xee);
+	/* The budget: shortened when partly used, -ENOSPC when spent. */
+	ASSERT_OK(gm_space_set_bounce_limit(s, 0x300));
+	size_t l1 = 0x200, l2 = 0x200, l3 = 1;
+	void *b1 = gm_map(m, 0x2000, &l1, GM_PROT_READ, &err);
+	void *b2 = gm_map(m, 0x2200, &l2, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(b1);
+	ASSERT_NOT_NULL(b2);
+	ASSERT_EQ(l1, 0x200);
+	ASSERT_EQ(l2, 0x100);
+	ASSERT_NULL(gm_map(m, 0x2400, &l3, GM_PROT_READ, &err));
+	ASSERT_EQ(err, -ENOSPC);
+	gm_unmap(m, 0x2000, b1, l1, GM_PROT_READ, 0);
+	l3 = 1;
+	void *b3 = gm_map(m, 0x2400, &l3, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(b3);
+	gm_unmap(m, 0x2400, b3, l3, GM_PROT_READ, 0);
+	gm_unmap(m, 0x2200, b2, l2, GM_PROT_READ, 0);
+	ASSERT_OK(gm_space_set_bounce_limit(s, 1 << 20));
+}
+
+static void test_sg(void)
+{
+	struct iovec iov[16];
+	int n;
+
+	/* One range over RAM, copy-only and chunked: split per region. */
+	struct gm_sg one = {.addr = 0x1f00, .len = 0x1200};
+	n = gm_map_sg(m, &one, 1, iov, 16, GM_PROT_READ);
+	/* RAM 0x100 + bounce 0x1000 + chunked 0x100 as 100,100,56 */
+	ASSERT_EQ(n, 5);
+	ASSERT_EQ(iov[0].iov_len, 0x100);
+	ASSERT_EQ(iov[1].iov_len, 0x1000);
+	ASSERT_EQ(iov[2].iov_len, 100);
+	ASSERT_EQ(iov[4].iov_len, 56);
+	ASSERT_EQ(tchunk.outstanding, 3);
+	gm_unmap_sg(m, &one, 1, iov, (unsigned)n, GM_PROT_READ, 0);
+	ASSERT_EQ(tchunk.outstanding, 0);
+	/* Too few iovecs: all or nothing. */
+	ASSERT_ERR(gm_map_sg(m, &one, 1, iov, 4, GM_PROT_READ), -E2BIG);
+	ASSERT_EQ(tchunk.outstanding, 0);
+
+	/* A batch region gets one map_sg call for all of its ranges, even
+	 * interleaved with other regions. */
+	struct gm_sg req[5] = {
+		{0x10000, 0x200}, {0x1000, 0x10}, {0x13000, 0x1000}, {0x11000, 0x800},
+		{0x12ff0, 0x20},
+	};
+	int before = tbatch.map_sgs;
+	n = gm_map_sg(m, req, 5, iov, 16, GM_PROT_RW);
+	ASSERT_EQ(n, 5);
+	ASSERT_EQ(tbatch.map_sgs, before + 1);
+	ASSERT_EQ(tbatch.maps, 0);
+	ASSERT_EQ(tbatch.outstanding, 4);
+	ASSERT_PTR_EQ(iov[2].iov_base, tbatch.mem + 0x3000);
+	ASSERT_PTR_EQ(iov[1].iov_base, (char *)gm_ram_region_host(ram));
+	gm_unmap_sg(m, req, 5, iov, (unsigned)n, GM_PROT_RW, SIZE_MAX);
+	ASSERT_EQ(tbatch.outstanding, 0);
+
+	/* A failure after some ranges were mapped undoes them all. */
+	struct gm_sg bad[3] = {{0x10000, 0x10}, {0x3000, 0x300}, {0x9000, 1}};
+	ASSERT_ERR(gm_map_sg(m, bad, 3, iov, 16, GM_PROT_READ), -EFAULT);
+	ASSERT_EQ(tbatch.outstanding, 0);
+	ASSERT_EQ(tchunk.outstanding, 0);
+	tchunk.fail_map = -EIO;
+	struct gm_sg bad2[2] = {{0x10000, 0x10}, {0x3000, 0x300}};
+	ASSERT_ERR(gm_map_sg(m, bad2, 2, iov, 16, GM_PROT_READ), -EIO);
+	ASSERT_EQ(tbatch.outstanding, 0);
+	tchunk.fail_map = 0;
+	/* Bad lists. */
+	struct gm_sg zero = {0x1000, 0}, wrap = {UINT64_MAX, 2};
+	ASSERT_ERR(gm_map_sg(m, &zero, 1, iov, 16, GM_PROT_READ), -EINVAL);
+	ASSERT_ERR(gm_map_sg(m, &wrap, 1, iov, 16, GM_PROT_READ), -EFAULT);
+	ASSERT_ERR(gm_map_sg(m, &one, 0, iov, 16, GM_PROT_READ), -EINVAL);
+}
+
+int main(void)
+{
+	setup();
+	test_clamp();
+	test_bounce();
+	test_sg();
+	gm_region_free(ram);
+	gm_region_free(copy);
+	gm_region_free(chunk);
+	gm_region_free(batch);
+	gm_space_free(s);
+	test_buf_free(&tcopy);
+	test_buf_free(&tchunk);
+	test_buf_free(&tbatch);
+	return 0;
+}
