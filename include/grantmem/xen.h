@@ -30,7 +30,21 @@
  *
  * Threads: a handle may be used from several threads at once unless a call
  * says otherwise (as libxengnttab and libxenevtchn allow).  gm_xs calls are
- * serialised inside the handle.
+ * serialised inside the handle.  Closing is not: close a handle only when no
+ * other thread uses it.
+ *
+ * Every wrapper below checks its arguments (-EINVAL for NULL handles and
+ * pointers, empty paths, a count of 0), returns -EOPNOTSUPP when the world
+ * lacks the callback, passes its fault-injection site (an injected failure
+ * returns that errno without calling the world) and only then calls the
+ * world.  Logging (through gm_set_log): failures a guest can cause (a bad or
+ * read-only ref, a bad port, a forbidden xenstore node, a full mapping
+ * budget: -EINVAL, -ESRCH, -ENOENT, -EACCES, -EPERM, -ENOSPC, -EBUSY) log at
+ * info (missing xenstore nodes and busy grants at debug), so that a guest
+ * cannot flood the log; other failures of Xen or of the host, which the
+ * caller must act on, log at warning; argument errors at debug; the expected
+ * "nothing yet" (-EAGAIN from pending and read_watch) not at all.  Output
+ * pointers are NULL (lengths 0) after every failure.
  */
 #ifndef GRANTMEM_XEN_H
 #define GRANTMEM_XEN_H
@@ -172,6 +186,8 @@ struct gm_xen_ops {
 	int (*xs_domain_path)(void *h, gm_domid domid, char **path);
 	/* the domain id this process runs in */
 	int (*self_domid)(void *world, gm_domid *domid);
+	/* release @world: called once by gm_xen_close() (NULL: nothing to do) */
+	void (*world_close)(void *world);
 };
 
 /* ---- worlds -------------------------------------------------------------- */
@@ -181,50 +197,108 @@ typedef struct gm_xen gm_xen;
 /*
  * gm_xen_open - open a world from a spec string, chosen at run time:
  *   "real"              real Xen (-ENOTSUP when built without Xen);
- *   "emu:<socket path>" the emulated Xen listening at that path;
- *   NULL or ""          $GRANTMEM_XEN if set, else "real".
- * Returns 0, -EINVAL (unknown spec), -ENOTSUP, or the world's error.
- * Free with gm_xen_close() (accepts NULL) after closing every handle on it.
+ *   "emu:<spec>"        the emulated Xen, "<socket path>[,domid=N][,ram=B]"
+ *                       (see emu.h; -ENOTSUP when built without it);
+ *   NULL or ""          $GRANTMEM_XEN if set and not empty, else "real"
+ *                       (read with secure_getenv: ignored in setuid
+ *                       programs).
+ * @out: the world, set to NULL on failure.
+ * Returns 0, -EINVAL (unknown spec, NULL @out), -ENOTSUP, -ENOMEM, or the
+ * world's error.  Opening "real" touches no device: the handles do.
+ * Free with gm_xen_close() after closing every handle opened on it.
+ * Thread-safe (but do not setenv() concurrently).  Logs an unknown spec at
+ * info, a world that fails to open at info (-ENOENT, -EACCES, ...) or warning.
  */
 GM_API int gm_xen_open(const char *spec, gm_xen **out);
 
 /*
- * gm_xen_open_ops - a custom world.  @ops must outlive it; @world is passed to
- * the *_open callbacks and self_domid.  Returns 0 or -ENOMEM.
+ * gm_xen_open_ops - a custom world.
+ * @ops:   the world's callbacks; must outlive the world (NULL: -EINVAL).
+ * @world: passed to the *_open callbacks, self_domid and world_close.
+ * @out:   the world, NULL on failure.
+ * Returns 0, -EINVAL or -ENOMEM.  On success gm_xen_close() releases @world
+ * through ops->world_close; on failure the caller still owns @world.
+ * Thread-safe.  Does not log.
  */
 GM_API int gm_xen_open_ops(const struct gm_xen_ops *ops, void *world, gm_xen **out);
+
+/*
+ * gm_xen_close - free a world (NULL is fine): calls ops->world_close(world)
+ * if set.  Every handle opened on it must be closed first.  Does not log.
+ */
 GM_API void gm_xen_close(gm_xen *x);
 
-/* The world's name, for logs ("real", "emulated", or ops->name). */
+/*
+ * gm_xen_name - the world's name for logs: ops->name ("real", "emulated",
+ * ...), "custom" if the ops have none, "(none)" for NULL.  Static string,
+ * valid as long as the world.  Thread-safe, never logs.
+ */
 GM_API const char *gm_xen_name(const gm_xen *x);
 
-/* gm_xen_self_domid - the domain id this process runs in (0 for dom0). */
+/*
+ * gm_xen_self_domid - the domain id this process runs in (0 for dom0).
+ * Real Xen: 0 when /proc/xen/capabilities says "control_d", else the "domid"
+ * node of the domain's xenstore directory (opens a xenstore connection).
+ * Returns 0, -EINVAL (NULL argument), -EOPNOTSUPP, -EPROTO (garbage in
+ * xenstore) or the world's error, logged at warning.
+ */
 GM_API int gm_xen_self_domid(gm_xen *x, gm_domid *domid);
 
 /* ---- gnttab: backend side ------------------------------------------------ */
 
 typedef struct gm_gnttab gm_gnttab;
 
-/* Open / close a grant-table handle.  Close unmaps nothing: unmap first. */
+/*
+ * gm_gnttab_open - open a grant-table handle (gntdev) on world @x.
+ * @out: the handle, NULL on failure.  Free with gm_gnttab_close().
+ * Returns 0, -EINVAL, -EOPNOTSUPP, -ENOMEM or the world's error (real Xen:
+ * -ENOENT without /dev/xen/gntdev); fault site "gnttab_open".  Logs a
+ * failure at warning.
+ */
 GM_API int gm_gnttab_open(gm_xen *x, gm_gnttab **out);
+/*
+ * gm_gnttab_close - close @g (NULL is fine).  Unmaps nothing: unmap every
+ * batch first (on real Xen the mappings would outlive the handle until the
+ * process unmaps or exits).  Not concurrently with other calls on @g.
+ */
 GM_API void gm_gnttab_close(gm_gnttab *g);
-/* gm_gnttab_set_max_grants - cap on pages mapped at once through @g. */
+/*
+ * gm_gnttab_set_max_grants - cap on pages mapped at once through @g; beyond
+ * it gm_gnttab_map fails with -ENOSPC.  Call before the first map.
+ * Returns 0, -EINVAL (@count 0), -EOPNOTSUPP or the world's error (logged at
+ * warning); fault site "gnttab_set_max_grants".
+ */
 GM_API int gm_gnttab_set_max_grants(gm_gnttab *g, uint32_t count);
 /*
  * gm_gnttab_map - map @count refs of @domid, in order, into one contiguous
  * host range, readable (and writable if @prot has GM_PROT_WRITE).
- * Returns the range, or NULL with *err set (see the table above; -EINVAL for
- * count 0).  All or nothing.  The range must be released whole with
- * gm_gnttab_unmap().
+ * @prot: GM_PROT_READ or GM_PROT_RW (GM_PROT_WRITE alone maps read-write);
+ *        other bits are -EINVAL.
+ * @err:  out: 0 or the negative errno (may be NULL).
+ * Returns the page-aligned range, or NULL with *err set (see the table
+ * above; -EINVAL for a NULL @g or @refs, or @count 0).  All or nothing.  The
+ * range must be released whole with gm_gnttab_unmap(@g, range, @count).
+ * Fault site "gnttab_map".  Logs a failure at info for -EINVAL/-ENOSPC (a
+ * guest's bad ref, the budget), at warning otherwise.
  */
 GM_API void *gm_gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
 			   int prot, int *err);
-/* gm_gnttab_unmap - unmap a whole batch returned by gm_gnttab_map. */
+/*
+ * gm_gnttab_unmap - unmap a whole batch returned by gm_gnttab_map: @addr and
+ * @count exactly as mapped.  Returns 0, -EINVAL (NULL/unaligned @addr,
+ * @count 0, or not a batch of @g) or the world's error; logged at warning.
+ * Fault site "gnttab_unmap".
+ */
 GM_API int gm_gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count);
 /*
  * gm_gnttab_copy - run @count copy segments.  Returns 0 when the call ran
- * (check each status: GNTST_* code) or a negative errno when it could not
- * (-EINVAL: a segment crosses a page end, as on Xen).
+ * (check each status: a GNTST_* code, gm_gntst_errno() converts it) or a
+ * negative errno when it could not: -EINVAL for @count 0, unknown flags, a
+ * segment whose foreign side crosses a page end (checked here, as Xen does)
+ * or a NULL local pointer with a nonzero length; then no segment ran.  When
+ * the world fails mid-call, segments it did not reach report
+ * GM_GNTST_GENERAL_ERROR.  Fault site "gnttab_copy".  A failed call logs at
+ * warning; failed segments only at debug (the caller decides).
  */
 GM_API int gm_gnttab_copy(gm_gnttab *g, uint32_t count, struct gm_copy_seg *segs);
 
@@ -232,83 +306,190 @@ GM_API int gm_gnttab_copy(gm_gnttab *g, uint32_t count, struct gm_copy_seg *segs
 
 typedef struct gm_gntshr gm_gntshr;
 
+/*
+ * gm_gntshr_open - open a grant-sharing handle (gntalloc) on world @x.
+ * Same contract as gm_gnttab_open(); fault site "gntshr_open".
+ */
 GM_API int gm_gntshr_open(gm_xen *x, gm_gntshr **out);
+/* gm_gntshr_close - close @s (NULL is fine); unshare pages first. */
 GM_API void gm_gntshr_close(gm_gntshr *s);
 /*
  * gm_gntshr_share - allocate @count zeroed pages and grant them to @domid
  * (read-only unless @writable).  Fills refs[count]; returns the local
- * address of the pages or NULL with *err set.
+ * address of the pages or NULL with *err set (@err may be NULL): -EINVAL
+ * (NULL @s/@refs, @count 0), -ENOSPC (real Xen: gntalloc's limit, 1024 pages
+ * per process by default), -ENOMEM, or the world's error, logged at warning.
+ * Release with gm_gntshr_unshare().  Fault site "gntshr_share".
  */
 GM_API void *gm_gntshr_share(gm_gntshr *s, gm_domid domid, uint32_t count, gm_gref *refs,
 			     int writable, int *err);
 /*
  * gm_gntshr_end_access - revoke one grant.  Returns 0, or -EBUSY while the
  * grantee still maps the page (Xen semantics: end access fails while mapped;
- * try again after the grantee unmaps).  On real Xen (gntalloc) the
- * revocation is deferred by the kernel until the page is unmapped.
+ * try again after the grantee unmaps; logged at debug).  On real Xen
+ * (gntalloc) this always returns 0: the kernel ends access when the pages are
+ * unshared and defers it until the grantee has unmapped them.  Fault site
+ * "gntshr_end_access".
  */
 GM_API int gm_gntshr_end_access(gm_gntshr *s, gm_gref ref);
-/* gm_gntshr_unshare - free pages returned by gm_gntshr_share. */
+/*
+ * gm_gntshr_unshare - free pages returned by gm_gntshr_share (@addr and
+ * @count as returned).  Returns 0, -EINVAL, -EBUSY (a world that requires
+ * end_access first; info) or the world's error (warning).  Fault site
+ * "gntshr_unshare".
+ */
 GM_API int gm_gntshr_unshare(gm_gntshr *s, void *addr, uint32_t count);
 
 /* ---- event channels (both sides) ------------------------------------------ */
 
 typedef struct gm_evtchn gm_evtchn;
 
+/*
+ * gm_evtchn_open - open an event-channel handle on world @x.  Same contract
+ * as gm_gnttab_open(); fault site "evtchn_open".  On real Xen the handle's fd
+ * is made non-blocking.
+ */
 GM_API int gm_evtchn_open(gm_xen *x, gm_evtchn **out);
+/* gm_evtchn_close - close @e (NULL is fine); its ports are unbound. */
 GM_API void gm_evtchn_close(gm_evtchn *e);
-/* gm_evtchn_fd - pollable: readable when gm_evtchn_pending has a port. */
+/*
+ * gm_evtchn_fd - pollable (POLLIN) when gm_evtchn_pending has a port.  The
+ * fd belongs to @e.  Returns the fd or -EINVAL / -EOPNOTSUPP; never logs.
+ */
 GM_API int gm_evtchn_fd(gm_evtchn *e);
-/* Bind to (remote, remote_port); returns the local port or -errno. */
+/*
+ * gm_evtchn_bind_interdomain - bind to (@remote, @remote_port).  Returns the
+ * local port (>= 0) or -errno (a bad remote port/domain: -EINVAL/-ESRCH,
+ * logged at info; others at warning).  Fault site "evtchn_bind_interdomain".
+ */
 GM_API int gm_evtchn_bind_interdomain(gm_evtchn *e, gm_domid remote, gm_port remote_port);
-/* Allocate a port that @remote may bind; returns the local port or -errno. */
+/*
+ * gm_evtchn_bind_unbound - allocate a port that @remote may bind.  Returns
+ * the local port (>= 0) or -errno, logged at warning.  Fault site
+ * "evtchn_bind_unbound".
+ */
 GM_API int gm_evtchn_bind_unbound(gm_evtchn *e, gm_domid remote);
+/*
+ * gm_evtchn_unbind / gm_evtchn_notify / gm_evtchn_unmask - on a port bound
+ * through @e.  Return 0 or -errno (-EINVAL, e.g. a port whose peer went
+ * away, logs at info; others, such as -ENOTCONN for a port not bound
+ * through @e, at warning).  Fault sites "evtchn_unbind", "evtchn_notify",
+ * "evtchn_unmask".
+ */
 GM_API int gm_evtchn_unbind(gm_evtchn *e, gm_port port);
 GM_API int gm_evtchn_notify(gm_evtchn *e, gm_port port);
 /*
- * gm_evtchn_pending - the next port that fired (>= 0), -EAGAIN if none.
- * The port stays masked until gm_evtchn_unmask(); events on a masked port
- * are kept pending (coalesced) and delivered after the unmask.
+ * gm_evtchn_pending - the next port that fired (>= 0), -EAGAIN if none
+ * (never blocks; not logged).  The port stays masked until
+ * gm_evtchn_unmask(); events on a masked port are kept pending (coalesced)
+ * and delivered after the unmask.  Other errors log at warning.  Fault site
+ * "evtchn_pending".
  */
 GM_API int gm_evtchn_pending(gm_evtchn *e);
 GM_API int gm_evtchn_unmask(gm_evtchn *e, gm_port port);
 
 /* ---- xenstore (both sides) ------------------------------------------------ */
 
+/*
+ * Every gm_xs call takes the handle's lock around the world's call, so one
+ * handle may be shared by threads; a slow xenstore call delays the others.
+ * Paths are absolute ("/local/domain/1/...") or relative to the domain's own
+ * directory; NULL or "" is -EINVAL.  -ENOENT (no such node) logs at debug,
+ * -EACCES/-EPERM/-EINVAL at info, other failures at warning.
+ */
 typedef struct gm_xs gm_xs;
 
+/*
+ * gm_xs_open - open a xenstore connection on world @x.  Same contract as
+ * gm_gnttab_open(); fault site "xs_open".
+ */
 GM_API int gm_xs_open(gm_xen *x, gm_xs **out);
+/*
+ * gm_xs_close - close @h (NULL is fine); its watches and open transactions
+ * end.  Not concurrently with other calls on @h.
+ */
 GM_API void gm_xs_close(gm_xs *h);
-/* gm_xs_fd - pollable: readable when a watch fired (gm_xs_read_watch). */
+/*
+ * gm_xs_fd - pollable (POLLIN) when a watch fired (then call
+ * gm_xs_read_watch until -EAGAIN).  The fd belongs to @h.  Returns the fd or
+ * -EINVAL / -EOPNOTSUPP; never logs.
+ */
 GM_API int gm_xs_fd(gm_xs *h);
-/* gm_xs_read - read a node; *value malloc()ed and NUL-terminated (free()). */
+/*
+ * gm_xs_read - read a node.  *value is malloc()ed and NUL-terminated beyond
+ * *len (caller free()s it); @len may be NULL.  Returns 0 or -errno (*value
+ * NULL).  Fault site "xs_read".
+ */
 GM_API int gm_xs_read(gm_xs *h, gm_xs_tx tx, const char *path, char **value, size_t *len);
+/*
+ * gm_xs_write - create or overwrite a node with @len bytes of @value (NULL
+ * only with @len 0).  Returns 0 or -errno.  Fault site "xs_write".
+ */
 GM_API int gm_xs_write(gm_xs *h, gm_xs_tx tx, const char *path, const void *value,
 		       size_t len);
-/* gm_xs_write_str - write a NUL-terminated string. */
+/*
+ * gm_xs_write_str - write a NUL-terminated string (without its NUL).  Same
+ * contract as gm_xs_write(); -EINVAL for a NULL @value.
+ */
 GM_API int gm_xs_write_str(gm_xs *h, gm_xs_tx tx, const char *path, const char *value);
-/* gm_xs_directory - children of @path; *names one malloc()ed block. */
+/*
+ * gm_xs_directory - children of @path.  Returns their count (>= 0) and sets
+ * *names to one malloc()ed block (array + strings; one free()), or -errno
+ * with *names NULL.  The real world's array is NULL-terminated.  Fault site
+ * "xs_directory".
+ */
 GM_API int gm_xs_directory(gm_xs *h, gm_xs_tx tx, const char *path, char ***names);
+/* gm_xs_rm - remove @path and its children.  0 or -errno; site "xs_rm". */
 GM_API int gm_xs_rm(gm_xs *h, gm_xs_tx tx, const char *path);
+/* gm_xs_mkdir - create @path (0 if it exists).  0 or -errno; site "xs_mkdir". */
 GM_API int gm_xs_mkdir(gm_xs *h, gm_xs_tx tx, const char *path);
-/* gm_xs_set_perms - entry 0 is the owner and the default for others. */
+/*
+ * gm_xs_set_perms - set @n (>= 1) permissions on @path: entry 0 is the owner
+ * and the default for others.  Unknown perms bits are -EINVAL.  Returns 0 or
+ * -errno.  Fault site "xs_set_perms".
+ */
 GM_API int gm_xs_set_perms(gm_xs *h, gm_xs_tx tx, const char *path, const struct gm_xs_perm *p,
 			   unsigned n);
-/* Watches fire for @path and everything below it, and once at registration. */
+/*
+ * gm_xs_watch / gm_xs_unwatch - watches fire for @path and everything below
+ * it, and once at registration; @token (not NULL) comes back with each
+ * event.  Return 0 or -errno.  Fault sites "xs_watch", "xs_unwatch".
+ */
 GM_API int gm_xs_watch(gm_xs *h, const char *path, const char *token);
 GM_API int gm_xs_unwatch(gm_xs *h, const char *path, const char *token);
-/* gm_xs_read_watch - next fired watch (-EAGAIN if none); strings malloc()ed. */
+/*
+ * gm_xs_read_watch - the next fired watch, without blocking: 0 with *path
+ * and *token malloc()ed (caller frees both), -EAGAIN if none (not logged),
+ * or -errno.  Both out-pointers are required.  Fault site "xs_read_watch".
+ */
 GM_API int gm_xs_read_watch(gm_xs *h, char **path, char **token);
+/*
+ * gm_xs_tx_start - start a transaction; *tx is never GM_XS_TX_NONE on
+ * success.  Returns 0 or -errno.  Fault site "xs_tx_start".
+ */
 GM_API int gm_xs_tx_start(gm_xs *h, gm_xs_tx *tx);
-/* gm_xs_tx_end - commit (abort == 0) or discard; -EAGAIN: conflict, retry. */
+/*
+ * gm_xs_tx_end - commit (abort == 0) or discard.  Returns 0, -EAGAIN
+ * (conflict: run the transaction again; logged at debug), -EINVAL
+ * (GM_XS_TX_NONE) or -errno.  Fault site "xs_tx_end".
+ */
 GM_API int gm_xs_tx_end(gm_xs *h, gm_xs_tx tx, int abort);
 /*
  * gm_xs_transact - run @fn inside a transaction, retrying it while the commit
- * conflicts (at most @max_tries times, then -EAGAIN).  @fn returns 0 to
- * commit or a negative errno to abort (returned as is).
+ * conflicts (at most @max_tries runs, then -EAGAIN, logged at info).  @fn
+ * returns >= 0 to commit (gm_xs_transact then returns that value) or a
+ * negative errno to abort (returned as is).  @fn must not keep state across
+ * runs that a retry would duplicate.  Returns -EINVAL for NULL @h/@fn or
+ * @max_tries 0; a failed start or commit returns its error.  Do not call
+ * from inside @fn.
  */
 GM_API int gm_xs_transact(gm_xs *h, int (*fn)(gm_xs *h, gm_xs_tx tx, void *arg), void *arg,
 			  unsigned max_tries);
+/*
+ * gm_xs_domain_path - "/local/domain/<domid>" as xenstore names it, in
+ * *path (malloc()ed; caller frees).  Returns 0 or -errno, logged at warning.
+ * Fault site "xs_domain_path".
+ */
 GM_API int gm_xs_domain_path(gm_xs *h, gm_domid domid, char **path);
 
 /* ---- fault injection (for tests of error paths) --------------------------- */
