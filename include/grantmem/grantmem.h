@@ -7,5 +7,6 @@
 #include <grantmem/mem.h>
 #include <grantmem/ram.h>
 #include <grantmem/xen.h>
+#include <grantmem/emu.h>
 
 #endif /* GRANTMEM_GRANTMEM_H */

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem: the emulated Xen ("emulated world").
+ *
+ * A hub process holds all Xen state: per-domain grant tables (v1 entries with
+ * the busy bits that make ending access fail while mapped), event channels
+ * and a xenstore tree with watches, transactions and permissions.  Every
+ * process that opens the world "emu:<socket path>[,domid=N][,ram=BYTES]" with
+ * gm_xen_open() joins as domain N (default 0, the backend domain dom0).
+ * A guest's RAM is a sealed memfd it shares with the hub; a backend that maps
+ * a grant gets the granted frames mapped from that memfd at an address of its
+ * own, so it sees the guest's bytes exactly as through gntdev.
+ *
+ *   domid=N    0..32751 (0x7fef).  A domain other than 0 belongs to one
+ *              process at a time (-EEXIST for another one); dom0 is shared.
+ *   ram=BYTES  the size of this process's RAM for gm_gntshr_share() (suffix
+ *              k, m or g allowed; default 64m); it is a sparse memfd.
+ *
+ * A domain other than 0 lives while its process keeps any handle open on the
+ * hub (the world itself holds one); when the last one closes (or the process
+ * dies) the hub revokes its grants (entries still mapped by a backend stay
+ * until that backend unmaps, as on Xen), closes its event channels (their
+ * peers become unbound), drops its watches and transactions, removes
+ * /local/domain/<id> and fires "@releaseDomain".  A backend that dies loses
+ * its mappings: the hub clears the busy bits it held.
+ *
+ * Error codes follow the table in xen.h; see each call there.  Beyond it:
+ * the hub unreachable gives -ENOENT/-ECONNREFUSED at open and -ECONNRESET
+ * afterwards; event channel calls on ports not bound through the handle give
+ * -ENOTCONN (as Linux's /dev/xen/evtchn); gm_gnttab_copy statuses are Xen's:
+ * GNTST_bad_gntref for a ref beyond the table, GNTST_general_error for a ref
+ * not granted to the caller or a write into a read-only grant,
+ * GNTST_bad_domain for an unknown domain.
+ *
+ * Closing a handle is synchronous: when gm_*_close() returns, the hub has
+ * released what it held (mappings, ports, watches, grants), so a query made
+ * next sees the cleanup.  A peer that dies is noticed asynchronously.
+ *
+ * Like Xen, binding an interdomain event channel conservatively raises an
+ * event on the new local port: expect one spurious event after
+ * gm_evtchn_bind_interdomain().
+ *
+ * Isolation is enforced by the protocol, not by the kernel: a process that
+ * maps a grant receives a file descriptor for the granting process's RAM
+ * (read-only for read-only maps).  It is a test world, not a sandbox.
+ */
+#ifndef GRANTMEM_EMU_H
+#define GRANTMEM_EMU_H
+
+#include <grantmem/common.h>
+#include <grantmem/xen.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * gm_emu_hub_spawn - fork a hub listening at @socket_path and wait until it
+ * accepts connections.
+ * @socket_path: a UNIX socket path (at most 107 bytes) that does not exist
+ *               yet, or a stale socket nobody listens on (it is replaced).
+ * @pid:         out: the hub's process id, for gm_emu_hub_stop().
+ * Returns 0, -EINVAL (path too long / NULL), -EADDRINUSE (a hub already
+ * listens there), or the errno of fork/socket/bind/listen.
+ * The hub closes every inherited file descriptor and gets SIGTERM when the
+ * calling *thread* exits (PR_SET_PDEATHSIG), so a crashed test leaks no
+ * hub; call it from a thread that outlives the hub's use (usually main).
+ * Thread-safe.  Logs failures of the hub itself to stderr.
+ */
+GM_API int gm_emu_hub_spawn(const char *socket_path, pid_t *pid);
+
+/*
+ * gm_emu_hub_stop - SIGTERM the hub @pid from gm_emu_hub_spawn() and reap it.
+ * Returns 0 when it exited cleanly, -ECHILD if @pid is not our child,
+ * -EIO if it died of a signal other than SIGTERM or exited non-zero.
+ * The hub removes its socket file on the way out.  Thread-safe.  No logging.
+ */
+GM_API int gm_emu_hub_stop(pid_t pid);
+
+/*
+ * gm_emu_hub_run - run a hub in the calling process until SIGTERM, SIGINT
+ * or a gm_emu_hub_shutdown() request (for tools/grantmem-xen-emu).
+ * @ready_fd: if >= 0, an int 0 (4 bytes) is written to it once the hub
+ *            listens; it is not closed.
+ * Blocks SIGTERM, SIGINT, SIGHUP and ignores SIGPIPE in the calling thread
+ * (it waits for them with a signalfd).  Removes the socket file at the end.
+ * Returns 0 after a clean stop or a negative errno if it could not start.
+ * Not thread-safe with itself on one path.  Logs through gm_set_log's sink.
+ */
+GM_API int gm_emu_hub_run(const char *socket_path, int ready_fd);
+
+/*
+ * gm_emu_hub_shutdown - ask the hub at @socket_path to exit.  It closes
+ * every connection (peers see -ECONNRESET) and removes its socket.
+ * Returns 0, or the errno of connecting.  Thread-safe.  No logging.
+ */
+GM_API int gm_emu_hub_shutdown(const char *socket_path);
+
+/* What the hub knows about one domain (gm_emu_domain_info). */
+struct gm_emu_domain_info {
+	unsigned exists;      /* 1 if the domain is known to the hub */
+	unsigned dying;       /* its processes are gone, grants still mapped */
+	unsigned connections; /* open handles (connections) running in it */
+	unsigned grants;      /* grant entries in use, incl. revoked-but-mapped */
+	unsigned mapped;      /* entries with busy bits (mapped at least once) */
+	unsigned maps;        /* sum of the map counts of those entries */
+	unsigned ports;       /* event-channel ports in use */
+	unsigned watches;     /* xenstore watches of its connections */
+};
+
+/*
+ * gm_emu_domain_info - ask the hub of the emulated world @x about @domid.
+ * An unknown domain gives 0 with info->exists == 0.
+ * Returns 0, -EINVAL (@x is not an emulated world, NULL args), or
+ * -ECONNRESET (hub gone).  Thread-safe.  No logging.
+ */
+GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_info *info);
+
+/*
+ * gm_emu_mapped_count - how many grant entries of domain @granter are
+ * mapped right now (busy bits set) by anyone; tests use it to prove that
+ * nothing stays mapped.  0 for an unknown domain.  The hub sees a dead peer
+ * asynchronously: poll until the count drops.
+ * Returns 0 or a negative errno as gm_emu_domain_info().  Thread-safe.
+ */
+GM_API int gm_emu_mapped_count(gm_xen *x, gm_domid granter, unsigned *n);
+
+/* Facts of one emulated world, taken from its spec (gm_emu_world_info). */
+struct gm_emu_world_info {
+	char socket_path[108];
+	gm_domid domid;
+	uint64_t ram_size;     /* bytes available to gm_gntshr_share */
+	uint64_t ram_free;     /* bytes not shared right now */
+};
+
+/*
+ * gm_emu_world_info - the facts of the emulated world @x.
+ * Returns 0 or -EINVAL if @x is not an emulated world.  Thread-safe.  No
+ * logging, no hub call.
+ */
+GM_API int gm_emu_world_info(gm_xen *x, struct gm_emu_world_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRANTMEM_EMU_H */
