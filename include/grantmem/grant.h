@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem: grant regions and the mapping cache.
+ *
+ * A grant region makes a frontend domain's grants look like guest memory:
+ * region offset `gref << 12 | page offset` is byte `page offset` of the page
+ * granted as `gref`.  Placed at `1ULL << 63` in a space it gives exactly the
+ * addresses Linux's grant-dma-ops hands to devices:
+ *
+ *     guest address = (1ULL << 63) | (gref << 12) | offset
+ *
+ * and a multi-page buffer is a run of consecutive grefs.  The device model
+ * never sees a gref: it uses gm_map/gm_read/... on the space.
+ *
+ * Mapping cache.  Every region shares the cache it was created on.  An entry
+ * is one batch mapping, (domid, refs[], prot) -> host VA, unmapped only as a
+ * whole (libxengnttab cannot unmap part of a batch).
+ *
+ *  - Hits take no system call and no lock: a three-level direct table per
+ *    domain, indexed by gref, and an atomic pin count per entry.  Concurrent
+ *    misses for the same refs are merged: one map call, the others wait.
+ *  - gm_map pins, gm_unmap unpins.  Policy per region, overridable per call
+ *    with GM_MAP_TRANSIENT / GM_MAP_PERSISTENT:
+ *      transient:  the batch is unmapped when its last pin drops, inside
+ *                  gm_unmap, so the guest can end foreign access as soon as
+ *                  the request completes;
+ *      persistent: kept after the last pin, evicted least-recently-used when
+ *                  the page budget is reached, or when idle for longer than
+ *                  the idle time (checked on misses and by
+ *                  gm_grant_cache_evict_idle).  Use it for rings.
+ *  - Permissions are exact: a read-only entry never satisfies a write; a
+ *    write to a page cached read-only maps it again read-write (and fails
+ *    -EACCES if the guest granted it read-only).
+ *  - Budget: at most max_pages mapped at once (default 65536, gntdev's
+ *    limit).  When pinned entries use it all, a map fails -ENOSPC at once.
+ *  - Invalidation (of refs, of a domain, of everything) unmaps unpinned
+ *    entries now and pinned ones on their last unpin.
+ *  - gm_map_sg over grant ranges maps every missing page of the request with
+ *    one map call (the refs need not be consecutive) and the request's
+ *    gm_unmap_sg releases it with one unmap call.
+ *  - Mappings get MADV_DONTDUMP and MADV_DONTFORK.
+ *
+ * Reads and writes of grant memory that is not mapped use grant copy (page-
+ * split, batched segments) up to copy_threshold bytes and a transient map
+ * above it; without grant copy, map-copy-unmap.  Atomics pin a mapping for
+ * the access.
+ *
+ * Errors: -EFAULT outside the region; -EACCES writing a read-only grant;
+ * -EINVAL a ref the guest did not grant to us (bad, revoked, foreign,
+ * unknown domain — Xen does not say which); -ENOSPC budget exhausted;
+ * -EAGAIN when Xen kept answering "try again" (paged-out grants, retried
+ * a few times first); other negative errnos from the Xen ops.  A failure
+ * leaves nothing mapped and logs one line (info: guest-caused; warning: Xen).
+ *
+ * Threads: everything here is thread-safe.  The cache lock (slow path only)
+ * is never held across a call into Xen.
+ */
+#ifndef GRANTMEM_GRANT_H
+#define GRANTMEM_GRANT_H
+
+#include <grantmem/mem.h>
+#include <grantmem/xen.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where Linux grant-dma-ops puts grant addresses. */
+#define GM_GRANT_BASE (1ULL << 63)
+/* Offsets of every gref (2^32 refs of 4 KiB). */
+#define GM_GRANT_REGION_SIZE (1ULL << 44)
+/* The guest address of byte @off of the page granted as @gref. */
+#define GM_GRANT_ADDR(gref, off) (GM_GRANT_BASE | ((uint64_t)(gref) << 12) | (uint64_t)(off))
+
+typedef struct gm_grant_cache gm_grant_cache;
+
+enum gm_grant_policy {
+	GM_GRANT_TRANSIENT = 0,
+	GM_GRANT_PERSISTENT = 1,
+};
+
+struct gm_grant_cache_config {
+	uint32_t max_pages;    /* mapped-page budget; 0: 65536 */
+	unsigned idle_ms;      /* persistent entries unused this long go; 0: never */
+	size_t copy_threshold; /* unmapped reads/writes up to this use grant copy;
+				* 0: the default (GM_GRANT_COPY_THRESHOLD);
+				* SIZE_MAX: always copy */
+};
+#define GM_GRANT_COPY_THRESHOLD (16u << 10)
+
+struct gm_grant_stats {
+	uint64_t hits;           /* translations served by a mapped entry */
+	uint64_t misses;         /* translations that needed a map call */
+	uint64_t map_calls;      /* gnttab map calls */
+	uint64_t pages_mapped;   /* pages those calls mapped */
+	uint64_t unmap_calls;    /* gnttab unmap calls */
+	uint64_t evictions;      /* persistent entries evicted (budget or idle) */
+	uint64_t invalidations;  /* entries invalidated */
+	uint64_t copy_calls;     /* gnttab copy calls */
+	uint64_t copy_segs;      /* segments those calls carried */
+	uint64_t bounce_uses;    /* map-copy-unmap fallbacks for reads/writes */
+	uint64_t dedup_waits;    /* misses that waited for another thread's map */
+	uint64_t map_errors;     /* map calls Xen refused */
+	uint32_t entries;        /* now: live entries */
+	uint32_t pinned_entries; /* now: entries with pins */
+	uint32_t mapped_pages;   /* now: pages mapped */
+	uint32_t max_pages;      /* now: the budget */
+};
+
+/*
+ * gm_grant_cache_new - a mapping cache over grant-table handle @g.
+ * @cfg may be NULL for defaults.  Calls gm_gnttab_set_max_grants(max_pages)
+ * (failure only logged: recent kernels have no per-handle limit).  @g must
+ * outlive the cache.  Returns 0, -EINVAL, -ENOMEM.
+ */
+GM_API int gm_grant_cache_new(gm_gnttab *g, const struct gm_grant_cache_config *cfg,
+			      gm_grant_cache **out);
+
+/*
+ * gm_grant_cache_free - unmap everything and free.  Accepts NULL.  Regions
+ * created on the cache must be freed (and out of every space) first;
+ * mappings still pinned are unmapped anyway and logged as a warning.
+ */
+GM_API void gm_grant_cache_free(gm_grant_cache *c);
+
+/* gm_grant_cache_set_max_pages - change the budget (evicts down to it). */
+GM_API int gm_grant_cache_set_max_pages(gm_grant_cache *c, uint32_t max_pages);
+
+/*
+ * Invalidation.  Unpinned entries touching the refs are unmapped before the
+ * call returns; pinned ones are unmapped by their last gm_unmap.  Returns the
+ * number of entries invalidated (>= 0) or a negative errno.
+ *   _refs:   entries of @domid holding any of [first, first + count)
+ *   _domain: every entry of @domid (a frontend went away)
+ *   _all:    everything (device reset)
+ */
+GM_API int gm_grant_cache_invalidate_refs(gm_grant_cache *c, gm_domid domid, gm_gref first,
+					  uint32_t count);
+GM_API int gm_grant_cache_invalidate_domain(gm_grant_cache *c, gm_domid domid);
+GM_API int gm_grant_cache_invalidate_all(gm_grant_cache *c);
+
+/*
+ * gm_grant_cache_evict_idle - unmap unpinned persistent entries not used for
+ * idle_ms.  Returns how many went.  Device models call it from their loop
+ * (misses also do it, at most every idle_ms / 4).
+ */
+GM_API int gm_grant_cache_evict_idle(gm_grant_cache *c);
+
+/* gm_grant_cache_stats - a snapshot of the counters.  Thread-safe. */
+GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st);
+
+/*
+ * gm_grant_region_new - a region of GM_GRANT_REGION_SIZE bytes for the grants
+ * of frontend @domid, on cache @c, with default @policy.  Add it to a space
+ * at GM_GRANT_BASE (or any base).  Several regions (one per frontend) may
+ * share a cache and its budget.  Free with gm_region_free(); the cache must
+ * outlive it.  Returns 0, -EINVAL, -ENOMEM.
+ */
+GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_policy policy,
+			       gm_region **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRANTMEM_GRANT_H */
