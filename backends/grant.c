@@ -36,6 +36,7 @@
 #define DEAD 0x80000000u
 #define DEFAULT_MAX_PAGES 65536u
 #define MAX_MAP_PAGES 65536u /* one map call; gntdev's per-request limit */
+#define MAX_MAP_SHORT 1024u  /* gm_map may shorten: never map more per call */
 #define EAGAIN_TRIES 5
 #define COPY_BATCH 32
 #define SWEEPS 8
@@ -701,7 +702,8 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 	gm_grant_cache *c = gr->c;
 	gm_gref ref = (gm_gref)(off >> GM_PAGE_SHIFT);
 	size_t pgoff = off & (PAGE - 1);
-	uint32_t want = pages_spanned(off, *len);
+	/* A guest-sized length must not turn into a huge mapping: map shortens. */
+	uint32_t want = GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
 	int prot = prot_of(flags);
 
 	for (int attempt = 0;; attempt++) {

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install what building and testing grantmem needs on Debian 12, if missing.
+# Usage: ./setup.sh [--xen] [--fuzz]   (run as root, or with sudo available)
+#   default  the build, `make check` and `make demo`
+#   --xen    also what `make check-xen` installs (qemu, busybox, cpio)
+#   --fuzz   also clang and its fuzzing runtime (`make fuzz`)
+set -eu
+
+pkgs="build-essential autoconf automake libtool pkg-config libxen-dev"
+for arg in "$@"; do
+	case "$arg" in
+	--xen) pkgs="$pkgs qemu-system-x86 busybox-static cpio" ;;
+	--fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+	--all) pkgs="$pkgs qemu-system-x86 busybox-static cpio clang libclang-rt-14-dev valgrind gnuplot-nox" ;;
+	*) echo "usage: $0 [--xen] [--fuzz] [--all]" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup: installing$missing"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
