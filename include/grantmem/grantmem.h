@@ -9,5 +9,6 @@
 #include <grantmem/xen.h>
 #include <grantmem/grant.h>
 #include <grantmem/emu.h>
+#include <grantmem/virtio.h>
 
 #endif /* GRANTMEM_GRANTMEM_H */

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem: virtqueues (virtio 1.2, sections 2.7 split and 2.8 packed) on top
+ * of the bytes API, and gm_ring, the long-lived mapping they live in.
+ *
+ * A device model creates one gm_vq per queue when the driver enables it,
+ * pops requests (chains of guest buffers, already mapped as host iovecs: the
+ * device-readable ones first, then the device-writable ones), does the I/O
+ * and pushes them back with the number of bytes written.  Push releases the
+ * buffers' mappings *before* the guest can see the completion, so a guest
+ * using transient grants can end foreign access as soon as it sees it.
+ *
+ *   gm_vq_req *req;
+ *   while ((ret = gm_vq_pop(vq, &req)) == 0) {
+ *           ... read req->iov[0 .. nout), write req->iov[nout .. nout + nin) ...
+ *           gm_vq_push(vq, req, written, &notify);
+ *           if (notify) ... raise the queue's interrupt / event channel ...
+ *   }
+ *   if (ret != -EAGAIN) ... the queue is broken: set DEVICE_NEEDS_RESET ...
+ *
+ * Rings are reached through gm_ring (persistent mappings, like QEMU's
+ * MemoryRegionCache): the ring pages stay mapped while the queue lives.  Data
+ * buffers are mapped per request, transiently by default, with gm_map_sg:
+ * one gm_map_sg call for the device-readable buffers and one for the
+ * device-writable ones (a grant batch has a single permission, and Linux
+ * grants device-readable buffers read-only, so a request whose buffers go
+ * both ways needs one map call per direction; a request whose buffers all go
+ * one way — however many descriptors, indirect or not — costs one map call
+ * and one unmap call on grant memory).
+ *
+ * Hostile rings.  The guest writes the rings; every value read from them is
+ * checked.  A malformed ring makes gm_vq_pop() fail with the errno below,
+ * logs ONE warning line, marks the queue broken (gm_vq_broken(); later pops
+ * fail -EIO; the device should set DEVICE_NEEDS_RESET) and leaves nothing of
+ * that request mapped:
+ *
+ *   cause                                                    errno
+ *   head, next or packed buffer id >= queue size             -EINVAL
+ *   next index outside an indirect table                     -EINVAL
+ *   a head / buffer id that is already in flight             -EINVAL
+ *   indirect table length 0 or not a multiple of 16         -EINVAL
+ *   descriptor loop, chain (direct + indirect) longer than
+ *   max_chain, packed chain longer than the ring,
+ *   indirect table with more than max_chain entries          -ELOOP
+ *   zero-length buffer, buffer wrapping past 2^64            -EFAULT
+ *   buffer (or indirect table) where nothing is mapped       -EFAULT
+ *   device-readable buffer after a device-writable one       -EPROTO
+ *   INDIRECT without VIRTIO_RING_F_INDIRECT_DESC negotiated,
+ *   INDIRECT together with NEXT, INDIRECT inside a table     -EPROTO
+ *   split avail idx ahead of the device by more than size   -EOVERFLOW
+ *   a buffer the guest does not let us map (read-only grant
+ *   for a device-writable buffer: -EACCES; revoked or bad
+ *   gref: -EINVAL; ...)                                      the map error
+ *   more buffer pieces than iovecs (buffers crossing many
+ *   regions)                                                 -E2BIG
+ *
+ * Errors that are not the guest's do not break the queue: -ENOMEM,
+ * -ENOSPC (mapping budget) and -EBUSY (Xen kept saying "try again") from a
+ * buffer map, and -ENOBUFS (all max_inflight requests are out), leave the
+ * chain in the ring for a later pop.
+ *
+ * Threads: a gm_ring and a gm_vq are used by one thread at a time (the
+ * queue's owner; calls on one queue must be serialised by the caller).
+ * Different queues, even on the same gm_mem, may be used in parallel.
+ *
+ * Logging: configuration errors log a warning from gm_ring_new()/gm_vq_new();
+ * a hostile ring logs one warning when the queue breaks; nothing else logs
+ * above debug level.
+ */
+#ifndef GRANTMEM_VIRTIO_H
+#define GRANTMEM_VIRTIO_H
+
+#include <grantmem/mem.h>
+
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- wire format (virtio 1.2, little-endian in guest memory) ------------- */
+
+/* Feature bits (bit numbers) that change the ring layout or behaviour. */
+#define GM_VIRTIO_F_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
+#define GM_VIRTIO_F_EVENT_IDX 29     /* VIRTIO_RING_F_EVENT_IDX */
+#define GM_VIRTIO_F_VERSION_1 32
+#define GM_VIRTIO_F_RING_PACKED 34
+/* The mask of feature bit @f, for gm_vq_config.features. */
+#define GM_VIRTIO_BIT(f) (1ULL << (f))
+
+/* Descriptor flags (split and packed). */
+#define GM_VRING_DESC_F_NEXT 0x1
+#define GM_VRING_DESC_F_WRITE 0x2
+#define GM_VRING_DESC_F_INDIRECT 0x4
+/* Packed descriptor flags: the wrap-counter bits. */
+#define GM_VRING_PACKED_DESC_F_AVAIL 0x80
+#define GM_VRING_PACKED_DESC_F_USED 0x8000
+/* Split: avail->flags (driver) and used->flags (device). */
+#define GM_VRING_AVAIL_F_NO_INTERRUPT 0x1
+#define GM_VRING_USED_F_NO_NOTIFY 0x1
+/* Packed event suppression: flags values, and off_wrap's wrap bit. */
+#define GM_VRING_PACKED_EVENT_FLAG_ENABLE 0x0
+#define GM_VRING_PACKED_EVENT_FLAG_DISABLE 0x1
+#define GM_VRING_PACKED_EVENT_FLAG_DESC 0x2
+#define GM_VRING_PACKED_EVENT_F_WRAP_CTR 15
+
+/* Sizes (bytes) of the ring parts for a queue of @n entries. */
+#define GM_VRING_DESC_SIZE 16u /* one descriptor, split or packed */
+#define GM_VRING_SPLIT_DESC_TABLE_SIZE(n) ((size_t)(n) * 16u)
+/* avail: flags, idx, ring[n], used_event (the last only with EVENT_IDX) */
+#define GM_VRING_SPLIT_AVAIL_SIZE(n) (6u + (size_t)(n) * 2u)
+/* used: flags, idx, ring[n] of {le32 id, le32 len}, avail_event */
+#define GM_VRING_SPLIT_USED_SIZE(n) (6u + (size_t)(n) * 8u)
+#define GM_VRING_PACKED_RING_SIZE(n) ((size_t)(n) * 16u)
+#define GM_VRING_PACKED_EVENT_SIZE 4u
+
+/* Alignment (bytes) the spec requires of each part's guest address. */
+#define GM_VRING_SPLIT_DESC_ALIGN 16u
+#define GM_VRING_SPLIT_AVAIL_ALIGN 2u
+#define GM_VRING_SPLIT_USED_ALIGN 4u
+#define GM_VRING_PACKED_DESC_ALIGN 16u
+#define GM_VRING_PACKED_EVENT_ALIGN 4u
+
+/* Largest queue size the spec allows (both layouts). */
+#define GM_VQ_MAX_SIZE 32768u
+/*
+ * Largest max_chain: descriptors of one request, direct plus indirect.
+ * It equals IOV_MAX, so a request's iovecs always fit one preadv/pwritev.
+ */
+#define GM_VQ_MAX_CHAIN 1024u
+
+/* ---- gm_ring: a long-lived mapping of a guest range --------------------- */
+
+typedef struct gm_ring gm_ring;
+
+/*
+ * gm_ring_new - map guest [addr, addr + len) of @m for as long as the ring
+ * lives, with GM_MAP_PERSISTENT (grant regions keep the pages mapped).
+ * @m:    the memory (space, region or view); must outlive the ring.
+ * @prot: GM_PROT_READ and/or GM_PROT_WRITE: what the accessors may do.
+ * @out:  the ring; NULL after a failure.
+ * Where gm_map shortens the mapping (a region or mapping boundary) the ring
+ * keeps the pieces (at most 16) and the accessors split accesses across
+ * them.  Memory that cannot be mapped in place (a region offering only
+ * read/write callbacks) is refused: a bounce buffer would not see the
+ * other side's updates.
+ * Returns 0; -EINVAL (len 0, range wrapping past 2^64, bad prot);
+ * -EOPNOTSUPP (memory only copyable); -E2BIG (more than 16 pieces);
+ * -ENOMEM; or gm_map's error (-EFAULT, -EACCES, -ENOSPC, a region's).
+ * Nothing stays mapped after a failure.  Logs a failure at info level.
+ * Thread-safe (creating rings); the ring itself: one thread at a time.
+ */
+GM_API int gm_ring_new(gm_mem *m, uint64_t addr, size_t len, int prot, gm_ring **out);
+
+/* gm_ring_free - unmap and free.  Accepts NULL.  Never fails, never logs. */
+GM_API void gm_ring_free(gm_ring *r);
+
+/* The ring's guest address, length, and number of mapped pieces (>= 1). */
+GM_API uint64_t gm_ring_addr(const gm_ring *r);
+GM_API size_t gm_ring_len(const gm_ring *r);
+GM_API unsigned gm_ring_npieces(const gm_ring *r);
+
+/*
+ * Accessors.  @off is relative to the ring's start.  Every access is checked
+ * against the ring: [off, off + size) outside [0, len) fails -EFAULT without
+ * touching memory, so a guest-supplied offset can never fault.  Stores need
+ * a ring created with GM_PROT_WRITE (-EACCES otherwise).  Values are
+ * little-endian in guest memory and host order in the API.  0 or negative
+ * errno; nothing logs.  One thread at a time per ring.
+ *
+ * gm_ring_read / gm_ring_write: plain copies of @len bytes (len 0 is fine).
+ * gm_ring_read_leNN / gm_ring_write_leNN: loads and stores of any alignment,
+ *   not atomic (descriptor fields, used elements).
+ * gm_ring_load_acquire16 / gm_ring_store_release16: single-copy atomic
+ *   16-bit accesses for ring indices and descriptor flags; the guest
+ *   address (ring address + off) must be 2-byte aligned (-EINVAL).
+ *   Acquire: later accesses are not reordered before it; release: earlier
+ *   accesses are not reordered after it.
+ * gm_ring_fence: a full memory barrier (store -> load ordering, which
+ *   acquire/release alone do not give), e.g. between writing avail_event and
+ *   re-reading avail idx.  Never fails.
+ */
+GM_API int gm_ring_read(gm_ring *r, size_t off, void *buf, size_t len);
+GM_API int gm_ring_write(gm_ring *r, size_t off, const void *buf, size_t len);
+GM_API int gm_ring_read_le16(gm_ring *r, size_t off, uint16_t *v);
+GM_API int gm_ring_read_le32(gm_ring *r, size_t off, uint32_t *v);
+GM_API int gm_ring_read_le64(gm_ring *r, size_t off, uint64_t *v);
+GM_API int gm_ring_write_le16(gm_ring *r, size_t off, uint16_t v);
+GM_API int gm_ring_write_le32(gm_ring *r, size_t off, uint32_t v);
+GM_API int gm_ring_write_le64(gm_ring *r, size_t off, uint64_t v);
+GM_API int gm_ring_load_acquire16(gm_ring *r, size_t off, uint16_t *v);
+GM_API int gm_ring_store_release16(gm_ring *r, size_t off, uint16_t v);
+GM_API void gm_ring_fence(void);
+
+/* ---- gm_vq: a virtqueue, device side ------------------------------------- */
+
+typedef struct gm_vq gm_vq;
+
+/*
+ * Queue configuration, as negotiated with the driver.  Zero-initialise it:
+ * fields added later default to 0, which keeps today's behaviour.
+ *
+ * size:        queue size; split: a power of 2 in [1, 32768]; packed:
+ *              [1, 32768].
+ * desc_addr:   split: descriptor table (16-byte aligned);
+ *              packed: descriptor ring (16-byte aligned).
+ * driver_addr: split: available ring (2-byte aligned);
+ *              packed: driver event suppression structure (4-byte aligned).
+ * device_addr: split: used ring (4-byte aligned);
+ *              packed: device event suppression structure (4-byte aligned).
+ * features:    negotiated feature bits (GM_VIRTIO_BIT(...)); the queue
+ *              looks at INDIRECT_DESC, EVENT_IDX and RING_PACKED (which
+ *              selects the packed layout) and ignores the rest.
+ * max_chain:   most buffers one request may have, direct and indirect
+ *              descriptors together (an indirect table may hold up to
+ *              max_chain entries, minus the direct descriptors before it);
+ *              0: min(size, GM_VQ_MAX_CHAIN), the spec's limit (a chain is
+ *              no longer than the queue size).  Up to GM_VQ_MAX_CHAIN may be
+ *              set for drivers that put longer chains in indirect tables
+ *              of small queues.
+ * max_inflight: requests popped and not yet pushed at once (the size of the
+ *              preallocated pool); 0: size.  More than size is useless.
+ *              The pool takes max_inflight * max_chain * 48 bytes of
+ *              zeroed address space (touched only as chains use it): for
+ *              big queues set max_inflight and max_chain to what the
+ *              device needs.
+ * buf_flags:   mapping policy of data buffers: 0 or GM_MAP_TRANSIENT
+ *              (released on push: the default), or GM_MAP_PERSISTENT
+ *              (for persistent-grant style frontends).
+ * index:       the queue's number, only for log lines.
+ */
+struct gm_vq_config {
+	unsigned size;
+	uint64_t desc_addr;
+	uint64_t driver_addr;
+	uint64_t device_addr;
+	uint64_t features;
+	unsigned max_chain;
+	unsigned max_inflight;
+	int buf_flags;
+	unsigned index;
+};
+
+/*
+ * One request: a descriptor chain, mapped.  Owned by the queue; valid from
+ * gm_vq_pop() until it is given to gm_vq_push() (or the queue is reset or
+ * freed).  The caller may change only @user.
+ *
+ * id:      split: the head descriptor index; packed: the buffer id.
+ * iov:     nout device-readable iovecs, then nin device-writable ones
+ *          (a buffer crossing a region boundary takes several iovecs).
+ * out_len, in_len: total bytes of the readable / writable buffers.
+ * sg:      the same buffers as guest ranges (nsg_out readable, then nsg_in
+ *          writable), for callers that prefer the bytes API.
+ * user:    free for the caller; NULL after pop.
+ */
+struct gm_vq_req {
+	uint16_t id;
+	unsigned nout, nin;
+	struct iovec *iov;
+	uint64_t out_len, in_len;
+	const struct gm_sg *sg;
+	unsigned nsg_out, nsg_in;
+	void *user;
+};
+
+/*
+ * gm_vq_new - set up a queue on @mem (a space, normally; must outlive the
+ * queue) as described by @cfg (copied).
+ * Maps the rings with gm_ring_new: split: descriptor table and available
+ * ring read-only, used ring read-write; packed: descriptor ring read-write,
+ * driver event structure read-only, device event structure read-write (so
+ * a driver may grant the read-only parts read-only).  The trailing
+ * used_event / avail_event fields are mapped only with EVENT_IDX.
+ * Allocates the request pool (max_inflight requests, each with room for
+ * max_chain guest ranges and 2 * max_chain iovecs) so that pop and push
+ * never allocate.  Initial state: indices 0, wrap counters 1, device
+ * notifications enabled (used->flags / device event flags are written).
+ * Returns 0; -EINVAL (bad config: size, alignment, max_chain, buf_flags,
+ * addresses wrapping; one warning logged); -ENOMEM; or gm_ring_new's error
+ * (ring memory not mappable, read-only where we must write: -EACCES).
+ * @out is NULL after a failure and nothing stays mapped.  Thread-safe
+ * (creating queues).
+ */
+GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out);
+
+/*
+ * gm_vq_free - release every in-flight request's mapping, unmap the rings,
+ * free.  Pointers to requests become invalid.  Accepts NULL.  Never logs.
+ */
+GM_API void gm_vq_free(gm_vq *vq);
+
+/*
+ * gm_vq_pop - take the next available chain and map its buffers.
+ * @req: out: the request (NULL on failure).
+ * Reads the avail index / the head's packed flags with acquire before any
+ * descriptor.  Indirect tables are read with gm_read (not kept mapped).
+ * Every data buffer of the chain, indirect ones included, is mapped with
+ * one gm_map_sg call per direction present, with buf_flags' policy.
+ * With EVENT_IDX and notifications enabled, finding the ring empty also
+ * moves avail_event (packed: the device event offset) to where the device
+ * stands and looks once more, so the driver's next addition kicks.
+ * Returns 0; -EAGAIN (nothing available); -EIO (queue broken);
+ * -ENOBUFS (max_inflight requests are out: push some first); -ENOMEM /
+ * -ENOSPC / -EBUSY (host resources: the chain stays in the ring, retry
+ * later); or,
+ * for a hostile ring, the errno in the table at the top of this file, and
+ * the queue is broken.  Logs one warning when the queue breaks.
+ * One thread at a time per queue.
+ */
+GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req);
+
+/*
+ * gm_vq_push - complete @req: unmap its buffers (device-writable ones with
+ * access length @written), then publish the used element — split: write
+ * used->ring[] {id, written} and store used->idx with release; packed:
+ * write the descriptor's id and len, then its flags (both wrap bits = the
+ * device's used wrap counter) with release — so the guest sees the
+ * completion only after the mappings are gone.
+ * @written: bytes written into the device-writable buffers; clamped to
+ *           in_len.
+ * @notify:  out (may be NULL): whether the driver wants an interrupt now
+ *           (EVENT_IDX: used_event / the packed driver event offset was
+ *           crossed; else avail->flags NO_INTERRUPT clear / driver event
+ *           flags ENABLE), read after a full fence.
+ * Returns 0; -EINVAL (@req is not a request of this queue currently out —
+ * a foreign pointer or a double push: nothing is done); -EIO (the queue
+ * broke while @req was out: its mappings are released, nothing is
+ * written, *notify false).  Never logs above debug.  One thread at a time.
+ */
+GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *notify);
+
+/*
+ * gm_vq_push_batch - complete @n requests at once, in array order: all
+ * mappings released first, then the used elements written and published
+ * with one release store (split: one used->idx update), then one
+ * notification decision for the whole batch.
+ * @written: @n lengths (NULL: all 0).
+ * Returns 0; -EINVAL (n == 0, or any entry invalid or repeated: nothing is
+ * done); -EIO as gm_vq_push.  One thread at a time.
+ */
+GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint32_t *written,
+			    unsigned n, bool *notify);
+
+/*
+ * gm_vq_set_notify - device-side notification suppression: ask the driver
+ * to stop (@enable false) or resume (@enable true) kicking this queue.
+ * Split: used->flags NO_NOTIFY, or with EVENT_IDX avail_event = the next
+ * avail index to process (enable) / one behind it (disable).  Packed: the device event suppression structure
+ * (DISABLE / ENABLE, or DESC at the next descriptor with EVENT_IDX).
+ * On enable, a full fence follows the store and the ring is checked again:
+ * a driver that added work just before it saw the update would not kick.
+ * Returns 1 if enabled and work is already available (process it:
+ * otherwise the wakeup is lost), 0 otherwise; -EIO (broken).  Suppression
+ * is a hint: drivers may kick anyway.  One thread at a time.  No logging.
+ */
+GM_API int gm_vq_set_notify(gm_vq *vq, bool enable);
+
+/*
+ * gm_vq_pending - would gm_vq_pop() find work?  Returns 1 or 0 (acquire
+ * read of avail idx / the next packed descriptor's flags); -EIO (broken).
+ * Use it after re-enabling notifications (gm_vq_set_notify does so already)
+ * to avoid lost wakeups.  One thread at a time.  No logging.
+ */
+GM_API int gm_vq_pending(gm_vq *vq);
+
+/* gm_vq_broken - has a hostile ring broken the queue?  (NULL: true.) */
+GM_API bool gm_vq_broken(const gm_vq *vq);
+
+/*
+ * gm_vq_reset - forget the queue's state: release every in-flight request
+ * (pointers to them become invalid), indices back to 0, wrap counters to 1,
+ * not broken, notifications enabled.  The rings stay mapped at the same
+ * addresses; after a device reset the driver usually sets up new rings:
+ * gm_vq_free() and gm_vq_new() then.  Returns 0 or -EINVAL (NULL).
+ * One thread at a time.  No logging.
+ */
+GM_API int gm_vq_reset(gm_vq *vq);
+
+/* gm_vq_size - the queue size.  gm_vq_inflight - requests popped and not
+ * yet pushed.  gm_vq_is_packed - packed layout?  Never fail (0 for NULL). */
+GM_API unsigned gm_vq_size(const gm_vq *vq);
+GM_API unsigned gm_vq_inflight(const gm_vq *vq);
+GM_API bool gm_vq_is_packed(const gm_vq *vq);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRANTMEM_VIRTIO_H */

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Virtqueues on grants, on the emulated Xen.  A forked guest domain grants
+ * pages for the rings and the buffers and drives the queue with
+ * tests/virtq-driver.h over its own memory (RAM regions placed at the grant
+ * addresses it hands out, so both sides use the same addresses); this
+ * process is the backend and reaches everything through a grant region.
+ */
+#include "test-emu-common.h"
+#include "test-virtq-common.h"
+
+#define GUEST 7
+#define NPAGES 8 /* 0: rings, 1: indirect table, 2..7: data */
+
+static struct emu_test T;
+static gm_xen *X;
+static gm_gnttab *GT;
+
+/* ---- the guest: commands over a pipe ---- */
+
+enum { V_INIT = 1, V_ADD, V_USED, V_FILL, V_CHECK, V_SPLIT_DESC, V_HEAD, V_PACKED_RAW,
+       V_EXIT };
+
+struct v_cmd {
+	int op;
+	struct vqd_config cfg;
+	unsigned n;
+	struct vqd_buf bufs[8];
+	struct vqd_raw raw[4];
+	uint64_t addr, itab;
+	uint32_t len;
+	uint16_t flags, next;
+	uint64_t seed;
+};
+
+struct v_rep {
+	int r;
+	uint32_t len;
+	gm_gref ref0, ro_ref;
+};
+
+struct vguest {
+	pid_t pid;
+	int cmd, rep;
+	gm_gref ref0, ro_ref;
+};
+
+static uint64_t page(unsigned i, unsigned off)
+{
+	return GM_GRANT_ADDR(0, 0) + (uint64_t)i * GM_PAGE_SIZE + off; /* + ref0 later */
+}
+
+static int guest_main(void *arg)
+{
+	int *fds = arg;
+	gm_xen *x = emu_world(&T, GUEST);
+	gm_gntshr *sh;
+	gm_gref refs[NPAGES], ro;
+	int err = 0;
+	gm_space *s;
+	gm_region *rw_r, *ro_r;
+	struct vqd d;
+	bool have_d = false;
+
+	ASSERT_OK(gm_gntshr_open(x, &sh));
+	void *rw = gm_gntshr_share(sh, 0, NPAGES, refs, 1, &err);
+	ASSERT_NOT_NULL(rw);
+	void *rop = gm_gntshr_share(sh, 0, 1, &ro, 0, &err);
+	ASSERT_NOT_NULL(rop);
+	for (unsigned i = 1; i < NPAGES; i++)
+		ASSERT_EQ(refs[i], refs[0] + i);
+	/* the guest's view: its pages at the addresses the backend will use */
+	ASSERT_OK(gm_space_new(&s));
+	ASSERT_OK(gm_ram_region_new(rw, NPAGES * GM_PAGE_SIZE, GM_PROT_RW, &rw_r));
+	ASSERT_OK(gm_ram_region_new(rop, GM_PAGE_SIZE, GM_PROT_RW, &ro_r));
+	ASSERT_OK(gm_space_add(s, GM_GRANT_ADDR(refs[0], 0), rw_r));
+	ASSERT_OK(gm_space_add(s, GM_GRANT_ADDR(ro, 0), ro_r));
+	gm_mem *m = gm_space_mem(s);
+	struct v_rep rep = {.ref0 = refs[0], .ro_ref = ro};
+
+	emu_send(fds[1], &rep, sizeof(rep));
+	for (;;) {
+		struct v_cmd c;
+		unsigned char buf[GM_PAGE_SIZE];
+
+		emu_recv(fds[0], &c, sizeof(c));
+		memset(&rep, 0, sizeof(rep));
+		switch (c.op) {
+		case V_INIT:
+			if (have_d)
+				vqd_fini(&d);
+			rep.r = vqd_init(&d, m, &c.cfg);
+			have_d = !rep.r;
+			break;
+		case V_ADD:
+			rep.r = vqd_add(&d, c.bufs, c.n, c.itab, NULL);
+			break;
+		case V_USED:
+			rep.r = vqd_get_used(&d, NULL, &rep.len);
+			break;
+		case V_FILL:
+			gm_test_fill(buf, c.len, c.seed);
+			rep.r = gm_write(m, c.addr, buf, c.len);
+			break;
+		case V_CHECK:
+			rep.r = gm_read(m, c.addr, buf, c.len);
+			if (!rep.r && !vt_pattern_ok(buf, c.len, c.seed))
+				rep.r = -EILSEQ;
+			break;
+		case V_SPLIT_DESC:
+			rep.r = vqd_split_write_desc(&d, c.n, c.addr, c.len, c.flags, c.next);
+			break;
+		case V_HEAD:
+			rep.r = vqd_split_push_head(&d, (uint16_t)c.n);
+			break;
+		case V_PACKED_RAW:
+			rep.r = vqd_packed_push_raw(&d, c.raw, c.n);
+			break;
+		case V_EXIT:
+			if (have_d)
+				vqd_fini(&d);
+			gm_space_free(s);
+			gm_region_free(rw_r);
+			gm_region_free(ro_r);
+			gm_gntshr_close(sh); /* the hub revokes what is left */
+			gm_xen_close(x);
+			emu_send(fds[1], &rep, sizeof(rep));
+			return 0;
+		}
+		emu_send(fds[1], &rep, sizeof(rep));
+	}
+}
+
+static struct vguest vg;
+
+static struct v_rep vcall(struct v_cmd c)
+{
+	struct v_rep r;
+
+	emu_send(vg.cmd, &c, sizeof(c));
+	emu_recv(vg.rep, &r, sizeof(r));
+	return r;
+}
+
+static void vguest_start(void)
+{
+	static int fds[2];
+	int cp[2], rp[2];
+
+	ASSERT_OK(pipe(cp));
+	ASSERT_OK(pipe(rp));
+	fds[0] = cp[0];
+	fds[1] = rp[1];
+	vg.pid = emu_fork(guest_main, fds);
+	close(cp[0]);
+	close(rp[1]);
+	vg.cmd = cp[1];
+	vg.rep = rp[0];
+	struct v_rep r;
+	emu_recv(vg.rep, &r, sizeof(r));
+	vg.ref0 = r.ref0;
+	vg.ro_ref = r.ro_ref;
+}
+
+/* Guest address of byte @off of shared page @i. */
+static uint64_t gp(unsigned i, unsigned off)
+{
+	return page(i, off) + ((uint64_t)vg.ref0 << 12);
+}
+
+/* ---- the backend ---- */
+
+struct be {
+	gm_grant_cache *c;
+	gm_region *r;
+	gm_space *s;
+	gm_mem *m;
+	gm_vq *vq;
+	struct vqd_config dc;
+};
+
+static struct gm_grant_stats stats(struct be *b)
+{
+	struct gm_grant_stats st;
+
+	gm_grant_cache_stats(b->c, &st);
+	return st;
+}
+
+static unsigned mapped(void)
+{
+	unsigned n;
+
+	ASSERT_OK(gm_emu_mapped_count(X, GUEST, &n));
+	return n;
+}
+
+static struct be be_new(bool packed, bool indirect)
+{
+	struct be b;
+	struct gm_vq_config vc = {0};
+	struct vqd_config *dc = &b.dc;
+
+	ASSERT_OK(gm_grant_cache_new(GT, NULL, &b.c));
+	ASSERT_OK(gm_grant_region_new(b.c, GUEST, GM_GRANT_TRANSIENT, &b.r));
+	ASSERT_OK(gm_space_new(&b.s));
+	ASSERT_OK(gm_space_add(b.s, GM_GRANT_BASE, b.r));
+	b.m = gm_space_mem(b.s);
+	/* all three ring parts in page 0 */
+	*dc = (struct vqd_config){.size = 8, .packed = packed, .event_idx = true,
+				  .indirect = indirect, .desc_addr = gp(0, 0),
+				  .driver_addr = gp(0, 1024), .device_addr = gp(0, 2048)};
+	ASSERT_OK(vcall((struct v_cmd){.op = V_INIT, .cfg = *dc}).r);
+	vc.size = dc->size;
+	vc.desc_addr = dc->desc_addr;
+	vc.driver_addr = dc->driver_addr;
+	vc.device_addr = dc->device_addr;
+	vc.features = GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX) |
+		      (packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0) |
+		      (indirect ? GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) : 0);
+	ASSERT_OK(gm_vq_new(b.m, &vc, &b.vq));
+	/* the ring page stays mapped (persistent), nothing else */
+	ASSERT_EQ(mapped(), 1);
+	return b;
+}
+
+static void be_free(struct be *b)
+{
+	gm_vq_free(b->vq);
+	/* the ring's persistent entry stays cached until invalidated */
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_EQ(gm_grant_cache_invalidate_all(b->c), 1);
+	ASSERT_EQ(mapped(), 0);
+	gm_space_free(b->s);
+	gm_region_free(b->r);
+	gm_grant_cache_free(b->c);
+}
+
+static int add(unsigned n, const struct vqd_buf *bufs, uint64_t itab)
+{
+	struct v_cmd c = {.op = V_ADD, .n = n, .itab = itab};
+
+	memcpy(c.bufs, bufs, n * sizeof(*bufs));
+	return vcall(c).r;
+}
+
+static void fill(uint64_t addr, uint32_t len, uint64_t seed)
+{
+	ASSERT_OK(vcall((struct v_cmd){.op = V_FILL, .addr = addr, .len = len, .seed = seed}).r);
+}
+
+static int check(uint64_t addr, uint32_t len, uint64_t seed)
+{
+	return vcall((struct v_cmd){.op = V_CHECK, .addr = addr, .len = len, .seed = seed}).r;
+}
+
+/* A multi-descriptor chain: one map call, one unmap call, all released. */
+static void t_one_map_call(bool packed)
+{
+	struct be b = be_new(packed, false);
+	const struct vqd_buf rd[3] = {{gp(2, 100), 200, false},
+				      {gp(3, 0), GM_PAGE_SIZE, false},
+				      {gp(4, 4000), 96, false}};
+	struct gm_vq_req *r;
+
+	fill(gp(2, 100), 200, 1);
+	fill(gp(3, 0), GM_PAGE_SIZE, 2);
+	ASSERT_TRUE(add(3, rd, 0) >= 0);
+	struct gm_grant_stats s0 = stats(&b);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	struct gm_grant_stats s1 = stats(&b);
+	ASSERT_EQ(s1.map_calls - s0.map_calls, 1);
+	ASSERT_EQ(r->nout, 3);
+	ASSERT_TRUE(vt_pattern_ok(r->iov[0].iov_base, 200, 1));
+	ASSERT_TRUE(vt_pattern_ok(r->iov[1].iov_base, GM_PAGE_SIZE, 2));
+	ASSERT_EQ(mapped(), 4);
+	bool notify;
+	ASSERT_OK(gm_vq_push(b.vq, r, 0, &notify));
+	ASSERT_TRUE(notify);
+	/* released before the guest could see the completion */
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_EQ(stats(&b).unmap_calls - s1.unmap_calls, 1);
+	ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	be_free(&b);
+}
+
+/* Readable and writable buffers: one map call per direction. */
+static void t_mixed(bool packed)
+{
+	struct be b = be_new(packed, false);
+	const struct vqd_buf bufs[3] = {{gp(2, 0), 16, false},
+					{gp(5, 8), 3000, true},
+					{gp(6, 0), 1, true}};
+	struct gm_vq_req *r;
+
+	fill(gp(2, 0), 16, 3);
+	ASSERT_TRUE(add(3, bufs, 0) >= 0);
+	struct gm_grant_stats s0 = stats(&b);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(stats(&b).map_calls - s0.map_calls, 2);
+	ASSERT_EQ(r->nout, 1);
+	ASSERT_EQ(r->nin, 2);
+	ASSERT_TRUE(vt_pattern_ok(r->iov[0].iov_base, 16, 3));
+	ASSERT_EQ(req_scatter_pattern(r, 4, 3000), 3000);
+	ASSERT_OK(gm_vq_push(b.vq, r, 3000, NULL));
+	ASSERT_EQ(mapped(), 1);
+	struct v_rep u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 3000);
+	ASSERT_OK(check(gp(5, 8), 3000, 4));
+	be_free(&b);
+}
+
+/* An indirect table in grant memory: read (copied), buffers mapped once. */
+static void t_indirect(bool packed)
+{
+	struct be b = be_new(packed, true);
+	struct vqd_buf bufs[4];
+	struct gm_vq_req *r;
+
+	for (unsigned i = 0; i < 4; i++)
+		bufs[i] = (struct vqd_buf){gp(2 + i, 64 * i), 512, true};
+	ASSERT_TRUE(add(4, bufs, gp(1, 0)) >= 0);
+	struct gm_grant_stats s0 = stats(&b);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(stats(&b).map_calls - s0.map_calls, 1);
+	ASSERT_EQ(r->nin, 4);
+	ASSERT_EQ(mapped(), 5); /* ring + 4 buffers; the table is not kept */
+	ASSERT_EQ(req_scatter_pattern(r, 5, 2048), 2048);
+	ASSERT_OK(gm_vq_push(b.vq, r, 2048, NULL));
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	/* the first buffer got the first 512 bytes of the pattern */
+	ASSERT_OK(check(gp(2, 0), 512, 5));
+	be_free(&b);
+}
+
+/* Many requests, wrapping the indices, all through grants. */
+static void t_many(bool packed)
+{
+	struct be b = be_new(packed, false);
+	struct gm_vq_req *r[4];
+
+	for (unsigned round = 0; round < 40; round++) {
+		for (unsigned k = 0; k < 4; k++) {
+			const struct vqd_buf bb[2] = {{gp(2 + k, 0), 8, false},
+						      {gp(2 + k, 64), 8, true}};
+			ASSERT_TRUE(add(2, bb, 0) >= 0);
+		}
+		for (unsigned k = 0; k < 4; k++)
+			ASSERT_OK(gm_vq_pop(b.vq, &r[k]));
+		for (unsigned k = 4; k--;) /* out of order */
+			ASSERT_OK(gm_vq_push(b.vq, r[k], 8, NULL));
+		ASSERT_EQ(mapped(), 1);
+		for (unsigned k = 0; k < 4; k++)
+			ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	}
+	be_free(&b);
+}
+
+/* Hostile: a device-writable buffer on a read-only grant, a bad gref. */
+static void t_hostile(bool packed, bool bad_ref)
+{
+	struct be b = be_new(packed, false);
+	struct gm_vq_req *r = NULL;
+	uint64_t bad = bad_ref ? gp(0, 0) + (1000ull << 12) : GM_GRANT_ADDR(vg.ro_ref, 0);
+	int want = bad_ref ? -EINVAL : -EACCES;
+	int w = atomic_load(&vt_warnings);
+
+	if (packed) {
+		struct v_cmd c = {.op = V_PACKED_RAW, .n = 2};
+		c.raw[0] = (struct vqd_raw){gp(2, 0), 16, 0, GM_VRING_DESC_F_NEXT};
+		c.raw[1] = (struct vqd_raw){bad, 16, 0, GM_VRING_DESC_F_WRITE};
+		ASSERT_OK(vcall(c).r);
+	} else {
+		ASSERT_OK(vcall((struct v_cmd){.op = V_SPLIT_DESC, .n = 0, .addr = gp(2, 0),
+					       .len = 16, .flags = GM_VRING_DESC_F_NEXT,
+					       .next = 1}).r);
+		ASSERT_OK(vcall((struct v_cmd){.op = V_SPLIT_DESC, .n = 1, .addr = bad, .len = 16,
+					       .flags = GM_VRING_DESC_F_WRITE}).r);
+		ASSERT_OK(vcall((struct v_cmd){.op = V_HEAD, .n = 0}).r);
+	}
+	ASSERT_ERR(gm_vq_pop(b.vq, &r), want);
+	ASSERT_NULL(r);
+	ASSERT_TRUE(gm_vq_broken(b.vq));
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 1);
+	ASSERT_EQ(mapped(), 1); /* the readable buffer was released again */
+	ASSERT_ERR(gm_vq_pop(b.vq, &r), -EIO);
+	be_free(&b);
+}
+
+int main(void)
+{
+	vt_log_init();
+	emu_test_start(&T);
+	vguest_start();
+	X = emu_world(&T, 0);
+	ASSERT_OK(gm_gnttab_open(X, &GT));
+	for (int p = 0; p < 2; p++) {
+		t_one_map_call(p);
+		t_mixed(p);
+		t_indirect(p);
+		t_many(p);
+		t_hostile(p, false);
+		t_hostile(p, true);
+	}
+	gm_gnttab_close(GT);
+	vcall((struct v_cmd){.op = V_EXIT});
+	close(vg.cmd);
+	close(vg.rep);
+	emu_reap_ok(vg.pid);
+	gm_xen_close(X);
+	emu_test_stop(&T);
+	return 0;
+}
