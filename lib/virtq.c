@@ -5,8 +5,15 @@
  *
  * Everything read from the rings comes from the guest and is validated
  * before use.  A chain is first walked and checked into the request's guest
- * range list without mapping anything, then mapped with one gm_map_sg call
- * per direction; so a hostile chain is refused with nothing mapped.
+ * range list without mapping anything, then mapped; so a hostile chain is
+ * refused with nothing mapped.
+ *
+ * One map call per request: a grant mapping has one permission, and a
+ * driver grants device-readable buffers read-only, so a chain with both
+ * directions cannot be one batch.  When it has both, the smaller direction
+ * (a request header, a status byte: at most GM_VQ_COPY_MAX bytes) is copied
+ * instead — read at pop, written back at push — and only the other
+ * direction is mapped, with one gm_map_sg call.
  *
  * Indices are free-running uint16_t (split) or position + wrap counter
  * (packed); all arithmetic on them is modulo 2^16 or modulo 2 * size.
@@ -43,6 +50,9 @@ struct vq_req {
 	struct gm_sg *sg;  /* max_chain entries */
 	struct iovec *iov; /* iov_cap entries */
 	struct vq_req *next_free;
+	/* The direction copied instead of mapped (see the top of the file). */
+	bool copied_out, copied_in;
+	unsigned char copy[GM_VQ_COPY_MAX];
 };
 
 struct gm_vq {
@@ -102,17 +112,39 @@ static int map_flags_in(const gm_vq *vq)
 	return GM_PROT_WRITE | vq->buf_flags;
 }
 
+/* Write back the first @written bytes of a copied device-writable part. */
+static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
+{
+	const struct gm_sg *sg = q->sg + q->pub.nsg_out;
+	size_t done = 0;
+
+	for (unsigned i = 0; i < q->pub.nsg_in && done < written; i++) {
+		size_t l = (size_t)GM__MIN((uint64_t)sg[i].len, written - done);
+		int ret = gm_write(vq->mem, sg[i].addr, q->copy + done, l);
+		if (ret) {
+			/* The guest took its buffer back early: its loss. */
+			gm__info("virtqueue %u: request %u: writing back %zu bytes failed: %s",
+				 vq->cfg.index, q->pub.id, l, gm_strerror(ret));
+			return;
+		}
+		done += l;
+	}
+}
+
 /* Release a request's buffers; @written: bytes the device wrote. */
 static void req_unmap(gm_vq *vq, struct vq_req *q, uint64_t written)
 {
 	struct gm_vq_req *p = &q->pub;
 
-	if (p->nout)
+	if (p->nout && !q->copied_out)
 		gm_unmap_sg(vq->mem, q->sg, p->nsg_out, q->iov, p->nout, map_flags_out(vq), 0);
-	if (p->nin)
+	if (p->nin && !q->copied_in)
 		gm_unmap_sg(vq->mem, q->sg + p->nsg_out, p->nsg_in, q->iov + p->nout, p->nin,
 			    map_flags_in(vq), (size_t)GM__MIN(written, (uint64_t)SIZE_MAX));
+	if (q->copied_in)
+		copy_back(vq, q, written);
 	p->nout = p->nin = 0;
+	q->copied_out = q->copied_in = false;
 }
 
 static void req_release(gm_vq *vq, struct vq_req *q)
@@ -438,27 +470,79 @@ static int ring_error(gm_vq *vq, int ret)
 
 /* ---- pop ---- */
 
+/*
+ * Point one iovec per range of @sg[0..n) into q->copy; read the guest's
+ * bytes for a device-readable part, zero a device-writable one (no host
+ * bytes may reach the guest).
+ */
+static int chain_copy(gm_vq *vq, struct vq_req *q, const struct gm_sg *sg, unsigned n,
+		      struct iovec *iov, bool readable)
+{
+	size_t at = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iov[i] = (struct iovec){.iov_base = q->copy + at, .iov_len = sg[i].len};
+		if (readable) {
+			int ret = gm_read(vq->mem, sg[i].addr, q->copy + at, sg[i].len);
+			if (ret)
+				return ret;
+		} else {
+			memset(q->copy + at, 0, sg[i].len);
+		}
+		at += sg[i].len;
+	}
+	return 0;
+}
+
+static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += sg[i].len;
+	return t;
+}
+
 /* Map the checked chain.  Nothing stays mapped on failure. */
 static int chain_map(gm_vq *vq, struct chain *c)
 {
 	struct vq_req *q = c->q;
 	unsigned nin = c->n - c->nout;
-	int k1 = 0, k2 = 0;
+	int k1 = 0, k2 = 0, ret;
 
-	if (c->nout) {
+	q->copied_out = q->copied_in = false;
+	if (c->nout && nin) {
+		uint64_t out = sg_total(q->sg, c->nout), in = sg_total(q->sg + c->nout, nin);
+		if (out <= in && out <= GM_VQ_COPY_MAX && c->nout <= vq->iov_cap - nin) {
+			ret = chain_copy(vq, q, q->sg, c->nout, q->iov, true);
+			if (ret)
+				return ret;
+			q->copied_out = true;
+			k1 = (int)c->nout;
+		} else if (in < out && in <= GM_VQ_COPY_MAX) {
+			q->copied_in = true; /* filled below, after the readable part */
+		}
+	}
+	if (c->nout && !q->copied_out) {
 		/* leave at least one iovec per writable range */
 		k1 = gm_map_sg(vq->mem, q->sg, c->nout, q->iov, vq->iov_cap - nin,
 			       map_flags_out(vq));
 		if (k1 < 0)
 			return k1;
 	}
-	if (nin) {
+	if (q->copied_in && nin > vq->iov_cap - (unsigned)k1)
+		q->copied_in = false; /* no room for an iovec per range: map it */
+	if (q->copied_in) {
+		chain_copy(vq, q, q->sg + c->nout, nin, q->iov + k1, false);
+		k2 = (int)nin;
+	} else if (nin) {
 		k2 = gm_map_sg(vq->mem, q->sg + c->nout, nin, q->iov + k1,
 			       vq->iov_cap - (unsigned)k1, map_flags_in(vq));
 		if (k2 < 0) {
-			if (k1)
+			if (k1 && !q->copied_out)
 				gm_unmap_sg(vq->mem, q->sg, c->nout, q->iov, (unsigned)k1,
 					    map_flags_out(vq), 0);
+			q->copied_out = false;
 			return k2;
 		}
 	}

@@ -515,16 +515,17 @@ static void t_region_split(void)
 	ASSERT_OK(gm_space_add(s, 0, r1));
 	ASSERT_OK(gm_space_add(s, 1 << 20, r2));
 	tq_init_at(&t, gm_space_mem(s), 0, &o);
-	const struct vqd_buf b[2] = {{(1 << 20) - 100, 200, false}, {(1 << 20) - 50, 100, true}};
+	/* Both directions above GM_VQ_COPY_MAX: both are mapped. */
+	const struct vqd_buf b[2] = {{(1 << 20) - 300, 600, false}, {(1 << 20) - 350, 700, true}};
 	ASSERT_TRUE(vqd_add(&t.d, b, 2, 0, NULL) >= 0);
 	struct gm_vq_req *r = tq_pop(&t);
 	ASSERT_EQ(r->nsg_out, 1);
 	ASSERT_EQ(r->nout, 2);
 	ASSERT_EQ(r->nin, 2);
-	ASSERT_EQ(r->iov[0].iov_len, 100);
+	ASSERT_EQ(r->iov[0].iov_len, 300);
 	ASSERT_PTR_EQ(r->iov[1].iov_base, gm_ram_region_host(r2));
-	ASSERT_EQ(r->iov[3].iov_len, 50);
-	ASSERT_OK(gm_vq_push(t.vq, r, 100, NULL));
+	ASSERT_EQ(r->iov[3].iov_len, 350);
+	ASSERT_OK(gm_vq_push(t.vq, r, 700, NULL));
 	tq_fini(&t);
 	gm_space_free(s);
 	gm_region_free(r1);

@@ -20,13 +20,13 @@
  *
  * Rings are reached through gm_ring (persistent mappings, like QEMU's
  * MemoryRegionCache): the ring pages stay mapped while the queue lives.  Data
- * buffers are mapped per request, transiently by default, with gm_map_sg:
- * one gm_map_sg call for the device-readable buffers and one for the
- * device-writable ones (a grant batch has a single permission, and Linux
- * grants device-readable buffers read-only, so a request whose buffers go
- * both ways needs one map call per direction; a request whose buffers all go
- * one way — however many descriptors, indirect or not — costs one map call
- * and one unmap call on grant memory).
+ * buffers are mapped per request, transiently by default, with ONE
+ * gm_map_sg call: on grant memory one map call and one unmap call per
+ * request, however many descriptors, indirect or not.  A grant batch has a
+ * single permission and Linux grants device-readable buffers read-only, so
+ * when a chain goes both ways its smaller direction (at most GM_VQ_COPY_MAX
+ * bytes: a header, a status byte) is copied instead of mapped; a chain with
+ * more than that in both directions takes one map call per direction.
  *
  * Hostile rings.  The guest writes the rings; every value read from them is
  * checked.  A malformed ring makes gm_vq_pop() fail with the errno below,
@@ -256,6 +256,18 @@ struct gm_vq_config {
  *          writable), for callers that prefer the bytes API.
  * user:    free for the caller; NULL after pop.
  */
+/*
+ * A request whose chain has both device-readable and device-writable
+ * buffers gets its smaller direction, when it totals at most this many
+ * bytes (a request header, a status byte), as copies: iovecs into the
+ * request's own storage, read from the guest at pop (readable) or written
+ * back at push (writable, the first `written` bytes).  The other direction
+ * is mapped with one gm_map_sg call: so every request costs at most one map
+ * call, though a grant mapping has a single permission and drivers grant
+ * device-readable buffers read-only.
+ */
+#define GM_VQ_COPY_MAX 256
+
 struct gm_vq_req {
 	uint16_t id;
 	unsigned nout, nin;
@@ -297,8 +309,9 @@ GM_API void gm_vq_free(gm_vq *vq);
  * @req: out: the request (NULL on failure).
  * Reads the avail index / the head's packed flags with acquire before any
  * descriptor.  Indirect tables are read with gm_read (not kept mapped).
- * Every data buffer of the chain, indirect ones included, is mapped with
- * one gm_map_sg call per direction present, with buf_flags' policy.
+ * The data buffers of the chain, indirect ones included, are mapped with
+ * one gm_map_sg call, with buf_flags' policy; the smaller direction of a
+ * chain that goes both ways is copied when it fits GM_VQ_COPY_MAX.
  * With EVENT_IDX and notifications enabled, finding the ring empty also
  * moves avail_event (packed: the device event offset) to where the device
  * stands and looks once more, so the driver's next addition kicks.
