@@ -39,6 +39,7 @@
 #define MAX_MAP_SHORT 1024u  /* gm_map may shorten: never map more per call */
 #define EAGAIN_TRIES 5
 #define COPY_BATCH 32
+#define HIT_COPY_MAX (64u << 10) /* bytes copied in one read-side section */
 #define SWEEPS 8
 #define RETRY_LOOKUP 1 /* internal: another thread mapped it, look again */
 
@@ -332,19 +333,38 @@ static void release(gm_grant_cache *c, struct gentry **victims, unsigned n)
 		retry_zombies(c);
 }
 
+/*
+ * Drop one pin.  Once our pin is gone, @e may be killed and freed by
+ * another thread at any moment (invalidation, eviction), so nothing here
+ * touches @e after the decrement unless it owns @e or sits in a read-side
+ * section, which release() waits for before it frees.
+ */
 static void unpin(gm_grant_cache *c, struct gentry *e)
 {
-	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1;
-
-	if (p == 0 && !e->persistent) {
-		/* Transient: the last user gone, give the grant back now. */
-		unsigned zero = 0;
-		if (!atomic_compare_exchange_strong(&e->pins, &zero, DEAD))
-			return; /* re-pinned meanwhile: that user releases it */
-		release(c, &e, 1);
-	} else if (p == DEAD) {
-		release(c, &e, 1);
+	if (e->persistent) { /* read while pinned: it never changes */
+		/* Kept after the last pin; only a killed entry is ours to free. */
+		if (atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1 == DEAD)
+			release(c, &e, 1);
+		return;
 	}
+	/* Transient: the last user gives the grant back now.  The section keeps
+	 * @e alive between the decrement and the claim. */
+	struct gm__epoch_token t;
+	bool mine;
+
+	gm__epoch_enter(&c->ep, &t);
+	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1;
+	if (p == 0) {
+		unsigned zero = 0;
+		/* Fails if re-pinned meanwhile (that user releases it) or killed
+		 * (the killer does). */
+		mine = atomic_compare_exchange_strong(&e->pins, &zero, DEAD);
+	} else {
+		mine = p == DEAD;
+	}
+	gm__epoch_exit(&c->ep, &t);
+	if (mine)
+		release(c, &e, 1);
 }
 
 /* ---- budget and eviction (lock held) ---- */
@@ -382,7 +402,7 @@ static int make_room(gm_grant_cache *c, uint32_t need, struct gentry ***vic, uns
 		unlink_slots(e);
 		if (!kill_entry(e))
 			continue; /* cannot happen: unpinned under the lock */
-		struct gentry **nv = realloc(*vic, (*nvic + 1) * sizeof(**vic));
+		struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
 		if (!nv) {
 			/* Keep it dead but pinned-free: release it now-ish below. */
 			return -ENOMEM;
@@ -422,7 +442,7 @@ static void sweep_idle(gm_grant_cache *c, struct gentry ***vic, unsigned *nvic, 
 		if (!e->persistent || !e->linked || atomic_load(&e->pins) ||
 		    atomic_load(&e->last_used) >= idle_clock)
 			continue;
-		struct gentry **nv = realloc(*vic, (*nvic + 1) * sizeof(**vic));
+		struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
 		if (!nv)
 			return;
 		unlink_slots(e);
@@ -501,7 +521,7 @@ static int publish(struct gentry *e, struct gentry ***vic, unsigned *nvic)
 			 * read-only): it goes when its users are done. */
 			unlink_slots(old);
 			if (kill_entry(old)) {
-				struct gentry **nv = realloc(*vic, (*nvic + 1) * sizeof(**vic));
+				struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
 				if (nv) {
 					*vic = nv;
 					(*vic)[(*nvic)++] = old;
@@ -1003,6 +1023,47 @@ static bool copy_unsupported(int err)
 	return err == -EOPNOTSUPP || err == -ENOSYS || err == -ENOTTY;
 }
 
+/*
+ * The hit path of reads and writes: copy to or from the mapping of @off if
+ * there is one with @prot.  No pin: inside the read-side section the entry
+ * stays mapped (release() unlinks it, then waits for readers before it
+ * unmaps), so the copy is safe without the pin's two atomic operations.
+ * At most HIT_COPY_MAX bytes, so that a writer never waits long for us.
+ * Returns the bytes copied, 0 if nothing usable is mapped there.
+ */
+static size_t copy_hit(gm_grant_cache *c, struct gdom *d, uint64_t off, unsigned char *buf,
+		       size_t len, int prot, bool write)
+{
+	gm_gref ref = (gm_gref)(off >> GM_PAGE_SHIFT);
+	struct gm__epoch_token t;
+	size_t l = 0;
+
+	gm__epoch_enter(&c->ep, &t);
+	struct slot *s = slot_of(d, ref);
+	struct gentry *e = s ? atomic_load_explicit(&s->e, memory_order_acquire) : NULL;
+	if (e) {
+		uint32_t idx = atomic_load_explicit(&s->idx, memory_order_relaxed);
+		/* As in lookup_pin; a dying entry is left to the slow path. */
+		if (atomic_load_explicit(&s->e, memory_order_acquire) == e && !(prot & ~e->prot) &&
+		    !(atomic_load_explicit(&e->pins, memory_order_relaxed) & DEAD)) {
+			size_t pgoff = off & (PAGE - 1);
+			len = GM__MIN(len, HIT_COPY_MAX);
+			l = GM__MIN(len, (size_t)run_len(e, idx, ref, pages_spanned(off, len)) *
+						 PAGE - pgoff);
+			char *p = (char *)e->va + (size_t)idx * PAGE + pgoff;
+			if (write)
+				memcpy(p, buf, l);
+			else
+				memcpy(buf, p, l);
+			touch(c, e); /* inside: @e may go once we leave */
+		}
+	}
+	gm__epoch_exit(&c->ep, &t);
+	if (l)
+		atomic_fetch_add_explicit(&c->st[t.slot].hits, 1, memory_order_relaxed);
+	return l;
+}
+
 static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, bool write)
 {
 	struct gregion *gr = gm_region_opaque(r);
@@ -1010,29 +1071,20 @@ static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, boo
 	int prot = write ? GM_PROT_RW : GM_PROT_READ;
 
 	while (len) {
-		gm_gref ref = (gm_gref)(off >> GM_PAGE_SHIFT);
-		uint32_t idx;
 		/* Mapped already?  Then it is a memcpy. */
-		struct gentry *e = lookup_pin(c, gr->dom, ref, prot, &idx);
-		if (e) {
-			size_t pgoff = off & (PAGE - 1);
-			size_t avail = (size_t)run_len(e, idx, ref, pages_spanned(off, len)) * PAGE -
-				       pgoff;
-			size_t l = GM__MIN(len, avail);
-			char *p = (char *)e->va + (size_t)idx * PAGE + pgoff;
-			if (write)
-				memcpy(p, buf, l);
-			else
-				memcpy(buf, p, l);
-			unpin(c, e);
+		size_t l = copy_hit(c, gr->dom, off, buf, len, prot, write);
+		if (l) {
 			off += l;
 			buf += l;
 			len -= l;
 			continue;
 		}
-		/* Not mapped: copy up to the next page that is, or the end. */
-		size_t l = PAGE - (off & (PAGE - 1));
-		while (l < len) {
+		/* Not mapped: copy up to the next page that is, or the end, but
+		 * look no further than one map call covers: a guest-sized
+		 * length (up to the region's 2^44 bytes) must not turn into
+		 * billions of lookups before the first byte moves. */
+		l = PAGE - (off & (PAGE - 1));
+		while (l < len && l < (size_t)MAX_MAP_SHORT * PAGE) {
 			uint32_t i2;
 			struct gentry *e2 = lookup_pin(c, gr->dom, (gm_gref)((off + l) >> GM_PAGE_SHIFT),
 						       prot, &i2);
@@ -1221,7 +1273,7 @@ static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref f
 		unlink_slots(e);
 		n++;
 		if (kill_entry(e)) {
-			struct gentry **nv = realloc(vic, (nvic + 1) * sizeof(*vic));
+			struct gentry **nv = gm__realloc(vic, (nvic + 1) * sizeof(*vic));
 			if (!nv) {
 				ret = -ENOMEM;
 				/* Dead and unreachable; freed with the cache. */

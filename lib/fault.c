@@ -126,3 +126,17 @@ void *gm__calloc(size_t n, size_t size)
 		return NULL;
 	return calloc(n, size);
 }
+
+void *gm__realloc(void *p, size_t n)
+{
+	if (gm__fault("alloc"))
+		return NULL;
+	return realloc(p, n);
+}
+
+char *gm__strdup(const char *s)
+{
+	if (gm__fault("alloc"))
+		return NULL;
+	return strdup(s);
+}

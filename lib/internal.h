@@ -50,6 +50,8 @@ static inline int gm__fault(const char *site)
 /* Allocation through the "alloc" fault site.  Free with free(). */
 void *gm__malloc(size_t n);
 void *gm__calloc(size_t n, size_t size);
+void *gm__realloc(void *p, size_t n); /* on failure @p is untouched */
+char *gm__strdup(const char *s);
 
 /* ---- read-side sections (lib/epoch.c) ----
  *
@@ -121,6 +123,10 @@ struct gm_region {
 	void *opaque;
 	uint64_t size;
 	atomic_uint refs;
+	/* Mappings handed out (gm_map, gm_map_sg, bounce buffers) and not yet
+	 * unmapped: a removed region keeps its addresses while any is live.
+	 * Each also holds one of @refs. */
+	atomic_uint maps;
 	/* RAM fast path: non-NULL when the region is host memory at a fixed
 	 * address; @ram_prot says what it allows. */
 	uint8_t *ram_host;
@@ -132,6 +138,13 @@ struct gm_region {
  * how many, 0 when exhausted) and give them back. */
 size_t gm__bounce_get(gm_mem *m, size_t len);
 void gm__bounce_put(gm_mem *m, size_t len);
+/* A mapping of @r starts (takes a reference) / ends (drops it). */
+static inline gm_region *gm__region_map_get(gm_region *r)
+{
+	atomic_fetch_add_explicit(&r->maps, 1, memory_order_relaxed);
+	return gm_region_ref(r);
+}
+void gm__region_map_put(gm_region *r);
 /* Region lookup for gm_unmap: also finds regions removed since the map. */
 gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
 /* Views (lib/view.c). */

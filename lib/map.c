@@ -58,7 +58,7 @@ static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, size_t *len, int 
 		}
 	}
 	b->budget = m;
-	b->r = gm_region_ref(r);
+	b->r = gm__region_map_get(r);
 	b->off = off;
 	b->len = take;
 	pthread_mutex_lock(&bounce_lock);
@@ -99,7 +99,7 @@ static void bounce_unmap(struct gm__bounce *b, int flags, size_t access_len)
 				 GM__MIN(access_len, b->len), gm_strerror(ret));
 	}
 	gm__bounce_put(b->budget, b->len);
-	gm_region_free(b->r);
+	gm__region_map_put(b->r);
 	free(b);
 }
 
@@ -118,13 +118,13 @@ static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flag
 			*err = -EACCES;
 			return NULL;
 		}
-		gm_region_ref(r);
+		gm__region_map_get(r);
 		return r->ram_host + loc->off;
 	}
 	if (r->ops->map) {
 		void *p = r->ops->map(r, loc->off, len, flags, err);
 		if (p) {
-			gm_region_ref(r);
+			gm__region_map_get(r);
 			return p;
 		}
 		if (*err != -EOPNOTSUPP)
@@ -174,7 +174,7 @@ static void unmap_region(gm_region *r, void *ptr, uint64_t off, size_t len, int 
 {
 	if (!r->ram_host)
 		r->ops->unmap(r, ptr, off, len, flags, GM__MIN(access_len, len));
-	gm_region_free(r);
+	gm__region_map_put(r);
 }
 
 GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
@@ -192,15 +192,14 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
 	}
 	gm__enter(m, &rd);
 	gm_region *r = gm__locate_for_unmap(m, addr, &off);
-	if (r)
-		gm_region_ref(r); /* keep it past exit */
 	gm__exit(&rd);
 	if (!r) {
 		gm__warn("gm_unmap: nothing mapped at 0x%" PRIx64 " (pointer %p)", addr, ptr);
 		return;
 	}
+	/* No reference of our own: the one this mapping holds (map_loc) keeps
+	 * @r alive past the section, until unmap_region drops it. */
 	unmap_region(r, ptr, off, len, flags, access_len);
-	gm_region_free(r);
 }
 
 /* ---- scatter-gather ---- */
@@ -272,7 +271,7 @@ static int premap_batches(struct gm__piece *pc, unsigned np, int flags)
 		for (unsigned c = 0; c < cnt; c++) {
 			pc[idx[c]].pre = iov[c];
 			pc[idx[c]].has_pre = true;
-			gm_region_ref(r);
+			gm__region_map_get(r);
 		}
 	}
 	return 0;

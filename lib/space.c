@@ -258,14 +258,25 @@ gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 	return r;
 }
 
-/* Drop retired entries no mapping references any more.  retired_lock held. */
+void gm__region_map_put(gm_region *r)
+{
+	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
+	gm_region_free(r);
+}
+
+/*
+ * Drop retired entries no mapping uses any more.  retired_lock held.
+ * Counts mappings, not references: the caller's own handle (and other
+ * spaces) also hold references, and a region removed and added back while
+ * its owner keeps it must not stay busy forever.
+ */
 static void reap_retired(gm_space *s)
 {
 	struct gm__retired **pp = &s->retired;
 
 	while (*pp) {
 		struct gm__retired *z = *pp;
-		if (atomic_load(&z->e.r->refs) == 1) {
+		if (atomic_load_explicit(&z->e.r->maps, memory_order_acquire) == 0) {
 			*pp = z->next;
 			gm_region_free(z->e.r);
 			free(z);
