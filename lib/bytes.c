@@ -146,18 +146,29 @@ GM_API int gm_copy(gm_mem *dst, uint64_t dst_addr, gm_mem *src, uint64_t src_add
 	if (!gm__range_ok(dst_addr, len) || !gm__range_ok(src_addr, len))
 		return -EFAULT;
 	while (len) {
-		size_t l = GM__MIN(len, (size_t)64 << 10);
+		size_t l = GM__MIN(len, (size_t)64 << 10), dl;
 		int err;
 		void *p = gm_map(src, src_addr, &l, GM_PROT_READ, &err);
 		if (!p)
 			return err;
-		err = gm_write(dst, dst_addr, p, l);
+		/*
+		 * Map the destination too and move, never memcpy: the guest
+		 * picks both addresses and may name the same memory twice
+		 * (overlapping addresses, two refs of one page, a view), and
+		 * memcpy over overlapping host ranges is undefined.
+		 */
+		dl = l;
+		void *q = gm_map(dst, dst_addr, &dl, GM_PROT_WRITE, &err);
+		if (q) {
+			memmove(q, p, dl);
+			gm_unmap(dst, dst_addr, q, dl, GM_PROT_WRITE, dl);
+		}
 		gm_unmap(src, src_addr, p, l, GM_PROT_READ, 0);
-		if (err)
+		if (!q)
 			return err;
-		src_addr += l;
-		dst_addr += l;
-		len -= l;
+		src_addr += dl;
+		dst_addr += dl;
+		len -= dl;
 	}
 	return 0;
 }
