@@ -1,0 +1,1563 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem-bench - grantmem against the alternatives a backend author would
+ * pick, side by side in one run, as ratios.
+ *
+ *   grantmem-bench [--xen emu|emu:SOCKET|real] [--quick] [--reps N]
+ *                  [--json FILE|-] [--tools-dir DIR] [--only GROUP,...]
+ *
+ * World: "emu" (default) spawns an emulated Xen hub of its own; "real" runs
+ * in dom0 on Xen.  Either way a forked *granter* process shares a pool of
+ * pages with this process's domain through gm_gntshr (an emulated guest
+ * domain, or dom0 granting to itself) and this process maps them.
+ *
+ * Rows (each the median of --reps repetitions, every repetition calibrated
+ * to run long enough to be stable, with min-max):
+ *   translation  gm_map+gm_unmap of 64 bytes, cache hit vs RAM region
+ *   strategy     reads/writes of 64 B..64 KiB: grantmem cached, map per
+ *                access (vm-memory's grant mode), grant copy, transient map,
+ *                memcpy on RAM
+ *   batching     a request of N scattered pages: gm_map_sg (one map call)
+ *                vs one gnttab map per descriptor
+ *   scaling      1..8 threads on shared cache hits
+ *   e2e          tools/grantmem-guest + grantmem-blk when they are built
+ * with map/unmap calls and pages mapped per operation from the cache's
+ * counters.  A missed performance bar is reported, never an exit status:
+ * this is a report, not a test.  Exit status 0, 1 when the run could not be
+ * set up, 2 for a usage error.
+ */
+#include "config.h"
+
+#include <grantmem/grantmem.h>
+#include <grantmem/emu.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE GM_PAGE_SIZE
+#define CHUNK 64                   /* pages per share call */
+#define POOL_CHUNKS 9
+#define POOL (CHUNK * POOL_CHUNKS) /* 576 pages: below gntalloc's 1024 */
+#define MAX_ENTRIES 512            /* translation: cached entries */
+#define RUN_FIRST 512              /* strategy rows: 16 consecutive pages */
+#define RUN_PAGES 16
+#define MAX_DESC 64                /* batching: descriptors per request */
+#define EMU_GRANTER_DOMID 7
+#define MAX_ROWS 160
+#define MAX_THREADS 8
+#define SHARED_ENTRIES 16          /* scaling: entries all threads hit */
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("grantmem-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Keep the compiler from dropping work whose result nobody reads. */
+static inline void use_ptr(const void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- the granter process ------------------------------------------------------ */
+
+enum { OP_SHARE = 1, OP_QUIT };
+
+struct greq {
+	int op;
+	gm_domid to;
+};
+
+struct grep {
+	int ret;
+	gm_domid self;
+	gm_gref refs[CHUNK];
+};
+
+static int sp_send(int fd, const void *p, size_t n)
+{
+	return send(fd, p, n, 0) == (ssize_t)n ? 0 : -EPIPE;
+}
+
+static int sp_recv(int fd, void *p, size_t n)
+{
+	return recv(fd, p, n, 0) == (ssize_t)n ? 0 : -EPIPE;
+}
+
+/* The forked granter: shares CHUNK pages per request until told to quit. */
+static void granter(int fd, const char *spec)
+{
+	void *va[POOL_CHUNKS];
+	unsigned nva = 0;
+	gm_gntshr *shr = NULL;
+	gm_xen *x = NULL;
+	struct greq q;
+	struct grep p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	if ((r = gm_xen_open(spec, &x)) == 0 && (r = gm_xen_self_domid(x, &p.self)) == 0)
+		r = gm_gntshr_open(x, &shr);
+	p.ret = r;
+	if (sp_send(fd, &p, sizeof(p)) < 0 || r < 0)
+		_exit(1);
+	while (sp_recv(fd, &q, sizeof(q)) == 0 && q.op == OP_SHARE) {
+		int err = 0;
+
+		memset(&p, 0, sizeof(p));
+		if (nva == POOL_CHUNKS) {
+			p.ret = -ENOSPC;
+		} else {
+			va[nva] = gm_gntshr_share(shr, q.to, CHUNK, p.refs, 1, &err);
+			p.ret = va[nva] ? 0 : err;
+			if (va[nva])
+				memset(va[nva++], 0x5a, (size_t)CHUNK * PAGE);
+		}
+		if (sp_send(fd, &p, sizeof(p)) < 0)
+			break;
+	}
+	for (unsigned i = 0; i < nva; i++)
+		gm_gntshr_unshare(shr, va[i], CHUNK);
+	gm_gntshr_close(shr);
+	gm_xen_close(x);
+	_exit(0);
+}
+
+/* ---- the benchmark's world ------------------------------------------------------ */
+
+struct bench {
+	bool real, quick;
+	unsigned reps;
+	double rep_s;       /* target duration of one repetition */
+	const char *tools_dir;
+	const char *only;   /* comma-separated groups to run, NULL: all */
+	char dir[64];       /* our temp dir (emulated world), or "" */
+	char sock[128];     /* our hub's socket, or "" */
+	gm_xen *x;
+	gm_domid self, granter;
+	gm_gref pool[POOL];
+	/* raw handle: map per access, grant copy, per-descriptor maps */
+	gm_gnttab *g0;
+	/* persistent cache: hits, cached strategy, scaling */
+	gm_gnttab *gp;
+	gm_grant_cache *cp;
+	gm_region *rp;
+	gm_space *sp;
+	/* transient cache: transient strategy, map_sg batching */
+	gm_gnttab *gt;
+	gm_grant_cache *ct;
+	gm_region *rt;
+	gm_space *st;
+	/* persistent cache for steady-state map_sg */
+	gm_gnttab *gb;
+	gm_grant_cache *cb;
+	gm_region *rb;
+	gm_space *sb;
+	/* plain RAM */
+	unsigned char *ram_src, *ram_dst;
+	gm_region *ram_region; /* 64 KiB RAM region for the bytes API on RAM */
+	gm_space *ram_space;
+};
+
+/* Calls the benchmark makes itself, outside any cache (raw gnttab rows). */
+static uint64_t raw_map_calls, raw_unmap_calls, raw_pages;
+
+/* ---- rows and measurement ------------------------------------------------------ */
+
+struct row {
+	char group[16];
+	char name[64];
+	char key[48];       /* JSON key, unique */
+	const char *unit;   /* "ns/op" or "ops/s" */
+	bool cpu;           /* med/min/max from this thread's CPU time, not wall */
+	double med, min, max;
+	double other_med;   /* the median by the other clock */
+	const char *base;   /* baseline row key, or NULL */
+	double ratio;       /* med / baseline med (NAN: none) */
+	const char *base2;
+	double ratio2;
+	double maps, unmaps, pages; /* per op (NAN: not counted) */
+	/* strategy rows, for the plot */
+	const char *strategy, *dir;
+	unsigned bytes;
+	/* scaling rows */
+	unsigned threads;
+	double wall_ops, wall_ratio;
+};
+
+static struct row rows[MAX_ROWS];
+static unsigned nrows;
+
+static struct row *row_new(const char *group, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static struct row *row_new(const char *group, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nrows == MAX_ROWS)
+		die("too many rows");
+	struct row *r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->group, sizeof(r->group), "%s", group);
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(r->name, sizeof(r->name), fmt, ap);
+	va_end(ap);
+	r->unit = "ns/op";
+	r->ratio = r->ratio2 = NAN;
+	r->maps = r->unmaps = r->pages = NAN;
+	r->wall_ops = r->wall_ratio = NAN;
+	r->other_med = NAN;
+	return r;
+}
+
+static struct row *row_find(const char *key)
+{
+	for (unsigned i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].key, key))
+			return &rows[i];
+	return NULL;
+}
+
+static double row_med(const char *key)
+{
+	struct row *r = row_find(key);
+
+	return r ? r->med : NAN;
+}
+
+/* Set @r's ratios against the rows named @base (and @base2). */
+static void row_ratio(struct row *r, const char *base, const char *base2)
+{
+	r->base = base;
+	r->ratio = base ? r->med / row_med(base) : NAN;
+	r->base2 = base2;
+	r->ratio2 = base2 ? r->med / row_med(base2) : NAN;
+}
+
+/* One operation, run @n times in a row. */
+typedef void (*op_fn)(void *ctx, uint64_t n);
+
+struct counts {
+	uint64_t maps, unmaps, pages;
+};
+
+static struct counts counts_now(gm_grant_cache *c)
+{
+	struct counts k = {raw_map_calls, raw_unmap_calls, raw_pages};
+
+	if (c) {
+		struct gm_grant_stats st;
+
+		gm_grant_cache_stats(c, &st);
+		k.maps += st.map_calls;
+		k.unmaps += st.unmap_calls;
+		k.pages += st.pages_mapped;
+	}
+	return k;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Time @fn: find an iteration count that runs about b->rep_s, then run it
+ * b->reps times.  Results in ns per op; the counters of cache @c (and the
+ * raw calls) are divided by every op of the repetitions.
+ *
+ * Two clocks.  Work that stays in this thread (cache hits, memcpy, the
+ * bytes API on mapped memory) is timed by the thread's CPU time: on a
+ * loaded machine wall time mostly measures how long other processes kept
+ * us off the CPU.  Work that calls Xen (or the emulated Xen's hub, another
+ * process) is timed by wall clock, since part of its cost is spent outside
+ * this thread.  @cpu picks the reported one; the other is kept for the JSON.
+ */
+static void measure(struct bench *b, struct row *r, op_fn fn, void *ctx, gm_grant_cache *c,
+		    bool cpu)
+{
+	double tw[16], tc[16];
+	uint64_t n = 1;
+
+	/* Calibrate (also warms caches and the mapping cache). */
+	for (;;) {
+		double t0 = now_s();
+		fn(ctx, n);
+		double dt = now_s() - t0;
+		if (dt >= b->rep_s / 10 || n >= (1ull << 40)) {
+			double want = (double)n * b->rep_s / (dt > 0 ? dt : 1e-9);
+			n = want < 1 ? 1 : (uint64_t)want;
+			break;
+		}
+		n *= dt < b->rep_s / 1000 ? 16 : 2;
+	}
+	struct counts k0 = counts_now(c);
+	for (unsigned i = 0; i < b->reps; i++) {
+		double c0 = thread_cpu_s(), t0 = now_s();
+		fn(ctx, n);
+		tw[i] = (now_s() - t0) * 1e9 / (double)n;
+		tc[i] = (thread_cpu_s() - c0) * 1e9 / (double)n;
+	}
+	struct counts k1 = counts_now(c);
+	double ops = (double)n * b->reps;
+	r->maps = (double)(k1.maps - k0.maps) / ops;
+	r->unmaps = (double)(k1.unmaps - k0.unmaps) / ops;
+	r->pages = (double)(k1.pages - k0.pages) / ops;
+	double *t = cpu ? tc : tw;
+	r->cpu = cpu;
+	r->other_med = median(cpu ? tw : tc, b->reps);
+	r->med = median(t, b->reps);
+	r->min = t[0];
+	r->max = t[b->reps - 1];
+}
+
+/* ---- 1. translation ---------------------------------------------------------------- */
+
+struct tctx {
+	gm_mem *m;
+	uint64_t addr[MAX_ENTRIES];
+	unsigned n, i;
+};
+
+static void op_translate(void *p, uint64_t n)
+{
+	struct tctx *t = p;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t a = t->addr[t->i];
+		size_t len = 64;
+		int err;
+
+		if (++t->i == t->n)
+			t->i = 0;
+		void *q = gm_map(t->m, a, &len, GM_PROT_READ, &err);
+		if (!q)
+			die("gm_map at %#" PRIx64 ": %s", a, gm_strerror(err));
+		use_ptr(q);
+		gm_unmap(t->m, a, q, len, GM_PROT_READ, 0);
+	}
+}
+
+/* 64-byte slots spread over a page, so consecutive ops hit other lines. */
+static unsigned slot_off(unsigned i)
+{
+	return (i * 64u * 7u) % (PAGE - 64);
+}
+
+/* Map (and release) one page of @ref in the persistent cache: it stays. */
+static void warm(gm_mem *m, uint64_t addr, size_t len, int prot)
+{
+	int err;
+	size_t l = len;
+	void *q = gm_map(m, addr, &l, prot, &err);
+
+	if (!q)
+		die("warming the cache at %#" PRIx64 ": %s", addr, gm_strerror(err));
+	if (l != len)
+		die("warming the cache: %zu of %zu bytes mapped", l, len);
+	gm_unmap(m, addr, q, l, prot, 0);
+}
+
+static void bench_translation(struct bench *b)
+{
+	static const unsigned counts[] = {1, 16, 512};
+	struct tctx *t = calloc(1, sizeof(*t));
+	gm_region *ram[MAX_ENTRIES];
+	gm_space *rs;
+	unsigned char *ramb = aligned_alloc(PAGE, (size_t)MAX_ENTRIES * PAGE);
+
+	if (!t || !ramb)
+		die("out of memory");
+	memset(ramb, 1, (size_t)MAX_ENTRIES * PAGE);
+	for (unsigned c = 0; c < 3; c++) {
+		unsigned n = counts[c];
+
+		/* RAM: @n regions of a page, 64 KiB apart, like guest RAM banks. */
+		if (gm_space_new(&rs))
+			die("gm_space_new");
+		for (unsigned i = 0; i < n; i++) {
+			if (gm_ram_region_new(ramb + (size_t)i * PAGE, PAGE, GM_PROT_RW, &ram[i]) ||
+			    gm_space_add(rs, (uint64_t)i << 16, ram[i]))
+				die("RAM region %u", i);
+			t->addr[i] = ((uint64_t)i << 16) + slot_off(i);
+		}
+		t->m = gm_space_mem(rs);
+		t->n = n;
+		t->i = 0;
+		struct row *r = row_new("translation", "", "RAM region lookup, %u region%s", n,
+					n > 1 ? "s" : "");
+		snprintf(r->key, sizeof(r->key), "ram_lookup_%u", n);
+		fprintf(stderr, "  %s\n", r->name);
+		measure(b, r, op_translate, t, NULL, true);
+		gm_space_free(rs);
+		for (unsigned i = 0; i < n; i++)
+			gm_region_free(ram[i]);
+
+		/* Grants: @n single-page entries, all mapped first. */
+		for (unsigned i = 0; i < n; i++) {
+			t->addr[i] = GM_GRANT_ADDR(b->pool[i], slot_off(i));
+			warm(gm_space_mem(b->sp), GM_GRANT_ADDR(b->pool[i], 0), 64, GM_PROT_READ);
+		}
+		t->m = gm_space_mem(b->sp);
+		t->i = 0;
+		r = row_new("translation", "", "grant cache hit, %u entr%s", n, n > 1 ? "ies" : "y");
+		snprintf(r->key, sizeof(r->key), "grant_hit_%u", n);
+		fprintf(stderr, "  %s\n", r->name);
+		measure(b, r, op_translate, t, b->cp, true);
+		char base[32];
+		snprintf(base, sizeof(base), "ram_lookup_%u", n);
+		row_ratio(r, row_find(base)->key, NULL);
+	}
+	free(ramb);
+	free(t);
+}
+
+/* ---- 2. access strategies ------------------------------------------------------------ */
+
+enum strat { S_MEMCPY, S_BYTES_RAM, S_CACHED, S_MAP_PER_ACCESS, S_COPY, S_TRANSIENT, S_COUNT };
+
+static const char *const strat_key[S_COUNT] = {
+	"memcpy", "bytes_ram", "cached", "map_per_access", "grant_copy", "transient",
+};
+static const char *const strat_name[S_COUNT] = {
+	"memcpy, plain RAM",
+	"gm_read/gm_write, RAM region",
+	"grantmem cached (gm_read/gm_write hit)",
+	"map per access (gnttab map/copy/unmap)",
+	"grant copy (gm_gnttab_copy)",
+	"transient map (gm_map/copy/gm_unmap)",
+};
+
+struct sctx {
+	struct bench *b;
+	enum strat s;
+	bool write;
+	size_t len;
+	unsigned char *buf;
+};
+
+static void op_strategy(void *p, uint64_t n)
+{
+	struct sctx *c = p;
+	struct bench *b = c->b;
+	uint64_t ga = GM_GRANT_ADDR(b->pool[RUN_FIRST], 0);
+	uint32_t npages = (uint32_t)((c->len + PAGE - 1) / PAGE);
+	int prot = c->write ? GM_PROT_RW : GM_PROT_READ;
+	int err = 0;
+
+	for (uint64_t k = 0; k < n; k++) {
+		switch (c->s) {
+		case S_MEMCPY:
+			if (c->write)
+				memcpy(b->ram_dst, c->buf, c->len);
+			else
+				memcpy(c->buf, b->ram_src, c->len);
+			break;
+		case S_BYTES_RAM:
+			err = c->write ? gm_write(gm_space_mem(b->ram_space), 0, c->buf, c->len)
+				       : gm_read(gm_space_mem(b->ram_space), 0, c->buf, c->len);
+			break;
+		case S_CACHED:
+			err = c->write ? gm_write(gm_space_mem(b->sp), ga, c->buf, c->len)
+				       : gm_read(gm_space_mem(b->sp), ga, c->buf, c->len);
+			break;
+		case S_MAP_PER_ACCESS: {
+			void *q = gm_gnttab_map(b->g0, npages, b->granter, &b->pool[RUN_FIRST], prot,
+						&err);
+			if (!q)
+				break;
+			raw_map_calls++;
+			raw_pages += npages;
+			if (c->write)
+				memcpy(q, c->buf, c->len);
+			else
+				memcpy(c->buf, q, c->len);
+			err = gm_gnttab_unmap(b->g0, q, npages);
+			raw_unmap_calls++;
+			break;
+		}
+		case S_COPY: {
+			struct gm_copy_seg seg[RUN_PAGES];
+			for (uint32_t i = 0; i < npages; i++) {
+				struct gm_copy_seg *s = &seg[i];
+				size_t l = c->len - (size_t)i * PAGE;
+				memset(s, 0, sizeof(*s));
+				s->len = (uint16_t)(l < PAGE ? l : PAGE);
+				if (c->write) {
+					s->flags = GM_COPY_DEST_GREF;
+					s->source.virt = c->buf + (size_t)i * PAGE;
+					s->dest.foreign.ref = b->pool[RUN_FIRST + i];
+					s->dest.foreign.domid = b->granter;
+				} else {
+					s->flags = GM_COPY_SOURCE_GREF;
+					s->dest.virt = c->buf + (size_t)i * PAGE;
+					s->source.foreign.ref = b->pool[RUN_FIRST + i];
+					s->source.foreign.domid = b->granter;
+				}
+			}
+			err = gm_gnttab_copy(b->g0, npages, seg);
+			for (uint32_t i = 0; !err && i < npages; i++)
+				err = gm_gntst_errno(seg[i].status);
+			break;
+		}
+		case S_TRANSIENT: {
+			size_t done = 0;
+			while (done < c->len) {
+				size_t l = c->len - done;
+				void *q = gm_map(gm_space_mem(b->st), ga + done, &l, prot, &err);
+				if (!q)
+					break;
+				if (c->write)
+					memcpy(q, c->buf + done, l);
+				else
+					memcpy(c->buf + done, q, l);
+				gm_unmap(gm_space_mem(b->st), ga + done, q, l, prot, c->write ? l : 0);
+				done += l;
+			}
+			break;
+		}
+		case S_COUNT:
+			break;
+		}
+		if (err)
+			die("%s %s of %zu bytes: %s", strat_key[c->s], c->write ? "write" : "read",
+			    c->len, gm_strerror(err));
+		use_ptr(c->buf);
+	}
+}
+
+static void bench_strategies(struct bench *b)
+{
+	static const size_t sizes[] = {64, 512, 4096, 65536};
+	struct sctx c = {.b = b};
+
+	c.buf = aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
+	if (!c.buf)
+		die("out of memory");
+	memset(c.buf, 3, (size_t)RUN_PAGES * PAGE);
+	/* The cached strategy's run: one entry of RUN_PAGES pages, read-write. */
+	warm(gm_space_mem(b->sp), GM_GRANT_ADDR(b->pool[RUN_FIRST], 0), (size_t)RUN_PAGES * PAGE,
+	     GM_PROT_RW);
+	for (unsigned w = 0; w < 2; w++) {
+		for (unsigned z = 0; z < 4; z++) {
+			for (unsigned s = 0; s < S_COUNT; s++) {
+				struct row *r;
+				gm_grant_cache *cache = s == S_CACHED	 ? b->cp
+							: s == S_TRANSIENT ? b->ct
+									   : NULL;
+				c.s = (enum strat)s;
+				c.write = w;
+				c.len = sizes[z];
+				r = row_new("strategy", "", "%s %zu B: %s", w ? "write" : "read",
+					    sizes[z], strat_name[s]);
+				snprintf(r->key, sizeof(r->key), "%s_%s_%zu", strat_key[s],
+					 w ? "write" : "read", sizes[z]);
+				r->strategy = strat_key[s];
+				r->dir = w ? "write" : "read";
+				r->bytes = (unsigned)sizes[z];
+				fprintf(stderr, "  %s\n", r->name);
+				measure(b, r, op_strategy, &c, cache, s <= S_CACHED);
+				if (s == S_COPY || s == S_MEMCPY || s == S_BYTES_RAM)
+					r->maps = r->unmaps = r->pages = 0;
+			}
+			/* Ratios once the row set of this size is complete. */
+			for (unsigned s = 0; s < S_COUNT; s++) {
+				char key[48], base[48], cached[48];
+				const char *d = w ? "write" : "read";
+				snprintf(key, sizeof(key), "%s_%s_%zu", strat_key[s], d, sizes[z]);
+				snprintf(base, sizeof(base), "memcpy_%s_%zu", d, sizes[z]);
+				snprintf(cached, sizeof(cached), "cached_%s_%zu", d, sizes[z]);
+				struct row *r = row_find(key);
+				if (s == S_MEMCPY)
+					continue;
+				row_ratio(r, row_find(base)->key,
+					  s > S_CACHED ? row_find(cached)->key : NULL);
+			}
+		}
+	}
+	free(c.buf);
+}
+
+/* ---- 3. batching -------------------------------------------------------------------- */
+
+enum bmode { B_MAP_SG_TRANSIENT, B_GNTTAB_PER_DESC, B_GM_MAP_PER_DESC, B_MAP_SG_PERSISTENT };
+
+struct bctx {
+	struct bench *b;
+	enum bmode mode;
+	unsigned n;
+	gm_gref refs[MAX_DESC];
+	struct gm_sg sg[MAX_DESC];
+};
+
+static void op_batch(void *p, uint64_t n)
+{
+	struct bctx *c = p;
+	struct bench *b = c->b;
+	struct iovec iov[MAX_DESC];
+	void *va[MAX_DESC];
+	int flags = GM_PROT_RW, err = 0;
+
+	for (uint64_t k = 0; k < n; k++) {
+		switch (c->mode) {
+		case B_MAP_SG_TRANSIENT:
+		case B_MAP_SG_PERSISTENT: {
+			gm_mem *m = gm_space_mem(c->mode == B_MAP_SG_TRANSIENT ? b->st : b->sb);
+			int ret = gm_map_sg(m, c->sg, c->n, iov, MAX_DESC, flags);
+			if (ret != (int)c->n)
+				die("gm_map_sg of %u pages: %s", c->n,
+				    ret < 0 ? gm_strerror(ret) : "split");
+			use_ptr(iov);
+			gm_unmap_sg(m, c->sg, c->n, iov, (unsigned)ret, flags, 0);
+			break;
+		}
+		case B_GNTTAB_PER_DESC:
+			for (unsigned i = 0; i < c->n; i++) {
+				va[i] = gm_gnttab_map(b->g0, 1, b->granter, &c->refs[i], GM_PROT_RW,
+						      &err);
+				if (!va[i])
+					die("gm_gnttab_map: %s", gm_strerror(err));
+			}
+			use_ptr(va);
+			for (unsigned i = 0; i < c->n; i++)
+				gm_gnttab_unmap(b->g0, va[i], 1);
+			raw_map_calls += c->n;
+			raw_unmap_calls += c->n;
+			raw_pages += c->n;
+			break;
+		case B_GM_MAP_PER_DESC: {
+			gm_mem *m = gm_space_mem(b->st);
+			for (unsigned i = 0; i < c->n; i++) {
+				size_t l = PAGE;
+				va[i] = gm_map(m, c->sg[i].addr, &l, flags, &err);
+				if (!va[i] || l != PAGE)
+					die("gm_map: %s", gm_strerror(err));
+			}
+			use_ptr(va);
+			for (unsigned i = 0; i < c->n; i++)
+				gm_unmap(m, c->sg[i].addr, va[i], PAGE, flags, 0);
+			break;
+		}
+		}
+	}
+}
+
+static void bench_batching(struct bench *b)
+{
+	static const unsigned ns[] = {1, 4, 16, 64};
+	static const char *const key[] = {"map_sg_transient", "gnttab_per_desc",
+					  "gm_map_per_desc", "map_sg_persistent"};
+	static const char *const name[] = {
+		"gm_map_sg, transient (one map call)",
+		"gm_gnttab_map per descriptor",
+		"gm_map per descriptor, transient",
+		"gm_map_sg, persistent, steady state",
+	};
+	struct bctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		die("out of memory");
+	c->b = b;
+	/* Scattered refs: every 7th page of the pool, never adjacent. */
+	for (unsigned i = 0; i < MAX_DESC; i++) {
+		c->refs[i] = b->pool[(i * 7u) % MAX_ENTRIES];
+		c->sg[i] = (struct gm_sg){GM_GRANT_ADDR(c->refs[i], 0), PAGE};
+	}
+	for (unsigned z = 0; z < 4; z++) {
+		c->n = ns[z];
+		for (unsigned mo = 0; mo < 4; mo++) {
+			gm_grant_cache *cache = mo == B_MAP_SG_PERSISTENT ? b->cb
+						: mo == B_GNTTAB_PER_DESC ? NULL
+									  : b->ct;
+			c->mode = (enum bmode)mo;
+			struct row *r = row_new("batching", "", "N=%-2u %s", ns[z], name[mo]);
+			snprintf(r->key, sizeof(r->key), "%s_%u", key[mo], ns[z]);
+			fprintf(stderr, "  %s\n", r->name);
+			measure(b, r, op_batch, c, cache, mo == B_MAP_SG_PERSISTENT);
+		}
+		for (unsigned mo = 0; mo < 4; mo++) {
+			char k[48], base[48];
+			snprintf(k, sizeof(k), "%s_%u", key[mo], ns[z]);
+			snprintf(base, sizeof(base), "gnttab_per_desc_%u", ns[z]);
+			if (mo != B_GNTTAB_PER_DESC)
+				row_ratio(row_find(k), row_find(base)->key, NULL);
+		}
+	}
+	free(c);
+}
+
+/* ---- 4. scaling --------------------------------------------------------------------- */
+
+struct thr {
+	pthread_t t;
+	struct bench *b;
+	pthread_barrier_t *bar;
+	atomic_bool *stop;
+	unsigned start;
+	uint64_t ops;
+	double cpu_s;
+	struct tctx tc;
+};
+
+static void *scaling_thread(void *p)
+{
+	struct thr *t = p;
+
+	pthread_barrier_wait(t->bar);
+	double c0 = thread_cpu_s();
+	while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
+		op_translate(&t->tc, 256);
+		t->ops += 256;
+	}
+	t->cpu_s = thread_cpu_s() - c0;
+	return NULL;
+}
+
+/* One run of @n threads; per-thread ops per CPU-second and wall aggregate. */
+static void scaling_run(struct bench *b, unsigned n, double *cpu_rate, double *wall_rate)
+{
+	struct thr th[MAX_THREADS];
+	pthread_barrier_t bar;
+	atomic_bool stop = false;
+	struct timespec d;
+	double dur = b->rep_s * 1.5;
+
+	pthread_barrier_init(&bar, NULL, n + 1);
+	for (unsigned i = 0; i < n; i++) {
+		memset(&th[i], 0, sizeof(th[i]));
+		th[i].b = b;
+		th[i].bar = &bar;
+		th[i].stop = &stop;
+		th[i].tc.m = gm_space_mem(b->sp);
+		th[i].tc.n = SHARED_ENTRIES;
+		th[i].tc.i = (i * 5u) % SHARED_ENTRIES;
+		for (unsigned e = 0; e < SHARED_ENTRIES; e++)
+			th[i].tc.addr[e] = GM_GRANT_ADDR(b->pool[e], slot_off(e));
+		if (pthread_create(&th[i].t, NULL, scaling_thread, &th[i]))
+			die("pthread_create");
+	}
+	pthread_barrier_wait(&bar);
+	double t0 = now_s();
+	d.tv_sec = (time_t)dur;
+	d.tv_nsec = (long)((dur - (double)d.tv_sec) * 1e9);
+	nanosleep(&d, NULL);
+	atomic_store(&stop, true);
+	uint64_t total = 0;
+	double rate = 0;
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(th[i].t, NULL);
+		total += th[i].ops;
+		rate += (double)th[i].ops / th[i].cpu_s;
+	}
+	double wall = now_s() - t0;
+	pthread_barrier_destroy(&bar);
+	*cpu_rate = rate / n;
+	*wall_rate = (double)total / wall;
+}
+
+static void bench_scaling(struct bench *b)
+{
+	static const unsigned ns[] = {1, 2, 4, 8};
+	double base_cpu = NAN, base_wall = NAN;
+
+	for (unsigned i = 0; i < SHARED_ENTRIES; i++)
+		warm(gm_space_mem(b->sp), GM_GRANT_ADDR(b->pool[i], 0), 64, GM_PROT_READ);
+	for (unsigned z = 0; z < 4; z++) {
+		double cpu[16], wall[16];
+		struct row *r = row_new("scaling", "", "%u thread%s, hits on %u shared entries",
+					ns[z], ns[z] > 1 ? "s" : "", SHARED_ENTRIES);
+		snprintf(r->key, sizeof(r->key), "scaling_%ut", ns[z]);
+		fprintf(stderr, "  %s\n", r->name);
+		for (unsigned k = 0; k < b->reps; k++)
+			scaling_run(b, ns[z], &cpu[k], &wall[k]);
+		qsort(cpu, b->reps, sizeof(cpu[0]), cmp_double);
+		qsort(wall, b->reps, sizeof(wall[0]), cmp_double);
+		r->unit = "ops/s";
+		r->cpu = true;
+		r->threads = ns[z];
+		r->min = cpu[0];
+		r->max = cpu[b->reps - 1];
+		r->med = cpu[b->reps / 2];
+		r->wall_ops = wall[b->reps / 2];
+		if (z == 0) {
+			base_cpu = r->med;
+			base_wall = r->wall_ops;
+		}
+		r->base = "scaling_1t";
+		r->ratio = r->med / base_cpu;
+		/* Wall clock per thread: aggregate / threads, vs one thread. */
+		r->wall_ratio = r->wall_ops / ns[z] / base_wall;
+	}
+}
+
+/* ---- 5. end to end (tools/grantmem-guest + tools/grantmem-blk) ------------------------ */
+
+/*
+ * The demo pipeline on the emulated Xen: the toolstack (grantmem-vdev add)
+ * creates a virtio-blk device, grantmem-blk serves it from a sparse image
+ * as driver domain E2E_BACKEND, and grantmem-guest (a fresh frontend domain
+ * per run) drives it at a queue depth, printing one "summary:" line.  Runs
+ * only when the three tools are built next to this program and the guest
+ * knows --depth; otherwise the row says "not available".  The tools offer
+ * no plain-shared-RAM mode, so only transient and persistent grants run.
+ */
+#define E2E_BACKEND 1
+#define E2E_FIRST_FRONTEND 20
+
+static bool e2e_available(struct bench *b)
+{
+	static const char *const tools[] = {"grantmem-guest", "grantmem-blk", "grantmem-vdev"};
+	char path[4200], line[512];
+	bool depth = false;
+
+	if (b->real || !b->sock[0])
+		return false; /* needs domains of its own: emulated world only */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->tools_dir, tools[i]);
+		if (access(path, X_OK) != 0)
+			return false;
+	}
+	snprintf(path, sizeof(path), "'%s/grantmem-guest' --help 2>&1", b->tools_dir);
+	FILE *f = popen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		depth |= strstr(line, "--depth") != NULL;
+	pclose(f);
+	return depth;
+}
+
+/* Pull "key=value" out of a "summary:" line. */
+static double summary_field(const char *line, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(line, pat);
+	return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+static int run_quiet(const char *cmd)
+{
+	char full[4700];
+
+	snprintf(full, sizeof(full), "%s >/dev/null 2>&1", cmd);
+	return system(full);
+}
+
+/* One guest run against a fresh backend; IOPS and map calls per request. */
+static bool e2e_run(struct bench *b, bool persistent, unsigned depth, bool seq, unsigned size,
+		    unsigned secs, double *iops, double *mcpr)
+{
+	static unsigned next_fe = E2E_FIRST_FRONTEND;
+	unsigned fe = next_fe++;
+	char cmd[4600], line[1024], img[160];
+	const char *d = b->tools_dir;
+	bool ok = false;
+	pid_t be;
+
+	snprintf(img, sizeof(img), "%s/disk.img", b->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/grantmem-vdev' add --xen emu:%s --backend-domid %u --frontend-domid %u", d,
+		 b->sock, E2E_BACKEND, fe);
+	if (run_quiet(cmd) != 0)
+		return false;
+	snprintf(cmd, sizeof(cmd),
+		 "exec '%s/grantmem-blk' --image '%s' --xen emu:%s,domid=%u --frontend-domid %u "
+		 "%s >/dev/null 2>&1",
+		 d, img, b->sock, E2E_BACKEND, fe, persistent ? "--persistent" : "");
+	fflush(NULL);
+	be = fork();
+	if (be == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (be < 0)
+		return false;
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/grantmem-guest' --xen emu:%s,domid=%u --seconds %u --depth %u --size %u "
+		 "%s --quiet 2>&1",
+		 d, b->sock, fe, secs, depth, size, seq ? "--seq" : "");
+	FILE *f = popen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "summary:", 8))
+			continue;
+		*iops = summary_field(line, "iops");
+		*mcpr = summary_field(line, "map_calls_per_request");
+		ok = !isnan(*iops) && summary_field(line, "errors") == 0;
+	}
+	if (f)
+		ok &= pclose(f) == 0;
+	kill(be, SIGTERM);
+	waitpid(be, NULL, 0);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/grantmem-vdev' remove --xen emu:%s --backend-domid %u --frontend-domid %u", d,
+		 b->sock, E2E_BACKEND, fe);
+	run_quiet(cmd);
+	return ok;
+}
+
+static void bench_e2e(struct bench *b)
+{
+	static const unsigned depths[] = {1, 32};
+	char img[160];
+
+	if (!e2e_available(b)) {
+		struct row *r = row_new("e2e", "e2e", "grantmem-guest + grantmem-blk");
+		r->med = r->min = r->max = NAN;
+		return;
+	}
+	snprintf(img, sizeof(img), "%s/disk.img", b->dir);
+	FILE *f = fopen(img, "w");
+	if (!f || ftruncate(fileno(f), 256 << 20) || fclose(f))
+		die("%s: %s", img, strerror(errno));
+	for (unsigned p = 0; p < 2; p++) {
+		bool seq = p;
+		unsigned size = seq ? 128u << 10 : 4096u;
+		for (unsigned dd = 0; dd < 2; dd++) {
+			for (unsigned m = 0; m < 2; m++) {
+				double iops[16], mc[16];
+				unsigned ok = 0;
+				struct row *r = row_new("e2e", "", "%s %u KiB, depth %-2u, %s",
+							seq ? "sequential" : "random", size >> 10,
+							depths[dd], m ? "persistent" : "transient");
+				snprintf(r->key, sizeof(r->key), "e2e_%s_%u_qd%u_%s",
+					 seq ? "seq" : "rand", size >> 10, depths[dd],
+					 m ? "persistent" : "transient");
+				r->unit = "ops/s";
+				fprintf(stderr, "  %s\n", r->name);
+				/* Whole seconds (the guest's unit), and each run sets
+				 * up a device: --quick runs once, a full run thrice. */
+				unsigned reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
+				for (unsigned k = 0; k < reps; k++)
+					if (e2e_run(b, m, depths[dd], seq, size, b->quick ? 1 : 2,
+						    &iops[ok], &mc[ok]))
+						ok++;
+				if (!ok) {
+					r->med = r->min = r->max = NAN;
+					continue;
+				}
+				r->maps = median(mc, ok);
+				r->med = median(iops, ok);
+				r->min = iops[0];
+				r->max = iops[ok - 1];
+			}
+			char k[48], base[48];
+			snprintf(k, sizeof(k), "e2e_%s_%u_qd%u_persistent", seq ? "seq" : "rand",
+				 size >> 10, depths[dd]);
+			snprintf(base, sizeof(base), "e2e_%s_%u_qd%u_transient", seq ? "seq" : "rand",
+				 size >> 10, depths[dd]);
+			struct row *r = row_find(k), *br = row_find(base);
+			r->base = br->key;
+			r->ratio = r->med / br->med;
+		}
+	}
+	unlink(img);
+}
+
+/* ---- setup and teardown -------------------------------------------------------------- */
+
+static void grant_space(struct bench *b, gm_gnttab **g, gm_grant_cache **c, gm_region **r,
+			gm_space **s, enum gm_grant_policy pol)
+{
+	int ret;
+
+	if ((ret = gm_gnttab_open(b->x, g)) || (ret = gm_grant_cache_new(*g, NULL, c)) ||
+	    (ret = gm_grant_region_new(*c, b->granter, pol, r)) || (ret = gm_space_new(s)) ||
+	    (ret = gm_space_add(*s, GM_GRANT_BASE, *r)))
+		die("setting up a grant space: %s", gm_strerror(ret));
+}
+
+static void grant_space_free(gm_gnttab *g, gm_grant_cache *c, gm_region *r, gm_space *s)
+{
+	gm_space_free(s);
+	gm_region_free(r);
+	gm_grant_cache_free(c);
+	gm_gnttab_close(g);
+}
+
+static void setup(struct bench *b, const char *spec, int fd)
+{
+	int ret;
+
+	if ((ret = gm_xen_open(spec, &b->x)))
+		die("opening the world %s: %s", spec, gm_strerror(ret));
+	if ((ret = gm_xen_self_domid(b->x, &b->self)))
+		die("self domid: %s", gm_strerror(ret));
+	for (unsigned k = 0; k < POOL_CHUNKS; k++) {
+		struct greq q = {.op = OP_SHARE, .to = b->self};
+		struct grep p;
+		if (sp_send(fd, &q, sizeof(q)) || sp_recv(fd, &p, sizeof(p)))
+			die("the granter went away");
+		if (p.ret)
+			die("sharing %u pages: %s", CHUNK, gm_strerror(p.ret));
+		memcpy(&b->pool[k * CHUNK], p.refs, sizeof(p.refs));
+	}
+	/* The strategy rows map the run as one batch: refs must be a run. */
+	for (unsigned i = 1; i < RUN_PAGES; i++)
+		if (b->pool[RUN_FIRST + i] != b->pool[RUN_FIRST] + i)
+			die("the granter's refs are not consecutive");
+	if ((ret = gm_gnttab_open(b->x, &b->g0)))
+		die("gm_gnttab_open: %s", gm_strerror(ret));
+	grant_space(b, &b->gp, &b->cp, &b->rp, &b->sp, GM_GRANT_PERSISTENT);
+	grant_space(b, &b->gt, &b->ct, &b->rt, &b->st, GM_GRANT_TRANSIENT);
+	grant_space(b, &b->gb, &b->cb, &b->rb, &b->sb, GM_GRANT_PERSISTENT);
+	b->ram_src = aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
+	b->ram_dst = aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
+	if (!b->ram_src || !b->ram_dst)
+		die("out of memory");
+	memset(b->ram_src, 7, (size_t)RUN_PAGES * PAGE);
+	memset(b->ram_dst, 8, (size_t)RUN_PAGES * PAGE);
+	if ((ret = gm_ram_region_new(b->ram_src, (size_t)RUN_PAGES * PAGE, GM_PROT_RW,
+				     &b->ram_region)) ||
+	    (ret = gm_space_new(&b->ram_space)) || (ret = gm_space_add(b->ram_space, 0, b->ram_region)))
+		die("RAM space: %s", gm_strerror(ret));
+}
+
+static void teardown(struct bench *b)
+{
+	gm_space_free(b->ram_space);
+	gm_region_free(b->ram_region);
+	free(b->ram_src);
+	free(b->ram_dst);
+	grant_space_free(b->gb, b->cb, b->rb, b->sb);
+	grant_space_free(b->gt, b->ct, b->rt, b->st);
+	grant_space_free(b->gp, b->cp, b->rp, b->sp);
+	gm_gnttab_close(b->g0);
+	gm_xen_close(b->x);
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+static void machine(char *cpu, size_t len, long *cores)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(cpu, len, "unknown");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && c) {
+			c += 1 + strspn(c + 1, " \t");
+			c[strcspn(c, "\n")] = 0;
+			snprintf(cpu, len, "%s", c);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	*cores = sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static void fmt_num(char *s, size_t len, double v)
+{
+	if (isnan(v))
+		snprintf(s, len, "-");
+	else if (v >= 1e6)
+		snprintf(s, len, "%.3gM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(s, len, "%.0f", v);
+	else if (v >= 100)
+		snprintf(s, len, "%.0f", v);
+	else if (v >= 10)
+		snprintf(s, len, "%.1f", v);
+	else
+		snprintf(s, len, "%.2f", v);
+}
+
+static void fmt_ratio(char *s, size_t len, double v, const char *base)
+{
+	if (isnan(v) || !base)
+		snprintf(s, len, "-");
+	else
+		snprintf(s, len, "%.3gx %s", v, base);
+}
+
+static void fmt_calls(char *s, size_t len, const struct row *r)
+{
+	if (isnan(r->maps))
+		snprintf(s, len, "-");
+	else if (isnan(r->unmaps))
+		snprintf(s, len, "%.2f map", r->maps);
+	else
+		snprintf(s, len, "%.2f/%.2f/%.2f", r->maps, r->unmaps, r->pages);
+}
+
+struct summary {
+	double hit_ns, ram_ns, mpa512, cached512, memcpy4k, bytes4k;
+	double maps_req, unmaps_req, pmaps_req, punmaps_req, scale8, scale8_wall;
+	int bar[5]; /* 1 pass, 0 miss, -1 not measured */
+};
+
+static const char *verdict(int bar)
+{
+	return bar < 0 ? "n/a" : bar ? "PASS" : "MISS";
+}
+
+static const char *jbool(int bar)
+{
+	return bar < 0 ? "null" : bar ? "true" : "false";
+}
+
+static void print_table(FILE *out, struct bench *b, const struct summary *s, const char *cpu, long cores)
+{
+	static const char *const titles[][2] = {
+		{"translation", "1. Translation: gm_map + gm_unmap of 64 B, round-robin (ratio: x RAM)"},
+		{"strategy", "2. Access strategies on granted memory (ratio: x memcpy on RAM; x cached)"},
+		{"batching", "3. Batching: one request of N scattered pages, map + unmap (ratio: x per-descriptor gnttab)"},
+		{"scaling", "4. Scaling: threads hitting shared entries (ops/s per thread per CPU-second; ratio: x 1 thread)"},
+		{"e2e", "5. End to end: grantmem-guest -> grantmem-blk (IOPS)"},
+	};
+	struct utsname u;
+	char la[64] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fgets(la, sizeof(la), f))
+			la[strcspn(la, "\n")] = 0;
+		fclose(f);
+	}
+	uname(&u);
+	fprintf(out, "grantmem-bench %s\n", PACKAGE_VERSION);
+	fprintf(out, "machine: %s, %ld cores online, Linux %s, load average %s\n", cpu, cores,
+	       u.release, la);
+	fprintf(out, "world:   %s; median of %u repetitions of ~%.0f ms each (min-max)%s\n",
+	       b->real ? "real Xen (dom0 granting to itself)" : "emulated Xen (forked guest domain)",
+	       b->reps, b->rep_s * 1e3, b->quick ? "; --quick" : "");
+	fprintf(out, "calls:   map/unmap/pages-mapped per operation, from the cache's counters "
+	       "(raw gnttab rows: the benchmark's own calls)\n");
+	fprintf(out, "clock:   cpu = this thread's CPU time (work that stays in the thread: "
+		"immune to other load on the machine);\n"
+		"         wall = elapsed time (work that calls Xen or the emulated hub, "
+		"partly done by other processes)\n");
+	for (unsigned g = 0; g < 5; g++) {
+		fprintf(out, "\n%s\n", titles[g][1]);
+		fprintf(out, "  %-58s %10s %5s %21s %-34s %s\n", "", "median", "clock", "min-max",
+			"ratio", "calls");
+		for (unsigned i = 0; i < nrows; i++) {
+			const struct row *r = &rows[i];
+			char med[32], mn[32], mx[32], rat[96], rat2[64], calls[64], mm[72];
+
+			if (strcmp(r->group, titles[g][0]))
+				continue;
+			if (!strcmp(r->key, "e2e")) {
+				fprintf(out, "  %-58s not available (emulated world, with "
+					"grantmem-guest --depth, grantmem-blk, grantmem-vdev built)\n",
+					r->name);
+				continue;
+			}
+			fmt_num(med, sizeof(med), r->med);
+			fmt_num(mn, sizeof(mn), r->min);
+			fmt_num(mx, sizeof(mx), r->max);
+			snprintf(mm, sizeof(mm), "%s-%s", mn, mx);
+			fmt_ratio(rat, sizeof(rat), r->ratio, r->base);
+			if (!isnan(r->ratio2)) {
+				fmt_ratio(rat2, sizeof(rat2), r->ratio2, "cached");
+				size_t l = strlen(rat);
+				snprintf(rat + l, sizeof(rat) - l, ", %s", rat2);
+			}
+			fmt_calls(calls, sizeof(calls), r);
+			fprintf(out, "  %-58s %4s %5s %5s %21s %-34s %s\n", r->name, med, r->unit,
+				r->cpu ? "cpu" : "wall", mm, rat, calls);
+			if (r->threads) {
+				char w[32];
+				fmt_num(w, sizeof(w), r->wall_ops);
+				fprintf(out, "  %-58s %10s %21s %.3gx 1 thread per thread (wall)\n",
+				       "    wall clock, all threads", w, "", r->wall_ratio);
+			}
+		}
+	}
+	fprintf(out, "\nscaling_8t_per_thread_ratio uses ops per thread-CPU-second "
+	       "(CLOCK_THREAD_CPUTIME_ID): with %ld cores, 8 threads share the CPUs, so wall-clock\n"
+	       "per-thread throughput falls to %ld/8 of one thread whatever the library does; "
+	       "CPU time shows only the cost of contention (wall: %.2fx).\n",
+	       cores, cores, s->scale8_wall);
+	fprintf(out, "\nBars (DESIGN.md, performance targets):\n");
+	fprintf(out, "  %-4s cache-hit translation within 2x of a RAM lookup:   %.1f ns vs %.1f ns "
+	       "(%.2fx)\n",
+	       verdict(s->bar[0]), s->hit_ns, s->ram_ns, s->hit_ns / s->ram_ns);
+	fprintf(out, "  %-4s >= 100x cheaper than map-per-access at 512 B:     %.0f ns vs %.1f ns "
+	       "(%.0fx)\n",
+	       verdict(s->bar[1]), s->mpa512, s->cached512, s->mpa512 / s->cached512);
+	fprintf(out, "  %-4s bytes API on mapped 4 KiB within 10%% of memcpy:  %.1f ns vs %.1f ns "
+	       "(%+.1f%%)\n",
+	       verdict(s->bar[2]), s->bytes4k, s->memcpy4k,
+	       (s->bytes4k / s->memcpy4k - 1) * 100);
+	fprintf(out, "  %-4s one map + one unmap per request, any N; 0 when persistent: "
+	       "%.2f map, %.2f unmap (worst N); persistent %.2f/%.2f\n",
+	       verdict(s->bar[3]), s->maps_req, s->unmaps_req, s->pmaps_req,
+	       s->punmaps_req);
+	fprintf(out, "  %-4s 8 threads per thread >= 70%% of 1 thread (CPU time): %.0f%%\n",
+	       verdict(s->bar[4]), s->scale8 * 100);
+}
+
+static void json_num(FILE *f, const char *key, double v, bool comma)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, "\"%s\":null%s", key, comma ? "," : "");
+	else
+		fprintf(f, "\"%s\":%.6g%s", key, v, comma ? "," : "");
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* One row per line, so that line tools (the plot script) can read it. */
+static void write_json(FILE *f, struct bench *b, const struct summary *s, const char *cpu,
+		       long cores)
+{
+	struct utsname u;
+
+	uname(&u);
+	fprintf(f, "{\n\"tool\":\"grantmem-bench\",\"version\":\"%s\",\n", PACKAGE_VERSION);
+	fprintf(f, "\"machine\":{\"cpu\":");
+	json_str(f, cpu);
+	fprintf(f, ",\"cores\":%ld,\"kernel\":", cores);
+	json_str(f, u.release);
+	fprintf(f, "},\n\"world\":\"%s\",\"quick\":%s,\"reps\":%u,\"rep_seconds\":%.3f,\n",
+		b->real ? "real" : "emulated", b->quick ? "true" : "false", b->reps, b->rep_s);
+	fprintf(f, "\"summary\":{");
+	json_num(f, "hit_ns", s->hit_ns, true);
+	json_num(f, "ram_lookup_ns", s->ram_ns, true);
+	json_num(f, "map_per_access_ns_512", s->mpa512, true);
+	json_num(f, "cached_ns_512", s->cached512, true);
+	json_num(f, "memcpy_4k_ns", s->memcpy4k, true);
+	json_num(f, "bytes_4k_ns", s->bytes4k, true);
+	json_num(f, "map_calls_per_request", s->maps_req, true);
+	json_num(f, "unmap_calls_per_request", s->unmaps_req, true);
+	json_num(f, "persistent_map_calls_per_request", s->pmaps_req, true);
+	json_num(f, "persistent_unmap_calls_per_request", s->punmaps_req, true);
+	json_num(f, "scaling_8t_per_thread_ratio", s->scale8, true);
+	json_num(f, "scaling_8t_per_thread_ratio_wall", s->scale8_wall, true);
+	fprintf(f, "\"scaling_metric\":\"ops per thread-CPU-second (CLOCK_THREAD_CPUTIME_ID)\",\n");
+	fprintf(f, " \"bars\":{\"hit_within_2x_ram\":%s,\"map_per_access_100x\":%s,"
+		   "\"bytes_4k_within_10pct_memcpy\":%s,\"one_map_unmap_per_request\":%s,"
+		   "\"scaling_8t_70pct\":%s}},\n",
+		jbool(s->bar[0]), jbool(s->bar[1]),
+		jbool(s->bar[2]), jbool(s->bar[3]),
+		jbool(s->bar[4]));
+	fprintf(f, "\"rows\":[\n");
+	for (unsigned i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		fprintf(f, "{\"group\":\"%s\",\"key\":\"%s\",\"name\":", r->group, r->key);
+		json_str(f, r->name);
+		fprintf(f, ",\"unit\":\"%s\",", r->unit);
+		if (r->strategy)
+			fprintf(f, "\"strategy\":\"%s\",\"dir\":\"%s\",\"bytes\":%u,", r->strategy,
+				r->dir, r->bytes);
+		if (r->threads) {
+			fprintf(f, "\"threads\":%u,", r->threads);
+			json_num(f, "wall_ops_per_s", r->wall_ops, true);
+			json_num(f, "wall_per_thread_ratio", r->wall_ratio, true);
+		}
+		fprintf(f, "\"clock\":\"%s\",", r->cpu ? "cpu" : "wall");
+		json_num(f, "median", r->med, true);
+		json_num(f, r->cpu ? "wall_median" : "cpu_median", r->other_med, true);
+		json_num(f, "min", r->min, true);
+		json_num(f, "max", r->max, true);
+		fprintf(f, "\"baseline\":");
+		if (r->base)
+			json_str(f, r->base);
+		else
+			fputs("null", f);
+		fputc(',', f);
+		json_num(f, "ratio", r->ratio, true);
+		json_num(f, "map_calls_per_op", r->maps, true);
+		json_num(f, "unmap_calls_per_op", r->unmaps, true);
+		json_num(f, "pages_mapped_per_op", r->pages, false);
+		fprintf(f, "}%s\n", i + 1 < nrows ? "," : "");
+	}
+	fprintf(f, "]\n}\n");
+}
+
+static double row_field(const char *key, size_t off)
+{
+	const struct row *r = row_find(key);
+
+	return r ? *(const double *)((const char *)r + off) : NAN;
+}
+
+static void summarize(struct summary *s)
+{
+	static const unsigned ns[] = {1, 4, 16, 64};
+
+	s->hit_ns = row_med("grant_hit_1");
+	s->ram_ns = row_med("ram_lookup_1");
+	s->mpa512 = row_med("map_per_access_read_512");
+	s->cached512 = row_med("cached_read_512");
+	s->memcpy4k = row_med("memcpy_read_4096");
+	s->bytes4k = row_med("cached_read_4096");
+	s->maps_req = s->unmaps_req = s->pmaps_req = s->punmaps_req = 0;
+	bool exact = true;
+	for (unsigned i = 0; i < 4; i++) {
+		char k[48];
+		snprintf(k, sizeof(k), "map_sg_transient_%u", ns[i]);
+		double m = row_field(k, offsetof(struct row, maps));
+		double u = row_field(k, offsetof(struct row, unmaps));
+		/* fmax ignores NaN: a missing row must not look like a pass. */
+		s->maps_req = i ? fmax(s->maps_req, m) : m;
+		s->unmaps_req = i ? fmax(s->unmaps_req, u) : u;
+		exact &= fabs(m - 1) < 1e-9 && fabs(u - 1) < 1e-9;
+		snprintf(k, sizeof(k), "map_sg_persistent_%u", ns[i]);
+		m = row_field(k, offsetof(struct row, maps));
+		u = row_field(k, offsetof(struct row, unmaps));
+		s->pmaps_req = i ? fmax(s->pmaps_req, m) : m;
+		s->punmaps_req = i ? fmax(s->punmaps_req, u) : u;
+	}
+	s->scale8 = row_field("scaling_8t", offsetof(struct row, ratio));
+	s->scale8_wall = row_field("scaling_8t", offsetof(struct row, wall_ratio));
+#define BAR(have, ok) ((have) ? (int)(ok) : -1)
+	s->bar[0] = BAR(!isnan(s->hit_ns + s->ram_ns), s->hit_ns <= 2 * s->ram_ns);
+	s->bar[1] = BAR(!isnan(s->mpa512 + s->cached512), s->mpa512 >= 100 * s->cached512);
+	s->bar[2] = BAR(!isnan(s->bytes4k + s->memcpy4k), s->bytes4k <= 1.10 * s->memcpy4k);
+	s->bar[3] = BAR(!isnan(s->maps_req + s->pmaps_req),
+			exact && s->pmaps_req == 0 && s->punmaps_req == 0);
+	s->bar[4] = BAR(!isnan(s->scale8), s->scale8 >= 0.70);
+#undef BAR
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+/* Is group @g in the comma-separated list @only (NULL: everything)? */
+static bool wanted(const char *only, const char *g)
+{
+	size_t n = strlen(g);
+
+	for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, g, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return !only;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: grantmem-bench [--xen emu|emu:SOCKET|real] [--quick] [--reps N]\n"
+		   "                      [--json FILE|-] [--tools-dir DIR]\n"
+		   "                      [--only translation,strategy,batching,scaling,e2e]\n");
+}
+
+/* Where the other tools are: next to this program (libtool: above .libs). */
+static char *default_tools_dir(void)
+{
+	static char dir[4096];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+
+	if (n <= 0)
+		return strcpy(dir, ".");
+	dir[n] = 0;
+	char *s = strrchr(dir, '/');
+	if (s)
+		*s = 0;
+	s = strrchr(dir, '/');
+	if (s && !strcmp(s, "/.libs"))
+		*s = 0;
+	return dir;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"xen", required_argument, NULL, 'x'},   {"quick", no_argument, NULL, 'q'},
+		{"reps", required_argument, NULL, 'r'},  {"json", required_argument, NULL, 'j'},
+		{"tools-dir", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"only", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct bench b;
+	const char *spec = "emu", *json = NULL;
+	char *dir = b.dir, *sock = b.sock, mspec[160], gspec[192], cpu[256];
+	pid_t hub = -1, child;
+	int sv[2], c, status;
+	long cores;
+
+	b.reps = 5;
+	while ((c = getopt_long(argc, argv, "x:qr:j:t:ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'x':
+			spec = optarg;
+			break;
+		case 'q':
+			b.quick = true;
+			break;
+		case 'r':
+			b.reps = (unsigned)atoi(optarg);
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 't':
+			b.tools_dir = optarg;
+			break;
+		case 'o':
+			b.only = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || b.reps < 1 || b.reps > 15) {
+		usage(stderr);
+		return 2;
+	}
+	if (!b.tools_dir)
+		b.tools_dir = default_tools_dir();
+	b.rep_s = b.quick ? 0.02 : 0.2;
+	b.real = !strcmp(spec, "real");
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!strcmp(spec, "emu")) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(dir, sizeof(b.dir), "%s/gm-bench-XXXXXX",
+			 tmp && *tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+		if (!mkdtemp(dir))
+			die("mkdtemp %s: %s", dir, strerror(errno));
+		snprintf(sock, sizeof(b.sock), "%s/hub", dir);
+		int r = gm_emu_hub_spawn(sock, &hub);
+		if (r < 0) {
+			rmdir(dir);
+			die("spawning the emulated Xen hub: %s", gm_strerror(r));
+		}
+		snprintf(mspec, sizeof(mspec), "emu:%s", sock);
+	} else {
+		snprintf(mspec, sizeof(mspec), "%s", spec);
+	}
+	/* Emulated: the granter is a domain of its own; real Xen: dom0 itself. */
+	if (!strncmp(mspec, "emu:", 4))
+		snprintf(gspec, sizeof(gspec), "%s,domid=%d,ram=16m", mspec, EMU_GRANTER_DOMID);
+	else
+		snprintf(gspec, sizeof(gspec), "%s", mspec);
+
+	/* The granter first, before this process maps anything or runs threads. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %s", strerror(errno));
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (child == 0) {
+		close(sv[0]);
+		granter(sv[1], gspec);
+	}
+	close(sv[1]);
+	struct grep hello;
+	if (sp_recv(sv[0], &hello, sizeof(hello)) || hello.ret)
+		die("the granter could not start: %s",
+		    gm_strerror(hello.ret ? hello.ret : -EPIPE));
+	b.granter = hello.self;
+	setup(&b, mspec, sv[0]);
+	machine(cpu, sizeof(cpu), &cores);
+	fprintf(stderr, "grantmem-bench: %s world, granter domain %u, mapper domain %u\n",
+		gm_xen_name(b.x), b.granter, b.self);
+
+	static const struct {
+		const char *name;
+		void (*fn)(struct bench *b);
+	} groups[] = {
+		{"translation", bench_translation}, {"strategy", bench_strategies},
+		{"batching", bench_batching},       {"scaling", bench_scaling},
+		{"e2e", bench_e2e},
+	};
+	double t0 = now_s();
+	for (unsigned i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (!wanted(b.only, groups[i].name))
+			continue;
+		fprintf(stderr, "%s\n", groups[i].name);
+		groups[i].fn(&b);
+	}
+	fprintf(stderr, "done in %.1f s\n", now_s() - t0);
+
+	struct summary s;
+	summarize(&s);
+	/* With the JSON on stdout, the table goes to stderr. */
+	print_table(json && !strcmp(json, "-") ? stderr : stdout, &b, &s, cpu, cores);
+	if (json) {
+		FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
+		if (!f)
+			die("%s: %s", json, strerror(errno));
+		write_json(f, &b, &s, cpu, cores);
+		if (f != stdout && fclose(f))
+			die("%s: %s", json, strerror(errno));
+	}
+
+	teardown(&b);
+	struct greq q = {.op = OP_QUIT};
+	sp_send(sv[0], &q, sizeof(q));
+	close(sv[0]);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
+		fprintf(stderr, "grantmem-bench: the granter exited with status %#x\n", status);
+	if (hub > 0) {
+		gm_emu_hub_stop(hub);
+		rmdir(dir);
+	}
+	return 0;
+}
