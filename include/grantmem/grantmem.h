@@ -10,5 +10,7 @@
 #include <grantmem/grant.h>
 #include <grantmem/emu.h>
 #include <grantmem/virtio.h>
+#include <grantmem/vdev.h>
+#include <grantmem/ioreq.h>
 
 #endif /* GRANTMEM_GRANTMEM_H */

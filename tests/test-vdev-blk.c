@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * virtio-blk end to end on the emulated Xen, across processes:
+ * tools/grantmem-blk in driver domain 1 (multi-threaded: one thread per
+ * queue) serves tools/grantmem-guest in domain 5, which verifies every byte
+ * it reads and ends every data grant right after completion.
+ *
+ *   - split rings, transient grants (and discards): exactly one map call
+ *     per request, nothing left mapped;
+ *   - persistent grants: zero map calls per request in steady state;
+ *   - two queues; packed rings (transient and persistent);
+ *   - the frontend disconnects and reconnects in the middle of I/O;
+ *   - the frontend is killed (SIGKILL) mid-request: the backend survives,
+ *     releases everything and serves a new frontend;
+ *   - SIGTERM: the backend exits 0 with nothing mapped.
+ */
+#include "config.h"
+
+#include "test-emu-common.h"
+
+#include <grantmem/vdev.h>
+#include <grantmem/virtio.h>
+
+#include <fcntl.h>
+
+#define BE 1
+#define FE 5
+
+static struct emu_test T;
+static gm_xen *X0;
+static gm_xs *TS;
+static char tools[512], image[320];
+
+static const char *BE_DIR = "/local/domain/1/backend/gm-virtio/5/0";
+
+/* fork + exec @argv with stdout/stderr into @out (a file, or NULL: inherit). */
+static pid_t spawn(char *const argv[], const char *out)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out) {
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+				_exit(99);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(99);
+	}
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		ASSERT_TRUE(errno == EINTR);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static void cat(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "  | %s", line);
+	fclose(f);
+}
+
+struct summary {
+	unsigned long long requests, bytes_verified, errors, iops;
+	double mcpr;
+	/* from the result line: the backend's own counts, exactly */
+	unsigned long long map_calls, be_requests;
+};
+
+static int read_summary(const char *path, struct summary *s)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *b = strstr(line, "backend: ");
+
+		if (!strncmp(line, "result:", 7) && b)
+			sscanf(b, "backend: %llu map calls for %llu requests", &s->map_calls,
+			       &s->be_requests);
+		if (sscanf(line,
+			   "summary: requests=%llu bytes_verified=%llu errors=%llu "
+			   "map_calls_per_request=%lf iops=%llu",
+			   &s->requests, &s->bytes_verified, &s->errors, &s->mcpr, &s->iops) == 5)
+			found++;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Start grantmem-blk in domain 1 with up to 3 extra arguments (NULL: none). */
+static pid_t start_backend3(const char *extra1, const char *extra2, const char *extra3)
+{
+	char prog[600], xen[400], out[400];
+	char *argv[12];
+	int n = 0;
+
+	snprintf(prog, sizeof(prog), "%s/grantmem-blk", tools);
+	snprintf(xen, sizeof(xen), "emu:%s,domid=%u", T.sock, BE);
+	snprintf(out, sizeof(out), "%s/blk.out", T.dir);
+	argv[n++] = prog;
+	argv[n++] = (char *)"--xen";
+	argv[n++] = xen;
+	argv[n++] = (char *)"--image";
+	argv[n++] = image;
+	argv[n++] = (char *)"--stats";
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	if (extra3)
+		argv[n++] = (char *)extra3;
+	argv[n] = NULL;
+	return spawn(argv, out);
+}
+
+static pid_t start_backend(const char *extra1, const char *extra2)
+{
+	return start_backend3(extra1, extra2, NULL);
+}
+
+/* Stop the backend with SIGTERM: it must exit 0, nothing of the guest mapped. */
+static void stop_backend(pid_t pid)
+{
+	char out[400];
+	int rc;
+
+	kill(pid, SIGTERM);
+	rc = reap(pid);
+	snprintf(out, sizeof(out), "%s/blk.out", T.dir);
+	if (rc != 0) {
+		cat(out);
+		GM_TEST_FAIL("grantmem-blk exited %d", rc);
+	}
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 0), 0);
+	unlink(out);
+}
+
+/* Run grantmem-guest as domain 5 with @args (NULL-terminated). */
+static pid_t start_guest(const char *const *args, const char *out)
+{
+	char prog[600], xen[400];
+	char *argv[32];
+	int n = 0;
+
+	snprintf(prog, sizeof(prog), "%s/grantmem-guest", tools);
+	snprintf(xen, sizeof(xen), "emu:%s,domid=%u,ram=64m", T.sock, FE);
+	argv[n++] = prog;
+	argv[n++] = (char *)"--xen";
+	argv[n++] = xen;
+	argv[n++] = (char *)"--quiet";
+	argv[n++] = (char *)"--timeout";
+	argv[n++] = (char *)"20";
+	while (*args && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	return spawn(argv, out);
+}
+
+static struct summary run_guest(const char *what, const char *const *args)
+{
+	char out[400];
+	struct summary s;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/guest.out", T.dir);
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	rc = reap(start_guest(args, out));
+	memset(&s, 0, sizeof(s));
+	if (rc != 0 || read_summary(out, &s) != 1 || s.errors || !s.requests) {
+		cat(out);
+		GM_TEST_FAIL("%s: grantmem-guest exited %d", what, rc);
+	}
+	printf("%s: requests=%llu bytes_verified=%llu map_calls_per_request=%.2f\n", what,
+	       s.requests, s.bytes_verified, s.mcpr);
+	unlink(out);
+	/* every grant of the guest was ended: the hub has nothing mapped */
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 0), 0);
+	return s;
+}
+
+/*
+ * Transient grants: exactly one map call per request.  A virtio-blk request
+ * goes both ways (header out, status in); the virtqueue maps the larger
+ * direction with one gm_map_sg and copies the small one (GM_VQ_COPY_MAX).
+ */
+static double transient_map_calls(void)
+{
+	return 1.0;
+}
+
+static void test_split_transient(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "8", "--discard",
+					   NULL};
+	pid_t be = start_backend(NULL, NULL);
+	struct summary s = run_guest("split transient", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	ASSERT_TRUE(s.be_requests >= 1000);
+	if (s.map_calls != (unsigned long long)(transient_map_calls() * (double)s.be_requests))
+		GM_TEST_FAIL("transient: %llu map calls for %llu requests, want %.0f per request",
+			     s.map_calls, s.be_requests, transient_map_calls());
+	stop_backend(be);
+}
+
+static void test_split_persistent(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "8", "--size",
+					   "8192", NULL};
+	pid_t be = start_backend("--persistent", NULL);
+	struct summary s = run_guest("split persistent", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	ASSERT_TRUE(s.be_requests >= 1000);
+	if (s.map_calls != 0)
+		GM_TEST_FAIL("persistent: %llu map calls for %llu requests in steady state",
+			     s.map_calls, s.be_requests);
+	stop_backend(be);
+}
+
+static void test_multiqueue_seq(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "4", "--queues", "2",
+					   "--seq", "--size", "65536", NULL};
+	pid_t be = start_backend("--queues", "2");
+	struct summary s = run_guest("two queues, sequential", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	stop_backend(be);
+}
+
+static void test_packed(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "8", "--packed",
+					   "--queues", "2", "--queue-size", "64", NULL};
+	pid_t be = start_backend3("--packed", "--queues", "2");
+	struct summary s = run_guest("packed transient", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	if (s.map_calls != s.be_requests)
+		GM_TEST_FAIL("packed transient: %llu map calls for %llu requests", s.map_calls,
+			     s.be_requests);
+	stop_backend(be);
+}
+
+static void test_packed_persistent(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "8", "--packed",
+					   NULL};
+	pid_t be = start_backend("--packed", "--persistent");
+	struct summary s = run_guest("packed persistent", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	if (s.map_calls != 0)
+		GM_TEST_FAIL("packed persistent: %llu map calls for %llu requests", s.map_calls,
+			     s.be_requests);
+	stop_backend(be);
+}
+
+static void test_reconnect(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "16",
+					   "--reconnect-every", "250", NULL};
+	pid_t be = start_backend(NULL, NULL);
+
+	/* the guest checks itself that nothing stays mapped after each close */
+	run_guest("reconnect mid-I/O", args);
+	stop_backend(be);
+}
+
+static uint64_t backend_requests(void)
+{
+	uint64_t n = 0;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/stats", BE_DIR);
+	gm_vdev_read_u64(TS, dir, "requests", UINT64_MAX, &n);
+	return n;
+}
+
+static void test_kill_frontend(void)
+{
+	static const char *const forever[] = {"--seconds", "60", "--depth", "16", NULL};
+	static const char *const again[] = {"--requests", "500", NULL};
+	struct gm_emu_domain_info di;
+	enum gm_vdev_state st = GM_VDEV_STATE_UNKNOWN;
+	char out[400];
+	pid_t be = start_backend(NULL, NULL), g;
+	int i;
+
+	snprintf(out, sizeof(out), "%s/guest.out", T.dir);
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	g = start_guest(forever, out);
+	/* wait until it is busy, then kill it in the middle of its requests */
+	for (i = 0; i < 1000 && backend_requests() < 200; i++)
+		emu_sleep_ms(10);
+	if (backend_requests() < 200) {
+		cat(out);
+		GM_TEST_FAIL("the guest did not get going");
+	}
+	kill(g, SIGKILL);
+	ASSERT_EQ(reap(g), 128 + SIGKILL);
+	unlink(out);
+	/* the backend lets go of everything: the dead domain can be freed */
+	for (i = 0; i < 500; i++) {
+		ASSERT_OK(gm_emu_domain_info(X0, FE, &di));
+		if (!di.exists)
+			break;
+		emu_sleep_ms(10);
+	}
+	ASSERT_EQ(di.exists, 0);
+	for (i = 0; i < 500; i++) {
+		ASSERT_OK(gm_vdev_read_state(TS, BE_DIR, &st));
+		if (st == GM_VDEV_STATE_CLOSED)
+			break;
+		emu_sleep_ms(10);
+	}
+	ASSERT_EQ(st, GM_VDEV_STATE_CLOSED);
+	ASSERT_EQ(kill(be, 0), 0); /* still alive */
+	/* a new domain 5 gets served by the same backend */
+	run_guest("after kill -9", again);
+	stop_backend(be);
+}
+
+int main(void)
+{
+	const char *top = getenv("top_builddir");
+	int fd;
+
+	snprintf(tools, sizeof(tools), "%s/tools", top && *top ? top : ".");
+	{
+		char p[600];
+
+		snprintf(p, sizeof(p), "%s/grantmem-blk", tools);
+		if (access(p, X_OK)) {
+			fprintf(stderr, "%s: not built\n", p);
+			return GM_TEST_HARD_ERROR;
+		}
+	}
+	emu_test_start(&T);
+	snprintf(image, sizeof(image), "%s/disk.img", T.dir);
+	fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(ftruncate(fd, 16 << 20));
+	close(fd);
+	X0 = emu_world(&T, 0);
+	ASSERT_OK(gm_xs_open(X0, &TS));
+
+	test_split_transient();
+	test_split_persistent();
+	test_multiqueue_seq();
+	test_packed();
+	test_packed_persistent();
+	test_reconnect();
+	test_kill_frontend();
+
+	gm_xs_close(TS);
+	gm_xen_close(X0);
+	unlink(image);
+	emu_test_stop(&T);
+	return 0;
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# demo.sh - virtio-blk over grants on an emulated Xen, end to end.
+#
+#   tools/demo.sh [BUILDDIR]          (or: make demo)
+#
+# Starts an emulated Xen hub, creates a scratch disk image, lets dom0 play the
+# toolstack (backend and frontend directories in xenstore), runs grantmem-blk
+# in driver domain 1 -- a backend without any foreign-mapping privilege: it
+# maps only what the guest grants it -- and grantmem-guest as test domain 5,
+# which drives random reads and writes through fresh grants per request and
+# checks every byte it reads.  Ends with the guest's summary line.
+#
+# Knobs (environment): DEMO_SECONDS (5), DEMO_DEPTH (16), DEMO_SIZE (4096),
+# DEMO_QUEUES (2), DEMO_PERSISTENT (0; 1: pooled persistent grants),
+# DEMO_IMAGE_MB (64).  Everything it starts is stopped and every temporary
+# file removed, also on Ctrl-C.
+set -u
+
+B=${1:-.}
+B=$(cd "$B" && pwd) || exit 1
+emu=$B/tools/grantmem-xen-emu
+blk=$B/tools/grantmem-blk
+guest=$B/tools/grantmem-guest
+vdev=$B/tools/grantmem-vdev
+for p in "$emu" "$blk" "$guest" "$vdev"; do
+	[ -x "$p" ] || { echo "demo: missing $p (run make first)" >&2; exit 1; }
+done
+
+seconds=${DEMO_SECONDS:-5}
+depth=${DEMO_DEPTH:-16}
+size=${DEMO_SIZE:-4096}
+queues=${DEMO_QUEUES:-2}
+image_mb=${DEMO_IMAGE_MB:-64}
+backend_dom=1
+guest_dom=5
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/grantmem-demo-XXXXXX") || exit 1
+hub_pid= blk_pid=
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "$blk_pid" ] && kill -0 "$blk_pid" 2>/dev/null; then
+		kill -TERM "$blk_pid" 2>/dev/null
+		wait "$blk_pid" 2>/dev/null
+	fi
+	if [ -n "$hub_pid" ] && kill -0 "$hub_pid" 2>/dev/null; then
+		kill -TERM "$hub_pid" 2>/dev/null
+		wait "$hub_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
+
+say() { printf '==> %s\n' "$*"; }
+
+say "emulated Xen hub at $tmp/hub"
+"$emu" "$tmp/hub" &
+hub_pid=$!
+for _ in $(seq 100); do
+	[ -S "$tmp/hub" ] && break
+	kill -0 "$hub_pid" 2>/dev/null || { echo "demo: the hub died" >&2; exit 1; }
+	sleep 0.05
+done
+[ -S "$tmp/hub" ] || { echo "demo: the hub did not start" >&2; exit 1; }
+world="emu:$tmp/hub"
+
+say "scratch image: $image_mb MiB"
+truncate -s "${image_mb}M" "$tmp/disk.img" || exit 1
+
+say "toolstack (dom0): device 0 from driver domain $backend_dom to domain $guest_dom"
+"$vdev" add --xen "$world" --backend-domid $backend_dom --frontend-domid $guest_dom --devid 0 || exit 1
+
+persist=
+[ "${DEMO_PERSISTENT:-0}" = 1 ] && persist=--persistent
+say "grantmem-blk in domain $backend_dom ($queues queue(s)${persist:+, persistent grants offered})"
+"$blk" --xen "$world,domid=$backend_dom" --image "$tmp/disk.img" --queues "$queues" \
+	--frontend-domid $guest_dom --stats $persist > >(sed -u 's/^/    [blk] /') 2>&1 &
+blk_pid=$!
+
+say "grantmem-guest as domain $guest_dom: ${seconds}s of random ${size}-byte I/O, depth $depth per queue"
+"$guest" --xen "$world,domid=$guest_dom,ram=256m" --seconds "$seconds" --depth "$depth" \
+	--size "$size" --queues "$queues" --timeout 30 2>&1 | tee "$tmp/guest.out" | sed -u 's/^/    [guest] /'
+guest_rc=${PIPESTATUS[0]}
+
+say "stopping the backend (it releases every mapping) and the hub"
+kill -TERM "$blk_pid" 2>/dev/null
+wait "$blk_pid"
+blk_rc=$?
+blk_pid=
+kill -TERM "$hub_pid" 2>/dev/null
+wait "$hub_pid"
+hub_rc=$?
+hub_pid=
+sleep 0.1 # let the backend's output drain through its prefixing pipe
+
+summary=$(grep '^summary:' "$tmp/guest.out")
+rc=0
+[ "$guest_rc" -eq 0 ] && [ "$blk_rc" -eq 0 ] && [ "$hub_rc" -eq 0 ] && [ -n "$summary" ] || rc=1
+[ $rc -eq 0 ] || echo "demo: FAILED (guest $guest_rc, backend $blk_rc, hub $hub_rc)" >&2
+echo "${summary:-summary: (none: the guest failed)}"
+exit $rc

@@ -1,0 +1,1372 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * grantmem-guest - a test domain's virtio-blk driver over the vdev transport.
+ *
+ *   grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]
+ *                  [--seconds S] [--depth D] [--size BYTES] [--seq]
+ *                  [--queues N] [--queue-size N] [--packed] [--no-persistent]
+ *                  [--discard] [--reconnect-every N] [--timeout S] [--quiet]
+ *
+ * It finds its device in its own xenstore directory (device/<type>/<devid>,
+ * created by the toolstack: grantmem-vdev add), waits for the backend named
+ * there, puts each queue's rings (split, or --packed) in granted pages (one
+ * run of consecutive grefs per ring part, as Linux's grant-dma-ops does;
+ * the ring code is the tests' driver side, tests/virtq-driver.h, over RAM
+ * regions laid on the shared pages at their grant addresses), publishes them and
+ * drives random (or --seq sequential) reads and writes of --size bytes with
+ * --depth requests in flight per queue.
+ *
+ * Data buffers use FRESH grants per request, ended as soon as the request
+ * completes: gm_gntshr_end_access must succeed, so a backend that still maps
+ * a buffer after completing it is caught (counted as an error).  When the
+ * backend offers feature-persistent (and --no-persistent is not given) the
+ * guest instead reuses one pool of granted buffers per in-flight slot, and
+ * ends them only after disconnecting.
+ *
+ * Every byte read is checked against a shadow of what was written (each
+ * disk slot remembers the generation of its last write; slots never
+ * written are written before they are read).  A progress line is printed
+ * every second; at the end IOPS, MB/s, latency percentiles and exactly one
+ * line
+ *
+ *   summary: requests=N bytes_verified=N errors=N map_calls_per_request=X iops=N
+ *
+ * where map_calls_per_request is what the backend published in stats/ (in
+ * persistent mode: after a warm-up that touches every pool buffer, i.e. the
+ * steady state).  Exit status 0 when errors=0, 1 otherwise, 2 for usage.
+ */
+#include "config.h"
+
+#include "virtio-blk.h"
+#include "virtq-driver.h"
+
+#include <grantmem/grantmem.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PAGES 65 /* header page + 256 KiB of data */
+#define STATUS_OFF 2048u /* the status byte's offset in the header page */
+#define MAX_DESC (MAX_PAGES + 2)
+
+static struct opt {
+	const char *spec, *type;
+	unsigned devid;
+	uint64_t requests;
+	double seconds;
+	unsigned depth, size, queues, queue_size;
+	bool seq, packed, no_persistent, quiet, discard;
+	uint64_t reconnect_every;
+	int timeout;
+} opt = {
+	.depth = 8, .size = 4096, .queues = 1, .queue_size = 128, .timeout = 30,
+};
+
+static struct {
+	gm_xen *x;
+	gm_xs *xs;
+	gm_gntshr *shr;
+	gm_domid self, backend;
+	char fe_dir[256], be_dir[256], be_state[300];
+	struct gm_vdev_back_info bi;
+	uint64_t features;
+	bool persistent; /* negotiated: pool of reused grants */
+	bool emulated;
+	uint64_t nslots;  /* disk slots of --size bytes */
+	uint32_t *gen;    /* per slot: generation of the last completed write, 0 unknown */
+	unsigned char *listed; /* per slot: in its queue's known list */
+} G;
+
+/* Counters shared by the queue threads. */
+static atomic_uint_fast64_t issued, completed, bytes_done, bytes_verified, errors;
+static atomic_uint_fast64_t busy_errors; /* end_access refused: the backend kept a mapping */
+static atomic_uint_fast64_t discards;
+static atomic_bool stop_io, abort_run;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(&errors, 1);
+	va_start(ap, fmt);
+	fputs("grantmem-guest: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* The content of slot @slot after its write of generation @gen, 8 bytes at a time. */
+static void pattern_fill(unsigned char *p, size_t len, uint64_t slot, uint32_t gen)
+{
+	uint64_t seed = mix64(slot * 0x9e3779b97f4a7c15ull ^ gen);
+
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = mix64(seed + i);
+
+		memcpy(p + i, &w, 8);
+	}
+}
+
+/* The generation of a discarded slot: it reads back as zeros. */
+#define GEN_ZERO UINT32_MAX
+
+static long pattern_check(const unsigned char *p, size_t len, uint64_t slot, uint32_t gen)
+{
+	uint64_t seed = mix64(slot * 0x9e3779b97f4a7c15ull ^ gen);
+
+	if (gen == GEN_ZERO) {
+		for (size_t i = 0; i < len; i++)
+			if (p[i])
+				return (long)i;
+		return -1;
+	}
+
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = mix64(seed + i);
+
+		if (memcmp(p + i, &w, 8))
+			return (long)i;
+	}
+	return -1;
+}
+
+/* ---- a driver-side split virtqueue in granted pages --------------------------- */
+
+struct area {
+	unsigned char *va;
+	gm_gref ref;   /* first of a run of consecutive refs */
+	unsigned pages;
+};
+
+struct buf {
+	unsigned char *va;
+	gm_gref refs[MAX_PAGES];
+	unsigned pages;
+};
+
+struct req {
+	bool busy;
+	unsigned char warm; /* warm-up: 0 to do, 1 written (its read is next), 2 done */
+	uint32_t type;
+	uint64_t slot;
+	uint32_t gen;
+	struct buf b;
+	double t0;
+};
+
+struct dq {
+	unsigned index, size;
+	struct area desc, avail, used; /* packed: ring, driver and device event areas */
+	/* the driver's view of the rings: RAM regions over the shared pages */
+	gm_space *sp;
+	gm_region *rg[3];
+	struct vqd d;
+	bool ready;
+	gm_evtchn *ev;
+	int port;
+	/* the thread's state */
+	pthread_t thread;
+	bool started;
+	struct req *reqs; /* depth */
+	uint64_t rng;
+	uint64_t seq_next;
+	double *lat;
+	size_t nlat, clat;
+	uint64_t *known; /* slots written at least once */
+	size_t nknown, cknown;
+};
+
+static struct dq *queues;
+static unsigned nqueues;
+
+static uint64_t rnd(struct dq *q)
+{
+	q->rng += 0x9e3779b97f4a7c15ull;
+	return mix64(q->rng);
+}
+
+static int share_area(struct area *a, size_t bytes)
+{
+	gm_gref refs[64];
+	int err = 0;
+
+	a->pages = (unsigned)((bytes + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE);
+	if (a->pages > 64)
+		return -E2BIG;
+	a->va = gm_gntshr_share(G.shr, G.backend, a->pages, refs, 1, &err);
+	if (!a->va)
+		return err;
+	for (unsigned i = 1; i < a->pages; i++)
+		if (refs[i] != refs[0] + i) {
+			/* grant-dma-ops needs a run; this world gave us scattered refs */
+			gm_gntshr_unshare(G.shr, a->va, a->pages);
+			a->va = NULL;
+			return -EOPNOTSUPP;
+		}
+	a->ref = refs[0];
+	return 0;
+}
+
+/* End access to every page of a share, then free it; -EBUSY is the backend's fault. */
+static int release_grants(unsigned char *va, const gm_gref *refs, unsigned n)
+{
+	int bad = 0, r;
+
+	for (unsigned i = 0; i < n; i++)
+		if ((r = gm_gntshr_end_access(G.shr, refs[i])) < 0)
+			bad = r;
+	if (bad == -EBUSY)
+		atomic_fetch_add(&busy_errors, 1);
+	if ((r = gm_gntshr_unshare(G.shr, va, n)) < 0 && !bad)
+		bad = r;
+	return bad;
+}
+
+static int release_area(struct area *a)
+{
+	gm_gref refs[64];
+	int r;
+
+	if (!a->va)
+		return 0;
+	for (unsigned i = 0; i < a->pages; i++)
+		refs[i] = a->ref + i;
+	r = release_grants(a->va, refs, a->pages);
+	a->va = NULL;
+	return r;
+}
+
+static uint64_t area_addr(const struct area *a, size_t off)
+{
+	return GM_GRANT_ADDR(a->ref + off / GM_PAGE_SIZE, off % GM_PAGE_SIZE);
+}
+
+/* Show a shared ring area to the driver code at its grant address. */
+static int map_area(struct dq *q, unsigned i, const struct area *a)
+{
+	int r = gm_ram_region_new(a->va, (size_t)a->pages * GM_PAGE_SIZE, GM_PROT_RW, &q->rg[i]);
+
+	if (r == 0)
+		r = gm_space_add(q->sp, area_addr(a, 0), q->rg[i]);
+	return r;
+}
+
+static int dq_setup(struct dq *q, bool packed, bool event_idx)
+{
+	struct vqd_config c = {.size = q->size, .packed = packed, .event_idx = event_idx};
+	int r;
+
+	if ((r = share_area(&q->desc, vqd_desc_size(&c))) < 0 ||
+	    (r = share_area(&q->avail, vqd_driver_size(&c))) < 0 ||
+	    (r = share_area(&q->used, vqd_device_size(&c))) < 0)
+		return r;
+	if ((r = gm_space_new(&q->sp)) < 0 || (r = map_area(q, 0, &q->desc)) < 0 ||
+	    (r = map_area(q, 1, &q->avail)) < 0 || (r = map_area(q, 2, &q->used)) < 0)
+		return r;
+	c.desc_addr = area_addr(&q->desc, 0);
+	c.driver_addr = area_addr(&q->avail, 0);
+	c.device_addr = area_addr(&q->used, 0);
+	if ((r = vqd_init(&q->d, gm_space_mem(q->sp), &c)) < 0)
+		return r;
+	q->ready = true;
+	q->ev = NULL;
+	if ((r = gm_evtchn_open(G.x, &q->ev)) < 0)
+		return r;
+	q->port = gm_evtchn_bind_unbound(q->ev, G.backend);
+	return q->port < 0 ? q->port : 0;
+}
+
+static void dq_teardown(struct dq *q)
+{
+	if (q->ready)
+		vqd_fini(&q->d);
+	q->ready = false;
+	gm_space_free(q->sp);
+	q->sp = NULL;
+	for (int i = 0; i < 3; i++) {
+		gm_region_free(q->rg[i]);
+		q->rg[i] = NULL;
+	}
+	if (release_area(&q->desc) < 0 || release_area(&q->avail) < 0 ||
+	    release_area(&q->used) < 0)
+		fail("queue %u: cannot end access to the ring grants (still mapped by the backend?)",
+		     q->index);
+	if (q->ev && q->port >= 0)
+		gm_evtchn_unbind(q->ev, (gm_port)q->port);
+	gm_evtchn_close(q->ev);
+	q->ev = NULL;
+	q->port = -1;
+}
+
+/* Does the device want a kick for what we added? */
+static bool dq_need_kick(struct dq *q)
+{
+	return vqd_kick_needed(&q->d) != 0;
+}
+
+/* Take one completion; NULL if none.  *len: the bytes the device wrote. */
+static struct req *dq_get(struct dq *q, uint32_t *len)
+{
+	void *tok = NULL;
+	int r = vqd_get_used(&q->d, &tok, len);
+
+	if (r == -EIO)
+		fail("queue %u: the device completed a buffer that is not in flight", q->index);
+	return r == 0 ? tok : NULL;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+static unsigned data_pages(void)
+{
+	return (opt.size + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE;
+}
+
+static int buf_get(struct buf *b, unsigned pages)
+{
+	int err = 0;
+
+	b->pages = pages;
+	b->va = gm_gntshr_share(G.shr, G.backend, pages, b->refs, 1, &err);
+	return b->va ? 0 : err;
+}
+
+/* Build the descriptors of a request in @rq's buffer. */
+static unsigned build(struct req *rq, uint32_t len, struct vqd_buf *s)
+{
+	struct buf *b = &rq->b;
+	unsigned n = 0;
+	bool in = rq->type != VBLK_T_OUT && rq->type != VBLK_T_DISCARD;
+
+	s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[0], 0), 16, false};
+	/* data: one descriptor per run of consecutive grefs */
+	for (unsigned p = 1; p < b->pages && len;) {
+		unsigned run = 1;
+		uint32_t l;
+
+		while (p + run < b->pages && b->refs[p + run] == b->refs[p] + run)
+			run++;
+		l = run * GM_PAGE_SIZE < len ? run * GM_PAGE_SIZE : len;
+		s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[p], 0), l, in};
+		len -= l;
+		p += run;
+	}
+	s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[0], STATUS_OFF), 1, true};
+	return n;
+}
+
+static void put_header(struct req *rq, uint64_t sector)
+{
+	unsigned char *h = rq->b.va;
+
+	vblk_put_le(h, rq->type, 4);
+	vblk_put_le(h + 4, 0, 4);
+	vblk_put_le(h + 8, sector, 8);
+	h[STATUS_OFF] = 0xff;
+}
+
+/*
+ * Pick a slot of this queue that is not in flight.  Random reads go to
+ * slots written before (q->known), so that they can be verified.
+ */
+static uint64_t pick_slot(struct dq *q, bool *busy_map, bool for_read)
+{
+	uint64_t per = (G.nslots - q->index + nqueues - 1) / nqueues;
+	uint64_t k;
+
+	for (unsigned tries = 0;; tries++) {
+		if (opt.seq)
+			k = q->seq_next++ % per;
+		else if (for_read && q->nknown && tries < 8)
+			k = (q->known[rnd(q) % q->nknown] - q->index) / nqueues;
+		else
+			k = rnd(q) % per;
+		if (!busy_map[k] || tries > 4 * opt.depth)
+			break;
+	}
+	busy_map[k] = true;
+	return k * nqueues + q->index;
+}
+
+/* Remember that @slot holds data we know (once). */
+static void note_known(struct dq *q, uint64_t slot)
+{
+	if (G.listed[slot])
+		return;
+	if (q->nknown == q->cknown) {
+		size_t nc = q->cknown ? 2 * q->cknown : 1024;
+		uint64_t *nk = realloc(q->known, nc * sizeof(*nk));
+
+		if (!nk)
+			return;
+		q->known = nk;
+		q->cknown = nc;
+	}
+	G.listed[slot] = 1;
+	q->known[q->nknown++] = slot;
+}
+
+static int issue(struct dq *q, struct req *rq, bool *busy_map, int force_type, bool keep_slot)
+{
+	bool want_read = force_type < 0 && !opt.seq && (rnd(q) & 1);
+	struct vqd_buf s[MAX_DESC];
+	uint32_t len = opt.size;
+	unsigned n;
+	int r;
+
+	if (keep_slot)
+		busy_map[(rq->slot - q->index) / nqueues] = true;
+	else
+		rq->slot = pick_slot(q, busy_map, want_read);
+	if (force_type >= 0)
+		rq->type = (uint32_t)force_type;
+	else if (!G.gen[rq->slot])
+		rq->type = VBLK_T_OUT; /* unknown content: write it before reading it */
+	else if (opt.seq)
+		/* sequential: a write sweep, then a read sweep, and so on */
+		rq->type = ((q->seq_next - 1) / ((G.nslots - q->index + nqueues - 1) / nqueues)) % 2
+				   ? VBLK_T_IN
+				   : VBLK_T_OUT;
+	else
+		rq->type = want_read ? VBLK_T_IN : VBLK_T_OUT;
+	/* --discard: one write in eight becomes a discard of the slot */
+	if (opt.discard && force_type < 0 && rq->type == VBLK_T_OUT && G.gen[rq->slot] &&
+	    rnd(q) % 8 == 0)
+		rq->type = VBLK_T_DISCARD;
+	if (rq->type == VBLK_T_GET_ID)
+		len = VBLK_ID_BYTES;
+	else if (rq->type == VBLK_T_DISCARD)
+		len = 16; /* one segment */
+	else if (rq->type == VBLK_T_FLUSH)
+		len = 0;
+	if (!G.persistent && (r = buf_get(&rq->b, 1 + data_pages())) < 0) {
+		busy_map[(rq->slot - q->index) / nqueues] = false;
+		fail("cannot share a request buffer: %s", gm_strerror(r));
+		return r;
+	}
+	if (rq->type == VBLK_T_OUT) {
+		static atomic_uint gen_counter;
+
+		rq->gen = atomic_fetch_add(&gen_counter, 1) + 1;
+		pattern_fill(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
+		G.gen[rq->slot] = 0; /* unknown until the write completes */
+	} else if (rq->type == VBLK_T_DISCARD) {
+		unsigned char *seg = rq->b.va + GM_PAGE_SIZE;
+
+		vblk_put_le(seg, rq->slot * (opt.size / VBLK_SECTOR), 8);
+		vblk_put_le(seg + 8, opt.size / VBLK_SECTOR, 4);
+		vblk_put_le(seg + 12, 0, 4);
+		rq->gen = GEN_ZERO;
+		G.gen[rq->slot] = 0; /* unknown until the discard completes */
+	} else {
+		rq->gen = G.gen[rq->slot];
+	}
+	put_header(rq, rq->slot * (opt.size / VBLK_SECTOR));
+	n = build(rq, len, s);
+	rq->busy = true;
+	rq->t0 = now();
+	if ((r = vqd_add(&q->d, s, n, 0, rq)) < 0) {
+		fail("queue %u: ring full", q->index);
+		return r;
+	}
+	atomic_fetch_add(&issued, 1);
+	return 0;
+}
+
+static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_map)
+{
+	unsigned char st = rq->b.va[STATUS_OFF];
+	double lat = now() - rq->t0;
+	int r;
+
+	if (st != VBLK_S_OK) {
+		fail("queue %u: request type %u slot %" PRIu64 ": status %u", q->index, rq->type,
+		     rq->slot, st);
+	} else if (rq->type == VBLK_T_IN) {
+		long m = pattern_check(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
+
+		if (written != opt.size + 1)
+			fail("queue %u: read of slot %" PRIu64 ": device wrote %u bytes, want %u",
+			     q->index, rq->slot, written, opt.size + 1);
+		else if (m >= 0)
+			fail("queue %u: read of slot %" PRIu64 " (generation %u): byte %ld differs",
+			     q->index, rq->slot, rq->gen, m);
+		else
+			atomic_fetch_add(&bytes_verified, opt.size);
+		atomic_fetch_add(&bytes_done, opt.size);
+	} else if (rq->type == VBLK_T_OUT || rq->type == VBLK_T_DISCARD) {
+		G.gen[rq->slot] = rq->gen;
+		note_known(q, rq->slot);
+		if (rq->type == VBLK_T_DISCARD)
+			atomic_fetch_add(&discards, 1);
+		else
+			atomic_fetch_add(&bytes_done, opt.size);
+	} else if (rq->type == VBLK_T_GET_ID) {
+		if (written < 2 || rq->b.va[GM_PAGE_SIZE] == 0)
+			fail("GET_ID returned nothing");
+	}
+	busy_map[(rq->slot - q->index) / nqueues] = false;
+	if (!G.persistent) {
+		/* the device completed it: it must not map the buffer any more */
+		r = release_grants(rq->b.va, rq->b.refs, rq->b.pages);
+		if (r < 0)
+			fail("queue %u: ending access to a completed request's grants: %s", q->index,
+			     gm_strerror(r));
+		rq->b.va = NULL;
+	}
+	rq->busy = false;
+	if (q->nlat == q->clat) {
+		size_t nc = q->clat ? 2 * q->clat : 4096;
+		double *nl = realloc(q->lat, nc * sizeof(*nl));
+
+		if (nl) {
+			q->lat = nl;
+			q->clat = nc;
+		}
+	}
+	if (q->nlat < q->clat)
+		q->lat[q->nlat++] = lat;
+	atomic_fetch_add(&completed, 1);
+}
+
+
+/* May another request be issued?  Claims one from the global budget. */
+static atomic_uint_fast64_t claimed;
+
+static bool claim(void)
+{
+	uint_fast64_t c = atomic_load(&claimed);
+
+	do {
+		if (atomic_load(&stop_io) || (opt.requests && c >= opt.requests))
+			return false;
+	} while (!atomic_compare_exchange_weak(&claimed, &c, c + 1));
+	return true;
+}
+
+/*
+ * Set while a main phase ends for a reconnect: the queue threads stop at
+ * once and leave their requests in flight, so that the backend has to
+ * disconnect in the middle of I/O.
+ */
+static atomic_bool leave_inflight;
+
+enum phase { PH_MAIN, PH_SPECIAL, PH_WARM };
+
+struct run_arg {
+	struct dq *q;
+	enum phase kind;
+	unsigned count; /* PH_SPECIAL: requests to issue */
+	int type;       /* PH_SPECIAL: the request type */
+};
+
+static unsigned harvest(struct dq *q, bool *busy_map)
+{
+	unsigned n = 0;
+	struct req *rq;
+	uint32_t w;
+
+	while ((rq = dq_get(q, &w)) != NULL) {
+		complete(q, rq, w, busy_map);
+		n++;
+	}
+	return n;
+}
+
+static void wait_event(struct dq *q, int ms)
+{
+	struct pollfd p = {.fd = gm_evtchn_fd(q->ev), .events = POLLIN};
+	int pp;
+
+	if (poll(&p, 1, ms) > 0)
+		while ((pp = gm_evtchn_pending(q->ev)) >= 0)
+			gm_evtchn_unmask(q->ev, (gm_port)pp);
+}
+
+/*
+ * One phase on queue @q: issue while the phase allows, keep --depth in
+ * flight, verify completions, return when everything issued has completed
+ * (or on a stall / abort, leaving requests in the ring for the teardown).
+ */
+static void *queue_main(void *arg)
+{
+	struct run_arg *ra = arg;
+	struct dq *q = ra->q;
+	uint64_t per = (G.nslots - q->index + nqueues - 1) / nqueues;
+	bool *busy_map = calloc(per ? per : 1, 1);
+	double last = now();
+	unsigned inflight = 0, left = ra->count;
+
+	if (!busy_map) {
+		fail("out of memory");
+		return NULL;
+	}
+	for (unsigned i = 0; i < opt.depth; i++)
+		if (q->reqs[i].busy) {
+			/* left over from an aborted phase: its slot stays taken */
+			busy_map[(q->reqs[i].slot - q->index) / nqueues] = true;
+			inflight++;
+		}
+	for (;;) {
+		bool more = true, added = false;
+		unsigned got;
+
+		while (inflight < opt.depth && !atomic_load(&abort_run)) {
+			struct req *rq = NULL;
+			int type = -1;
+			bool keep = false;
+
+			if (ra->kind == PH_WARM) {
+				/* a write, then a read of it, through every pool buffer once */
+				more = false;
+				for (unsigned i = 0; i < opt.depth; i++)
+					if (q->reqs[i].warm < 2) {
+						more = true;
+						if (!q->reqs[i].busy && !rq)
+							rq = &q->reqs[i];
+					}
+			} else {
+				for (unsigned i = 0; i < opt.depth && !rq; i++)
+					if (!q->reqs[i].busy)
+						rq = &q->reqs[i];
+			}
+			/* a request takes at most 2 + data_pages() descriptors */
+			if (!more || !rq || q->d.num_free < 2 + data_pages())
+				break;
+			if (ra->kind == PH_MAIN) {
+				more = claim();
+			} else if (ra->kind == PH_WARM) {
+				keep = rq->warm == 1;
+				type = rq->warm ? VBLK_T_IN : VBLK_T_OUT;
+				rq->warm++;
+			} else if (!left) {
+				more = false;
+			} else {
+				left--;
+				type = ra->type;
+			}
+			if (!more)
+				break;
+			if (issue(q, rq, busy_map, type, keep) < 0) {
+				atomic_store(&abort_run, true);
+				break;
+			}
+			inflight++;
+			added = true;
+		}
+		if (added && dq_need_kick(q))
+			gm_evtchn_notify(q->ev, (gm_port)q->port);
+		if (atomic_load(&abort_run) || (!more && atomic_load(&leave_inflight)))
+			break;
+		got = harvest(q, busy_map);
+		inflight -= got;
+		if (!more && !inflight)
+			break;
+		if (got) {
+			last = now();
+			continue;
+		}
+		if (now() - last > opt.timeout) {
+			fail("queue %u: no completion for %d s (%u in flight)", q->index, opt.timeout,
+			     inflight);
+			atomic_store(&abort_run, true);
+			break;
+		}
+		wait_event(q, 100);
+	}
+	free(busy_map);
+	return NULL;
+}
+
+/* Run a phase on every queue and wait for it. */
+static void run_phase(enum phase kind, unsigned count, int type)
+{
+	struct run_arg *ra = calloc(nqueues, sizeof(*ra));
+
+	if (!ra) {
+		fail("out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < nqueues; i++) {
+		ra[i] = (struct run_arg){.q = &queues[i], .kind = kind, .count = count, .type = type};
+		if (pthread_create(&queues[i].thread, NULL, queue_main, &ra[i]) == 0)
+			queues[i].started = true;
+		else
+			fail("cannot start a queue thread");
+	}
+	for (unsigned i = 0; i < nqueues; i++)
+		if (queues[i].started) {
+			pthread_join(queues[i].thread, NULL);
+			queues[i].started = false;
+		}
+	free(ra);
+}
+
+/* ---- xenstore handshake --------------------------------------------------------- */
+
+static int read_str_node(const char *dir, const char *key, char *buf, size_t size)
+{
+	char path[320], *v;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	if ((r = gm_xs_read(G.xs, 0, path, &v, &len)) < 0)
+		return r;
+	if (len >= size || strlen(v) != len) {
+		free(v);
+		return -EINVAL;
+	}
+	memcpy(buf, v, len + 1);
+	free(v);
+	return 0;
+}
+
+static enum gm_vdev_state be_state(void)
+{
+	enum gm_vdev_state s = GM_VDEV_STATE_UNKNOWN;
+
+	gm_vdev_read_state(G.xs, G.be_dir, &s);
+	return s;
+}
+
+/* Wait until the backend's state satisfies @ok (watch-driven, with a timeout). */
+static int wait_backend(bool (*ok)(enum gm_vdev_state), enum gm_vdev_state *out)
+{
+	double deadline = now() + opt.timeout;
+
+	for (;;) {
+		enum gm_vdev_state s = be_state();
+		struct pollfd p = {.fd = gm_xs_fd(G.xs), .events = POLLIN};
+		char *wp, *wt;
+		double left;
+
+		if (ok(s)) {
+			if (out)
+				*out = s;
+			return 0;
+		}
+		left = deadline - now();
+		if (left <= 0) {
+			fail("the backend stayed %s (%s) for %d s", gm_vdev_state_name(s), G.be_dir,
+			     opt.timeout);
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, left > 0.2 ? 200 : (int)(left * 1000) + 1) > 0)
+			while (gm_xs_read_watch(G.xs, &wp, &wt) == 0) {
+				free(wp);
+				free(wt);
+			}
+	}
+}
+
+static bool st_initwait(enum gm_vdev_state s)
+{
+	return s == GM_VDEV_STATE_INITWAIT;
+}
+
+static bool st_connected(enum gm_vdev_state s)
+{
+	return s == GM_VDEV_STATE_CONNECTED;
+}
+
+static bool st_closed(enum gm_vdev_state s)
+{
+	return s == GM_VDEV_STATE_CLOSED || s == GM_VDEV_STATE_UNKNOWN;
+}
+
+static void set_state(enum gm_vdev_state s)
+{
+	int r = gm_vdev_write_state(G.xs, G.fe_dir, s);
+
+	if (r < 0)
+		fail("cannot write %s/state: %s", G.fe_dir, gm_strerror(r));
+}
+
+/* Per-connection stats as the backend published them. */
+struct bstats {
+	uint64_t requests, map_calls;
+};
+
+static void read_stats(struct bstats *st)
+{
+	char dir[300];
+
+	snprintf(dir, sizeof(dir), "%s/stats", G.be_dir);
+	memset(st, 0, sizeof(*st));
+	gm_vdev_read_u64(G.xs, dir, "requests", UINT64_MAX, &st->requests);
+	gm_vdev_read_u64(G.xs, dir, "map-calls", UINT64_MAX, &st->map_calls);
+}
+
+static void alloc_pool(void)
+{
+	for (unsigned i = 0; i < nqueues; i++)
+		for (unsigned k = 0; k < opt.depth; k++) {
+			struct req *rq = &queues[i].reqs[k];
+			int r;
+
+			if (!rq->b.va && (r = buf_get(&rq->b, 1 + data_pages())) < 0) {
+				fail("cannot share a pool buffer: %s", gm_strerror(r));
+				atomic_store(&abort_run, true);
+				return;
+			}
+		}
+}
+
+/* After the backend closed: every request buffer still shared goes. */
+static void release_requests(bool pool_too)
+{
+	for (unsigned i = 0; i < nqueues; i++)
+		for (unsigned k = 0; k < opt.depth; k++) {
+			struct req *rq = &queues[i].reqs[k];
+
+			if (rq->busy && rq->type == VBLK_T_OUT)
+				G.gen[rq->slot] = 0; /* may or may not have reached the disk */
+			rq->busy = false;
+			rq->warm = 0;
+			if (rq->b.va && (pool_too || !G.persistent)) {
+				if (release_grants(rq->b.va, rq->b.refs, rq->b.pages) < 0)
+					fail("a request buffer is still mapped after the backend closed");
+				rq->b.va = NULL;
+			}
+		}
+}
+
+/* The handshake, up to Connected.  Returns 0 or -errno (counted as an error). */
+static int connect_device(void)
+{
+	struct gm_vdev_front_info *fi = calloc(1, sizeof(*fi));
+	uint64_t want;
+	unsigned maxq;
+	int r;
+
+	if (!fi)
+		return -ENOMEM;
+	if ((r = wait_backend(st_initwait, NULL)) < 0)
+		goto out;
+	if ((r = gm_vdev_read_backend(G.xs, G.be_dir, &G.bi)) < 0) {
+		fail("the backend's nodes are unusable: %s", gm_strerror(r));
+		goto out;
+	}
+	if (G.bi.device_id != VBLK_DEVICE_ID || G.bi.config_len < VBLK_CFG_NUM_QUEUES + 2) {
+		fail("not a block device (device-id %u)", G.bi.device_id);
+		r = -ENODEV;
+		goto out;
+	}
+	want = GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1) | GM_VIRTIO_BIT(GM_VIRTIO_F_ACCESS_PLATFORM) |
+	       GM_VIRTIO_BIT(VBLK_F_FLUSH) | GM_VIRTIO_BIT(VBLK_F_BLK_SIZE) |
+	       GM_VIRTIO_BIT(VBLK_F_SEG_MAX) | GM_VIRTIO_BIT(VBLK_F_MQ) |
+	       GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
+	if (opt.packed)
+		want |= GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED);
+	if (opt.discard)
+		want |= GM_VIRTIO_BIT(VBLK_F_DISCARD);
+	G.features = G.bi.features & want;
+	if (opt.discard && !(G.features & GM_VIRTIO_BIT(VBLK_F_DISCARD))) {
+		fail("--discard: the backend does not offer discard");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (opt.packed && !(G.features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED))) {
+		fail("--packed: the backend does not offer packed rings");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	maxq = G.bi.max_queues;
+	if (!(G.features & GM_VIRTIO_BIT(VBLK_F_MQ)))
+		maxq = 1;
+	if (opt.queues > maxq) {
+		fail("--queues %u: the backend offers %u", opt.queues, maxq);
+		r = -EINVAL;
+		goto out;
+	}
+	if (opt.queue_size > G.bi.max_queue_size)
+		opt.queue_size = G.bi.max_queue_size;
+	if (opt.queue_size < 2 + data_pages()) {
+		fail("queue size %u is too small", opt.queue_size);
+		r = -EINVAL;
+		goto out;
+	}
+	G.persistent = G.bi.persistent && !opt.no_persistent;
+	{
+		uint64_t sectors = vblk_get_le(G.bi.config + VBLK_CFG_CAPACITY, 8);
+		uint64_t nslots = sectors * VBLK_SECTOR / opt.size;
+
+		if (G.gen && nslots != G.nslots) {
+			fail("the disk changed size");
+			r = -EINVAL;
+			goto out;
+		}
+		if (nslots < (uint64_t)opt.depth * nqueues * 2) {
+			fail("the disk (%" PRIu64 " sectors) is too small for --depth %u and --size %u",
+			     sectors, opt.depth, opt.size);
+			r = -ENOSPC;
+			goto out;
+		}
+		G.nslots = nslots;
+		if (!G.gen && (!(G.gen = calloc(nslots, sizeof(*G.gen))) ||
+			       !(G.listed = calloc(nslots, 1)))) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	fi->features = G.features;
+	fi->num_queues = nqueues;
+	fi->persistent = G.persistent;
+	for (unsigned i = 0; i < nqueues; i++) {
+		struct dq *q = &queues[i];
+
+		q->index = i;
+		q->size = opt.queue_size;
+		if ((r = dq_setup(q, opt.packed,
+				  G.features & GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX))) < 0) {
+			fail("queue %u: cannot set up the rings: %s", i, gm_strerror(r));
+			goto out;
+		}
+		fi->queues[i] = (struct gm_vdev_queue_info){
+			.size = q->size, .layout = opt.packed ? GM_VDEV_PACKED : GM_VDEV_SPLIT,
+			.desc = area_addr(&q->desc, 0), .driver = area_addr(&q->avail, 0),
+			.device = area_addr(&q->used, 0), .port = (gm_port)q->port,
+		};
+	}
+	if (G.persistent)
+		alloc_pool();
+	if ((r = gm_vdev_publish_frontend(G.xs, G.fe_dir, fi)) < 0) {
+		fail("cannot publish the queues: %s", gm_strerror(r));
+		goto out;
+	}
+	if ((r = wait_backend(st_connected, NULL)) < 0)
+		goto out;
+	set_state(GM_VDEV_STATE_CONNECTED);
+out:
+	free(fi);
+	return r;
+}
+
+/*
+ * Close: Closing, wait for the backend to close (it releases every mapping
+ * first), check that nothing of ours is mapped, take the stats, end every
+ * grant.  @then: the state to leave the device in (Closed, or Initialising
+ * to connect again).
+ */
+static void disconnect_device(struct bstats *st, enum gm_vdev_state then)
+{
+	set_state(GM_VDEV_STATE_CLOSING);
+	if (wait_backend(st_closed, NULL) == 0) {
+		read_stats(st);
+		if (G.emulated) {
+			unsigned n = 1;
+
+			for (int i = 0; i < 200; i++) {
+				if (gm_emu_mapped_count(G.x, G.self, &n) < 0 || n == 0)
+					break;
+				usleep(10000);
+			}
+			if (n)
+				fail("%u of our grants are still mapped after the backend closed", n);
+		}
+	}
+	release_requests(true);
+	for (unsigned i = 0; i < nqueues; i++)
+		dq_teardown(&queues[i]);
+	set_state(then);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- progress ------------------------------------------------------------------- */
+
+static double t_start;
+
+static void *progress_main(void *arg)
+{
+	uint64_t last_bytes = 0;
+	double last = now();
+
+	(void)arg;
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		double t;
+
+		for (int i = 0; i < 10; i++) {
+			if (atomic_load(&stop_io) || atomic_load(&abort_run))
+				return NULL;
+			nanosleep(&ts, NULL);
+		}
+		t = now();
+		if (opt.seconds > 0 && t - t_start >= opt.seconds)
+			atomic_store(&stop_io, true);
+		if (be_state() != GM_VDEV_STATE_CONNECTED) {
+			/* requests in flight will never complete: do not wait for the timeout */
+			fail("the backend left Connected (%s)", gm_vdev_state_name(be_state()));
+			atomic_store(&abort_run, true);
+			return NULL;
+		}
+		if (!opt.quiet) {
+			uint64_t b = atomic_load(&bytes_done);
+
+			printf("progress: t=%.0fs requests=%" PRIu64 " MB/s=%.1f errors=%" PRIu64 "\n",
+			       t - t_start, (uint64_t)atomic_load(&completed),
+			       (double)(b - last_bytes) / (t - last) / 1e6,
+			       (uint64_t)atomic_load(&errors));
+			fflush(stdout);
+		}
+		last_bytes = atomic_load(&bytes_done);
+		last = t;
+	}
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]\n"
+		"                      [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
+		"                      [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
+		"                      [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n");
+}
+
+static uint64_t num_arg(const char *s, uint64_t min, uint64_t max, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
+		fprintf(stderr, "grantmem-guest: bad %s \"%s\"\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"xen", required_argument, NULL, 'x'},
+		{"backend-domid", required_argument, NULL, 'b'},
+		{"devid", required_argument, NULL, 'd'},
+		{"type", required_argument, NULL, 't'},
+		{"requests", required_argument, NULL, 'n'},
+		{"seconds", required_argument, NULL, 's'},
+		{"depth", required_argument, NULL, 'D'},
+		{"size", required_argument, NULL, 'S'},
+		{"seq", no_argument, NULL, 'q'},
+		{"queues", required_argument, NULL, 'Q'},
+		{"queue-size", required_argument, NULL, 'z'},
+		{"packed", no_argument, NULL, 'P'},
+		{"no-persistent", no_argument, NULL, 'N'},
+		{"reconnect-every", required_argument, NULL, 'R'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"quiet", no_argument, NULL, 'Y'},
+		{"discard", no_argument, NULL, 'K'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct bstats st, base = {0, 0}, total = {0, 0};
+	int want_backend = -1, c, r;
+	char bid[16];
+	pthread_t prog;
+	bool prog_started = false;
+	uint64_t main_requests = 0, reconnects = 0;
+	double t_main = 0, elapsed = 0;
+
+	while ((c = getopt_long(argc, argv, "x:b:d:t:n:s:D:S:qQ:z:PNR:T:YKh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'x':
+			opt.spec = optarg;
+			break;
+		case 'b':
+			want_backend = (int)num_arg(optarg, 0, 0x7fef, "backend domid");
+			break;
+		case 'd':
+			opt.devid = (unsigned)num_arg(optarg, 0, UINT32_MAX, "devid");
+			break;
+		case 't':
+			opt.type = optarg;
+			break;
+		case 'n':
+			opt.requests = num_arg(optarg, 1, UINT64_MAX / 2, "request count");
+			break;
+		case 's':
+			opt.seconds = (double)num_arg(optarg, 1, 86400, "seconds");
+			break;
+		case 'D':
+			opt.depth = (unsigned)num_arg(optarg, 1, 256, "depth");
+			break;
+		case 'S':
+			opt.size = (unsigned)num_arg(optarg, VBLK_SECTOR, (MAX_PAGES - 1) * GM_PAGE_SIZE,
+						     "size");
+			if (opt.size % VBLK_SECTOR) {
+				fprintf(stderr, "grantmem-guest: --size must be a multiple of 512\n");
+				return 2;
+			}
+			break;
+		case 'q':
+			opt.seq = true;
+			break;
+		case 'Q':
+			opt.queues = (unsigned)num_arg(optarg, 1, GM_VDEV_MAX_QUEUES, "queue count");
+			break;
+		case 'z':
+			opt.queue_size = (unsigned)num_arg(optarg, 1, 32768, "queue size");
+			if (opt.queue_size & (opt.queue_size - 1)) {
+				fprintf(stderr, "grantmem-guest: --queue-size must be a power of 2\n");
+				return 2;
+			}
+			break;
+		case 'P':
+			opt.packed = true;
+			break;
+		case 'N':
+			opt.no_persistent = true;
+			break;
+		case 'R':
+			opt.reconnect_every = num_arg(optarg, 1, UINT64_MAX / 2, "reconnect interval");
+			break;
+		case 'T':
+			opt.timeout = (int)num_arg(optarg, 1, 3600, "timeout");
+			break;
+		case 'Y':
+			opt.quiet = true;
+			break;
+		case 'K':
+			opt.discard = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!opt.requests && !opt.seconds)
+		opt.requests = 10000;
+	signal(SIGPIPE, SIG_IGN);
+	nqueues = opt.queues;
+
+	if ((r = gm_xen_open(opt.spec, &G.x)) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot open Xen: %s\n", gm_strerror(r));
+		return 1;
+	}
+	{
+		struct gm_emu_world_info wi;
+
+		G.emulated = gm_emu_world_info(G.x, &wi) == 0;
+	}
+	if ((r = gm_xen_self_domid(G.x, &G.self)) < 0 || (r = gm_xs_open(G.x, &G.xs)) < 0 ||
+	    (r = gm_gntshr_open(G.x, &G.shr)) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot open Xen handles: %s\n", gm_strerror(r));
+		return 1;
+	}
+	snprintf(G.fe_dir, sizeof(G.fe_dir), "/local/domain/%u/device/%s/%u", G.self,
+		 opt.type ? opt.type : GM_VDEV_TYPE_DEFAULT, opt.devid);
+	if (read_str_node(G.fe_dir, "backend", G.be_dir, sizeof(G.be_dir)) < 0 ||
+	    read_str_node(G.fe_dir, "backend-id", bid, sizeof(bid)) < 0) {
+		fprintf(stderr,
+			"grantmem-guest: no device at %s (create it: grantmem-vdev add --backend-domid B "
+			"--frontend-domid %u)\n", G.fe_dir, G.self);
+		return 1;
+	}
+	{
+		uint64_t b;
+
+		if (gm_vdev_parse_u64(bid, 0x7fef, &b) < 0 ||
+		    (want_backend >= 0 && b != (uint64_t)want_backend)) {
+			fprintf(stderr, "grantmem-guest: %s/backend-id is \"%s\"\n", G.fe_dir, bid);
+			return 1;
+		}
+		G.backend = (gm_domid)b;
+	}
+	snprintf(G.be_state, sizeof(G.be_state), "%s/state", G.be_dir);
+	if ((r = gm_xs_watch(G.xs, G.be_state, "be")) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot watch %s: %s\n", G.be_state, gm_strerror(r));
+		return 1;
+	}
+	queues = calloc(nqueues, sizeof(*queues));
+	for (unsigned i = 0; queues && i < nqueues; i++) {
+		queues[i].reqs = calloc(opt.depth, sizeof(*queues[i].reqs));
+		queues[i].rng = mix64(((uint64_t)getpid() << 16) ^ i ^ (uint64_t)time(NULL));
+		queues[i].port = -1;
+		if (!queues[i].reqs)
+			return 1;
+	}
+	if (!queues)
+		return 1;
+	if (!opt.quiet)
+		printf("grantmem-guest: domain %u, device %s, backend domain %u\n", G.self, G.fe_dir,
+		       G.backend);
+
+	if (connect_device() < 0)
+		goto done;
+	if (!opt.quiet) {
+		printf("grantmem-guest: connected: %u queue(s) of %u, depth %u, %u-byte %s requests, "
+		       "%s grants, %" PRIu64 " MiB disk\n",
+		       nqueues, opt.queue_size, opt.depth, opt.size, opt.seq ? "sequential" : "random",
+		       G.persistent ? "persistent (pooled)" : "fresh per-request",
+		       G.nslots * opt.size >> 20);
+		fflush(stdout);
+	}
+	/* identify the disk once, as drivers do */
+	run_phase(PH_SPECIAL, 1, VBLK_T_GET_ID);
+	if (G.persistent && !atomic_load(&abort_run)) {
+		/* steady state: every pool buffer mapped once before we measure */
+		run_phase(PH_WARM, 0, -1);
+		for (int i = 0; i < 100; i++) {
+			read_stats(&base);
+			if (base.requests >= atomic_load(&completed))
+				break;
+			usleep(20000);
+		}
+	} else {
+		/* every request counts: only the identification went before */
+		read_stats(&base);
+		for (int i = 0; i < 100 && base.requests < atomic_load(&completed); i++) {
+			usleep(20000);
+			read_stats(&base);
+		}
+	}
+	{
+		uint64_t before = atomic_load(&completed);
+
+		t_start = t_main = now();
+		if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
+			prog_started = true;
+		for (;;) {
+			uint64_t budget = opt.requests;
+
+			if (opt.reconnect_every && (!opt.requests || opt.requests > atomic_load(&claimed) +
+							 opt.reconnect_every))
+				budget = atomic_load(&claimed) + opt.reconnect_every;
+			{
+				uint64_t saved = opt.requests;
+
+				opt.requests = budget;
+				atomic_store(&leave_inflight, budget != saved);
+				run_phase(PH_MAIN, 0, -1);
+				opt.requests = saved;
+			}
+			if (atomic_load(&abort_run) || atomic_load(&stop_io) || !opt.reconnect_every ||
+			    (opt.requests && atomic_load(&claimed) >= opt.requests))
+				break;
+			/* close and reconnect: the backend must let go of everything */
+			disconnect_device(&st, GM_VDEV_STATE_INITIALISING);
+			total.requests += st.requests - base.requests;
+			total.map_calls += st.map_calls - base.map_calls;
+			base = (struct bstats){0, 0};
+			reconnects++;
+			if (connect_device() < 0)
+				break;
+		}
+		main_requests = atomic_load(&completed) - before;
+	}
+	elapsed = now() - t_main;
+	atomic_store(&stop_io, true);
+	if (prog_started)
+		pthread_join(prog, NULL);
+	/* the data reached the disk: flush, as a filesystem would */
+	if (!atomic_load(&abort_run))
+		run_phase(PH_SPECIAL, 1, VBLK_T_FLUSH);
+	disconnect_device(&st, GM_VDEV_STATE_CLOSED);
+	total.requests += st.requests - base.requests;
+	total.map_calls += st.map_calls - base.map_calls;
+done:
+	{
+		uint64_t nerr = atomic_load(&errors);
+		double mcpr = total.requests ? (double)total.map_calls / (double)total.requests : 0;
+		double mb = (double)atomic_load(&bytes_done) / 1e6;
+		size_t nlat = 0;
+		double *lat;
+
+		for (unsigned i = 0; i < nqueues; i++)
+			nlat += queues[i].nlat;
+		lat = calloc(nlat ? nlat : 1, sizeof(*lat));
+		nlat = 0;
+		for (unsigned i = 0; lat && i < nqueues; i++) {
+			memcpy(lat + nlat, queues[i].lat, queues[i].nlat * sizeof(*lat));
+			nlat += queues[i].nlat;
+		}
+		if (lat && nlat)
+			qsort(lat, nlat, sizeof(*lat), cmp_double);
+		if (elapsed <= 0)
+			elapsed = 1e-9;
+		{
+			printf("result: %" PRIu64 " requests in %.2f s: %.0f IOPS, %.1f MB/s; latency "
+			       "p50=%.1fus p99=%.1fus; %" PRIu64 " reconnect(s); backend: %" PRIu64
+			       " map calls for %" PRIu64 " requests%s\n",
+			       main_requests, elapsed, (double)main_requests / elapsed, mb / elapsed,
+			       nlat ? lat[nlat / 2] * 1e6 : 0.0,
+			       nlat ? lat[(size_t)((double)(nlat - 1) * 0.99)] * 1e6 : 0.0, reconnects,
+			       total.map_calls, total.requests,
+			       G.persistent ? " (steady state, after warm-up)" : "");
+			if (atomic_load(&discards))
+				printf("result: %" PRIu64 " discard(s); discarded slots read back as zeros\n",
+				       (uint64_t)atomic_load(&discards));
+			if (atomic_load(&busy_errors))
+				printf("result: %" PRIu64 " grant(s) could not be ended: the backend kept "
+				       "them mapped\n", (uint64_t)atomic_load(&busy_errors));
+		}
+		printf("summary: requests=%" PRIu64 " bytes_verified=%" PRIu64 " errors=%" PRIu64
+		       " map_calls_per_request=%.2f iops=%.0f\n",
+		       (uint64_t)atomic_load(&completed), (uint64_t)atomic_load(&bytes_verified), nerr,
+		       mcpr, (double)main_requests / elapsed);
+		fflush(stdout);
+		free(lat);
+		for (unsigned i = 0; i < nqueues; i++) {
+			free(queues[i].lat);
+			free(queues[i].known);
+			free(queues[i].reqs);
+		}
+		free(queues);
+		free(G.gen);
+		free(G.listed);
+		gm_xs_unwatch(G.xs, G.be_state, "be");
+		gm_gntshr_close(G.shr);
+		gm_xs_close(G.xs);
+		gm_xen_close(G.x);
+		return nerr ? 1 : 0;
+	}
+}
