@@ -17,6 +17,7 @@
 #define __XEN_TOOLS__ 1
 
 #include <grantmem/ioreq.h>
+#include <grantmem/virtio.h>
 
 #include "internal.h"
 
@@ -402,7 +403,7 @@ static void serve(gm_ioreq_server *s, volatile ioreq_t *slot)
 	ioreq_t req;
 
 	/* the slot's fields are valid once READY is seen (Xen's write barrier) */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	gm_ring_fence(); /* full barrier; also what ThreadSanitizer understands */
 	memcpy(&req, (const void *)slot, sizeof(req));
 	count(&s->n_ioreqs);
 	switch (req.type) {
@@ -436,7 +437,7 @@ static void serve(gm_ioreq_server *s, volatile ioreq_t *slot)
 		break;
 	}
 	slot->data = req.data;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	gm_ring_fence();
 	slot->state = STATE_IORESP_READY;
 }
 
