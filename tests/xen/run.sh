@@ -16,6 +16,7 @@
 #   GMXEN PASS <name>
 #   GMXEN FAIL <name>: <why>
 #   GMXEN END <number of result lines dom0 wrote>
+#   GMXEN INFO <measurement>   (shown, counted as neither pass nor fail)
 # The last line printed here is "N passed, M failed".  Exit status 0 only
 # when every check passed, the end marker came and no result line was lost.
 #
@@ -177,6 +178,10 @@ real_binary() {
 }
 scenario=$(real_binary "$builddir/tools/grantmem-scenario")
 selfgrant=$(real_binary "$builddir/tests/xen/xen-selfgrant")
+vguest=$(real_binary "$builddir/tools/grantmem-guest")
+vblk=$(real_binary "$builddir/tools/grantmem-blk")
+vdev=$(real_binary "$builddir/tools/grantmem-vdev")
+bench=$(real_binary "$builddir/tools/grantmem-bench")
 ls "$builddir"/.libs/libgrantmem.so.* >/dev/null 2>&1 ||
 	die "$builddir/.libs/libgrantmem.so.* not built"
 
@@ -249,7 +254,10 @@ d=$work/domu
 busybox_tree "$d"
 copy_mods "$d" xen-evtchn xen-gntdev xen-gntalloc
 cp "$scenario" "$d/bin/grantmem-scenario"
-copy_libs "$d" "$d/bin/grantmem-scenario"
+cp "$vguest" "$d/bin/grantmem-guest"
+copy_libs "$d" "$d/bin/grantmem-scenario" "$d/bin/grantmem-guest"
+# grantmem-guest calls pthread_cancel, which dlopen()s libgcc_s: ldd cannot see that
+cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
 install -m 755 "$here/domu-init" "$d/init"
 cpio_gz "$d" "$work/domu.cpio.gz"
 
@@ -269,7 +277,11 @@ for c in read write ls list rm exists; do
 done
 cp "$scenario" "$d/bin/grantmem-scenario"
 cp "$selfgrant" "$d/bin/xen-selfgrant"
-copy_libs "$d" "$d/$xbin"/* "$d/usr/bin/xenstore" "$d/bin/grantmem-scenario" "$d/bin/xen-selfgrant"
+cp "$vblk" "$d/bin/grantmem-blk"
+cp "$vdev" "$d/bin/grantmem-vdev"
+cp "$bench" "$d/bin/grantmem-bench"
+copy_libs "$d" "$d/$xbin"/* "$d/usr/bin/xenstore" "$d/bin/grantmem-scenario" "$d/bin/xen-selfgrant" \
+	"$d/bin/grantmem-blk" "$d/bin/grantmem-vdev" "$d/bin/grantmem-bench"
 # xl calls pthread_cancel, which dlopen()s libgcc_s: ldd cannot see that
 cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
 cp "$root/boot/vmlinuz-$kver" "$d/root/vmlinuz"
@@ -326,7 +338,7 @@ results() {
 		sed '$d' "$log"
 	else
 		cat "$log"
-	fi | tr -d '\r' | grep -a -o 'GMXEN \(PASS\|FAIL\|END\).*' || true
+	fi | tr -d '\r' | grep -a -o 'GMXEN \(PASS\|FAIL\|END\|INFO\).*' || true
 }
 shown=0
 show_new() {
