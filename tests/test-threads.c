@@ -7,6 +7,8 @@
 #include "test-regions.h"
 
 #include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdatomic.h>
 
 #define NREG 8
@@ -63,8 +65,13 @@ int main(void)
 	for (unsigned i = 0; i < NREADERS; i++)
 		ASSERT_OK(pthread_create(&t[i], NULL, reader, (void *)(uintptr_t)(i + 1)));
 	/* The writer: add and remove regions in a churn. */
-	/* ...for at least ROUNDS rounds and until the readers got going. */
-	for (unsigned round = 0; round < ROUNDS || atomic_load(&hits_total) < 2000; round++) {
+	/* ...for at least ROUNDS rounds and until the readers got going, or
+	 * 10 s on a machine too loaded for that (a deadlock trips the alarm). */
+	alarm(60);
+	time_t start = time(NULL);
+	for (unsigned round = 0;
+	     round < ROUNDS || (atomic_load(&hits_total) < 2000 && time(NULL) - start < 10);
+	     round++) {
 		unsigned i = round % NREG;
 		int ret = gm_space_add(s, (uint64_t)i * 0x10000, r[i]);
 		if (ret == -EEXIST)
