@@ -14,7 +14,9 @@
 #
 # Knobs (environment): DEMO_SECONDS (5), DEMO_DEPTH (16), DEMO_SIZE (4096),
 # DEMO_QUEUES (2), DEMO_PERSISTENT (0; 1: pooled persistent grants),
-# DEMO_IMAGE_MB (64).  Everything it starts is stopped and every temporary
+# DEMO_IMAGE_MB (64), DEMO_BLK_WRAP (a command that runs the backend, e.g.
+# "valgrind --error-exitcode=99": its exit status counts).  Everything it
+# starts is stopped and every temporary
 # file removed, also on Ctrl-C.
 set -u
 
@@ -75,7 +77,14 @@ say "toolstack (dom0): device 0 from driver domain $backend_dom to domain $guest
 persist=
 [ "${DEMO_PERSISTENT:-0}" = 1 ] && persist=--persistent
 say "grantmem-blk in domain $backend_dom ($queues queue(s)${persist:+, persistent grants offered})"
-"$blk" --xen "$world,domid=$backend_dom" --image "$tmp/disk.img" --queues "$queues" \
+wrap=()
+if [ -n "${DEMO_BLK_WRAP:-}" ]; then
+	# libtool runs the wrapped program itself, not its wrapper script
+	# shellcheck disable=SC2206 # the knob is a command line: split it
+	wrap=("$B/libtool" --mode=execute ${DEMO_BLK_WRAP})
+	say "the backend runs under: $DEMO_BLK_WRAP"
+fi
+"${wrap[@]}" "$blk" --xen "$world,domid=$backend_dom" --image "$tmp/disk.img" --queues "$queues" \
 	--frontend-domid $guest_dom --stats $persist > >(sed -u 's/^/    [blk] /') 2>&1 &
 blk_pid=$!
 
