@@ -410,7 +410,7 @@ static int ram_setup(struct emu_world *w)
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
 	w->ram_pages = (uint32_t)(w->ram_size / GM_PAGE_SIZE);
-	w->ram_state = calloc(w->ram_pages, 1);
+	w->ram_state = gm__calloc(w->ram_pages, 1);
 	if (!w->ram_state) {
 		errno = ENOMEM;
 		goto fail;
@@ -859,7 +859,7 @@ static int shr_end(struct emu_shr *s, const gm_gref *refs, uint32_t n, bool defe
 /* Tear one share down: end what is left, free or quarantine its pages. */
 static void share_drop(struct emu_shr *s, struct share *sh)
 {
-	gm_gref *live = malloc(sh->count * sizeof(*live));
+	gm_gref *live = gm__malloc(sh->count * sizeof(*live));
 	uint32_t n = 0;
 	int r = 0;
 
@@ -1301,8 +1301,8 @@ static int xs_read_watch(void *h, char **path, char **token)
 		if (!nul || !memchr(nul + 1, 0, rh.len - (size_t)(nul + 1 - p))) {
 			r = -EPROTO;
 		} else {
-			*path = strdup(p);
-			*token = strdup(nul + 1);
+			*path = gm__strdup(p);
+			*token = gm__strdup(nul + 1);
 			if (!*path || !*token) {
 				free(*path);
 				free(*token);
@@ -1340,7 +1340,7 @@ static int xs_domain_path(void *h, gm_domid domid, char **path)
 
 	(void)h;
 	snprintf(buf, sizeof(buf), "/local/domain/%u", domid);
-	*path = strdup(buf);
+	*path = gm__strdup(buf);
 	return *path ? 0 : -ENOMEM;
 }
 

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "emu.h"
+#include "emu-gnttab.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -26,19 +27,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Grant entry v1 flags, as Xen's public grant_table.h numbers them. */
-#define GTF_permit_access 0x1u
-#define GTF_readonly 0x4u
-#define GTF_reading 0x8u
-#define GTF_writing 0x10u
-
-#define GT_FRAME_ENTRIES 512u        /* v1 entries per grant-table frame */
-#define GT_MAX_ENTRIES (64u * 512u)  /* Xen's default max_grant_frames */
-#define GT_FIRST_REF 8u              /* refs below are the toolstack's */
 #define EVT_MAX_PORTS 4096u          /* 2-level ABI, 64-bit guest */
 #define CONN_MAX 1024u
 #define CONN_MAP_MAX (1u << 20)      /* pages one connection may map */
-#define MAP_COUNT_MAX 0x7fffffffu
 #define RAM_MAX (64ull << 30)
 #define XS_MAX_NODES 200000u         /* all trees, transactions included */
 #define XS_MAX_WATCHES 128u          /* per connection, xenstored's quota */
@@ -58,16 +49,6 @@ struct ram {
 	unsigned refs; /* the owning connection + every entry in use */
 };
 
-/* A v1 grant entry plus its maptrack counts.  Free iff ram == NULL. */
-struct gent {
-	struct ram *ram;
-	struct conn *owner; /* the granting connection; NULL once revoked */
-	uint32_t frame;
-	uint16_t flags;
-	uint16_t grantee;
-	uint32_t rd_maps, wr_maps;
-};
-
 enum { PORT_FREE, PORT_UNBOUND, PORT_INTER };
 
 struct port {
@@ -83,8 +64,7 @@ struct domain {
 	pid_t pid;       /* the owning process (domains other than 0) */
 	unsigned nconns;
 	bool dying;      /* no connection left, entries still mapped */
-	struct gent *gt;
-	uint32_t gt_size, gt_used;
+	struct gm__gt gt; /* its grant table (emu-gnttab.c) */
 	struct port *ports;
 	uint32_t nports; /* slots allocated */
 };
@@ -246,6 +226,18 @@ static void ram_put(struct ram *r)
 		close(r->ro_fd);
 	free(r);
 }
+
+static void ram_get_op(void *r)
+{
+	((struct ram *)r)->refs++;
+}
+
+static void ram_put_op(void *r)
+{
+	ram_put(r);
+}
+
+static const struct gm__gt_ram_ops gt_ram_ops = {.get = ram_get_op, .put = ram_put_op};
 
 /* ---- xenstore tree ------------------------------------------------------------ */
 
@@ -809,24 +801,15 @@ static void dom_free(struct hub *h, struct domain *d)
 			*pp = d->next;
 			break;
 		}
-	free(d->gt);
+	gm__gt_destroy(&d->gt);
 	free(d->ports);
 	free(d);
-}
-
-static void entry_free(struct domain *d, uint32_t ref)
-{
-	struct gent *e = &d->gt[ref];
-
-	ram_put(e->ram);
-	memset(e, 0, sizeof(*e));
-	d->gt_used--;
 }
 
 /* Drop a domain that has neither connections nor mapped entries. */
 static void dom_maybe_free(struct hub *h, struct domain *d)
 {
-	if (d->id != 0 && d->nconns == 0 && d->gt_used == 0)
+	if (d->id != 0 && d->nconns == 0 && d->gt.used == 0)
 		dom_free(h, d);
 }
 
@@ -847,6 +830,7 @@ static struct domain *dom_create(struct hub *h, uint16_t id, pid_t pid)
 		return NULL;
 	d->id = id;
 	d->pid = pid;
+	gm__gt_init(&d->gt, &gt_ram_ops);
 	d->next = h->doms;
 	h->doms = d;
 	dom_path(id, path);
@@ -891,7 +875,7 @@ static void dom_leave(struct hub *h, struct domain *d)
 	dom_path(d->id, path);
 	xs_do_rm(&x, path);
 	fire(h, "@releaseDomain", false);
-	if (d->gt_used)
+	if (d->gt.used)
 		d->dying = true; /* freed when the last mapping goes */
 	dom_maybe_free(h, d);
 }
@@ -903,48 +887,17 @@ static uint16_t resolve_domid(const struct conn *c, uint32_t d)
 	return d == GM_DOMID_SELF ? c->dom->id : (uint16_t)d;
 }
 
-static void entry_update_flags(struct gent *e)
-{
-	e->flags &= (uint16_t)~(GTF_reading | GTF_writing);
-	if (e->rd_maps || e->wr_maps)
-		e->flags |= GTF_reading;
-	if (e->wr_maps)
-		e->flags |= GTF_writing;
-}
-
 /* Release one map batch (unmap, or its connection died). */
 static void maph_release(struct hub *h, struct conn *c, struct maph *m)
 {
 	struct domain *d = m->dom;
 
-	for (uint32_t i = 0; i < m->count; i++) {
-		struct gent *e = &d->gt[m->refs[i]];
-
-		if (m->rw)
-			e->wr_maps--;
-		else
-			e->rd_maps--;
-		entry_update_flags(e);
-		if (!e->owner && !e->rd_maps && !e->wr_maps)
-			entry_free(d, m->refs[i]); /* revoked while mapped: now gone */
-	}
+	for (uint32_t i = 0; i < m->count; i++)
+		gm__gt_unmap(&d->gt, m->refs[i], m->rw);
 	c->mapped -= m->count;
 	free(m);
 	if (d->dying)
 		dom_maybe_free(h, d);
-}
-
-/* Is @ref of @d mappable by domain @mapper, for writing if @rw? */
-static bool entry_ok(const struct domain *d, uint32_t ref, uint16_t mapper, bool rw)
-{
-	const struct gent *e;
-
-	if (ref >= d->gt_size)
-		return false;
-	e = &d->gt[ref];
-	return e->ram && e->owner && (e->flags & GTF_permit_access) && e->grantee == mapper &&
-	       !(rw && (e->flags & GTF_readonly)) && e->rd_maps < MAP_COUNT_MAX &&
-	       e->wr_maps < MAP_COUNT_MAX;
 }
 
 static int h_map(struct hub *h, struct rq *q)
@@ -979,14 +932,14 @@ static int h_map(struct hub *h, struct rq *q)
 	fr = (struct gm__emu_frame *)(void *)(q->out + sizeof(rep));
 	/* All or nothing: check everything before touching anything. */
 	for (uint32_t i = 0; i < req.count; i++) {
-		struct gent *e;
+		struct gm__gt_ent *e;
 		unsigned s;
 
-		if (!entry_ok(d, refs[i], q->c->dom->id, rw)) {
+		if (!gm__gt_mappable(&d->gt, refs[i], q->c->dom->id, rw)) {
 			free(m);
 			return -EINVAL;
 		}
-		e = &d->gt[refs[i]];
+		e = &d->gt.e[refs[i]];
 		for (s = 0; s < rep.nfds && rams[s] != e->ram; s++)
 			;
 		if (s == rep.nfds) {
@@ -999,15 +952,8 @@ static int h_map(struct hub *h, struct rq *q)
 		fr[i].slot = s;
 		fr[i].page = e->frame;
 	}
-	for (uint32_t i = 0; i < req.count; i++) {
-		struct gent *e = &d->gt[refs[i]];
-
-		if (rw)
-			e->wr_maps++;
-		else
-			e->rd_maps++;
-		entry_update_flags(e);
-	}
+	for (uint32_t i = 0; i < req.count; i++)
+		gm__gt_map(&d->gt, refs[i], rw);
 	m->id = ++h->next_map;
 	m->dom = d;
 	m->rw = rw;
@@ -1050,18 +996,16 @@ static int copy_resolve(struct hub *h, struct conn *c, uint32_t domid, uint32_t 
 			uint8_t **page)
 {
 	struct domain *d = domid <= 0xffff ? dom_find(h, resolve_domid(c, domid)) : NULL;
-	struct gent *e;
+	const struct gm__gt_ent *e;
+	int st;
 
 	if (!d)
 		return GM_GNTST_BAD_DOMAIN;
-	if (ref >= d->gt_size)
-		return GM_GNTST_BAD_GNTREF;
-	e = &d->gt[ref];
-	if (!e->ram || !e->owner || !(e->flags & GTF_permit_access) || e->grantee != c->dom->id)
-		return GM_GNTST_GENERAL_ERROR;
-	if (writing && (e->flags & GTF_readonly))
-		return GM_GNTST_GENERAL_ERROR;
-	*page = e->ram->base + (size_t)e->frame * GM_PAGE_SIZE;
+	st = gm__gt_copy_check(&d->gt, ref, c->dom->id, writing);
+	if (st != GM_GNTST_OKAY)
+		return st;
+	e = &d->gt.e[ref];
+	*page = ((struct ram *)e->ram)->base + (size_t)e->frame * GM_PAGE_SIZE;
 	return GM_GNTST_OKAY;
 }
 
@@ -1128,33 +1072,11 @@ static int h_copy(struct hub *h, struct rq *q)
 	return 0;
 }
 
-/* Grow @d's table to hold @need entries, a grant frame at a time. */
-static int gt_grow(struct domain *d, uint32_t need)
-{
-	uint32_t size = d->gt_size;
-	struct gent *gt;
-
-	if (need <= size)
-		return 0;
-	if (need > GT_MAX_ENTRIES)
-		return -ENOSPC;
-	while (size < need)
-		size += GT_FRAME_ENTRIES;
-	gt = realloc(d->gt, size * sizeof(*gt));
-	if (!gt)
-		return -ENOMEM;
-	memset(gt + d->gt_size, 0, (size - d->gt_size) * sizeof(*gt));
-	d->gt = gt;
-	d->gt_size = size;
-	return 0;
-}
-
 static int h_grant(struct hub *h, struct rq *q)
 {
 	struct gm__emu_grant_req req;
 	struct domain *d = q->c->dom;
-	uint32_t *refs = (uint32_t *)(void *)q->out, got = 0, ref;
-	const uint8_t *frames;
+	uint32_t *refs = (uint32_t *)(void *)q->out, *frames;
 	int r;
 
 	(void)h;
@@ -1164,91 +1086,28 @@ static int h_grant(struct hub *h, struct rq *q)
 	if (!req.count || req.count > GM__EMU_MAP_CHUNK || req.domid > 0xffff ||
 	    q->len != sizeof(req) + (size_t)req.count * sizeof(uint32_t))
 		return -EINVAL;
-	frames = q->p + sizeof(req);
-	for (uint32_t i = 0; i < req.count; i++) {
-		uint32_t f;
-
-		memcpy(&f, frames + i * sizeof(f), sizeof(f));
-		if (f >= q->c->ram->pages)
+	/* aligned copies for the table; the reply buffer has room behind the refs */
+	frames = refs + req.count;
+	memcpy(frames, q->p + sizeof(req), req.count * sizeof(*frames));
+	for (uint32_t i = 0; i < req.count; i++)
+		if (frames[i] >= q->c->ram->pages)
 			return -EINVAL;
-	}
-	/* refs below GT_FIRST_REF are never handed out */
-	if (d->gt_size < GT_FIRST_REF + d->gt_used + req.count &&
-	    (r = gt_grow(d, GT_FIRST_REF + d->gt_used + req.count)) < 0)
+	r = gm__gt_grant(&d->gt, req.count, frames, q->c->ram, q->c,
+			 resolve_domid(q->c, req.domid), req.writable != 0, refs);
+	if (r < 0)
 		return r;
-	for (ref = GT_FIRST_REF; got < req.count && ref < d->gt_size; ref++)
-		if (!d->gt[ref].ram)
-			refs[got++] = ref;
-	if (got < req.count)
-		return -ENOSPC;
-	for (uint32_t i = 0; i < req.count; i++) {
-		struct gent *e = &d->gt[refs[i]];
-
-		memcpy(&e->frame, frames + i * sizeof(e->frame), sizeof(e->frame));
-		e->ram = q->c->ram;
-		e->ram->refs++;
-		e->owner = q->c;
-		e->grantee = resolve_domid(q->c, req.domid);
-		e->flags = (uint16_t)(GTF_permit_access | (req.writable ? 0 : GTF_readonly));
-		d->gt_used++;
-	}
 	q->olen = req.count * (uint32_t)sizeof(uint32_t);
 	return 0;
 }
 
 static int h_end(struct hub *h, struct rq *q)
 {
-	struct domain *d = q->c->dom;
-	uint32_t n = q->len / sizeof(uint32_t), ref;
-	bool defer = q->arg != 0;
-	int deferred = 0;
+	uint32_t n = q->len / sizeof(uint32_t);
 
 	(void)h;
 	if (q->c->kind != GM__EMU_K_GNTSHR || !n || q->len % sizeof(uint32_t))
 		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		memcpy(&ref, q->p + i * sizeof(ref), sizeof(ref));
-		if (ref >= d->gt_size || !d->gt[ref].ram || d->gt[ref].owner != q->c)
-			return -EINVAL;
-		if (!defer && (d->gt[ref].rd_maps || d->gt[ref].wr_maps))
-			return -EBUSY; /* Xen: busy bits set, the entry stays */
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct gent *e;
-
-		memcpy(&ref, q->p + i * sizeof(ref), sizeof(ref));
-		e = &d->gt[ref];
-		if (!e->owner)
-			continue; /* a duplicate in the list */
-		if (e->rd_maps || e->wr_maps) {
-			/* revoked now, freed by the last unmap (gntalloc defers too) */
-			e->owner = NULL;
-			e->flags &= (uint16_t)~GTF_permit_access;
-			deferred++;
-		} else {
-			entry_free(d, ref);
-		}
-	}
-	return deferred;
-}
-
-/* Revoke everything a gntshr connection granted. */
-static void revoke_conn(struct conn *c)
-{
-	struct domain *d = c->dom;
-
-	for (uint32_t ref = 0; ref < d->gt_size; ref++) {
-		struct gent *e = &d->gt[ref];
-
-		if (e->owner != c)
-			continue;
-		if (e->rd_maps || e->wr_maps) {
-			e->owner = NULL;
-			e->flags &= (uint16_t)~GTF_permit_access;
-		} else {
-			entry_free(d, ref);
-		}
-	}
+	return gm__gt_end(&q->c->dom->gt, q->p, n, q->c, q->arg != 0);
 }
 
 /* ---- event channels -------------------------------------------------------------- */
@@ -1648,13 +1507,8 @@ static int h_info(struct hub *h, struct rq *q)
 		info.exists = 1;
 		info.dying = d->dying;
 		info.connections = d->nconns;
-		info.grants = d->gt_used;
-		for (uint32_t i = 0; i < d->gt_size; i++) {
-			uint32_t m = d->gt[i].rd_maps + d->gt[i].wr_maps;
-
-			info.mapped += m != 0;
-			info.maps += m;
-		}
+		info.grants = d->gt.used;
+		gm__gt_counts(&d->gt, &info.mapped, &info.maps);
 		for (uint32_t i = 1; i < d->nports; i++)
 			info.ports += d->ports[i].state != PORT_FREE;
 		for (struct conn *c = h->conns; c; c = c->next)
@@ -1716,7 +1570,7 @@ static void conn_destroy(struct hub *h, struct conn *c)
 		maph_release(h, c, m);
 	}
 	if (c->kind == GM__EMU_K_GNTSHR && c->dom)
-		revoke_conn(c);
+		gm__gt_revoke_owner(&c->dom->gt, c);
 	ram_put(c->ram);
 	if (c->dom)
 		for (uint32_t p = 1; p < c->dom->nports; p++)

@@ -617,8 +617,8 @@ static int real_xs_read_watch(void *hp, char **path, char **token)
 		free(ev);
 		return -EIO;
 	}
-	*path = strdup(ev[XS_WATCH_PATH]);
-	*token = strdup(ev[XS_WATCH_TOKEN]);
+	*path = gm__strdup(ev[XS_WATCH_PATH]);
+	*token = gm__strdup(ev[XS_WATCH_TOKEN]);
 	free(ev);
 	if (!*path || !*token) {
 		free(*path);

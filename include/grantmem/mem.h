@@ -193,9 +193,11 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
  * needed.  Ranges on a region with a map_sg callback (grant regions) are
  * mapped by one call for all of them.
  * Returns the number of iovecs written (>= n), or a negative errno with
- * nothing mapped: -EINVAL (n == 0, a zero-length or wrapping range), -E2BIG
- * (more than @max_out iovecs needed), -EFAULT, -EACCES, -ENOSPC, or a
- * region's error.  Never shortens a range: all or nothing.
+ * nothing mapped: -EINVAL (n == 0, bad flags, a zero-length range), -E2BIG
+ * (more than @max_out iovecs needed), -EFAULT (no region, or a range that
+ * wraps past 2^64, as gm_read), -EACCES, -ENOSPC, or a region's error.
+ * Ranges are checked in order: the first bad one decides the errno.  Never
+ * shortens a range: all or nothing.
  */
 GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec *out,
 		     unsigned max_out, int flags);
@@ -221,8 +223,11 @@ GM_API int gm_read(gm_mem *m, uint64_t addr, void *buf, size_t len);
 GM_API int gm_write(gm_mem *m, uint64_t addr, const void *buf, size_t len);
 /* gm_fill - set @len bytes at @addr to @byte. */
 GM_API int gm_fill(gm_mem *m, uint64_t addr, int byte, size_t len);
-/* gm_copy - copy between guest ranges (possibly of different handles; the
- * ranges must not overlap). */
+/* gm_copy - copy between guest ranges (possibly of different handles).
+ * Overlapping ranges are safe (never an undefined memcpy): chunks of up to
+ * 64 KiB move as memmove does.  Where the ranges alias without overlapping
+ * addresses (one page granted under two refs, so mapped twice) or span
+ * several chunks, the overlapped bytes are unspecified. */
 GM_API int gm_copy(gm_mem *dst, uint64_t dst_addr, gm_mem *src, uint64_t src_addr, size_t len);
 
 /* Objects: gm_read_obj(m, addr, &obj) / gm_write_obj(m, addr, &obj). */
