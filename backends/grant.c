@@ -388,8 +388,41 @@ static struct gentry *lru_victim(gm_grant_cache *c)
 }
 
 /*
+ * Room for @more victims in @vic.  Reserved before an entry is killed, so
+ * that a failed allocation never leaves a dead entry that nobody releases.
+ */
+static bool victim_reserve(struct gentry ***vic, unsigned nvic, unsigned more)
+{
+	struct gentry **nv = gm__realloc(*vic, ((size_t)nvic + more) * sizeof(**vic));
+
+	if (!nv)
+		return false;
+	*vic = nv;
+	return true;
+}
+
+/*
+ * Evict unpinned persistent @e into @vic (the caller releases it after
+ * unlocking) and take its pages off the budget now.  Returns 0, or -ENOMEM
+ * with @e left as it was.  Lock held.
+ */
+static int evict_entry(gm_grant_cache *c, struct gentry *e, struct gentry ***vic, unsigned *nvic)
+{
+	if (!victim_reserve(vic, *nvic, 1))
+		return -ENOMEM;
+	unlink_slots(e);
+	if (!kill_entry(e))
+		return 0; /* pinned by a hit meanwhile: its last unpin releases it */
+	(*vic)[(*nvic)++] = e;
+	c->mapped_pages -= e->npages;
+	e->uncounted = true;
+	STAT_ADD(c, evictions, 1);
+	return 0;
+}
+
+/*
  * Make room for @need more pages, evicting LRU entries into @vic (caller
- * releases them after unlocking).  Returns 0 or -ENOSPC.
+ * releases them after unlocking).  Returns 0, -ENOSPC or -ENOMEM.
  */
 static int make_room(gm_grant_cache *c, uint32_t need, struct gentry ***vic, unsigned *nvic)
 {
@@ -399,19 +432,8 @@ static int make_room(gm_grant_cache *c, uint32_t need, struct gentry ***vic, uns
 		struct gentry *e = lru_victim(c);
 		if (!e)
 			return -ENOSPC;
-		unlink_slots(e);
-		if (!kill_entry(e))
-			continue; /* cannot happen: unpinned under the lock */
-		struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
-		if (!nv) {
-			/* Keep it dead but pinned-free: release it now-ish below. */
+		if (evict_entry(c, e, vic, nvic))
 			return -ENOMEM;
-		}
-		*vic = nv;
-		(*vic)[(*nvic)++] = e;
-		c->mapped_pages -= e->npages;
-		e->uncounted = true;
-		STAT_ADD(c, evictions, 1);
 	}
 	return 0;
 }
@@ -442,16 +464,8 @@ static void sweep_idle(gm_grant_cache *c, struct gentry ***vic, unsigned *nvic, 
 		if (!e->persistent || !e->linked || atomic_load(&e->pins) ||
 		    atomic_load(&e->last_used) >= idle_clock)
 			continue;
-		struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
-		if (!nv)
+		if (evict_entry(c, e, vic, nvic))
 			return;
-		unlink_slots(e);
-		kill_entry(e);
-		*vic = nv;
-		(*vic)[(*nvic)++] = e;
-		c->mapped_pages -= e->npages;
-		e->uncounted = true;
-		STAT_ADD(c, evictions, 1);
 		(*count)++;
 	}
 }
@@ -513,6 +527,9 @@ static int publish(struct gentry *e, struct gentry ***vic, unsigned *nvic)
 	for (uint32_t i = 0; i < e->npages; i++)
 		if (!slot_make(e->dom, e->refs[i]))
 			return -ENOMEM;
+	/* At most one superseded entry per page: nothing can fail below. */
+	if (!victim_reserve(vic, *nvic, e->npages))
+		return -ENOMEM;
 	for (uint32_t i = 0; i < e->npages; i++) {
 		struct slot *s = slot_of(e->dom, e->refs[i]);
 		struct gentry *old = atomic_load(&s->e);
@@ -520,15 +537,8 @@ static int publish(struct gentry *e, struct gentry ***vic, unsigned *nvic)
 			/* A newer mapping supersedes it (e.g. read-write over
 			 * read-only): it goes when its users are done. */
 			unlink_slots(old);
-			if (kill_entry(old)) {
-				struct gentry **nv = gm__realloc(*vic, (*nvic + 1) * sizeof(**vic));
-				if (nv) {
-					*vic = nv;
-					(*vic)[(*nvic)++] = old;
-				} else {
-					/* Leave it dead; invalidate/free reclaims it. */
-				}
-			}
+			if (kill_entry(old))
+				(*vic)[(*nvic)++] = old;
 		}
 		atomic_store_explicit(&s->idx, i, memory_order_relaxed);
 		atomic_store_explicit(&s->e, e, memory_order_release);
@@ -1270,18 +1280,14 @@ static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref f
 			continue;
 		if (atomic_load(&e->pins) & DEAD)
 			continue; /* already going */
+		if (!victim_reserve(&vic, nvic, 1)) {
+			ret = -ENOMEM; /* this one stays mapped; the caller may retry */
+			break;
+		}
 		unlink_slots(e);
 		n++;
-		if (kill_entry(e)) {
-			struct gentry **nv = gm__realloc(vic, (nvic + 1) * sizeof(*vic));
-			if (!nv) {
-				ret = -ENOMEM;
-				/* Dead and unreachable; freed with the cache. */
-				continue;
-			}
-			vic = nv;
+		if (kill_entry(e))
 			vic[nvic++] = e;
-		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	STAT_ADD(c, invalidations, n);
