@@ -233,7 +233,7 @@ static struct gentry *lookup_pin(gm_grant_cache *c, struct gdom *d, gm_gref ref,
 	gm__epoch_exit(&c->ep, &t);
 	if (e) {
 		touch(c, e);
-		atomic_fetch_add_explicit(&c->st[t.slot].hits, 1, memory_order_relaxed);
+		gm__slot_add(&c->st[t.slot].hits, t.slot, 1);
 	}
 	return e;
 }
@@ -1070,7 +1070,7 @@ static size_t copy_hit(gm_grant_cache *c, struct gdom *d, uint64_t off, unsigned
 	}
 	gm__epoch_exit(&c->ep, &t);
 	if (l)
-		atomic_fetch_add_explicit(&c->st[t.slot].hits, 1, memory_order_relaxed);
+		gm__slot_add(&c->st[t.slot].hits, t.slot, 1);
 	return l;
 }
 
@@ -1179,7 +1179,7 @@ GM_API int gm_grant_cache_new(gm_gnttab *g, const struct gm_grant_cache_config *
 	*out = NULL;
 	if (!g)
 		return -EINVAL;
-	gm_grant_cache *c = gm__calloc(1, sizeof(*c));
+	gm_grant_cache *c = gm__zalloc_aligned(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->g = g;

@@ -112,7 +112,7 @@ GM_API int gm_space_new(gm_space **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	gm_space *s = gm__calloc(1, sizeof(*s));
+	gm_space *s = gm__zalloc_aligned(sizeof(*s));
 	struct gm__table *t = gm__calloc(1, sizeof(*t));
 	if (!s || !t) {
 		free(s);
