@@ -362,15 +362,22 @@ GM_API int gm_space_remove(gm_space *s, gm_region *r)
 	t->n = old->n - 1;
 	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
 	memcpy(&t->e[pos], &old->e[pos + 1], (old->n - pos - 1) * sizeof(t->e[0]));
-	atomic_store_explicit(&s->table, t, memory_order_release);
-	gm__epoch_synchronize(&s->rd);
+	/*
+	 * Retire @r (with the space's reference) before the new table hides
+	 * it: a gm_unmap that no longer finds it in the table must find it
+	 * here, with no window in between.  Reaped only after the grace
+	 * period, when every mapping a reader of the old table took is counted.
+	 */
 	z->e = old->e[pos];
-	free(old);
-	/* Keep the space's reference while mappings of @r are outstanding. */
 	pthread_mutex_lock(&s->retired_lock);
 	z->next = s->retired;
 	s->retired = z;
 	atomic_fetch_add(&s->nretired, 1);
+	pthread_mutex_unlock(&s->retired_lock);
+	atomic_store_explicit(&s->table, t, memory_order_release);
+	gm__epoch_synchronize(&s->rd);
+	free(old);
+	pthread_mutex_lock(&s->retired_lock);
 	reap_retired(s);
 	pthread_mutex_unlock(&s->retired_lock);
 	pthread_mutex_unlock(&s->wlock);
