@@ -25,6 +25,7 @@
 
 #define PATH_MAX_LEN 256
 #define VALUE_STR_MAX 64
+#define VDEV_RETRY_MS 100 /* gm_vdev_backend_run: a failed step is tried again */
 
 /* ---- strict value parsing -------------------------------------------------- */
 
@@ -708,7 +709,11 @@ struct gm_vdev {
 	bool seen;       /* found by the current scan */
 	bool connected;
 	bool failed;     /* the last connect failed; retry when the frontend changes */
+	bool host_failed; /* ... because of our side (Xen, memory): retry at every step */
 	bool fe_changed; /* a watch fired under fe_dir since the last step */
+	bool state_stale; /* writing Connected failed: written again at the next step */
+	bool unreleased; /* invalidating its mappings failed: retried at every step */
+	bool close_held; /* Closed is written once the mappings are gone */
 	struct gm_vdev_front_info fi;
 	enum gm_grant_policy policy;
 	gm_region *region;
@@ -733,6 +738,7 @@ struct gm_vdev_backend {
 	void *opaque;
 	struct gm_vdev *devs;
 	unsigned nconnected;
+	bool retry; /* a step failed on our side: step again soon (backend_run) */
 };
 
 #define TOKEN_ROOT "gm-vdev-root"
@@ -774,13 +780,59 @@ static int publish_back_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 	return put(xs, tx, d->be_dir, "state", "%u", GM_VDEV_STATE_INITWAIT);
 }
 
-static void set_state(struct gm_vdev *d, enum gm_vdev_state s)
+static int set_state(struct gm_vdev *d, enum gm_vdev_state s)
 {
 	int r = gm_vdev_write_state(d->b->xs, d->be_dir, s);
 
 	if (r < 0)
 		gm__warn("vdev: %s: cannot set state %s: %s", d->be_dir, gm_vdev_state_name(s),
 			 gm_strerror(r));
+	return r;
+}
+
+/*
+ * Did the frontend cause @err (its nodes, its rings, its ports), so that
+ * trying again before it changes something is pointless?  Anything else
+ * (an I/O error, no memory, a busy Xen) is ours and worth another try.
+ */
+static bool frontend_error(int err)
+{
+	switch (err) {
+	case -EINVAL:
+	case -ENOENT:
+	case -EFAULT:
+	case -EACCES:
+	case -EPERM:
+	case -EPROTO:
+	case -ELOOP:
+	case -EOVERFLOW:
+	case -ESRCH:
+	case -ERANGE:
+	case -E2BIG:
+	case -EOPNOTSUPP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Unmap what the cache still holds of the frontend's pages (rings,
+ * persistent data grants).  The cache keeps an entry it cannot invalidate
+ * (no memory for its bookkeeping): then d->unreleased is set and every
+ * step tries again, since a page left mapped can never be ended.
+ */
+static int release_mappings(struct gm_vdev *d)
+{
+	int r = gm_grant_cache_invalidate_domain(d->b->cache, d->fdom);
+
+	if (r < 0 && !d->unreleased)
+		gm__warn("vdev: %s: cannot release frontend %u's mappings: %s (will retry)",
+			 d->be_dir, d->fdom, gm_strerror(r));
+	d->unreleased = r < 0;
+	if (r < 0)
+		d->b->retry = true;
+	return r < 0 ? r : 0;
 }
 
 static void release_queues(struct gm_vdev *d)
@@ -797,7 +849,7 @@ static void release_queues(struct gm_vdev *d)
 	gm_region_free(d->region);
 	d->region = NULL;
 	/* rings and persistent data grants are still cached: let the guest have them back */
-	gm_grant_cache_invalidate_domain(d->b->cache, d->fdom);
+	release_mappings(d);
 }
 
 static void dev_disconnect(struct gm_vdev *d)
@@ -906,25 +958,51 @@ static void dev_step(struct gm_vdev *d)
 	enum gm_vdev_state fs, bs;
 	int r;
 
-	if (!d->fe_dir[0] && dev_init(d) < 0)
+	if (!d->fe_dir[0] && (r = dev_init(d)) < 0) {
+		b->retry |= !frontend_error(r);
 		return;
-	r = gm_vdev_read_state(b->xs, d->fe_dir, &fs);
-	if (r == -EINVAL)
-		fs = GM_VDEV_STATE_UNKNOWN; /* garbage: treat the frontend as gone */
-	else if (r < 0)
-		return;
-	if (d->connected) {
-		if (fs == GM_VDEV_STATE_INITIALISED || fs == GM_VDEV_STATE_CONNECTED)
+	}
+	if (d->unreleased) {
+		/* nothing new for this frontend while we map its pages */
+		if (release_mappings(d) < 0)
 			return;
+		if (d->close_held) {
+			d->close_held = false;
+			set_state(d, GM_VDEV_STATE_CLOSED);
+		}
+	}
+	r = gm_vdev_read_state(b->xs, d->fe_dir, &fs);
+	if (r == -EINVAL) {
+		fs = GM_VDEV_STATE_UNKNOWN; /* garbage: treat the frontend as gone */
+	} else if (r < 0) {
+		b->retry = true;
+		return;
+	}
+	if (d->connected) {
+		if (fs == GM_VDEV_STATE_INITIALISED || fs == GM_VDEV_STATE_CONNECTED) {
+			/* a frontend never told Connected would wait for ever */
+			if (d->state_stale)
+				d->state_stale = set_state(d, GM_VDEV_STATE_CONNECTED) < 0;
+			b->retry |= d->state_stale;
+			return;
+		}
 		dev_disconnect(d);
+		d->state_stale = false;
 		set_state(d, GM_VDEV_STATE_CLOSING);
+		if (d->unreleased) {
+			/* Closed tells the frontend its pages are free: not yet */
+			d->close_held = true;
+			return;
+		}
 		set_state(d, GM_VDEV_STATE_CLOSED);
 		/* a frontend that restarted without closing gets a fresh handshake */
 		if (fs != GM_VDEV_STATE_INITIALISING)
 			return;
 	}
-	if ((r = gm_vdev_read_state(b->xs, d->be_dir, &bs)) < 0)
+	if ((r = gm_vdev_read_state(b->xs, d->be_dir, &bs)) < 0) {
+		b->retry = true;
 		return;
+	}
 	switch (bs) {
 	case GM_VDEV_STATE_UNKNOWN:
 		return; /* our directory is going away */
@@ -940,6 +1018,7 @@ static void dev_step(struct gm_vdev *d)
 		if (r < 0) {
 			gm__warn("vdev: %s: cannot publish the device: %s", d->be_dir,
 				 gm_strerror(r));
+			b->retry = true;
 			return;
 		}
 		d->failed = false;
@@ -956,15 +1035,19 @@ static void dev_step(struct gm_vdev *d)
 	}
 	if (bs == GM_VDEV_STATE_INITWAIT &&
 	    (fs == GM_VDEV_STATE_INITIALISED || fs == GM_VDEV_STATE_CONNECTED)) {
-		if (d->failed && !d->fe_changed)
+		if (d->failed && !d->fe_changed && !d->host_failed)
 			return;
 		d->fe_changed = false;
-		if (dev_connect(d) < 0) {
+		if ((r = dev_connect(d)) < 0) {
+			/* a failure of ours (Xen, memory) is worth another try */
 			d->failed = true;
+			d->host_failed = !frontend_error(r);
+			b->retry |= d->host_failed;
 			return;
 		}
-		d->failed = false;
-		set_state(d, GM_VDEV_STATE_CONNECTED);
+		d->failed = d->host_failed = false;
+		d->state_stale = set_state(d, GM_VDEV_STATE_CONNECTED) < 0;
+		b->retry |= d->state_stale;
 	}
 }
 
@@ -991,6 +1074,14 @@ static void scan_frontend(struct gm_vdev_backend *b, gm_domid fdom)
 
 	snprintf(path, sizeof(path), "%s/%u", b->root, fdom);
 	n = gm_xs_directory(b->xs, GM_XS_TX_NONE, path, &names);
+	if (n < 0 && n != -ENOENT) {
+		/* unreadable is not removed: its devices stay until we know */
+		for (struct gm_vdev *d = b->devs; d; d = d->next)
+			if (d->fdom == fdom)
+				d->seen = true;
+		b->retry = true;
+		return;
+	}
 	if (n < 0)
 		return;
 	for (int i = 0; i < n; i++) {
@@ -1002,8 +1093,10 @@ static void scan_frontend(struct gm_vdev_backend *b, gm_domid fdom)
 		d = dev_find(b, fdom, (unsigned)devid);
 		if (!d) {
 			d = gm__calloc(1, sizeof(*d));
-			if (!d)
+			if (!d) {
+				b->retry = true; /* found again by the next scan */
 				continue;
+			}
 			d->b = b;
 			d->fdom = fdom;
 			d->devid = (unsigned)devid;
@@ -1080,6 +1173,7 @@ GM_API int gm_vdev_backend_process(gm_vdev_backend *b)
 	}
 	if (r != -EAGAIN)
 		return r;
+	b->retry = false;
 	if ((r = scan(b)) < 0)
 		return r;
 	for (struct gm_vdev *d = b->devs; d; d = d->next)
@@ -1155,8 +1249,11 @@ GM_API void gm_vdev_backend_free(gm_vdev_backend *b)
 
 		b->devs = d->next;
 		/* tell the frontend: it must not wait for a backend that is gone */
-		if (d->connected) {
+		if (d->connected || d->close_held) {
 			dev_disconnect(d);
+			/* a last try; freeing the cache below unmaps what is left */
+			if (d->unreleased)
+				release_mappings(d);
 			set_state(d, GM_VDEV_STATE_CLOSED);
 		}
 		dev_free(d);
@@ -1189,8 +1286,12 @@ GM_API int gm_vdev_backend_run(gm_vdev_backend *b, int stop_fd, int tick_ms)
 		return r;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+		int ms = tick_ms > 0 ? tick_ms : -1;
 
-		r = poll(p, stop_fd >= 0 ? 2 : 1, tick_ms > 0 ? tick_ms : -1);
+		/* a step that failed on our side is tried again without a watch */
+		if (b->retry && (ms < 0 || ms > VDEV_RETRY_MS))
+			ms = VDEV_RETRY_MS;
+		r = poll(p, stop_fd >= 0 ? 2 : 1, ms);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r > 0 && stop_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))

@@ -318,13 +318,19 @@ GM_API int gm_vdev_backend_fd(gm_vdev_backend *b);
  * Returns the number of devices connected now (>= 0) or a negative errno
  * when xenstore itself failed (the backend stays usable; try again).
  * Frontend mistakes are not errors: they are logged at info and leave the
- * device unconnected.  Not thread-safe with itself.
+ * device unconnected until the frontend changes its nodes.  Failures on the
+ * backend's side (a xenstore write, an event channel, memory, releasing the
+ * frontend's mappings) are logged at warning and tried again by the next
+ * call, which must come without a watch firing: call it periodically (every
+ * few hundred ms) or use gm_vdev_backend_run().  A frontend is told Closed
+ * only once its pages are unmapped.  Not thread-safe with itself.
  */
 GM_API int gm_vdev_backend_process(gm_vdev_backend *b);
 
 /*
  * gm_vdev_backend_run - loop: poll gm_vdev_backend_fd() and @stop_fd, call
- * gm_vdev_backend_process() (also every @tick_ms when > 0, for stats).
+ * gm_vdev_backend_process() (also every @tick_ms when > 0, for stats, and
+ * every 100 ms while a failed step waits to be tried again).
  * Returns 0 when @stop_fd becomes readable, or a negative errno.
  */
 GM_API int gm_vdev_backend_run(gm_vdev_backend *b, int stop_fd, int tick_ms);
