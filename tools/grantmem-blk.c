@@ -8,10 +8,15 @@
  *                [--read-only] [--stats] [--verbose]
  *   grantmem-blk --transport ioreq --frontend-domid N --image PATH
  *                [--mmio-base ADDR] [--xen SPEC] [--stats]
+ *   grantmem-blk --transport ram --socket PATH --image PATH [--queues N]
+ *                [--queue-size N] [--packed] [--read-only] [--stats] [--verbose]
  *
  * The default transport is "xenstore" (the vdev protocol, PV domains); with
  * "ioreq" the same request code serves an HVM/PVH guest's own virtio-mmio
- * driver through an ioreq server (tools/blk-ioreq.c).
+ * driver through an ioreq server (tools/blk-ioreq.c); with "ram" the same
+ * queue threads and request code serve a guest whose memory is a memfd it
+ * shares over a unix socket, like vhost-user (tools/blk-ram.c): the
+ * plain-shared-RAM baseline the grant transports are measured against.
  *
  * It needs no foreign-mapping privilege: it runs in any domain (a driver
  * domain), waits for the toolstack to create backend/<type>/<fe>/<devid>
@@ -28,10 +33,15 @@
  *
  * SIGINT/SIGTERM: disconnect every frontend (all mappings released), set the
  * backend states to Closed, exit 0.
+ *
+ * Testing aid: --fault SITE:N[:ERRNO] [--fault-on connect|disconnect] makes
+ * one library call fail once the device serves (see "fault injection"
+ * below; tests/test-fault-sweep-blk.sh sweeps every site).
  */
 #include "config.h"
 
 #include "blk-ioreq.h"
+#include "blk-ram.h"
 #include "virtio-blk.h"
 
 #include <grantmem/grantmem.h>
@@ -76,12 +86,29 @@ struct queue {
 	struct blkdev *dev;
 	unsigned index;
 	gm_vq *vq;
+	/*
+	 * The transport's ties: readable when the driver kicked (the event
+	 * channel's fd, or an eventfd), and where the RAM transport's
+	 * interrupts go (an eventfd; -1 on the xenstore transport).
+	 */
+	int kick_fd, call_fd;
 	pthread_t thread;
 	bool started;
+	atomic_uint_fast64_t served; /* requests completed on this connection */
+	/*
+	 * Failed event-channel calls, tried again every RETRY_MS until they
+	 * succeed (a lost interrupt or a port left masked would stall the
+	 * queue for good): a port to unmask (0: none), an interrupt owed.
+	 */
+	gm_port masked;
+	bool owed;
 };
 
+#define RETRY_MS 10
+
 struct blkdev {
-	gm_vdev *vd;
+	gm_vdev *vd;         /* the xenstore transport's device; NULL on RAM */
+	char name[32];       /* for log lines: "frontend N", "RAM guest" */
 	gm_vdev_backend *be;
 	int stop_fd; /* eventfd: the queue threads stop */
 	atomic_bool stopping;
@@ -95,6 +122,149 @@ struct blkdev {
 
 static struct blkdev *devs[MAX_DEVS];
 static atomic_uint_fast64_t total_requests;
+
+/* ---- fault injection: a testing aid (tests/test-fault-sweep-blk.sh) ---------- */
+
+/*
+ * --fault SITE:N[:ERRNO] makes the Nth call at the library's fault site SITE
+ * (see gm_fault_inject) fail with -ERRNO (default EIO; ENOMEM for "alloc"),
+ * counting from the moment the first frontend is connected and its queues
+ * are serving, or with --fault-on disconnect from the start of the first
+ * disconnect.  N = 0 only counts the calls.  Reported on stdout: when the
+ * fault fired and what each queue had served by then, what each queue
+ * served per connection, and at exit the calls every site saw after the
+ * arming.
+ */
+static const char *const fault_sites[] = {
+	"alloc", "gnttab_open", "gnttab_set_max_grants", "gnttab_map", "gnttab_unmap",
+	"gnttab_copy", "evtchn_open", "evtchn_bind_interdomain", "evtchn_unbind",
+	"evtchn_notify", "evtchn_pending", "evtchn_unmask", "xs_open", "xs_read", "xs_write",
+	"xs_directory", "xs_rm", "xs_mkdir", "xs_set_perms", "xs_watch", "xs_unwatch",
+	"xs_read_watch", "xs_tx_start", "xs_tx_end", "xs_domain_path",
+};
+
+static struct {
+	char *site; /* NULL: no --fault */
+	unsigned nth;
+	int err;
+	bool on_disconnect;
+	atomic_bool armed, fired;
+} fault;
+
+/* Parse SITE:N[:ERRNO] (ERRNO: a number or EIO, ENOMEM, ...).  0 or -EINVAL. */
+static int fault_parse(const char *arg)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} names[] = {
+		{"EIO", EIO}, {"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOSPC", ENOSPC},
+		{"EBUSY", EBUSY}, {"EINVAL", EINVAL}, {"ENOENT", ENOENT}, {"EACCES", EACCES},
+		{"ECONNRESET", ECONNRESET},
+	};
+	char *s = strdup(arg), *n, *e, *end;
+	unsigned long v;
+
+	if (!s)
+		return -ENOMEM;
+	n = strchr(s, ':');
+	if (!n)
+		goto bad;
+	*n++ = '\0';
+	e = strchr(n, ':');
+	if (e)
+		*e++ = '\0';
+	errno = 0;
+	v = strtoul(n, &end, 10);
+	if (errno || end == n || *end || v > UINT_MAX)
+		goto bad;
+	fault.nth = (unsigned)v;
+	fault.err = strcmp(s, "alloc") ? -EIO : -ENOMEM;
+	if (e) {
+		long x = strtol(e, &end, 10);
+
+		fault.err = 0;
+		if (end != e && !*end && x != 0 && x > -4096 && x < 4096)
+			fault.err = x < 0 ? (int)x : -(int)x;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(e, names[i].name))
+				fault.err = -names[i].err;
+		if (!fault.err)
+			goto bad;
+	}
+	/* an unknown site is refused here, not when the device connects */
+	if (gm_fault_inject(s, 0, fault.err) < 0)
+		goto bad;
+	gm_fault_reset();
+	free(fault.site);
+	fault.site = s;
+	return 0;
+bad:
+	free(s);
+	return -EINVAL;
+}
+
+/* " q0=N q1=N ...": what each queue of @d served on this connection. */
+static void fault_served(const struct blkdev *d, char *buf, size_t size)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; d && i < d->nq && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, " q%u=%" PRIu64, i,
+				       (uint64_t)atomic_load(&d->q[i].served));
+}
+
+/* Arm the fault, once: when the first frontend is served or first disconnects. */
+static void fault_arm(bool disconnecting)
+{
+	if (!fault.site || fault.on_disconnect != disconnecting || atomic_load(&fault.armed))
+		return;
+	gm_fault_reset(); /* every site counts from here */
+	if (gm_fault_inject(fault.site, fault.nth, fault.err) < 0)
+		return;
+	atomic_store(&fault.armed, true);
+	printf("grantmem-blk: fault %s:%u armed (%d) at %s\n", fault.site, fault.nth, fault.err,
+	       disconnecting ? "disconnect" : "connect");
+	fflush(stdout);
+}
+
+/*
+ * Report the fault once it has fired (the first caller to see it), with
+ * what device @d (NULL: none) had served by then.  Any thread.
+ */
+static void fault_check(const struct blkdev *d)
+{
+	char served[256];
+
+	if (!atomic_load(&fault.armed) || !fault.nth || atomic_load(&fault.fired) ||
+	    gm_fault_count(fault.site) < fault.nth || atomic_exchange(&fault.fired, true))
+		return;
+	fault_served(d, served, sizeof(served));
+	printf("grantmem-blk: fault %s:%u fired (%d) %s%s\n", fault.site, fault.nth, fault.err,
+	       !d ? "with no frontend connected" : atomic_load(&d->stopping) ? "while disconnecting:"
+										 : "while serving:",
+	       served);
+	fflush(stdout);
+}
+
+/* At exit: the calls each site saw after the arming. */
+static void fault_report(void)
+{
+	if (!fault.site)
+		return;
+	fault_check(NULL);
+	printf("grantmem-blk: fault calls since armed:");
+	for (size_t i = 0; i < sizeof(fault_sites) / sizeof(fault_sites[0]); i++) {
+		unsigned long n = gm_fault_count(fault_sites[i]);
+
+		if (n)
+			printf(" %s=%lu", fault_sites[i], n);
+	}
+	printf("%s\n", atomic_load(&fault.armed) ? "" : " (never armed)");
+	free(fault.site);
+	fault.site = NULL;
+}
 
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vlog(const char *fmt, ...)
@@ -317,18 +487,66 @@ static uint32_t serve(struct gm_vq_req *req)
 
 /* ---- queue threads ----------------------------------------------------------- */
 
+/*
+ * The queue threads' only ties to the transport: consume the kicks that woke
+ * a thread (event channel ports to unmask, or an eventfd's count), and
+ * interrupt the driver (the event channel, or the call eventfd).
+ */
+static void queue_ack_kick(struct queue *q)
+{
+	struct blkdev *d = q->dev;
+	gm_evtchn *ev;
+	uint64_t n;
+	int pp, k;
+
+	if (!d->vd) {
+		/* EAGAIN: another wakeup took the count already */
+		if (read(q->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			fprintf(stderr, "grantmem-blk: %s queue %u: kick: %s\n", d->name, q->index,
+				strerror(errno));
+		return;
+	}
+	ev = gm_vdev_queue_evtchn(d->vd, q->index);
+	while ((pp = gm_evtchn_pending(ev)) >= 0)
+		if ((k = gm_evtchn_unmask(ev, (gm_port)pp)) < 0) {
+			fprintf(stderr, "grantmem-blk: %s queue %u: unmask: %d (%s)\n",
+				d->name, q->index, k, gm_strerror(k));
+			q->masked = (gm_port)pp; /* queue_main tries again */
+		}
+	if (pp != -EAGAIN)
+		fprintf(stderr, "grantmem-blk: %s queue %u: pending: %d (%s)\n",
+			d->name, q->index, pp, gm_strerror(pp));
+}
+
+static int queue_interrupt(struct queue *q)
+{
+	uint64_t one = 1;
+
+	if (q->dev->vd)
+		return gm_vdev_notify(q->dev->vd, q->index);
+	/* EAGAIN: a counter the guest never reads is full; it has interrupts to see */
+	if (write(q->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
 static void *queue_main(void *arg)
 {
 	struct queue *q = arg;
 	struct blkdev *d = q->dev;
-	gm_evtchn *ev = gm_vdev_queue_evtchn(d->vd, q->index);
-	int efd = gm_evtchn_fd(ev);
+	int last_err = 0;
+	bool broken_told = false;
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = q->kick_fd, .events = POLLIN},
+				      {.fd = d->stop_fd, .events = POLLIN}};
 		bool kick = false;
 		int r;
 
+		/* a port left masked hears no kick: the queue is polled until it is unmasked */
+		if (q->masked &&
+		    gm_evtchn_unmask(gm_vdev_queue_evtchn(d->vd, q->index), q->masked) == 0)
+			q->masked = 0;
 		/* drain: notifications off while there is work, then re-check */
 		gm_vq_set_notify(q->vq, false);
 		for (;;) {
@@ -350,40 +568,70 @@ static void *queue_main(void *arg)
 			if (r < 0)
 				break;
 			uint32_t w = serve(req);
+			int k = gm_vq_push(q->vq, req, w, &notify);
 
-			if (gm_vq_push(q->vq, req, w, &notify) == 0) {
+			if (k == 0) {
 				atomic_fetch_add(&d->requests, 1);
 				atomic_fetch_add(&total_requests, 1);
+				atomic_fetch_add(&q->served, 1);
 				kick |= notify;
+			} else {
+				fprintf(stderr, "grantmem-blk: %s queue %u: completing a request: %d (%s)\n",
+					d->name, q->index, k, gm_strerror(k));
 			}
+			if (fault.site)
+				fault_check(d);
 		}
-		if (kick)
-			gm_vdev_notify(d->vd, q->index);
+		if (r < 0 && r != -EAGAIN && r != last_err)
+			fprintf(stderr, "grantmem-blk: %s queue %u: taking requests: %d (%s)\n",
+				d->name, q->index, r, gm_strerror(r));
+		last_err = r;
+		if (kick || q->owed) {
+			int k = queue_interrupt(q);
+
+			if (k < 0 && !q->owed)
+				fprintf(stderr, "grantmem-blk: %s queue %u: notify: %d (%s)\n",
+					d->name, q->index, k, gm_strerror(k));
+			/* the driver may wait for this one: send it again until it goes */
+			q->owed = k < 0;
+		}
+		if (fault.site)
+			fault_check(d);
 		if (r == -EIO || (r < 0 && gm_vq_broken(q->vq))) {
-			fprintf(stderr, "grantmem-blk: frontend %u queue %u is broken; waiting for a reset\n",
-				gm_vdev_frontend_id(d->vd), q->index);
-			atomic_fetch_add(&d->errors, 1);
+			/* once: a retry (RETRY_MS) comes back here */
+			if (!broken_told) {
+				fprintf(stderr, "grantmem-blk: %s queue %u is broken; waiting for a reset\n",
+					d->name, q->index);
+				atomic_fetch_add(&d->errors, 1);
+				broken_told = true;
+			}
 			p[0].fd = -1;
 		} else if (r == -ENOMEM || r == -ENOSPC || r == -ENOBUFS || r == -EBUSY) {
 			/* host resources: try again shortly */
 			poll(&p[1], 1, 1);
 			continue;
 		}
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, q->masked || q->owed ? RETRY_MS : -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
-		if (p[0].revents & POLLIN) {
-			int pp;
-
-			while ((pp = gm_evtchn_pending(ev)) >= 0)
-				gm_evtchn_unmask(ev, (gm_port)pp);
-		}
+		if (p[0].revents & POLLIN)
+			queue_ack_kick(q);
 	}
 	return NULL;
 }
 
 /* ---- device callbacks -------------------------------------------------------- */
+
+/* Publish one stats node; a failure costs the reader one update (logged). */
+static void stat_node(struct blkdev *d, const char *key, const char *v)
+{
+	int r = gm_vdev_write_node(d->vd, key, v);
+
+	if (r < 0)
+		fprintf(stderr, "grantmem-blk: frontend %u: publishing %s: %d (%s)\n",
+			gm_vdev_frontend_id(d->vd), key, r, gm_strerror(r));
+}
 
 static void publish_stats(struct blkdev *d, bool force)
 {
@@ -396,14 +644,14 @@ static void publish_stats(struct blkdev *d, bool force)
 	gm_grant_cache_stats(gm_vdev_backend_cache(d->be), &st);
 	d->last_published = req;
 	snprintf(v, sizeof(v), "%" PRIu64, st.map_calls - d->base.map_calls);
-	gm_vdev_write_node(d->vd, "stats/map-calls", v);
+	stat_node(d, "stats/map-calls", v);
 	snprintf(v, sizeof(v), "%" PRIu64, st.unmap_calls - d->base.unmap_calls);
-	gm_vdev_write_node(d->vd, "stats/unmap-calls", v);
+	stat_node(d, "stats/unmap-calls", v);
 	snprintf(v, sizeof(v), "%" PRIu64, st.pages_mapped - d->base.pages_mapped);
-	gm_vdev_write_node(d->vd, "stats/pages-mapped", v);
+	stat_node(d, "stats/pages-mapped", v);
 	/* requests last: a reader that sees the count sees the map calls with it */
 	snprintf(v, sizeof(v), "%" PRIu64, req);
-	gm_vdev_write_node(d->vd, "stats/requests", v);
+	stat_node(d, "stats/requests", v);
 }
 
 static void stop_queues(struct blkdev *d)
@@ -432,32 +680,77 @@ static void blk_free(struct blkdev *d)
 	free(d);
 }
 
+/* A device of @nq queues, nothing serving yet.  0 or -errno. */
+static int blkdev_new(unsigned nq, struct blkdev **out)
+{
+	struct blkdev *d = calloc(1, sizeof(*d));
+	int r;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->nq = nq;
+	d->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (d->stop_fd < 0) {
+		r = -errno;
+		free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+/*
+ * Set up queue @i of @d on @mem as the driver laid it out in @c (size, ring
+ * addresses, features, buffer policy), with the block device's own chain
+ * limit.  Every transport comes through here and through start_queues().
+ */
+static int queue_setup(struct blkdev *d, unsigned i, gm_mem *mem, struct gm_vq_config c,
+		       int kick_fd, int call_fd)
+{
+	struct queue *q = &d->q[i];
+
+	c.max_chain = SEG_MAX + 2 < c.size ? SEG_MAX + 2 : 0;
+	c.index = i;
+	q->dev = d;
+	q->index = i;
+	q->kick_fd = kick_fd;
+	q->call_fd = call_fd;
+	return gm_vq_new(mem, &c, &q->vq);
+}
+
+/* One thread per queue: serving from here.  0 or -errno (then stop_queues). */
+static int start_queues(struct blkdev *d)
+{
+	for (unsigned i = 0; i < d->nq; i++) {
+		int r = -pthread_create(&d->q[i].thread, NULL, queue_main, &d->q[i]);
+
+		if (r < 0)
+			return r;
+		d->q[i].started = true;
+	}
+	return 0;
+}
+
 static gm_vdev_backend *backend;
 
 static int blk_connect(void *opaque, gm_vdev *vd)
 {
 	const struct gm_vdev_front_info *fi = gm_vdev_frontend_info(vd);
-	struct blkdev *d = calloc(1, sizeof(*d));
+	struct blkdev *d;
 	unsigned slot;
-	int r = 0;
+	int r;
 
 	(void)opaque;
-	if (!d)
-		return -ENOMEM;
 	for (slot = 0; slot < MAX_DEVS && devs[slot]; slot++)
 		;
-	if (slot == MAX_DEVS) {
-		free(d);
+	if (slot == MAX_DEVS)
 		return -EBUSY;
-	}
+	if ((r = blkdev_new(fi->num_queues, &d)) < 0)
+		return r;
 	d->vd = vd;
 	d->be = backend;
-	d->nq = fi->num_queues;
-	d->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (d->stop_fd < 0) {
-		free(d);
-		return -errno;
-	}
+	snprintf(d->name, sizeof(d->name), "frontend %u", gm_vdev_frontend_id(vd));
 	for (unsigned i = 0; i < d->nq; i++) {
 		const struct gm_vdev_queue_info *qi = &fi->queues[i];
 		struct gm_vq_config c = {
@@ -466,30 +759,25 @@ static int blk_connect(void *opaque, gm_vdev *vd)
 			.driver_addr = qi->driver,
 			.device_addr = qi->device,
 			.features = fi->features,
-			.max_chain = SEG_MAX + 2 < qi->size ? SEG_MAX + 2 : 0,
 			.buf_flags = gm_vdev_policy(vd) == GM_GRANT_PERSISTENT ? GM_MAP_PERSISTENT
 									 : GM_MAP_TRANSIENT,
-			.index = i,
 		};
 
-		d->q[i].dev = d;
-		d->q[i].index = i;
-		if ((r = gm_vq_new(gm_vdev_mem(vd), &c, &d->q[i].vq)) < 0)
+		if ((r = queue_setup(d, i, gm_vdev_mem(vd), c,
+				     gm_evtchn_fd(gm_vdev_queue_evtchn(vd, i)), -1)) < 0)
 			goto fail;
 	}
 	/* what the requests cost is counted from here: the rings are mapped */
 	gm_grant_cache_stats(gm_vdev_backend_cache(backend), &d->base);
-	for (unsigned i = 0; i < d->nq; i++) {
-		if ((r = -pthread_create(&d->q[i].thread, NULL, queue_main, &d->q[i])) < 0)
-			goto fail;
-		d->q[i].started = true;
-	}
+	if ((r = start_queues(d)) < 0)
+		goto fail;
 	devs[slot] = d;
 	gm_vdev_set_priv(vd, d);
 	publish_stats(d, true);
 	vlog("frontend %u connected: %u queue(s), %s, %s grants", gm_vdev_frontend_id(vd), d->nq,
 	     fi->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) ? "packed" : "split",
 	     gm_vdev_policy(vd) == GM_GRANT_PERSISTENT ? "persistent" : "transient");
+	fault_arm(false);
 	return 0;
 fail:
 	stop_queues(d);
@@ -504,7 +792,17 @@ static void blk_disconnect(void *opaque, gm_vdev *vd)
 	(void)opaque;
 	if (!d)
 		return;
+	fault_arm(true);
 	stop_queues(d);
+	if (fault.site) {
+		char served[256];
+
+		fault_check(d);
+		fault_served(d, served, sizeof(served));
+		printf("grantmem-blk: frontend %u disconnected: served%s\n", gm_vdev_frontend_id(vd),
+		       served);
+		fflush(stdout);
+	}
 	publish_stats(d, true);
 	vlog("frontend %u disconnected after %" PRIu64 " requests", gm_vdev_frontend_id(vd),
 	     (uint64_t)atomic_load(&d->requests));
@@ -517,6 +815,44 @@ static const struct gm_vdev_backend_ops blk_ops = {
 	.disconnect = blk_disconnect,
 };
 
+/* The RAM transport's guest (tools/blk-ram.c): the same queues, on its memfd. */
+static int ram_connect(void *opaque, const struct blk_ram_dev *rd, void **priv)
+{
+	struct blkdev *d;
+	int r;
+
+	(void)opaque;
+	if ((r = blkdev_new(rd->num_queues, &d)) < 0)
+		return r;
+	snprintf(d->name, sizeof(d->name), "RAM guest");
+	for (unsigned i = 0; i < d->nq; i++)
+		if ((r = queue_setup(d, i, rd->mem, rd->vq[i], rd->kick[i], rd->call[i])) < 0) {
+			fprintf(stderr, "grantmem-blk: RAM guest queue %u: %s\n", i, gm_strerror(r));
+			goto fail;
+		}
+	if ((r = start_queues(d)) < 0)
+		goto fail;
+	*priv = d;
+	vlog("RAM guest connected: %u queue(s), %s", d->nq,
+	     rd->vq[0].features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) ? "packed" : "split");
+	return 0;
+fail:
+	stop_queues(d);
+	blk_free(d);
+	return r;
+}
+
+static void ram_disconnect(void *opaque, void *priv)
+{
+	struct blkdev *d = priv;
+
+	(void)opaque;
+	stop_queues(d);
+	vlog("RAM guest disconnected after %" PRIu64 " requests",
+	     (uint64_t)atomic_load(&d->requests));
+	blk_free(d);
+}
+
 /* ---- main -------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -526,7 +862,15 @@ static void usage(FILE *f)
 		"                    [--queue-size N] [--persistent] [--packed] [--type T]\n"
 		"                    [--read-only] [--stats] [--verbose]\n"
 		"       grantmem-blk --transport ioreq --domid N --image PATH\n"
-		"                    [--mmio-base ADDR] [--xen SPEC] [--stats]\n");
+		"                    [--mmio-base ADDR] [--xen SPEC] [--stats]\n"
+		"       grantmem-blk --transport ram --socket PATH --image PATH [--queues N]\n"
+		"                    [--queue-size N] [--packed] [--read-only] [--stats] [--verbose]\n"
+		"  ram: no Xen; serve grantmem-guest --transport ram --socket PATH, one guest at a\n"
+		"  time, on the memfd it shares (the plain-shared-RAM baseline of the grant modes)\n"
+		"testing aid (xenstore transport): [--fault SITE:N[:ERRNO]] [--fault-on connect|disconnect]\n"
+		"  the Nth call at the library's fault site SITE (gm_fault_inject) fails with -ERRNO\n"
+		"  (default EIO, ENOMEM for alloc), counted from when the first frontend is served\n"
+		"  (or first disconnects); N = 0 only counts.  Reports on stdout.\n");
 }
 
 static long num_arg(const char *s, long min, long max, const char *what)
@@ -561,13 +905,18 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"transport", required_argument, NULL, 'T'},
 		{"mmio-base", required_argument, NULL, 'B'},
+		/* --transport ram --socket PATH: where guests connect */
+		{"socket", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
+		/* testing aid, long options only */
+		{"fault", required_argument, NULL, 0x100},
+		{"fault-on", required_argument, NULL, 0x101},
 		{NULL, 0, NULL, 0},
 	};
-	const char *spec = NULL, *image = NULL, *type = NULL;
+	const char *spec = NULL, *image = NULL, *type = NULL, *socket_path = NULL;
 	unsigned char cfgspace[VBLK_CFG_SIZE] = {0};
 	struct gm_vdev_backend_config cfg = {.frontend = -1, .max_queues = 1};
-	bool stats = false, packed = false, ioreq = false;
+	bool stats = false, packed = false, ioreq = false, ram = false;
 	uint64_t mmio_base = 0;
 	struct gm_grant_stats st;
 	struct stat sb;
@@ -575,7 +924,7 @@ int main(int argc, char **argv)
 	gm_xen *x = NULL;
 	int c, r, sfd;
 
-	while ((c = getopt_long(argc, argv, "x:i:f:q:Q:pPt:rsvT:B:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "x:i:f:q:Q:pPt:rsvT:B:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':
 			spec = optarg;
@@ -614,10 +963,15 @@ int main(int argc, char **argv)
 		case 'T':
 			if (!strcmp(optarg, "ioreq")) {
 				ioreq = true;
+			} else if (!strcmp(optarg, "ram")) {
+				ram = true;
 			} else if (strcmp(optarg, "xenstore")) {
 				fprintf(stderr, "grantmem-blk: unknown transport \"%s\"\n", optarg);
 				return 2;
 			}
+			break;
+		case 'S':
+			socket_path = optarg;
 			break;
 		case 'B': {
 			char *end;
@@ -630,6 +984,19 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 0x100:
+			if (fault_parse(optarg) < 0) {
+				fprintf(stderr, "grantmem-blk: bad --fault \"%s\" (SITE:N[:ERRNO])\n", optarg);
+				return 2;
+			}
+			break;
+		case 0x101:
+			if (strcmp(optarg, "connect") && strcmp(optarg, "disconnect")) {
+				fprintf(stderr, "grantmem-blk: bad --fault-on \"%s\"\n", optarg);
+				return 2;
+			}
+			fault.on_disconnect = !strcmp(optarg, "disconnect");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -638,7 +1005,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!image || optind != argc || (ioreq && cfg.frontend < 0)) {
+	if (!image || optind != argc || (ioreq && cfg.frontend < 0) ||
+	    (ram ? ioreq || !socket_path : socket_path != NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -679,6 +1047,33 @@ int main(int argc, char **argv)
 	if (sfd < 0) {
 		perror("grantmem-blk: signalfd");
 		return 1;
+	}
+	if (ram) {
+		/* no Xen at all: the guest's memory is a memfd it gives us */
+		struct blk_ram_opts o = {
+			.socket = socket_path,
+			.device_id = VBLK_DEVICE_ID,
+			.features = cfg.features |
+				    (packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0),
+			.config = cfgspace,
+			.config_len = sizeof(cfgspace),
+			.max_queues = cfg.max_queues,
+			.max_queue_size = cfg.max_queue_size ? cfg.max_queue_size : 256,
+			.stop_fd = sfd,
+			.connect = ram_connect,
+			.disconnect = ram_disconnect,
+		};
+
+		printf("grantmem-blk: serving %s (%" PRIu64 " sectors), %u queue(s), plain shared RAM\n",
+		       image, img.sectors, cfg.max_queues);
+		r = blk_ram_run(&o);
+		if (stats)
+			printf("grantmem-blk: %" PRIu64 " requests (plain RAM: nothing mapped per request)\n",
+			       (uint64_t)atomic_load(&total_requests));
+		close(sfd);
+		close(img.fd);
+		printf("grantmem-blk: stopped\n");
+		return r;
 	}
 	if ((r = gm_xen_open(spec, &x)) < 0) {
 		fprintf(stderr, "grantmem-blk: cannot open Xen (%s): %s\n", spec ? spec : "default",
@@ -726,7 +1121,7 @@ int main(int argc, char **argv)
 				      {.fd = sfd, .events = POLLIN}};
 
 		if (r < 0 && r != -EAGAIN && r != last_err)
-			fprintf(stderr, "grantmem-blk: xenstore: %s (retrying)\n", gm_strerror(r));
+			fprintf(stderr, "grantmem-blk: xenstore: %d (%s) (retrying)\n", r, gm_strerror(r));
 		last_err = r;
 		if (poll(p, 2, 250) < 0 && errno != EINTR)
 			break;
@@ -740,6 +1135,13 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < MAX_DEVS; i++)
 			if (devs[i])
 				publish_stats(devs[i], false);
+		if (fault.site) {
+			struct blkdev *cur = NULL;
+
+			for (unsigned i = 0; i < MAX_DEVS && !cur; i++)
+				cur = devs[i];
+			fault_check(cur);
+		}
 	}
 	gm_grant_cache_stats(gm_vdev_backend_cache(backend), &st);
 	gm_vdev_backend_free(backend);
@@ -758,6 +1160,7 @@ int main(int argc, char **argv)
 		       st.map_calls, st.unmap_calls, st.pages_mapped, st.hits, st.misses,
 		       st.evictions, st.invalidations, st.mapped_pages);
 	}
+	fault_report();
 	printf("grantmem-blk: stopped\n");
 	return 0;
 }

@@ -6,6 +6,8 @@
  *                  [--seconds S] [--depth D] [--size BYTES] [--seq]
  *                  [--queues N] [--queue-size N] [--packed] [--no-persistent]
  *                  [--discard] [--reconnect-every N] [--timeout S] [--quiet]
+ *                  [--tolerate-errors MS]
+ *   grantmem-guest --transport ram --socket PATH [the I/O options above]
  *
  * It finds its device in its own xenstore directory (device/<type>/<devid>,
  * created by the toolstack: grantmem-vdev add), waits for the backend named
@@ -23,6 +25,13 @@
  * guest instead reuses one pool of granted buffers per in-flight slot, and
  * ends them only after disconnecting.
  *
+ * --transport ram --socket PATH: no Xen; the guest's memory is a memfd it
+ * shares with grantmem-blk --transport ram over the unix socket PATH
+ * (tools/blk-ram.h), with the rings and one buffer per in-flight slot at
+ * guest-physical addresses in it and a kick and a call eventfd per queue:
+ * the same driver, verification and figures on plain shared RAM, the
+ * baseline of the grant modes.
+ *
  * Every byte read is checked against a shadow of what was written (each
  * disk slot remembers the generation of its last write; slots never
  * written are written before they are read).  A progress line is printed
@@ -34,9 +43,16 @@
  * where map_calls_per_request is what the backend published in stats/ (in
  * persistent mode: after a warm-up that touches every pool buffer, i.e. the
  * steady state).  Exit status 0 when errors=0, 1 otherwise, 2 for usage.
+ *
+ * --tolerate-errors MS is for tests that make the backend fail on purpose:
+ * error statuses are counted per queue instead of as errors, a queue that
+ * stalls for MS milliseconds is given up until the next connection, and
+ * the summary line ends with " q<i>_ok=N q<i>_failed=N q<i>_stalls=N" for
+ * every queue.  Everything else (data, grants left mapped) still counts.
  */
 #include "config.h"
 
+#include "blk-ram.h"
 #include "virtio-blk.h"
 #include "virtq-driver.h"
 
@@ -56,6 +72,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +81,7 @@
 #define MAX_DESC (MAX_PAGES + 2)
 
 static struct opt {
-	const char *spec, *type;
+	const char *spec, *type, *socket;
 	unsigned devid;
 	uint64_t requests;
 	double seconds;
@@ -76,6 +93,15 @@ static struct opt {
 	.depth = 8, .size = 4096, .queues = 1, .queue_size = 128, .timeout = 30,
 };
 
+/*
+ * --tolerate-errors MS (for fault-injection tests of the backend): a request
+ * that completes with an error status is counted, not an error; a queue
+ * without any completion for MS milliseconds gives up alone until the next
+ * connection while the others go on; the summary line gets per-queue counts.
+ * 0: off.
+ */
+static unsigned tolerate_ms;
+
 static struct {
 	gm_xen *x;
 	gm_xs *xs;
@@ -86,6 +112,10 @@ static struct {
 	uint64_t features;
 	bool persistent; /* negotiated: pool of reused grants */
 	bool emulated;
+	bool ram;                /* --transport ram: a memfd instead of grants */
+	struct blk_ram_guest rg; /* its connection and memory */
+	atomic_bool ram_up;      /* served: SETUP accepted, no CLOSE sent yet */
+	uint64_t ram_done0;      /* requests completed before this connection */
 	uint64_t nslots;  /* disk slots of --size bytes */
 	uint32_t *gen;    /* per slot: generation of the last completed write, 0 unknown */
 	unsigned char *listed; /* per slot: in its queue's known list */
@@ -96,6 +126,7 @@ static atomic_uint_fast64_t issued, completed, bytes_done, bytes_verified, error
 static atomic_uint_fast64_t busy_errors; /* end_access refused: the backend kept a mapping */
 static atomic_uint_fast64_t discards;
 static atomic_bool stop_io, abort_run;
+static atomic_bool reconnecting; /* --reconnect-every: we closed the device ourselves */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -167,12 +198,14 @@ static long pattern_check(const unsigned char *p, size_t len, uint64_t slot, uin
 struct area {
 	unsigned char *va;
 	gm_gref ref;   /* first of a run of consecutive refs */
+	uint64_t gpa;  /* --transport ram: its guest-physical address instead */
 	unsigned pages;
 };
 
 struct buf {
 	unsigned char *va;
 	gm_gref refs[MAX_PAGES];
+	uint64_t gpa;  /* --transport ram: its guest-physical address instead */
 	unsigned pages;
 };
 
@@ -196,6 +229,7 @@ struct dq {
 	bool ready;
 	gm_evtchn *ev;
 	int port;
+	int kick_fd, call_fd; /* --transport ram: eventfds instead (-1: none) */
 	/* the thread's state */
 	pthread_t thread;
 	bool started;
@@ -206,6 +240,10 @@ struct dq {
 	size_t nlat, clat;
 	uint64_t *known; /* slots written at least once */
 	size_t nknown, cknown;
+	/* --tolerate-errors: completions with status OK and not, stalls */
+	uint64_t n_ok, n_failed;
+	unsigned stalls;
+	bool gave_up; /* stalled: skipped until the next connection */
 };
 
 static struct dq *queues;
@@ -223,6 +261,11 @@ static int share_area(struct area *a, size_t bytes)
 	int err = 0;
 
 	a->pages = (unsigned)((bytes + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE);
+	if (G.ram) {
+		/* plain RAM: pages of the memfd, contiguous in guest-physical space */
+		a->va = blk_ram_guest_alloc(&G.rg, (size_t)a->pages * GM_PAGE_SIZE, &a->gpa);
+		return a->va ? 0 : -ENOMEM;
+	}
 	if (a->pages > 64)
 		return -E2BIG;
 	a->va = gm_gntshr_share(G.shr, G.backend, a->pages, refs, 1, &err);
@@ -244,6 +287,8 @@ static int release_grants(unsigned char *va, const gm_gref *refs, unsigned n)
 {
 	int bad = 0, r;
 
+	if (G.ram)
+		return 0; /* plain RAM: nothing to end; the memory goes with the connection */
 	for (unsigned i = 0; i < n; i++)
 		if ((r = gm_gntshr_end_access(G.shr, refs[i])) < 0)
 			bad = r;
@@ -270,6 +315,8 @@ static int release_area(struct area *a)
 
 static uint64_t area_addr(const struct area *a, size_t off)
 {
+	if (G.ram)
+		return a->gpa + off;
 	return GM_GRANT_ADDR(a->ref + off / GM_PAGE_SIZE, off % GM_PAGE_SIZE);
 }
 
@@ -301,6 +348,12 @@ static int dq_setup(struct dq *q, bool packed, bool event_idx)
 	if ((r = vqd_init(&q->d, gm_space_mem(q->sp), &c)) < 0)
 		return r;
 	q->ready = true;
+	if (G.ram) {
+		/* an eventfd each way, handed to the backend with the layout */
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		return q->kick_fd < 0 || q->call_fd < 0 ? -errno : 0;
+	}
 	q->ev = NULL;
 	if ((r = gm_evtchn_open(G.x, &q->ev)) < 0)
 		return r;
@@ -328,12 +381,28 @@ static void dq_teardown(struct dq *q)
 	gm_evtchn_close(q->ev);
 	q->ev = NULL;
 	q->port = -1;
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	q->kick_fd = q->call_fd = -1;
 }
 
 /* Does the device want a kick for what we added? */
 static bool dq_need_kick(struct dq *q)
 {
 	return vqd_kick_needed(&q->d) != 0;
+}
+
+/* Kick the device: our event channel, or the RAM transport's kick eventfd. */
+static void dq_kick(struct dq *q)
+{
+	uint64_t one = 1;
+
+	if (!G.ram)
+		gm_evtchn_notify(q->ev, (gm_port)q->port);
+	else if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		fail("queue %u: kick: %s", q->index, strerror(errno));
 }
 
 /* Take one completion; NULL if none.  *len: the bytes the device wrote. */
@@ -359,8 +428,18 @@ static int buf_get(struct buf *b, unsigned pages)
 	int err = 0;
 
 	b->pages = pages;
+	if (G.ram) {
+		b->va = blk_ram_guest_alloc(&G.rg, (size_t)pages * GM_PAGE_SIZE, &b->gpa);
+		return b->va ? 0 : -ENOMEM;
+	}
 	b->va = gm_gntshr_share(G.shr, G.backend, pages, b->refs, 1, &err);
 	return b->va ? 0 : err;
+}
+
+/* The guest address of byte @off of page @p of @b: a grant address, or guest-physical. */
+static uint64_t buf_addr(const struct buf *b, unsigned p, unsigned off)
+{
+	return G.ram ? b->gpa + (uint64_t)p * GM_PAGE_SIZE + off : GM_GRANT_ADDR(b->refs[p], off);
 }
 
 /* Build the descriptors of a request in @rq's buffer. */
@@ -370,20 +449,21 @@ static unsigned build(struct req *rq, uint32_t len, struct vqd_buf *s)
 	unsigned n = 0;
 	bool in = rq->type != VBLK_T_OUT && rq->type != VBLK_T_DISCARD;
 
-	s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[0], 0), 16, false};
-	/* data: one descriptor per run of consecutive grefs */
+	s[n++] = (struct vqd_buf){buf_addr(b, 0, 0), 16, false};
+	/* data: one descriptor per run of contiguous pages (consecutive grefs) */
 	for (unsigned p = 1; p < b->pages && len;) {
 		unsigned run = 1;
 		uint32_t l;
 
-		while (p + run < b->pages && b->refs[p + run] == b->refs[p] + run)
+		while (p + run < b->pages &&
+		       buf_addr(b, p + run, 0) == buf_addr(b, p, 0) + (uint64_t)run * GM_PAGE_SIZE)
 			run++;
 		l = run * GM_PAGE_SIZE < len ? run * GM_PAGE_SIZE : len;
-		s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[p], 0), l, in};
+		s[n++] = (struct vqd_buf){buf_addr(b, p, 0), l, in};
 		len -= l;
 		p += run;
 	}
-	s[n++] = (struct vqd_buf){GM_GRANT_ADDR(b->refs[0], STATUS_OFF), 1, true};
+	s[n++] = (struct vqd_buf){buf_addr(b, 0, STATUS_OFF), 1, true};
 	return n;
 }
 
@@ -511,9 +591,14 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 	double lat = now() - rq->t0;
 	int r;
 
-	if (st != VBLK_S_OK) {
+	if (st != VBLK_S_OK && tolerate_ms) {
+		/* a write that failed left its slot unknown (issue() said so) */
+		q->n_failed++;
+	} else if (st != VBLK_S_OK) {
 		fail("queue %u: request type %u slot %" PRIu64 ": status %u", q->index, rq->type,
 		     rq->slot, st);
+	} else if (rq->type == VBLK_T_IN && !rq->gen && tolerate_ms) {
+		/* the warm-up's read of a slot whose write failed: nothing to verify */
 	} else if (rq->type == VBLK_T_IN) {
 		long m = pattern_check(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
 
@@ -558,6 +643,8 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 	}
 	if (q->nlat < q->clat)
 		q->lat[q->nlat++] = lat;
+	if (st == VBLK_S_OK)
+		q->n_ok++;
 	atomic_fetch_add(&completed, 1);
 }
 
@@ -607,12 +694,19 @@ static unsigned harvest(struct dq *q, bool *busy_map)
 
 static void wait_event(struct dq *q, int ms)
 {
-	struct pollfd p = {.fd = gm_evtchn_fd(q->ev), .events = POLLIN};
+	struct pollfd p = {.fd = G.ram ? q->call_fd : gm_evtchn_fd(q->ev), .events = POLLIN};
+	uint64_t n;
 	int pp;
 
-	if (poll(&p, 1, ms) > 0)
-		while ((pp = gm_evtchn_pending(q->ev)) >= 0)
-			gm_evtchn_unmask(q->ev, (gm_port)pp);
+	if (poll(&p, 1, ms) <= 0)
+		return;
+	if (G.ram) {
+		if (read(q->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			fail("queue %u: interrupt: %s", q->index, strerror(errno));
+		return;
+	}
+	while ((pp = gm_evtchn_pending(q->ev)) >= 0)
+		gm_evtchn_unmask(q->ev, (gm_port)pp);
 }
 
 /*
@@ -631,6 +725,10 @@ static void *queue_main(void *arg)
 
 	if (!busy_map) {
 		fail("out of memory");
+		return NULL;
+	}
+	if (q->gave_up) {
+		free(busy_map);
 		return NULL;
 	}
 	for (unsigned i = 0; i < opt.depth; i++)
@@ -687,7 +785,7 @@ static void *queue_main(void *arg)
 			added = true;
 		}
 		if (added && dq_need_kick(q))
-			gm_evtchn_notify(q->ev, (gm_port)q->port);
+			dq_kick(q);
 		if (atomic_load(&abort_run) || (!more && atomic_load(&leave_inflight)))
 			break;
 		got = harvest(q, busy_map);
@@ -697,6 +795,16 @@ static void *queue_main(void *arg)
 		if (got) {
 			last = now();
 			continue;
+		}
+		if (tolerate_ms && now() - last > tolerate_ms / 1e3) {
+			/* the backend broke this queue: the others go on without it */
+			printf("grantmem-guest: queue %u: no completion for %u ms (%u in flight); "
+			       "giving up on it until the next connection\n", q->index, tolerate_ms,
+			       inflight);
+			fflush(stdout);
+			q->stalls++;
+			q->gave_up = true;
+			break;
 		}
 		if (now() - last > opt.timeout) {
 			fail("queue %u: no completion for %d s (%u in flight)", q->index, opt.timeout,
@@ -824,8 +932,14 @@ static void read_stats(struct bstats *st)
 {
 	char dir[300];
 
-	snprintf(dir, sizeof(dir), "%s/stats", G.be_dir);
 	memset(st, 0, sizeof(*st));
+	if (G.ram) {
+		/* plain RAM: nothing is mapped per request and nothing published;
+		 * what completed here on this connection is what the backend served */
+		st->requests = atomic_load(&completed) - G.ram_done0;
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/stats", G.be_dir);
 	gm_vdev_read_u64(G.xs, dir, "requests", UINT64_MAX, &st->requests);
 	gm_vdev_read_u64(G.xs, dir, "map-calls", UINT64_MAX, &st->map_calls);
 }
@@ -864,6 +978,41 @@ static void release_requests(bool pool_too)
 		}
 }
 
+/*
+ * --transport ram: the guest's memory, at RAM_BASE: each queue's rings and
+ * one buffer per in-flight slot.
+ */
+#define RAM_BASE 0x40000000ull /* 1 GiB; any page-aligned base would do */
+
+static size_t ram_bytes(void)
+{
+	struct vqd_config c = {.size = opt.queue_size, .packed = opt.packed, .event_idx = true};
+	size_t ring = (vqd_desc_size(&c) + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE +
+		      (vqd_driver_size(&c) + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE +
+		      (vqd_device_size(&c) + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE;
+
+	return (size_t)nqueues * (ring + (size_t)opt.depth * (1 + data_pages())) * GM_PAGE_SIZE;
+}
+
+/* --transport ram: hand the backend our memory, the queues and their eventfds. */
+static int ram_setup(const struct gm_vdev_front_info *fi)
+{
+	int kick[BLK_RAM_MAX_QUEUES], call[BLK_RAM_MAX_QUEUES], r;
+
+	for (unsigned i = 0; i < nqueues; i++) {
+		kick[i] = queues[i].kick_fd;
+		call[i] = queues[i].call_fd;
+	}
+	r = blk_ram_guest_setup(&G.rg, fi, kick, call, opt.timeout * 1000);
+	if (r < 0) {
+		fail("the backend refused our memory and queues: %s", gm_strerror(r));
+		return r;
+	}
+	G.ram_done0 = atomic_load(&completed);
+	atomic_store(&G.ram_up, true);
+	return r;
+}
+
 /* The handshake, up to Connected.  Returns 0 or -errno (counted as an error). */
 static int connect_device(void)
 {
@@ -874,9 +1023,14 @@ static int connect_device(void)
 
 	if (!fi)
 		return -ENOMEM;
-	if ((r = wait_backend(st_initwait, NULL)) < 0)
+	if (G.ram &&
+	    (r = blk_ram_guest_connect(&G.rg, opt.socket, &G.bi, opt.timeout * 1000)) < 0) {
+		fail("no backend at %s: %s", opt.socket, gm_strerror(r));
 		goto out;
-	if ((r = gm_vdev_read_backend(G.xs, G.be_dir, &G.bi)) < 0) {
+	}
+	if (!G.ram && (r = wait_backend(st_initwait, NULL)) < 0)
+		goto out;
+	if (!G.ram && (r = gm_vdev_read_backend(G.xs, G.be_dir, &G.bi)) < 0) {
 		fail("the backend's nodes are unusable: %s", gm_strerror(r));
 		goto out;
 	}
@@ -919,7 +1073,8 @@ static int connect_device(void)
 		r = -EINVAL;
 		goto out;
 	}
-	G.persistent = G.bi.persistent && !opt.no_persistent;
+	/* plain RAM: one buffer per in-flight slot, reused, like the persistent pool */
+	G.persistent = G.ram || (G.bi.persistent && !opt.no_persistent);
 	{
 		uint64_t sectors = vblk_get_le(G.bi.config + VBLK_CFG_CAPACITY, 8);
 		uint64_t nslots = sectors * VBLK_SECTOR / opt.size;
@@ -942,6 +1097,10 @@ static int connect_device(void)
 			goto out;
 		}
 	}
+	if (G.ram && (r = blk_ram_guest_mem(&G.rg, RAM_BASE, ram_bytes())) < 0) {
+		fail("cannot create the guest's memory: %s", gm_strerror(r));
+		goto out;
+	}
 	fi->features = G.features;
 	fi->num_queues = nqueues;
 	fi->persistent = G.persistent;
@@ -950,6 +1109,7 @@ static int connect_device(void)
 
 		q->index = i;
 		q->size = opt.queue_size;
+		q->gave_up = false;
 		if ((r = dq_setup(q, opt.packed,
 				  G.features & GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX))) < 0) {
 			fail("queue %u: cannot set up the rings: %s", i, gm_strerror(r));
@@ -963,6 +1123,10 @@ static int connect_device(void)
 	}
 	if (G.persistent)
 		alloc_pool();
+	if (G.ram) {
+		r = ram_setup(fi);
+		goto out;
+	}
 	if ((r = gm_vdev_publish_frontend(G.xs, G.fe_dir, fi)) < 0) {
 		fail("cannot publish the queues: %s", gm_strerror(r));
 		goto out;
@@ -983,6 +1147,20 @@ out:
  */
 static void disconnect_device(struct bstats *st, enum gm_vdev_state then)
 {
+	int r;
+
+	if (G.ram) {
+		/* the backend stops every queue before it confirms */
+		atomic_store(&G.ram_up, false);
+		if ((r = blk_ram_guest_close(&G.rg, opt.timeout * 1000)) < 0)
+			fail("the backend did not confirm the close: %s", gm_strerror(r));
+		read_stats(st);
+		release_requests(true);
+		for (unsigned i = 0; i < nqueues; i++)
+			dq_teardown(&queues[i]);
+		blk_ram_guest_free_mem(&G.rg);
+		return;
+	}
 	set_state(GM_VDEV_STATE_CLOSING);
 	if (wait_backend(st_closed, NULL) == 0) {
 		read_stats(st);
@@ -1033,7 +1211,16 @@ static void *progress_main(void *arg)
 		t = now();
 		if (opt.seconds > 0 && t - t_start >= opt.seconds)
 			atomic_store(&stop_io, true);
-		if (be_state() != GM_VDEV_STATE_CONNECTED) {
+		/* (ram_up is read again: a close we started is not a loss) */
+		if (G.ram && atomic_load(&G.ram_up) && blk_ram_guest_lost(&G.rg) &&
+		    atomic_load(&G.ram_up)) {
+			fail("the backend closed the connection");
+			atomic_store(&abort_run, true);
+			return NULL;
+		}
+		/* (reconnecting is read again: a reconnect may start meanwhile) */
+		if (!G.ram && !atomic_load(&reconnecting) && be_state() != GM_VDEV_STATE_CONNECTED &&
+		    !atomic_load(&reconnecting)) {
 			/* requests in flight will never complete: do not wait for the timeout */
 			fail("the backend left Connected (%s)", gm_vdev_state_name(be_state()));
 			atomic_store(&abort_run, true);
@@ -1055,13 +1242,67 @@ static void *progress_main(void *arg)
 
 /* ---- main ----------------------------------------------------------------------- */
 
+/*
+ * The Xen transports: open the world and the handles, find our device and
+ * its backend in xenstore, watch the backend's state.  0, or -1 (printed).
+ */
+static int open_xen(int want_backend)
+{
+	char bid[16];
+	int r;
+
+	if ((r = gm_xen_open(opt.spec, &G.x)) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot open Xen: %s\n", gm_strerror(r));
+		return -1;
+	}
+	{
+		struct gm_emu_world_info wi;
+
+		G.emulated = gm_emu_world_info(G.x, &wi) == 0;
+	}
+	if ((r = gm_xen_self_domid(G.x, &G.self)) < 0 || (r = gm_xs_open(G.x, &G.xs)) < 0 ||
+	    (r = gm_gntshr_open(G.x, &G.shr)) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot open Xen handles: %s\n", gm_strerror(r));
+		return -1;
+	}
+	snprintf(G.fe_dir, sizeof(G.fe_dir), "/local/domain/%u/device/%s/%u", G.self,
+		 opt.type ? opt.type : GM_VDEV_TYPE_DEFAULT, opt.devid);
+	if (read_str_node(G.fe_dir, "backend", G.be_dir, sizeof(G.be_dir)) < 0 ||
+	    read_str_node(G.fe_dir, "backend-id", bid, sizeof(bid)) < 0) {
+		fprintf(stderr,
+			"grantmem-guest: no device at %s (create it: grantmem-vdev add --backend-domid B "
+			"--frontend-domid %u)\n", G.fe_dir, G.self);
+		return -1;
+	}
+	{
+		uint64_t b;
+
+		if (gm_vdev_parse_u64(bid, 0x7fef, &b) < 0 ||
+		    (want_backend >= 0 && b != (uint64_t)want_backend)) {
+			fprintf(stderr, "grantmem-guest: %s/backend-id is \"%s\"\n", G.fe_dir, bid);
+			return -1;
+		}
+		G.backend = (gm_domid)b;
+	}
+	snprintf(G.be_state, sizeof(G.be_state), "%s/state", G.be_dir);
+	if ((r = gm_xs_watch(G.xs, G.be_state, "be")) < 0) {
+		fprintf(stderr, "grantmem-guest: cannot watch %s: %s\n", G.be_state, gm_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]\n"
 		"                      [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
 		"                      [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
-		"                      [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n");
+		"                      [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
+		"                      [--tolerate-errors MS]\n"
+		"       grantmem-guest --transport ram --socket PATH [I/O options as above]\n"
+		"  ram: no Xen; the guest's memory is a memfd shared with grantmem-blk --transport\n"
+		"  ram --socket PATH: the plain-shared-RAM baseline (default transport: xenstore)\n");
 }
 
 static uint64_t num_arg(const char *s, uint64_t min, uint64_t max, const char *what)
@@ -1099,17 +1340,21 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'Y'},
 		{"discard", no_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
+		{"transport", required_argument, NULL, 'X'},
+		{"socket", required_argument, NULL, 'U'},
+		/* for fault-injection tests, long option only */
+		{"tolerate-errors", required_argument, NULL, 0x100},
 		{NULL, 0, NULL, 0},
 	};
 	struct bstats st, base = {0, 0}, total = {0, 0};
-	int want_backend = -1, c, r;
-	char bid[16];
+	int want_backend = -1, c;
 	pthread_t prog;
 	bool prog_started = false;
 	uint64_t main_requests = 0, reconnects = 0;
 	double t_main = 0, elapsed = 0;
 
-	while ((c = getopt_long(argc, argv, "x:b:d:t:n:s:D:S:qQ:z:PNR:T:YKh", opts, NULL)) != -1) {
+	blk_ram_guest_init(&G.rg);
+	while ((c = getopt_long(argc, argv, "x:b:d:t:n:s:D:S:qQ:z:PNR:T:YKX:U:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':
 			opt.spec = optarg;
@@ -1171,6 +1416,19 @@ int main(int argc, char **argv)
 		case 'K':
 			opt.discard = true;
 			break;
+		case 'X':
+			if (strcmp(optarg, "ram") && strcmp(optarg, "xenstore")) {
+				fprintf(stderr, "grantmem-guest: unknown transport \"%s\"\n", optarg);
+				return 2;
+			}
+			G.ram = !strcmp(optarg, "ram");
+			break;
+		case 'U':
+			opt.socket = optarg;
+			break;
+		case 0x100:
+			tolerate_ms = (unsigned)num_arg(optarg, 1, 3600000, "stall time (ms)");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1179,7 +1437,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || G.ram != (opt.socket != NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -1188,55 +1446,22 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	nqueues = opt.queues;
 
-	if ((r = gm_xen_open(opt.spec, &G.x)) < 0) {
-		fprintf(stderr, "grantmem-guest: cannot open Xen: %s\n", gm_strerror(r));
+	if (!G.ram && open_xen(want_backend) < 0)
 		return 1;
-	}
-	{
-		struct gm_emu_world_info wi;
-
-		G.emulated = gm_emu_world_info(G.x, &wi) == 0;
-	}
-	if ((r = gm_xen_self_domid(G.x, &G.self)) < 0 || (r = gm_xs_open(G.x, &G.xs)) < 0 ||
-	    (r = gm_gntshr_open(G.x, &G.shr)) < 0) {
-		fprintf(stderr, "grantmem-guest: cannot open Xen handles: %s\n", gm_strerror(r));
-		return 1;
-	}
-	snprintf(G.fe_dir, sizeof(G.fe_dir), "/local/domain/%u/device/%s/%u", G.self,
-		 opt.type ? opt.type : GM_VDEV_TYPE_DEFAULT, opt.devid);
-	if (read_str_node(G.fe_dir, "backend", G.be_dir, sizeof(G.be_dir)) < 0 ||
-	    read_str_node(G.fe_dir, "backend-id", bid, sizeof(bid)) < 0) {
-		fprintf(stderr,
-			"grantmem-guest: no device at %s (create it: grantmem-vdev add --backend-domid B "
-			"--frontend-domid %u)\n", G.fe_dir, G.self);
-		return 1;
-	}
-	{
-		uint64_t b;
-
-		if (gm_vdev_parse_u64(bid, 0x7fef, &b) < 0 ||
-		    (want_backend >= 0 && b != (uint64_t)want_backend)) {
-			fprintf(stderr, "grantmem-guest: %s/backend-id is \"%s\"\n", G.fe_dir, bid);
-			return 1;
-		}
-		G.backend = (gm_domid)b;
-	}
-	snprintf(G.be_state, sizeof(G.be_state), "%s/state", G.be_dir);
-	if ((r = gm_xs_watch(G.xs, G.be_state, "be")) < 0) {
-		fprintf(stderr, "grantmem-guest: cannot watch %s: %s\n", G.be_state, gm_strerror(r));
-		return 1;
-	}
 	queues = calloc(nqueues, sizeof(*queues));
 	for (unsigned i = 0; queues && i < nqueues; i++) {
 		queues[i].reqs = calloc(opt.depth, sizeof(*queues[i].reqs));
 		queues[i].rng = mix64(((uint64_t)getpid() << 16) ^ i ^ (uint64_t)time(NULL));
 		queues[i].port = -1;
+		queues[i].kick_fd = queues[i].call_fd = -1;
 		if (!queues[i].reqs)
 			return 1;
 	}
 	if (!queues)
 		return 1;
-	if (!opt.quiet)
+	if (!opt.quiet && G.ram)
+		printf("grantmem-guest: plain shared RAM, backend at %s\n", opt.socket);
+	else if (!opt.quiet)
 		printf("grantmem-guest: domain %u, device %s, backend domain %u\n", G.self, G.fe_dir,
 		       G.backend);
 
@@ -1244,9 +1469,10 @@ int main(int argc, char **argv)
 		goto done;
 	if (!opt.quiet) {
 		printf("grantmem-guest: connected: %u queue(s) of %u, depth %u, %u-byte %s requests, "
-		       "%s grants, %" PRIu64 " MiB disk\n",
+		       "%s, %" PRIu64 " MiB disk\n",
 		       nqueues, opt.queue_size, opt.depth, opt.size, opt.seq ? "sequential" : "random",
-		       G.persistent ? "persistent (pooled)" : "fresh per-request",
+		       G.ram ? "plain shared RAM (pooled buffers)"
+		       : G.persistent ? "persistent (pooled) grants" : "fresh per-request grants",
 		       G.nslots * opt.size >> 20);
 		fflush(stdout);
 	}
@@ -1293,12 +1519,16 @@ int main(int argc, char **argv)
 			    (opt.requests && atomic_load(&claimed) >= opt.requests))
 				break;
 			/* close and reconnect: the backend must let go of everything */
+			atomic_store(&reconnecting, true);
 			disconnect_device(&st, GM_VDEV_STATE_INITIALISING);
 			total.requests += st.requests - base.requests;
 			total.map_calls += st.map_calls - base.map_calls;
 			base = (struct bstats){0, 0};
 			reconnects++;
-			if (connect_device() < 0)
+			bool up = connect_device() == 0;
+
+			atomic_store(&reconnecting, false);
+			if (!up)
 				break;
 		}
 		main_requests = atomic_load(&completed) - before;
@@ -1350,9 +1580,13 @@ done:
 				       "them mapped\n", (uint64_t)atomic_load(&busy_errors));
 		}
 		printf("summary: requests=%" PRIu64 " bytes_verified=%" PRIu64 " errors=%" PRIu64
-		       " map_calls_per_request=%.2f iops=%.0f\n",
+		       " map_calls_per_request=%.2f iops=%.0f",
 		       (uint64_t)atomic_load(&completed), (uint64_t)atomic_load(&bytes_verified), nerr,
 		       mcpr, (double)main_requests / elapsed);
+		for (unsigned i = 0; tolerate_ms && i < nqueues; i++)
+			printf(" q%u_ok=%" PRIu64 " q%u_failed=%" PRIu64 " q%u_stalls=%u", i,
+			       queues[i].n_ok, i, queues[i].n_failed, i, queues[i].stalls);
+		printf("\n");
 		fflush(stdout);
 		free(lat);
 		for (unsigned i = 0; i < nqueues; i++) {
@@ -1363,7 +1597,9 @@ done:
 		free(queues);
 		free(G.gen);
 		free(G.listed);
-		gm_xs_unwatch(G.xs, G.be_state, "be");
+		if (!G.ram)
+			gm_xs_unwatch(G.xs, G.be_state, "be");
+		blk_ram_guest_free_mem(&G.rg);
 		gm_gntshr_close(G.shr);
 		gm_xs_close(G.xs);
 		gm_xen_close(G.x);
