@@ -5,9 +5,10 @@
 #     tests/robustness-report.sh SRCDIR BUILDDIR [OUT]
 # (`make robustness-report` runs it; FUZZ_SECONDS=N first runs every fuzz
 # target for N seconds, and RUN_TESTS=1 first runs the hostile suites and
-# the fault sweep).  It reads:
+# the fault sweeps).  It reads:
 #   BUILDDIR/tests/fuzz/build/fuzz-summary.txt   (tests/fuzz/run.sh)
 #   BUILDDIR/tests/test-fault-sweep.log          (make check)
+#   BUILDDIR/tests/test-fault-sweep-blk.sh.log   (make check)
 #   BUILDDIR/tests/test-hostile-*.log            (make check)
 #   BUILDDIR/config.log                          (sanitizer flags)
 # Every number in the report comes from those files; a missing one is
@@ -23,12 +24,13 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
 		sh "$src/tests/fuzz/run.sh" "$FUZZ_SECONDS")
 fi
 if [ -n "${RUN_TESTS:-}" ]; then
-	t="tests/test-fault-sweep $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
+	t="tests/test-fault-sweep tests/test-fault-sweep-blk.sh $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
 	(cd "$bld" && make check TESTS="$t" >/dev/null 2>&1)
 fi
 
 summary="$bld/tests/fuzz/build/fuzz-summary.txt"
 sweep="$bld/tests/test-fault-sweep.log"
+sweep_blk="$bld/tests/test-fault-sweep-blk.sh.log"
 san=$(sed -n "s/^GM_LDFLAGS='\(.*\)'$/\1/p" "$bld/config.log" 2>/dev/null | head -n 1)
 
 {
@@ -63,6 +65,26 @@ san=$(sed -n "s/^GM_LDFLAGS='\(.*\)'$/\1/p" "$bld/config.log" 2>/dev/null | head
 		echo "not run (\`make check TESTS=tests/test-fault-sweep\`)"
 	fi
 	echo
+	echo "## Fault injection sweep, end to end (virtio-blk backend)"
+	echo
+	if [ -f "$sweep_blk" ] && grep -q '^fault-sweep-blk:' "$sweep_blk"; then
+		line=$(grep '^fault-sweep-blk:' "$sweep_blk" | tail -n 1)
+		echo "\`$line\`"
+		echo
+		echo "The demo's scenario (grantmem-blk with 2 queues, grantmem-guest over two"
+		echo "connections) with one call of the backend failed per case: every site its"
+		echo "serving path reaches at N = 1 and later, transient and persistent grants,"
+		echo "and the disconnect path.  Each case checks the errno is logged, the other"
+		echo "queue keeps serving, nothing stays mapped, no descriptor leaks."
+		echo
+		echo "Per call site (calls of a clean run, transient grants, from the first"
+		echo "connection on):"
+		echo
+		grep '^site ' "$sweep_blk" | sed 's/^site \(.*\): \([0-9]*\) calls/- `\1`: \2/'
+	else
+		echo "not run (\`make check TESTS=tests/test-fault-sweep-blk.sh\`)"
+	fi
+	echo
 	echo "## Hostile-guest suites"
 	echo
 	found=0
@@ -91,7 +113,7 @@ san=$(sed -n "s/^GM_LDFLAGS='\(.*\)'$/\1/p" "$bld/config.log" 2>/dev/null | head
 	echo "## Sanitizers"
 	echo
 	if [ -n "$san" ]; then
-		echo "This build: \`$san\`; the hostile suites and the sweep ran under it"
+		echo "This build: \`$san\`; the hostile suites and the sweeps ran under it"
 		echo "(LeakSanitizer checks every process at exit)."
 	else
 		echo "This build has no sanitizers; CI runs the same tests in its"

@@ -4,15 +4,23 @@
  *
  *   grantmem-xen-emu [-v] [--ready-fd N] SOCKET   serve until SIGTERM/SIGINT
  *   grantmem-xen-emu --stop SOCKET                 ask a running hub to exit
+ *   grantmem-xen-emu --domain-info DOMID SOCKET    what the hub holds for DOMID
  *
  * Processes then join with gm_xen_open("emu:SOCKET[,domid=N][,ram=BYTES]")
  * (or GRANTMEM_XEN=emu:SOCKET,...).  --ready-fd N: write an int 0 (4 bytes)
  * to descriptor N once the hub listens.  Exit status 0 after a clean stop.
+ *
+ * --domain-info prints one line (gm_emu_domain_info, asked as dom0):
+ *   domain N: exists=0|1 dying=0|1 connections=N grants=N mapped=N maps=N ports=N watches=N
+ * where mapped counts the domain's grant entries whose busy bits are set:
+ * pages some backend still maps.  Tests use it to prove that nothing stays
+ * mapped.
  */
 #include "config.h"
 
 #include <grantmem/grantmem.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +29,31 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: grantmem-xen-emu [-v] [--ready-fd N] SOCKET\n"
-			"       grantmem-xen-emu --stop SOCKET\n");
+			"       grantmem-xen-emu --stop SOCKET\n"
+			"       grantmem-xen-emu --domain-info DOMID SOCKET\n");
+}
+
+/* Print what the hub at @path holds for domain @domid. */
+static int domain_info(const char *path, gm_domid domid)
+{
+	struct gm_emu_domain_info di;
+	char spec[160];
+	gm_xen *x;
+	int r;
+
+	if (snprintf(spec, sizeof(spec), "emu:%s", path) >= (int)sizeof(spec))
+		return -ENAMETOOLONG;
+	if ((r = gm_xen_open(spec, &x)) < 0)
+		return r;
+	r = gm_emu_domain_info(x, domid, &di);
+	gm_xen_close(x);
+	if (r < 0)
+		return r;
+	printf("domain %u: exists=%u dying=%u connections=%u grants=%u mapped=%u maps=%u "
+	       "ports=%u watches=%u\n",
+	       domid, di.exists, di.dying, di.connections, di.grants, di.mapped, di.maps, di.ports,
+	       di.watches);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -29,11 +61,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"stop", no_argument, NULL, 's'},
+		{"domain-info", required_argument, NULL, 'i'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c, r, ready = -1, stop = 0;
+	long info = -1;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "r:svh", opts, NULL)) != -1) {
 		switch (c) {
@@ -43,6 +78,14 @@ int main(int argc, char **argv)
 		case 's':
 			stop = 1;
 			break;
+		case 'i':
+			errno = 0;
+			info = strtol(optarg, &end, 0);
+			if (errno || end == optarg || *end || info < 0 || info > 0x7fef) {
+				fprintf(stderr, "grantmem-xen-emu: bad domid \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			gm_set_log(NULL, NULL, GM_LOG_DEBUG);
 			break;
@@ -51,12 +94,14 @@ int main(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (optind + 1 != argc) {
+	if (optind + 1 != argc || (stop && info >= 0)) {
 		usage();
 		return 2;
 	}
 	if (stop)
 		r = gm_emu_hub_shutdown(argv[optind]);
+	else if (info >= 0)
+		r = domain_info(argv[optind], (gm_domid)info);
 	else
 		r = gm_emu_hub_run(argv[optind], ready);
 	if (r < 0) {
