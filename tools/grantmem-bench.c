@@ -20,7 +20,9 @@
  *   batching     a request of N scattered pages: gm_map_sg (one map call)
  *                vs one gnttab map per descriptor
  *   scaling      1..8 threads on shared cache hits
- *   e2e          tools/grantmem-guest + grantmem-blk when they are built
+ *   e2e          tools/grantmem-guest + grantmem-blk when they are built:
+ *                grants (transient, persistent) vs the same backend on
+ *                plain shared RAM (its memfd transport)
  * with map/unmap calls and pages mapped per operation from the cache's
  * counters.  A missed performance bar is reported, never an exit status:
  * this is a report, not a test.  Exit status 0, 1 when the run could not be
@@ -233,6 +235,10 @@ struct row {
 	/* scaling rows */
 	unsigned threads;
 	double wall_ops, wall_ratio;
+	/* e2e rows: MB/s, and the ratio to the plain-RAM row of the same point */
+	double mbs;
+	const char *ram_base;
+	double ram_ratio;
 };
 
 static struct row rows[MAX_ROWS];
@@ -259,6 +265,7 @@ static struct row *row_new(const char *group, const char *key, const char *fmt, 
 	r->maps = r->unmaps = r->pages = NAN;
 	r->wall_ops = r->wall_ratio = NAN;
 	r->other_med = NAN;
+	r->mbs = r->ram_ratio = NAN;
 	return r;
 }
 
@@ -849,13 +856,26 @@ static void bench_scaling(struct bench *b)
  * The demo pipeline on the emulated Xen: the toolstack (grantmem-vdev add)
  * creates a virtio-blk device, grantmem-blk serves it from a sparse image
  * as driver domain E2E_BACKEND, and grantmem-guest (a fresh frontend domain
- * per run) drives it at a queue depth, printing one "summary:" line.  Runs
+ * per run) drives it at a queue depth, printing one "summary:" line.  The
+ * baseline is the same backend code on plain shared RAM: grantmem-blk
+ * --transport ram serving grantmem-guest --transport ram, whose memory is a
+ * memfd both map (no Xen, no grants, no mapping per request), with the same
+ * image, driver, verification and buffer reuse as persistent grants.  Runs
  * only when the three tools are built next to this program and the guest
- * knows --depth; otherwise the row says "not available".  The tools offer
- * no plain-shared-RAM mode, so only transient and persistent grants run.
+ * knows --depth (and --transport ram for the baseline); otherwise the row
+ * says "not available".  MB/s is IOPS x the request size: every request of
+ * the measured phase reads or writes that many bytes.
  */
 #define E2E_BACKEND 1
 #define E2E_FIRST_FRONTEND 20
+
+enum e2e_mode { E2E_TRANSIENT, E2E_PERSISTENT, E2E_RAM, E2E_MODES };
+
+static const char *const e2e_mode_key[E2E_MODES] = {"transient", "persistent", "ram"};
+static const char *const e2e_mode_name[E2E_MODES] = {"transient", "persistent", "plain RAM"};
+
+/* Does the guest know --transport ram?  (Set by e2e_available.) */
+static bool e2e_ram;
 
 static bool e2e_available(struct bench *b)
 {
@@ -874,8 +894,10 @@ static bool e2e_available(struct bench *b)
 	FILE *f = popen(path, "r");
 	if (!f)
 		return false;
-	while (fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f)) {
 		depth |= strstr(line, "--depth") != NULL;
+		e2e_ram |= strstr(line, "--transport ram") != NULL;
+	}
 	pclose(f);
 	return depth;
 }
@@ -900,26 +922,38 @@ static int run_quiet(const char *cmd)
 }
 
 /* One guest run against a fresh backend; IOPS and map calls per request. */
-static bool e2e_run(struct bench *b, bool persistent, unsigned depth, bool seq, unsigned size,
+static bool e2e_run(struct bench *b, enum e2e_mode mode, unsigned depth, bool seq, unsigned size,
 		    unsigned secs, double *iops, double *mcpr)
 {
 	static unsigned next_fe = E2E_FIRST_FRONTEND;
 	unsigned fe = next_fe++;
-	char cmd[4600], line[1024], img[160];
+	char cmd[4600], line[1024], img[160], ram_sock[160], guest_to[200];
 	const char *d = b->tools_dir;
 	bool ok = false;
 	pid_t be;
 
 	snprintf(img, sizeof(img), "%s/disk.img", b->dir);
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/grantmem-vdev' add --xen emu:%s --backend-domid %u --frontend-domid %u", d,
-		 b->sock, E2E_BACKEND, fe);
-	if (run_quiet(cmd) != 0)
-		return false;
-	snprintf(cmd, sizeof(cmd),
-		 "exec '%s/grantmem-blk' --image '%s' --xen emu:%s,domid=%u --frontend-domid %u "
-		 "%s >/dev/null 2>&1",
-		 d, img, b->sock, E2E_BACKEND, fe, persistent ? "--persistent" : "");
+	if (mode == E2E_RAM) {
+		/* no Xen: the guest connects to the backend's socket (retrying until it listens) */
+		snprintf(ram_sock, sizeof(ram_sock), "%s/ram-%u.sock", b->dir, fe);
+		snprintf(cmd, sizeof(cmd),
+			 "exec '%s/grantmem-blk' --transport ram --socket '%s' --image '%s' "
+			 ">/dev/null 2>&1",
+			 d, ram_sock, img);
+		snprintf(guest_to, sizeof(guest_to), "--transport ram --socket '%s'", ram_sock);
+	} else {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/grantmem-vdev' add --xen emu:%s --backend-domid %u --frontend-domid %u",
+			 d, b->sock, E2E_BACKEND, fe);
+		if (run_quiet(cmd) != 0)
+			return false;
+		snprintf(cmd, sizeof(cmd),
+			 "exec '%s/grantmem-blk' --image '%s' --xen emu:%s,domid=%u --frontend-domid %u "
+			 "%s >/dev/null 2>&1",
+			 d, img, b->sock, E2E_BACKEND, fe,
+			 mode == E2E_PERSISTENT ? "--persistent" : "");
+		snprintf(guest_to, sizeof(guest_to), "--xen emu:%s,domid=%u", b->sock, fe);
+	}
 	fflush(NULL);
 	be = fork();
 	if (be == 0) {
@@ -929,9 +963,8 @@ static bool e2e_run(struct bench *b, bool persistent, unsigned depth, bool seq, 
 	if (be < 0)
 		return false;
 	snprintf(cmd, sizeof(cmd),
-		 "'%s/grantmem-guest' --xen emu:%s,domid=%u --seconds %u --depth %u --size %u "
-		 "%s --quiet 2>&1",
-		 d, b->sock, fe, secs, depth, size, seq ? "--seq" : "");
+		 "'%s/grantmem-guest' %s --seconds %u --depth %u --size %u %s --quiet 2>&1", d,
+		 guest_to, secs, depth, size, seq ? "--seq" : "");
 	FILE *f = popen(cmd, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "summary:", 8))
@@ -944,10 +977,12 @@ static bool e2e_run(struct bench *b, bool persistent, unsigned depth, bool seq, 
 		ok &= pclose(f) == 0;
 	kill(be, SIGTERM);
 	waitpid(be, NULL, 0);
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/grantmem-vdev' remove --xen emu:%s --backend-domid %u --frontend-domid %u", d,
-		 b->sock, E2E_BACKEND, fe);
-	run_quiet(cmd);
+	if (mode != E2E_RAM) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/grantmem-vdev' remove --xen emu:%s --backend-domid %u --frontend-domid %u",
+			 d, b->sock, E2E_BACKEND, fe);
+		run_quiet(cmd);
+	}
 	return ok;
 }
 
@@ -968,17 +1003,23 @@ static void bench_e2e(struct bench *b)
 	for (unsigned p = 0; p < 2; p++) {
 		bool seq = p;
 		unsigned size = seq ? 128u << 10 : 4096u;
+		const char *pat = seq ? "seq" : "rand";
 		for (unsigned dd = 0; dd < 2; dd++) {
-			for (unsigned m = 0; m < 2; m++) {
+			struct row *mr[E2E_MODES];
+
+			for (unsigned m = 0; m < E2E_MODES; m++) {
 				double iops[16], mc[16];
 				unsigned ok = 0;
 				struct row *r = row_new("e2e", "", "%s %u KiB, depth %-2u, %s",
 							seq ? "sequential" : "random", size >> 10,
-							depths[dd], m ? "persistent" : "transient");
-				snprintf(r->key, sizeof(r->key), "e2e_%s_%u_qd%u_%s",
-					 seq ? "seq" : "rand", size >> 10, depths[dd],
-					 m ? "persistent" : "transient");
+							depths[dd], e2e_mode_name[m]);
+				snprintf(r->key, sizeof(r->key), "e2e_%s_%u_qd%u_%s", pat, size >> 10,
+					 depths[dd], e2e_mode_key[m]);
 				r->unit = "ops/s";
+				mr[m] = r;
+				r->med = r->min = r->max = NAN;
+				if (m == E2E_RAM && !e2e_ram)
+					continue; /* a guest without the RAM transport */
 				fprintf(stderr, "  %s\n", r->name);
 				/* Whole seconds (the guest's unit), and each run sets
 				 * up a device: --quick runs once, a full run thrice. */
@@ -987,23 +1028,21 @@ static void bench_e2e(struct bench *b)
 					if (e2e_run(b, m, depths[dd], seq, size, b->quick ? 1 : 2,
 						    &iops[ok], &mc[ok]))
 						ok++;
-				if (!ok) {
-					r->med = r->min = r->max = NAN;
+				if (!ok)
 					continue;
-				}
 				r->maps = median(mc, ok);
 				r->med = median(iops, ok);
 				r->min = iops[0];
 				r->max = iops[ok - 1];
+				r->mbs = r->med * size / 1e6;
 			}
-			char k[48], base[48];
-			snprintf(k, sizeof(k), "e2e_%s_%u_qd%u_persistent", seq ? "seq" : "rand",
-				 size >> 10, depths[dd]);
-			snprintf(base, sizeof(base), "e2e_%s_%u_qd%u_transient", seq ? "seq" : "rand",
-				 size >> 10, depths[dd]);
-			struct row *r = row_find(k), *br = row_find(base);
-			r->base = br->key;
-			r->ratio = r->med / br->med;
+			/* persistent against transient, as before; every mode against RAM */
+			mr[E2E_PERSISTENT]->base = mr[E2E_TRANSIENT]->key;
+			mr[E2E_PERSISTENT]->ratio = mr[E2E_PERSISTENT]->med / mr[E2E_TRANSIENT]->med;
+			for (unsigned m = 0; m < E2E_MODES; m++) {
+				mr[m]->ram_base = mr[E2E_RAM]->key;
+				mr[m]->ram_ratio = mr[m]->med / mr[E2E_RAM]->med;
+			}
 		}
 	}
 	unlink(img);
@@ -1153,6 +1192,46 @@ static const char *jbool(int bar)
 	return bar < 0 ? "null" : bar ? "true" : "false";
 }
 
+/*
+ * The end-to-end rows: IOPS and MB/s (wall clock), each mode's ratio to
+ * plain shared RAM at the same point (the same for IOPS and MB/s: every
+ * request moves the same bytes), persistent against transient, map calls
+ * per request.
+ */
+static void print_e2e(FILE *out)
+{
+	fprintf(out, "  %-46s %9s %9s %17s %-20s %-36s %s\n", "", "IOPS", "MB/s", "min-max IOPS",
+		"x RAM (IOPS, MB/s)", "ratio", "calls");
+	for (unsigned i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		char med[32], mbs[32], mn[32], mx[32], mm[72], xram[64], rat[96], calls[64];
+
+		if (strcmp(r->group, "e2e"))
+			continue;
+		if (!strcmp(r->key, "e2e")) {
+			fprintf(out, "  %-46s not available (emulated world, with "
+				"grantmem-guest --depth, grantmem-blk, grantmem-vdev built)\n",
+				r->name);
+			continue;
+		}
+		fmt_num(med, sizeof(med), r->med);
+		fmt_num(mbs, sizeof(mbs), r->mbs);
+		fmt_num(mn, sizeof(mn), r->min);
+		fmt_num(mx, sizeof(mx), r->max);
+		snprintf(mm, sizeof(mm), "%s-%s", mn, mx);
+		if (isnan(r->ram_ratio))
+			snprintf(xram, sizeof(xram), "-");
+		else if (r->ram_base && !strcmp(r->ram_base, r->key))
+			snprintf(xram, sizeof(xram), "1 (baseline)");
+		else
+			snprintf(xram, sizeof(xram), "%.3gx, %.3gx", r->ram_ratio, r->ram_ratio);
+		fmt_ratio(rat, sizeof(rat), r->ratio, r->base);
+		fmt_calls(calls, sizeof(calls), r);
+		fprintf(out, "  %-46s %9s %9s %17s %-20s %-36s %s\n", r->name, med, mbs, mm, xram, rat,
+			calls);
+	}
+}
+
 static void print_table(FILE *out, struct bench *b, const struct summary *s, const char *cpu, long cores)
 {
 	static const char *const titles[][2] = {
@@ -1160,7 +1239,7 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 		{"strategy", "2. Access strategies on granted memory (ratio: x memcpy on RAM; x cached)"},
 		{"batching", "3. Batching: one request of N scattered pages, map + unmap (ratio: x per-descriptor gnttab)"},
 		{"scaling", "4. Scaling: threads hitting shared entries (ops/s per thread per CPU-second; ratio: x 1 thread)"},
-		{"e2e", "5. End to end: grantmem-guest -> grantmem-blk (IOPS)"},
+		{"e2e", "5. End to end: grantmem-guest -> grantmem-blk (IOPS, MB/s; x RAM: same backend, plain shared RAM)"},
 	};
 	struct utsname u;
 	char la[64] = "?";
@@ -1186,6 +1265,10 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 		"partly done by other processes)\n");
 	for (unsigned g = 0; g < 5; g++) {
 		fprintf(out, "\n%s\n", titles[g][1]);
+		if (!strcmp(titles[g][0], "e2e")) {
+			print_e2e(out);
+			continue;
+		}
 		fprintf(out, "  %-58s %10s %5s %21s %-34s %s\n", "", "median", "clock", "min-max",
 			"ratio", "calls");
 		for (unsigned i = 0; i < nrows; i++) {
@@ -1267,6 +1350,42 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/*
+ * summary.e2e_ram_baseline: per end-to-end point, plain shared RAM's IOPS
+ * and MB/s and each grant mode's ratio to them.
+ */
+static void json_e2e_summary(FILE *f)
+{
+	static const char *const pts[] = {"rand_4_qd1", "rand_4_qd32", "seq_128_qd1", "seq_128_qd32"};
+	bool first = true;
+
+	fprintf(f, " \"e2e_ram_baseline\":{");
+	for (unsigned i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+		char k[48];
+		const struct row *ram, *r;
+
+		snprintf(k, sizeof(k), "e2e_%s_ram", pts[i]);
+		if (!(ram = row_find(k)))
+			continue;
+		fprintf(f, "%s\"%s\":{", first ? "" : ",", pts[i]);
+		first = false;
+		json_num(f, "ram_iops", ram->med, true);
+		json_num(f, "ram_mb_per_s", ram->mbs, true);
+		for (unsigned m = 0; m < 2; m++) {
+			char name[64];
+
+			snprintf(k, sizeof(k), "e2e_%s_%s", pts[i], e2e_mode_key[m]);
+			r = row_find(k);
+			snprintf(name, sizeof(name), "%s_iops_vs_ram", e2e_mode_key[m]);
+			json_num(f, name, r ? r->ram_ratio : NAN, true);
+			snprintf(name, sizeof(name), "%s_mb_per_s_vs_ram", e2e_mode_key[m]);
+			json_num(f, name, r ? r->ram_ratio : NAN, m == 0);
+		}
+		fputc('}', f);
+	}
+	fprintf(f, "}");
+}
+
 /* One row per line, so that line tools (the plot script) can read it. */
 static void write_json(FILE *f, struct bench *b, const struct summary *s, const char *cpu,
 		       long cores)
@@ -1297,10 +1416,12 @@ static void write_json(FILE *f, struct bench *b, const struct summary *s, const 
 	fprintf(f, "\"scaling_metric\":\"ops per thread-CPU-second (CLOCK_THREAD_CPUTIME_ID)\",\n");
 	fprintf(f, " \"bars\":{\"hit_within_2x_ram\":%s,\"map_per_access_100x\":%s,"
 		   "\"bytes_4k_within_10pct_memcpy\":%s,\"one_map_unmap_per_request\":%s,"
-		   "\"scaling_8t_70pct\":%s}},\n",
+		   "\"scaling_8t_70pct\":%s},\n",
 		jbool(s->bar[0]), jbool(s->bar[1]),
 		jbool(s->bar[2]), jbool(s->bar[3]),
 		jbool(s->bar[4]));
+	json_e2e_summary(f);
+	fprintf(f, "},\n");
 	fprintf(f, "\"rows\":[\n");
 	for (unsigned i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
@@ -1315,6 +1436,14 @@ static void write_json(FILE *f, struct bench *b, const struct summary *s, const 
 			fprintf(f, "\"threads\":%u,", r->threads);
 			json_num(f, "wall_ops_per_s", r->wall_ops, true);
 			json_num(f, "wall_per_thread_ratio", r->wall_ratio, true);
+		}
+		if (r->ram_base) {
+			json_num(f, "mb_per_s", r->mbs, true);
+			fprintf(f, "\"ram_baseline\":");
+			json_str(f, r->ram_base);
+			fputc(',', f);
+			json_num(f, "ratio_to_ram", r->ram_ratio, true);
+			json_num(f, "mb_per_s_ratio_to_ram", r->ram_ratio, true);
 		}
 		fprintf(f, "\"clock\":\"%s\",", r->cpu ? "cpu" : "wall");
 		json_num(f, "median", r->med, true);
