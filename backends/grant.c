@@ -315,6 +315,10 @@ static void retry_zombies(gm_grant_cache *c)
  */
 static void release(gm_grant_cache *c, struct gentry **victims, unsigned n)
 {
+	/* Earlier refusals first: an unmap that fails below is not retried
+	 * at once, only at the next release. */
+	if (GM__UNLIKELY(atomic_load_explicit(&c->have_zombies, memory_order_relaxed)))
+		retry_zombies(c);
 	if (!n)
 		return;
 	pthread_mutex_lock(&c->lock);
@@ -329,8 +333,6 @@ static void release(gm_grant_cache *c, struct gentry **victims, unsigned n)
 	wait_readers(c);
 	for (unsigned i = 0; i < n; i++)
 		unmap_entry(c, victims[i]);
-	if (GM__UNLIKELY(atomic_load_explicit(&c->have_zombies, memory_order_relaxed)))
-		retry_zombies(c);
 }
 
 /*
@@ -548,6 +550,31 @@ static int publish(struct gentry *e, struct gentry ***vic, unsigned *nvic)
 }
 
 /* The map call itself, with bounded retries on EAGAIN (paged-out grants). */
+/*
+ * Unmap a mapping that was only a probe.  If Xen refuses, it becomes a
+ * zombie like any entry (retried later): a page left mapped could never be
+ * ended by the guest.
+ */
+static void unmap_probe(gm_grant_cache *c, struct gdom *d, void *va, const gm_gref *refs,
+			uint32_t n)
+{
+	struct gentry *e = gm__calloc(1, sizeof(*e) + n * sizeof(e->refs[0]));
+
+	if (!e) {
+		int ret = gm_gnttab_unmap(c->g, va, n);
+		STAT_ADD(c, unmap_calls, 1);
+		if (ret)
+			gm__err("%u grant page(s) of domain %u stay mapped: unmap failed: %s", n,
+				d->domid, gm_strerror(ret));
+		return;
+	}
+	e->dom = d;
+	e->va = va;
+	e->npages = n;
+	memcpy(e->refs, refs, n * sizeof(e->refs[0]));
+	unmap_entry(c, e);
+}
+
 static void *do_map(gm_grant_cache *c, struct gdom *d, const gm_gref *refs, uint32_t n, int prot,
 		    int *err)
 {
@@ -576,8 +603,7 @@ static void *do_map(gm_grant_cache *c, struct gdom *d, const gm_gref *refs, uint
 		STAT_ADD(c, map_calls, 1);
 		void *ro = gm_gnttab_map(c->g, n, d->domid, refs, GM_PROT_READ, &e2);
 		if (ro) {
-			gm_gnttab_unmap(c->g, ro, n);
-			STAT_ADD(c, unmap_calls, 1);
+			unmap_probe(c, d, ro, refs, n);
 			*err = -EACCES;
 		}
 	}
@@ -1266,6 +1292,20 @@ static bool overlaps_refs(const struct gentry *e, gm_gref first, uint32_t count)
 	return false;
 }
 
+/* Are pages of @domid (any domain unless @one_dom) in the refs range still
+ * mapped because their unmap failed? */
+static bool zombies_left(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref first,
+			 uint32_t count)
+{
+	bool left = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct gentry *z = c->zombies; z && !left; z = z->next)
+		left = (!one_dom || z->dom->domid == domid) && overlaps_refs(z, first, count);
+	pthread_mutex_unlock(&c->lock);
+	return left;
+}
+
 /* Invalidate entries of @d (all domains if NULL) touching the refs range. */
 static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref first,
 		      uint32_t count)
@@ -1293,6 +1333,10 @@ static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref f
 	STAT_ADD(c, invalidations, n);
 	release(c, vic, nvic);
 	free(vic);
+	/* Pages Xen would not unmap are still mapped: say so, so that the
+	 * caller does not tell the guest they are free (they are retried). */
+	if (!ret && zombies_left(c, domid, one_dom, first, count))
+		ret = -EBUSY;
 	return ret ? ret : n;
 }
 

@@ -129,7 +129,11 @@ GM_API int gm_grant_cache_set_max_pages(gm_grant_cache *c, uint32_t max_pages);
 /*
  * Invalidation.  Unpinned entries touching the refs are unmapped before the
  * call returns; pinned ones are unmapped by their last gm_unmap.  Returns the
- * number of entries invalidated (>= 0) or a negative errno.
+ * number of entries invalidated (>= 0) or a negative errno: -ENOMEM when
+ * some entries could not be taken (they stay mapped), -EBUSY when Xen
+ * refused to unmap pages in the range (the cache retries them at every
+ * later invalidation and release).  After an error, some of the guest's
+ * pages may still be mapped: call again before telling it they are free.
  *   _refs:   entries of @domid holding any of [first, first + count)
  *   _domain: every entry of @domid (a frontend went away)
  *   _all:    everything (device reset)
