@@ -112,7 +112,33 @@ static int map_flags_in(const gm_vq *vq)
 	return GM_PROT_WRITE | vq->buf_flags;
 }
 
-/* Write back the first @written bytes of a copied device-writable part. */
+/* Did the host fail (memory, Xen), rather than the guest take its buffer
+ * back?  Then the guest must not see the request completed. */
+static bool host_error(int err)
+{
+	switch (err) {
+	case -ENOMEM:
+	case -EIO:
+	case -EAGAIN:
+	case -EBUSY:
+	case -ENOSPC:
+	case -EINTR:
+	case -ENOBUFS:
+	case -EMFILE:
+	case -ENFILE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Write back the first @written bytes of a copied device-writable part.
+ * If the guest took its buffer back early, that is its loss.  If the host
+ * failed, the completion would claim bytes (a status byte, typically) that
+ * never reached the guest, which would read whatever was there before: the
+ * queue is broken instead, so push completes nothing and says -EIO.
+ */
 static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
 {
 	const struct gm_sg *sg = q->sg + q->pub.nsg_out;
@@ -121,8 +147,12 @@ static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
 	for (unsigned i = 0; i < q->pub.nsg_in && done < written; i++) {
 		size_t l = (size_t)GM__MIN((uint64_t)sg[i].len, written - done);
 		int ret = gm_write(vq->mem, sg[i].addr, q->copy + done, l);
+		if (ret && host_error(ret)) {
+			vq_break(vq, ret, "request %u: writing back %zu bytes failed", q->pub.id,
+				 l);
+			return;
+		}
 		if (ret) {
-			/* The guest took its buffer back early: its loss. */
 			gm__info("virtqueue %u: request %u: writing back %zu bytes failed: %s",
 				 vq->cfg.index, q->pub.id, l, gm_strerror(ret));
 			return;

@@ -336,6 +336,33 @@ static void t_mixed(bool packed)
 	be_free(&b);
 }
 
+/*
+ * The host fails to write back a copied status byte (grant copy refused):
+ * the request must not complete with a status the guest never got, so the
+ * queue breaks, push says -EIO and the used ring stays as it was.
+ */
+static void t_status_lost(bool packed)
+{
+	struct be b = be_new(packed, false);
+	const struct vqd_buf wr[2] = {{gp(2, 0), 16, false}, {gp(6, 0), 1, true}};
+	struct gm_vq_req *r;
+	int w = atomic_load(&vt_warnings);
+
+	ASSERT_TRUE(add(2, wr, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(r->nin, 1);
+	ASSERT_EQ(req_scatter_pattern(r, 9, 1), 1);
+	ASSERT_OK(gm_fault_inject("gnttab_copy", 1, -EIO));
+	ASSERT_ERR(gm_vq_push(b.vq, r, 1, NULL), -EIO);
+	gm_fault_reset();
+	ASSERT_TRUE(gm_vq_broken(b.vq));
+	/* one line for the failed call, one for the broken queue */
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 2);
+	ASSERT_TRUE(vcall((struct v_cmd){.op = V_USED}).r < 0); /* nothing completed */
+	ASSERT_EQ(mapped(), 1); /* only the ring */
+	be_free(&b);
+}
+
 /* An indirect table in grant memory: read (copied), buffers mapped once. */
 static void t_indirect(bool packed)
 {
@@ -428,6 +455,7 @@ int main(void)
 		t_many(p);
 		t_hostile(p, false);
 		t_hostile(p, true);
+		t_status_lost(p);
 	}
 	gm_gnttab_close(GT);
 	vcall((struct v_cmd){.op = V_EXIT});
