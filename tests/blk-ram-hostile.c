@@ -37,7 +37,7 @@
 #define TIMEOUT_MS 5000
 
 static const char *sock_path;
-static unsigned failures, refusals;
+static unsigned ncases, failures, refusals;
 
 /* What one case sends: a SETUP (possibly spoilt), its length and fds. */
 struct msg {
@@ -85,6 +85,7 @@ static ssize_t recv_hdr(int sock, struct blk_ram_hdr *h)
 static void check(bool ok, const char *name, const char *what)
 {
 	printf("%s - %s%s%s\n", ok ? "ok" : "FAIL", name, ok ? "" : ": ", ok ? "" : what);
+	ncases++;
 	if (!ok)
 		failures++;
 }
@@ -464,6 +465,7 @@ int main(int argc, char **argv)
 	run_buffer_outside();
 	run_good();
 	printf("refusals=%u\n", refusals);
+	printf("hostile ram-transport: cases=%u failed=%u\n", ncases, failures);
 	printf("%s: %u case(s) failed\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

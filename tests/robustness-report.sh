@@ -9,7 +9,9 @@
 #   BUILDDIR/tests/fuzz/build/fuzz-summary.txt   (tests/fuzz/run.sh)
 #   BUILDDIR/tests/test-fault-sweep.log          (make check)
 #   BUILDDIR/tests/test-fault-sweep-blk.sh.log   (make check)
-#   BUILDDIR/tests/test-hostile-*.log            (make check)
+#   BUILDDIR/tests/test-*.log                    (make check: the "hostile"
+#                                                lines of the grant, ring,
+#                                                xenstore, RAM-transport suites)
 #   BUILDDIR/config.log                          (sanitizer flags)
 # Every number in the report comes from those files; a missing one is
 # reported as "not run".
@@ -24,7 +26,7 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
 		sh "$src/tests/fuzz/run.sh" "$FUZZ_SECONDS")
 fi
 if [ -n "${RUN_TESTS:-}" ]; then
-	t="tests/test-fault-sweep tests/test-fault-sweep-blk.sh $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
+	t="tests/test-fault-sweep tests/test-fault-sweep-blk.sh tests/test-virtq-hostile tests/test-vdev tests/test-blk-ram.sh $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
 	(cd "$bld" && make check TESTS="$t" >/dev/null 2>&1)
 fi
 
@@ -92,7 +94,8 @@ san=$(sed -n "s/^GM_LDFLAGS='\(.*\)'$/\1/p" "$bld/config.log" 2>/dev/null | head
 	failed=0
 	echo "| suite | cases | failed |"
 	echo "|-------|------:|-------:|"
-	for log in "$bld"/tests/test-hostile-*.log; do
+	# every suite that prints "hostile <suite>: cases=N failed=M"
+	for log in "$bld"/tests/test-*.log; do
 		[ -f "$log" ] || continue
 		line=$(grep '^hostile ' "$log" | tail -n 1)
 		[ -n "$line" ] || continue
