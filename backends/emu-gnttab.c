@@ -24,7 +24,7 @@ void gm__gt_destroy(struct gm__gt *t)
 {
 	free(t->e);
 	t->e = NULL;
-	t->size = 0;
+	t->size = t->low = t->hi = 0;
 }
 
 static void entry_free(struct gm__gt *t, uint32_t ref)
@@ -34,6 +34,12 @@ static void entry_free(struct gm__gt *t, uint32_t ref)
 	t->ops->put(e->ram);
 	memset(e, 0, sizeof(*e));
 	t->used--;
+	if (ref < t->low)
+		t->low = ref;
+	/* the highest entry went: lower hi past the free ones below it */
+	if (ref + 1 == t->hi)
+		while (t->hi && !t->e[t->hi - 1].ram)
+			t->hi--;
 }
 
 static void entry_update_flags(struct gm__gt_ent *e)
@@ -83,7 +89,9 @@ int gm__gt_grant(struct gm__gt *t, uint32_t count, const uint32_t *frames, void 
 	if (t->size < GM__GT_FIRST_REF + t->used + count &&
 	    (r = grow(t, GM__GT_FIRST_REF + t->used + count)) < 0)
 		return r;
-	for (ref = GM__GT_FIRST_REF; got < count && ref < t->size; ref++)
+	/* every ref below t->low is in use: the lowest free ones are above */
+	for (ref = t->low > GM__GT_FIRST_REF ? t->low : GM__GT_FIRST_REF;
+	     got < count && ref < t->size; ref++)
 		if (!t->e[ref].ram)
 			refs[got++] = ref;
 	if (got < count)
@@ -100,6 +108,10 @@ int gm__gt_grant(struct gm__gt *t, uint32_t count, const uint32_t *frames, void 
 		e->rd_maps = e->wr_maps = 0;
 		t->used++;
 	}
+	/* the refs up to the last one taken are all in use now */
+	t->low = refs[count - 1] + 1;
+	if (t->low > t->hi)
+		t->hi = t->low;
 	return 0;
 }
 
@@ -175,7 +187,8 @@ int gm__gt_end(struct gm__gt *t, const void *refs, uint32_t n, const void *owner
 
 void gm__gt_revoke_owner(struct gm__gt *t, const void *owner)
 {
-	for (uint32_t ref = 0; ref < t->size; ref++) {
+	/* refs at or above hi are free: no owner there */
+	for (uint32_t ref = 0; ref < t->hi; ref++) {
 		struct gm__gt_ent *e = &t->e[ref];
 
 		if (!owner || e->owner != owner)

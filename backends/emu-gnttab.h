@@ -49,6 +49,9 @@ struct gm__gt {
 	struct gm__gt_ent *e; /* size entries */
 	uint32_t size;        /* grows a grant frame at a time */
 	uint32_t used;        /* entries in use, revoked-but-mapped included */
+	/* Bounds on the walks: refs in [GM__GT_FIRST_REF, low) are all in use,
+	 * refs at or above hi are all free. */
+	uint32_t low, hi;
 };
 
 /* An empty table whose entries reference RAM through @ops. */

@@ -31,15 +31,14 @@
 #define NOWNER 3
 #define NRAMOBJ 2
 #define MAXREF 1400 /* a few grant frames: growth is exercised */
+/*
+ * Entries a program may grow the table to with its big grants (a grant
+ * past Xen's limit is still tried, and refused before any work): every
+ * operation walks what is granted, so this keeps each execution cheap.
+ */
+#define TABLE_CAP (4 * GM__GT_FRAME_ENTRIES)
 #define NBATCH 32
 #define BATCH_MAX 16
-
-/* The model's own loops need no coverage feedback: keep them fast. */
-#if defined(__clang__) && __clang_major__ >= 13
-#define MODEL_LOOP __attribute__((no_sanitize("coverage")))
-#else
-#define MODEL_LOOP
-#endif
 
 struct mref {
 	bool used, revoked, ro;
@@ -63,12 +62,12 @@ static int ram_objs[NRAMOBJ]; /* their addresses are the opaque RAM pointers */
 static char owners[NOWNER];   /* likewise for owners */
 static uint32_t hi_ref;       /* refs at or above have never been used */
 
-static void ram_get(void *r)
+MODEL_LOOP static void ram_get(void *r)
 {
 	ram_refs[(int *)r - ram_objs]++;
 }
 
-static void ram_put(void *r)
+MODEL_LOOP static void ram_put(void *r)
 {
 	int i = (int *)r - ram_objs;
 
@@ -80,7 +79,7 @@ static const struct gm__gt_ram_ops ram_ops = {.get = ram_get, .put = ram_put};
 
 static uint32_t mused; /* entries in use in the model */
 
-static void model_free(uint32_t ref)
+MODEL_LOOP static void model_free(uint32_t ref)
 {
 	memset(&model[ref], 0, sizeof(model[ref]));
 	model[ref].owner = -1;
@@ -153,29 +152,18 @@ MODEL_LOOP static uint32_t lowest_free(uint32_t count, uint32_t *want)
 	return got;
 }
 
-static void op_grant(struct fin *in)
+/* Frames past the first 8 (which come from the input): their index. */
+MODEL_LOOP static void fill_frames(uint32_t *frames, uint32_t count)
 {
-	static uint32_t frames[4096], refs[4096], want[4096];
-	uint32_t count = 1 + fin_below(in, 8), live;
-	int owner = fin_below(in, NOWNER), ram = fin_below(in, NRAMOBJ);
-	uint16_t grantee = (uint16_t)(1 + fin_below(in, 3));
-	bool w = fin_u8(in) & 1;
+	for (uint32_t i = 8; i < count; i++)
+		frames[i] = i;
+}
 
-	if (fin_u8(in) == 0xff)
-		count = 500 + fin_u16(in) % 1100; /* grow by a few frames */
-	for (uint32_t i = 0; i < count; i++)
-		frames[i] = i < 8 ? fin_u32(in) : i;
-	/* Xen's choice here: the lowest free refs from the first one that is
-	 * not the toolstack's. */
-	lowest_free(count, want);
-	live = mused;
-	int ret = gm__gt_grant(&gt, count, frames, &ram_objs[ram], &owners[owner], grantee, w,
-			       refs);
-	if (GM__GT_FIRST_REF + live + count > GM__GT_MAX_ENTRIES) {
-		FUZZ_CHECK(ret == -ENOSPC, "grant into a full table: %d", ret);
-		return;
-	}
-	FUZZ_CHECK(ret == 0, "grant of %u: %d", count, ret);
+/* The table granted @refs (the model's choice @want): record them. */
+MODEL_LOOP static void model_grant(uint32_t count, const uint32_t *refs, const uint32_t *want,
+				   const uint32_t *frames, int owner, int ram, uint16_t grantee,
+				   bool w)
+{
 	for (uint32_t i = 0; i < count; i++) {
 		FUZZ_CHECK(refs[i] == want[i], "grant ref %u: %u, model %u", i, refs[i], want[i]);
 		model[refs[i]] = (struct mref){.used = true, .ro = !w, .owner = owner, .ram = ram,
@@ -184,6 +172,49 @@ static void op_grant(struct fin *in)
 		if (refs[i] + 1 > hi_ref)
 			hi_ref = refs[i] + 1;
 	}
+}
+
+static void op_grant(struct fin *in)
+{
+	static uint32_t frames[GM__GT_MAX_ENTRIES + 2], refs[GM__GT_MAX_ENTRIES + 2],
+		want[GM__GT_MAX_ENTRIES + 2];
+	uint32_t count = 1 + fin_below(in, 8), live;
+	int owner = fin_below(in, NOWNER), ram = fin_below(in, NRAMOBJ);
+	uint16_t grantee = (uint16_t)(1 + fin_below(in, 3));
+	bool w = fin_u8(in) & 1;
+
+	if (fin_u8(in) == 0xff) {
+		uint32_t left = GM__GT_MAX_ENTRIES - GM__GT_FIRST_REF - mused;
+
+		if (!fin_below(in, 16)) {
+			/* just past Xen's limit: -ENOSPC */
+			count = left + 1 + fin_below(in, 3);
+		} else {
+			/* grow by a few frames, up to TABLE_CAP */
+			count = 500 + fin_u16(in) % 1100;
+			if (GM__GT_FIRST_REF + mused + count > TABLE_CAP)
+				count = TABLE_CAP > GM__GT_FIRST_REF + mused + 500
+						? TABLE_CAP - GM__GT_FIRST_REF - mused
+						: 1 + fin_below(in, 8);
+		}
+	}
+	for (uint32_t i = 0; i < count && i < 8; i++)
+		frames[i] = fin_u32(in);
+	live = mused;
+	if (GM__GT_FIRST_REF + live + count <= GM__GT_MAX_ENTRIES) {
+		fill_frames(frames, count);
+		/* Xen's choice here: the lowest free refs from the first one
+		 * that is not the toolstack's. */
+		lowest_free(count, want);
+	}
+	int ret = gm__gt_grant(&gt, count, frames, &ram_objs[ram], &owners[owner], grantee, w,
+			       refs);
+	if (GM__GT_FIRST_REF + live + count > GM__GT_MAX_ENTRIES) {
+		FUZZ_CHECK(ret == -ENOSPC, "grant into a full table: %d", ret);
+		return;
+	}
+	FUZZ_CHECK(ret == 0, "grant of %u: %d", count, ret);
+	model_grant(count, refs, want, frames, owner, ram, grantee, w);
 }
 
 static bool model_mappable(uint32_t ref, uint16_t mapper, bool rw)

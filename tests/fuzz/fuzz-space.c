@@ -17,8 +17,13 @@
  * -EACCES on read-only memory, -EINVAL for a ref not granted; -ENOSPC only
  * when grant memory is involved); a failed write changed each byte to
  * either its old or its new value; gm_map never returns more than is valid;
- * at the end of every input nothing is pinned and, once the cache is freed,
- * the fake Xen has nothing mapped.
+ * at the end of every input nothing is pinned and, once the cache is
+ * invalidated, it holds no entry and the fake Xen has nothing mapped.
+ *
+ * Speed: the mapping caches (one per copy threshold) and their grant
+ * regions live across inputs, emptied by the invalidation each input ends
+ * with, and only the memory the model saw written is restored before the
+ * next input (check_all() has just proved the rest untouched).
  */
 #include "config.h"
 
@@ -102,12 +107,38 @@ static struct mview view[NVIEW];
 static struct mmap maps[NMAP];
 static gm_space *sp;
 static gm_grant_cache *cache;
+#define NTHRESH 4
+static gm_grant_cache *caches[NTHRESH];
+/* Grant regions, kept across inputs: [cache][domain][policy] */
+static gm_region *gregions[NTHRESH][NDOM][2];
+/* Memory the model changed in this input: restored before the next one. */
+static bool ram_dirty[NRAM], pool_dirty[NPAGES];
+
+/* The model is about to change shadow bytes [sh, sh + l). */
+MODEL_LOOP static void mark_dirty(const uint8_t *sh, size_t l)
+{
+	const uint8_t *r0 = &ram_sh[0][0], *p0 = &pool_sh[0][0];
+
+	if (!l)
+		return;
+	if (sh >= r0 && sh < r0 + sizeof(ram_sh)) {
+		for (size_t i = (size_t)(sh - r0) / RAMSZ; i <= (size_t)(sh + l - 1 - r0) / RAMSZ; i++)
+			ram_dirty[i] = true;
+	} else if (sh >= p0 && sh < p0 + sizeof(pool_sh)) {
+		for (size_t p = (size_t)(sh - p0) / PG; p <= (size_t)(sh + l - 1 - p0) / PG; p++)
+			pool_dirty[p] = true;
+	} else {
+		FUZZ_CHECK(0, "shadow pointer outside the model");
+	}
+}
 
 struct seg {
 	int err;
 	uint64_t avail;
 	uint8_t *sh, *real;
 	bool grant;
+	bool many;      /* grant pages never granted, up to the region's end */
+	unsigned pgoff; /* grant: the offset in the first page */
 };
 
 static unsigned errbit(int err)
@@ -138,7 +169,7 @@ static uint64_t to_top(uint64_t a)
 	return a ? 0 - a : UINT64_MAX;
 }
 
-static void mseg_space(uint64_t a, int prot, struct seg *s)
+MODEL_LOOP static void mseg_space(uint64_t a, int prot, struct seg *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < NREG; i++) {
@@ -158,7 +189,16 @@ static void mseg_space(uint64_t a, int prot, struct seg *s)
 		uint64_t ref = off / PG;
 		s->grant = true;
 		s->avail = PG - off % PG;
-		if (ref < NREF && gr[i - NRAM][ref].on)
+		s->pgoff = (unsigned)(off % PG);
+		if (ref >= NREF) {
+			/* no ref from here on is granted: one segment (scans of
+			 * huge lengths would otherwise go page by page) */
+			s->err = -EINVAL;
+			s->avail = m->size - off;
+			s->many = true;
+			return;
+		}
+		if (gr[i - NRAM][ref].on)
 			g = &gr[i - NRAM][ref];
 		if (!g)
 			s->err = -EINVAL;
@@ -179,7 +219,7 @@ static void mseg_space(uint64_t a, int prot, struct seg *s)
 
 /* The model's view of byte @a of target @t for @prot, and how many bytes on
  * behave the same. */
-static void mseg(int t, uint64_t a, int prot, struct seg *s)
+MODEL_LOOP static void mseg(int t, uint64_t a, int prot, struct seg *s)
 {
 	if (t == 0) {
 		mseg_space(a, prot, s);
@@ -217,7 +257,7 @@ struct scan {
 	unsigned pieces; /* segments, an upper bound on iovecs */
 };
 
-static void scan(int t, uint64_t addr, uint64_t len, int prot, struct scan *r)
+MODEL_LOOP static void scan(int t, uint64_t addr, uint64_t len, int prot, struct scan *r)
 {
 	uint64_t done = 0;
 
@@ -236,7 +276,9 @@ static void scan(int t, uint64_t addr, uint64_t len, int prot, struct scan *r)
 				r->first = done;
 		}
 		r->grant |= s.grant;
-		r->pieces++;
+		/* at least one iovec per grant page of it */
+		uint64_t pages = s.many ? (s.pgoff + l + PG - 1) / PG : 1;
+		r->pieces += (unsigned)min64(pages, UINT32_MAX - r->pieces);
 		done += l;
 	}
 }
@@ -273,7 +315,7 @@ static void check_result(const char *what, int ret, const struct scan *sc, unsig
 }
 
 /* Walk the model bytes of [addr, addr + len) (all valid), calling @fn. */
-static void walk(int t, uint64_t addr, uint64_t len, int prot,
+MODEL_LOOP static void walk(int t, uint64_t addr, uint64_t len, int prot,
 		 void (*fn)(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg), void *arg)
 {
 	uint64_t done = 0;
@@ -289,25 +331,27 @@ static void walk(int t, uint64_t addr, uint64_t len, int prot,
 	}
 }
 
-static void cmp_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void cmp_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	(void)real;
 	FUZZ_CHECK(!memcmp((uint8_t *)arg + done, sh, l), "read content differs at +%zu", done);
 }
 
-static void set_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void set_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	(void)real;
+	mark_dirty(sh, l);
 	memcpy(sh, (uint8_t *)arg + done, l);
 }
 
-static void fill_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void fill_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	(void)real, (void)done;
+	mark_dirty(sh, l);
 	memset(sh, *(int *)arg, l);
 }
 
-static void save_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void save_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	(void)real;
 	memcpy((uint8_t *)arg + done, sh, l);
@@ -319,10 +363,18 @@ struct partial {
 	int byte;
 };
 
-static void partial_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void partial_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	const struct partial *pw = arg;
 
+	/* fast paths: the whole piece old, or the whole piece written */
+	if (!memcmp(real, sh, l))
+		return;
+	mark_dirty(sh, l);
+	if (pw->src && !memcmp(real, pw->src + done, l)) {
+		memcpy(sh, real, l);
+		return;
+	}
 	for (size_t i = 0; i < l; i++) {
 		uint8_t nv = pw->src ? pw->src[done + i] : (uint8_t)pw->byte;
 
@@ -333,14 +385,15 @@ static void partial_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *
 }
 
 /* Resync the model with memory for bytes anything may have written. */
-static void resync_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
+MODEL_LOOP static void resync_fn(uint8_t *sh, uint8_t *real, size_t done, size_t l, void *arg)
 {
 	(void)done, (void)arg;
+	mark_dirty(sh, l);
 	memcpy(sh, real, l);
 }
 
 /* Everything the model holds equals memory (outside live write mappings). */
-static void check_all(void)
+MODEL_LOOP static void check_all(void)
 {
 	for (unsigned i = 0; i < NRAM; i++)
 		FUZZ_CHECK(!memcmp(ram_buf[i], ram_sh[i], RAMSZ), "RAM %u differs from model", i);
@@ -439,7 +492,7 @@ static uint64_t pick_base(struct fin *in, uint64_t size)
 }
 
 /* Would the model overlap region @i at @base with another region? */
-static bool overlaps(unsigned i, uint64_t base)
+MODEL_LOOP static bool overlaps(unsigned i, uint64_t base)
 {
 	uint64_t last = base + (reg[i].size - 1);
 
@@ -582,6 +635,14 @@ static void op_read(struct fin *in, bool endian)
 		walk(t, addr, len, GM_PROT_READ, cmp_fn, scratch);
 }
 
+/* The bytes op_write writes: @byte ^ 0x5a with a marker every 61 bytes. */
+MODEL_LOOP static void pattern(uint8_t *b, size_t len, int byte)
+{
+	memset(b, byte ^ 0x5a, len);
+	for (size_t i = 0; i < len; i += 61)
+		b[i] = (uint8_t)(i ^ byte);
+}
+
 static void op_write(struct fin *in, int kind)
 {
 	int t = pick_target(in);
@@ -612,9 +673,7 @@ static void op_write(struct fin *in, int kind)
 		if (!big_ok(addr, len, &sc))
 			return;
 		if (kind == 0) {
-			memset(scratch2, byte ^ 0x5a, GM__FUZZ_MIN(len, SCRATCH));
-			for (size_t i = 0; i < GM__FUZZ_MIN(len, SCRATCH); i += 61)
-				scratch2[i] = (uint8_t)(i ^ byte);
+			pattern(scratch2, GM__FUZZ_MIN(len, SCRATCH), byte);
 			ret = gm_write(tmem(t), addr, scratch2, (size_t)len);
 		} else {
 			ret = gm_fill(tmem(t), addr, byte, (size_t)len);
@@ -664,7 +723,7 @@ static void op_write(struct fin *in, int kind)
 
 /* Do two valid bytes of [addr, addr + len) share host memory (two refs of
  * one page)?  Looks at the first PAST_FAILURE + SCRATCH bytes. */
-static bool self_alias(int t, uint64_t addr, uint64_t len, int prot)
+MODEL_LOOP static bool self_alias(int t, uint64_t addr, uint64_t len, int prot)
 {
 	const uint8_t *lo[64], *hi[64];
 	unsigned n = 0;
@@ -689,7 +748,7 @@ static bool self_alias(int t, uint64_t addr, uint64_t len, int prot)
 }
 
 /* Host intervals of the model bytes of a range, to detect aliasing. */
-static bool host_overlap(int t1, uint64_t a1, int t2, uint64_t a2, uint64_t len)
+MODEL_LOOP static bool host_overlap(int t1, uint64_t a1, int t2, uint64_t a2, uint64_t len)
 {
 	uint64_t d1 = 0;
 
@@ -817,6 +876,33 @@ static void op_map(struct fin *in)
 	*mp = (struct mmap){.on = true, .t = t, .addr = addr, .p = p, .len = len, .flags = flags};
 }
 
+/*
+ * The iovecs from iovec *v, offset *vo on hold the @len bytes @want (range
+ * @k of a map_sg); moves (*v, *vo) past them.  The caller has checked that
+ * the iovecs hold enough bytes.
+ */
+MODEL_LOOP static void iov_cmp(const struct iovec *iov, unsigned *v, size_t *vo,
+			       const uint8_t *want, size_t len, unsigned k)
+{
+	size_t b = 0;
+
+	while (b < len) {
+		while (*vo == iov[*v].iov_len) {
+			(*v)++;
+			*vo = 0;
+		}
+		size_t l = GM__FUZZ_MIN(iov[*v].iov_len - *vo, len - b);
+		const uint8_t *got = (const uint8_t *)iov[*v].iov_base + *vo;
+
+		if (memcmp(got, want + b, l)) /* name the first byte that differs */
+			for (size_t i = 0; i < l; i++)
+				FUZZ_CHECK(got[i] == want[b + i], "map_sg byte %zu of range %u",
+					   b + i, k);
+		b += l;
+		*vo += l;
+	}
+}
+
 static void op_map_sg(struct fin *in)
 {
 	unsigned i = fin_below(in, NMAP);
@@ -864,7 +950,7 @@ static void op_map_sg(struct fin *in)
 	}
 	FUZZ_CHECK(!all.fails, "map_sg succeeded, model fails 0x%x", all.fails);
 	FUZZ_CHECK((unsigned)ret >= n && (unsigned)ret <= max_out, "map_sg count %d", ret);
-	uint64_t sum = 0, off = 0;
+	uint64_t sum = 0;
 	for (int k = 0; k < ret; k++)
 		sum += mp->iov[k].iov_len;
 	FUZZ_CHECK(sum == total, "map_sg covers %llu of %llu bytes", (unsigned long long)sum,
@@ -874,16 +960,7 @@ static void op_map_sg(struct fin *in)
 	size_t vo = 0;
 	for (unsigned k = 0; k < n; k++) {
 		walk(t, mp->in[k].addr, mp->in[k].len, flags & GM_PROT_RW, save_fn, scratch2);
-		for (size_t b = 0; b < mp->in[k].len; b++) {
-			while (vo == mp->iov[v].iov_len) {
-				v++;
-				vo = 0;
-			}
-			FUZZ_CHECK(((uint8_t *)mp->iov[v].iov_base)[vo] == scratch2[b],
-				   "map_sg byte %zu of range %u", b, k);
-			vo++;
-			off++;
-		}
+		iov_cmp(mp->iov, &v, &vo, scratch2, mp->in[k].len, k);
 	}
 	mp->on = true;
 	mp->sg = true;
@@ -939,7 +1016,9 @@ static void op_atomic(struct fin *in)
 	mseg(t, addr, prot, &s);
 	if (s.err) {
 		struct scan sc = {.fails = errbit(s.err), .grant = s.grant, .first = 0};
-		check_result("atomic", ret, &sc, 0);
+		/* straddling a region or window end is found before a grant's
+		 * or a region's permission */
+		check_result("atomic", ret, &sc, s.avail < size ? E_INVAL : 0);
 		return;
 	}
 	if (s.avail < size) {
@@ -953,6 +1032,7 @@ static void op_atomic(struct fin *in)
 	if (store) {
 		for (unsigned i = 0; i < size; i++)
 			b[i] = (uint8_t)(v >> (8 * i));
+		mark_dirty(s.sh, size);
 		memcpy(s.sh, b, size);
 	} else {
 		uint64_t want = 0;
@@ -1021,13 +1101,28 @@ static void setup(struct fin *in)
 	struct gm_grant_cache_config cfg = {0};
 	static const size_t thresholds[] = {0, 1, 100, SIZE_MAX};
 
+	unsigned ti;
+
 	cfg.max_pages = fin_u8(in) % 40;
-	cfg.copy_threshold = thresholds[fin_below(in, 4)];
-	FUZZ_CHECK(gm_grant_cache_new(gt, &cfg, &cache) == 0, "cache");
+	ti = fin_below(in, NTHRESH);
+	cfg.copy_threshold = thresholds[ti];
+	/* The cache of this threshold, empty since the last input's end; the
+	 * budget as a fresh cache would set it (0: the default, 65536). */
+	if (!caches[ti])
+		FUZZ_CHECK(gm_grant_cache_new(gt, &cfg, &caches[ti]) == 0, "cache");
+	cache = caches[ti];
+	FUZZ_CHECK(gm_grant_cache_set_max_pages(cache, cfg.max_pages ? cfg.max_pages : 65536) == 0,
+		   "cache budget");
+	FUZZ_CHECK(gm_gnttab_set_max_grants(gt, cfg.max_pages ? cfg.max_pages : 65536) == 0,
+		   "gnttab budget");
 	FUZZ_CHECK(gm_space_new(&sp) == 0, "space");
-	memcpy(pool_sh, pool_init, sizeof(pool_sh));
-	for (unsigned p = 0; p < NPAGES; p++)
+	for (unsigned p = 0; p < NPAGES; p++) {
+		if (!pool_dirty[p])
+			continue;
+		memcpy(pool_sh[p], pool_init[p], PG);
 		memcpy(fake_xen_page(fx, p), pool_sh[p], PG);
+		pool_dirty[p] = false;
+	}
 	for (unsigned d = 0; d < NDOM; d++) {
 		for (unsigned ref = 0; ref < NREF; ref++) {
 			struct mgrant *g = &gr[d][ref];
@@ -1045,21 +1140,25 @@ static void setup(struct fin *in)
 					   "a ref is still mapped from an earlier input");
 		}
 	}
-	memcpy(ram_sh, ram_init, sizeof(ram_sh));
-	memcpy(ram_buf, ram_init, sizeof(ram_buf));
 	for (unsigned i = 0; i < NRAM; i++) {
+		if (ram_dirty[i]) {
+			memcpy(ram_sh[i], ram_init[i], RAMSZ);
+			memcpy(ram_buf[i], ram_init[i], RAMSZ);
+			ram_dirty[i] = false;
+		}
 		reg[i] = (struct mreg){.size = RAMSZ, .prot = GM_PROT_RW};
 		FUZZ_CHECK(gm_ram_region_new(ram_buf[i], RAMSZ, GM_PROT_RW, &reg[i].r) == 0, "ram");
 	}
 	for (unsigned d = 0; d < NDOM; d++) {
 		struct mreg *m = &reg[NRAM + d];
+		unsigned pol = fin_u8(in) & 1 ? GM_GRANT_PERSISTENT : GM_GRANT_TRANSIENT;
+		gm_region **r = &gregions[ti][d][pol];
 
 		*m = (struct mreg){.size = GM_GRANT_REGION_SIZE, .prot = GM_PROT_RW};
-		FUZZ_CHECK(gm_grant_region_new(cache, (gm_domid)(d + 1),
-					       fin_u8(in) & 1 ? GM_GRANT_PERSISTENT
-							      : GM_GRANT_TRANSIENT,
-					       &m->r) == 0,
-			   "grant region");
+		if (!*r)
+			FUZZ_CHECK(gm_grant_region_new(cache, (gm_domid)(d + 1), pol, r) == 0,
+				   "grant region");
+		m->r = *r;
 	}
 	/* Initial layout: RAM at 0 and 64 KiB, domain 1's grants at 2^63. */
 	FUZZ_CHECK(gm_space_add(sp, 0, reg[0].r) == 0, "add");
@@ -1088,12 +1187,17 @@ static void teardown(void)
 	for (unsigned i = 0; i < NVIEW; i++)
 		gm_view_free(view[i].v);
 	gm_space_free(sp);
-	for (unsigned i = 0; i < NREG; i++)
+	for (unsigned i = 0; i < NRAM; i++)
 		gm_region_free(reg[i].r);
-	gm_grant_cache_free(cache);
+	/* The grant regions stay for the next input; their cache is emptied. */
+	FUZZ_CHECK(gm_grant_cache_invalidate_all(cache) >= 0, "invalidate all");
+	gm_grant_cache_stats(cache, &st);
+	FUZZ_CHECK(st.entries == 0 && st.mapped_pages == 0,
+		   "%u entries (%u pages) left after invalidating all", st.entries,
+		   st.mapped_pages);
 	fake_xen_stats(fx, &fs);
 	FUZZ_CHECK(fs.batches_mapped == 0 && fs.pages_mapped == 0,
-		   "%lu batches still mapped after the cache went", fs.batches_mapped);
+		   "%lu batches still mapped after the cache was emptied", fs.batches_mapped);
 }
 
 static void quiet(void *opaque, gm_log_level level, const char *msg)
@@ -1121,6 +1225,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz-space: no fake Xen\n");
 		abort();
 	}
+	/* Memory starts as the initial contents; setup() restores what an
+	 * input changed. */
+	memcpy(ram_sh, ram_init, sizeof(ram_sh));
+	memcpy(ram_buf, ram_init, sizeof(ram_buf));
+	memcpy(pool_sh, pool_init, sizeof(pool_sh));
+	for (unsigned p = 0; p < NPAGES; p++)
+		memcpy(fake_xen_page(fx, p), pool_sh[p], PG);
 	return 0;
 }
 

@@ -1,0 +1,1674 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fuzz-virtq: the device side of split and packed virtqueues (lib/virtq.c
+ * over the ring mappings of lib/ring.c) against a hostile driver, checked
+ * against a model.
+ *
+ * fuzz-needs: lib/virtq.c lib/ring.c
+ *
+ * Guest memory is RAM regions of one space (cheap, and with a direct host
+ * pointer the model can check every iovec exactly): RAM A holds the rings,
+ * four indirect tables and data; RAMs C, D and E follow it without a gap,
+ * so a buffer or a ring may straddle regions (a buffer up to four, which
+ * runs a request out of iovecs); RAM R is read-only, elsewhere; everything
+ * else is unbacked.  The input first picks a queue configuration (layout,
+ * size, features, max_chain, max_inflight, mapping policy, ring addresses:
+ * sometimes misaligned, straddling, read-only, unbacked or wrapping), then
+ * runs a program: write descriptors and indirect entries with any address,
+ * length, flags and next/id, publish heads or whole chains, move the avail
+ * index anywhere, flip packed wrap bits, write the driver's event
+ * suppression fields, scribble on the rings, and pop, push (one, a batch,
+ * a stale or foreign request), enable and disable notifications, ask for
+ * pending work and reset the queue.
+ *
+ * The model is the driver's view of the virtio 1.2 rules as virtio.h
+ * documents them: it walks each chain itself from guest memory and predicts
+ * the exact pop result (errno, or head / buffer id and every guest range in
+ * order), which direction is copied rather than mapped, the iovecs of the
+ * mapped one (exactly the region pieces of each range), the used elements
+ * and used index push writes, the copy-back of device-written bytes, the
+ * interrupt decision (EVENT_IDX arithmetic modulo 2^16 and 2 * size), the
+ * suppression fields the device writes, and pending work.  A queue whose
+ * rings overlap each other gets only the checks that need no prediction.
+ *
+ * Invariants on top: a broken queue stays broken (pop, pending and
+ * set_notify fail -EIO) with exactly one warning logged when it broke, and
+ * nothing else logs; a failed pop maps nothing; the regions' mapping
+ * counters equal the rings' mappings plus the mapped iovecs of requests out,
+ * so after push, reset and free nothing stays mapped; readable iovecs hold
+ * the guest's bytes; no writable iovec points into read-only memory; the
+ * read-only region is never written.
+ */
+#include "config.h"
+
+#include "fuzz-common.h"
+#include "internal.h" /* struct gm_region's mapping counter */
+
+#include <grantmem/grantmem.h>
+#include <grantmem/virtio.h>
+
+#include <errno.h>
+#include <stdbool.h>
+
+/* Guest memory. */
+#define A_BASE 0x10000ull
+#define A_SIZE 0x8000u
+#define C_BASE (A_BASE + A_SIZE) /* C, D, E right after A: ranges may straddle */
+#define C_SIZE 0x1008u /* D starts mid-descriptor: ring reads cross pieces */
+#define D_BASE (C_BASE + C_SIZE)
+#define D_SIZE 0x100u
+#define E_BASE (D_BASE + D_SIZE)
+#define E_SIZE 0x100u
+#define R_BASE 0x40000ull        /* read-only */
+#define R_SIZE 0x2000u
+#define NREGION 5
+/* Inside A: rings, then four indirect tables, then data up to C's end. */
+#define DESC_AREA (A_BASE + 0x0000)
+#define DRV_AREA (A_BASE + 0x1000)
+#define DEV_AREA (A_BASE + 0x2000)
+#define ITAB_AREA (A_BASE + 0x3000)
+#define ITAB_STRIDE 0x400u
+#define NITAB 4
+#define DATA_AREA (A_BASE + 0x4000)
+#define DATA_END (E_BASE + E_SIZE)
+
+#define MAX_SIZE 64u       /* queue sizes the input picks */
+#define MAX_CHAIN 1024u    /* GM_VQ_MAX_CHAIN: the largest max_chain */
+#define MAX_OUT 64u        /* requests out at once (max_inflight <= size) */
+#define STEPS 64
+
+#define NX GM_VRING_DESC_F_NEXT
+#define WR GM_VRING_DESC_F_WRITE
+#define IN GM_VRING_DESC_F_INDIRECT
+#define P_AVAIL GM_VRING_PACKED_DESC_F_AVAIL
+#define P_USED GM_VRING_PACKED_DESC_F_USED
+
+struct mregion {
+	uint64_t base;
+	size_t size;
+	uint8_t *host;
+	bool ro;
+	gm_region *r;
+};
+
+static uint8_t ram_a[A_SIZE] __attribute__((aligned(4096)));
+static uint8_t ram_c[C_SIZE] __attribute__((aligned(4096)));
+static uint8_t ram_d[D_SIZE] __attribute__((aligned(256)));
+static uint8_t ram_e[E_SIZE] __attribute__((aligned(256)));
+static uint8_t ram_r[R_SIZE] __attribute__((aligned(4096)));
+static uint8_t ram_r_init[R_SIZE];
+static struct mregion regs[NREGION] = {
+	{A_BASE, A_SIZE, ram_a, false, NULL},
+	{C_BASE, C_SIZE, ram_c, false, NULL},
+	{D_BASE, D_SIZE, ram_d, false, NULL},
+	{E_BASE, E_SIZE, ram_e, false, NULL},
+	{R_BASE, R_SIZE, ram_r, true, NULL},
+};
+static gm_space *space;
+static gm_mem *mem;
+
+static bool trace; /* FUZZ_TRACE set: print every operation */
+#define TRACE(...)                                                                         \
+	do {                                                                               \
+		if (trace)                                                                 \
+			fprintf(stderr, __VA_ARGS__);                                      \
+	} while (0)
+
+static int warnings; /* log lines at warning level or above */
+
+static void count_log(void *opaque, gm_log_level level, const char *msg)
+{
+	(void)opaque;
+	if (level <= GM_LOG_WARNING)
+		warnings++;
+	if (trace)
+		fprintf(stderr, "log: %s\n", msg);
+}
+
+/* ---- guest memory, as the model sees it ---- */
+
+/* The region holding guest address @a, or NULL. */
+MODEL_LOOP static const struct mregion *region_of(uint64_t a)
+{
+	for (unsigned i = 0; i < NREGION; i++)
+		if (a - regs[i].base < regs[i].size)
+			return &regs[i];
+	return NULL;
+}
+
+/* Copy guest [a, a + len) into @buf; false if a byte is unbacked. */
+MODEL_LOOP static bool g_read(uint64_t a, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		const struct mregion *m = region_of(a);
+		if (!m)
+			return false;
+		size_t l = GM__FUZZ_MIN(len, m->size - (size_t)(a - m->base));
+		memcpy(b, m->host + (a - m->base), l);
+		a += l;
+		b += l;
+		len -= l;
+	}
+	return true;
+}
+
+/* The driver writes its own memory (A and C only: R stays as it was). */
+MODEL_LOOP static void g_write(uint64_t a, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		const struct mregion *m = region_of(a + i);
+		if (m && !m->ro)
+			m->host[a + i - m->base] = b[i];
+	}
+}
+
+static uint8_t g_byte(uint64_t a)
+{
+	uint8_t b = 0;
+
+	g_read(a, &b, 1);
+	return b;
+}
+
+static uint16_t g_le16(uint64_t a)
+{
+	uint8_t b[2] = {0, 0};
+
+	g_read(a, b, 2);
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static uint32_t g_le32(uint64_t a)
+{
+	uint8_t b[4] = {0, 0, 0, 0};
+
+	g_read(a, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void g_put16(uint64_t a, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+
+	g_write(a, b, 2);
+}
+
+static void g_put32(uint64_t a, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	g_write(a, b, 4);
+}
+
+static void g_put64(uint64_t a, uint64_t v)
+{
+	g_put32(a, (uint32_t)v);
+	g_put32(a + 4, (uint32_t)(v >> 32));
+}
+
+/* Is every byte of [a, a + len) backed (and writable, if @w)? */
+MODEL_LOOP static bool g_backed(uint64_t a, uint64_t len, bool w)
+{
+	while (len) {
+		const struct mregion *m = region_of(a);
+		if (!m || (w && m->ro))
+			return false;
+		uint64_t l = GM__FUZZ_MIN(len, m->size - (a - m->base));
+		a += l;
+		len -= l;
+	}
+	return true;
+}
+
+/* Sum of the regions' mapping counters (internal.h): what is mapped now. */
+static unsigned maps_now(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < NREGION; i++)
+		n += atomic_load(&regs[i].r->maps);
+	return n;
+}
+
+/* ---- the queue and the model's state ---- */
+
+struct mreq {
+	struct gm_vq_req *p;
+	uint16_t id;
+	unsigned ndesc;        /* packed: ring slots */
+	bool any_write;
+	bool copied_in;        /* the writable part is a copy (written back at push) */
+	unsigned mapped;       /* iovecs holding a mapping */
+};
+
+static struct {
+	gm_vq *vq;
+	/* configuration */
+	unsigned size, max_chain, nreq, iov_cap;
+	bool packed, event_idx, indirect;
+	uint64_t desc, drv, dev;
+	size_t dlen, drvlen, devlen;
+	bool exact;             /* rings do not overlap: predict everything */
+	unsigned ring_maps;     /* mappings the rings hold */
+	/* the device, as the model predicts it */
+	bool broken, notify_on;
+	uint16_t last_avail, used_idx, event_sent;
+	uint16_t avail_pos, used_pos;
+	bool avail_wrap, used_wrap;
+	struct mreq out[MAX_OUT];
+	unsigned nout;
+	struct gm_vq_req *stale[8]; /* pushed requests, for double pushes */
+	unsigned nstale, next_stale;
+	/* the driver's own positions */
+	uint16_t d_avail;        /* split: next avail idx to publish */
+	uint16_t d_pos;          /* packed: next slot */
+	bool d_wrap;
+} Q;
+
+/* Split ring offsets (bytes). */
+#define AVAIL_IDX 2
+#define AVAIL_RING(i) (4 + 2 * (uint64_t)(i))
+#define USED_IDX 2
+#define USED_RING(i) (4 + 8 * (uint64_t)(i))
+
+static bool in_flight(uint16_t id)
+{
+	for (unsigned i = 0; i < Q.nout; i++)
+		if (Q.out[i].id == id)
+			return true;
+	return false;
+}
+
+/* The value the device writes as avail_event / packed event offset. */
+static uint16_t avail_event_value(void)
+{
+	if (Q.packed)
+		return (uint16_t)(Q.avail_pos | (Q.avail_wrap ? 0x8000u : 0));
+	return Q.last_avail;
+}
+
+static uint64_t avail_event_addr(void)
+{
+	return Q.packed ? Q.dev : Q.dev + USED_RING(Q.size);
+}
+
+/* Chains available: split avail idx - last_avail; packed 0 or 1. */
+static unsigned avail_count(void)
+{
+	if (Q.packed) {
+		uint16_t f = g_le16(Q.desc + 16u * Q.avail_pos + 14);
+		bool a = f & P_AVAIL, u = f & P_USED;
+
+		return a == Q.avail_wrap && u != Q.avail_wrap;
+	}
+	return (uint16_t)(g_le16(Q.drv + AVAIL_IDX) - Q.last_avail);
+}
+
+/* ---- the model's chain walk ---- */
+
+struct mdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next_or_id;
+};
+
+static void parse_desc(const uint8_t *b, struct mdesc *d)
+{
+	uint16_t x = (uint16_t)(b[12] | b[13] << 8), y = (uint16_t)(b[14] | b[15] << 8);
+
+	d->addr = 0;
+	for (int i = 7; i >= 0; i--)
+		d->addr = d->addr << 8 | b[i];
+	d->len = (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 |
+		 (uint32_t)b[11] << 24;
+	d->flags = Q.packed ? y : x;
+	d->next_or_id = Q.packed ? x : y;
+}
+
+struct mchain {
+	struct gm_sg sg[MAX_CHAIN];
+	unsigned n, nout;
+	bool seen_write;
+	uint16_t id;
+	unsigned ndesc;
+};
+
+static struct mchain mc;
+static uint8_t itab[MAX_CHAIN * 16];
+
+static int chain_add(uint64_t addr, uint32_t len, bool write)
+{
+	if (mc.n >= Q.max_chain)
+		return -ELOOP;
+	if (!len || addr + (len - 1) < addr)
+		return -EFAULT;
+	if (write)
+		mc.seen_write = true;
+	else if (mc.seen_write)
+		return -EPROTO;
+	else
+		mc.nout++;
+	mc.sg[mc.n++] = (struct gm_sg){.addr = addr, .len = len};
+	return 0;
+}
+
+/* An indirect descriptor: check it, read its table.  Entries or -errno. */
+static int read_indirect(const struct mdesc *d)
+{
+	if (!Q.indirect || (d->flags & NX))
+		return -EPROTO;
+	if (!d->len || d->len % 16)
+		return -EINVAL;
+	if (d->len / 16 > Q.max_chain - mc.n)
+		return -ELOOP;
+	if (d->addr + (d->len - 1) < d->addr)
+		return -EFAULT;
+	if (!g_read(d->addr, itab, d->len))
+		return -EFAULT;
+	return (int)(d->len / 16);
+}
+
+MODEL_LOOP static int walk_indirect(unsigned entries)
+{
+	unsigned i = 0, visited = 0;
+	struct mdesc d;
+	int ret;
+
+	for (;;) {
+		if (++visited > entries)
+			return -ELOOP;
+		parse_desc(itab + 16 * i, &d);
+		if (d.flags & IN)
+			return -EPROTO;
+		if ((ret = chain_add(d.addr, d.len, d.flags & WR)))
+			return ret;
+		if (Q.packed) {
+			if (++i == entries)
+				return 0;
+			continue;
+		}
+		if (!(d.flags & NX))
+			return 0;
+		if (d.next_or_id >= entries)
+			return -EINVAL;
+		i = d.next_or_id;
+	}
+}
+
+static void ring_desc(unsigned i, struct mdesc *d)
+{
+	uint8_t b[16];
+
+	g_read(Q.desc + 16u * i, b, 16);
+	parse_desc(b, d);
+}
+
+MODEL_LOOP static int walk_split(uint16_t head)
+{
+	unsigned i = head, visited = 0;
+	struct mdesc d;
+	int ret;
+
+	for (;;) {
+		if (++visited > Q.size)
+			return -ELOOP;
+		ring_desc(i, &d);
+		if (d.flags & IN) {
+			if ((ret = read_indirect(&d)) < 0)
+				return ret;
+			return walk_indirect((unsigned)ret);
+		}
+		if ((ret = chain_add(d.addr, d.len, d.flags & WR)))
+			return ret;
+		if (!(d.flags & NX))
+			return 0;
+		if (d.next_or_id >= Q.size)
+			return -EINVAL;
+		i = d.next_or_id;
+	}
+}
+
+MODEL_LOOP static int walk_packed(void)
+{
+	unsigned pos = Q.avail_pos, n = 0;
+	struct mdesc d;
+	int ret;
+
+	for (;;) {
+		if (++n > Q.size)
+			return -ELOOP;
+		ring_desc(pos, &d);
+		mc.id = d.next_or_id;
+		if (d.flags & IN) {
+			if ((ret = read_indirect(&d)) < 0)
+				return ret;
+			ret = walk_indirect((unsigned)ret);
+			break;
+		}
+		ret = chain_add(d.addr, d.len, d.flags & WR);
+		if (ret || !(d.flags & NX))
+			break;
+		if (++pos == Q.size)
+			pos = 0;
+	}
+	mc.ndesc = n;
+	return ret;
+}
+
+/*
+ * gm_map_sg of @n ranges, as the model sees it: the iovec count or the
+ * errno.  Ranges are split at region ends; unbacked bytes (-EFAULT) and
+ * running out of iovecs (-E2BIG) are found in order while splitting, then
+ * read-only memory for writing (-EACCES) while mapping.
+ */
+MODEL_LOOP static int map_sg(const struct gm_sg *sg, unsigned n, unsigned max_out, bool w)
+{
+	unsigned k = 0;
+	bool ro = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a = sg[i].addr, left = sg[i].len;
+
+		while (left) {
+			const struct mregion *m = region_of(a);
+			if (!m)
+				return -EFAULT;
+			if (k == max_out)
+				return -E2BIG;
+			uint64_t l = GM__FUZZ_MIN(left, m->size - (a - m->base));
+			ro |= w && m->ro;
+			k++;
+			a += l;
+			left -= l;
+		}
+	}
+	return ro ? -EACCES : (int)k;
+}
+
+static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += sg[i].len;
+	return t;
+}
+
+/* What pop will do with a walked chain: copy or map, and the errno. */
+struct mpop {
+	int err;
+	bool copied_out, copied_in;
+	unsigned k1, k2; /* iovecs: readable, writable */
+};
+
+static void predict_map(struct mpop *p)
+{
+	unsigned nin = mc.n - mc.nout;
+	int k;
+
+	p->copied_out = p->copied_in = false;
+	p->k1 = p->k2 = 0;
+	if (mc.nout && nin) {
+		uint64_t out = sg_total(mc.sg, mc.nout), in = sg_total(mc.sg + mc.nout, nin);
+
+		if (out <= in && out <= GM_VQ_COPY_MAX && mc.nout <= Q.iov_cap - nin) {
+			for (unsigned i = 0; i < mc.nout; i++)
+				if (!g_backed(mc.sg[i].addr, mc.sg[i].len, false)) {
+					p->err = -EFAULT;
+					return;
+				}
+			p->copied_out = true;
+			p->k1 = mc.nout;
+		} else if (in < out && in <= GM_VQ_COPY_MAX) {
+			p->copied_in = true;
+		}
+	}
+	if (mc.nout && !p->copied_out) {
+		k = map_sg(mc.sg, mc.nout, Q.iov_cap - nin, false);
+		if (k < 0) {
+			p->err = k;
+			return;
+		}
+		p->k1 = (unsigned)k;
+	}
+	if (p->copied_in && nin > Q.iov_cap - p->k1)
+		p->copied_in = false;
+	if (p->copied_in) {
+		p->k2 = nin;
+	} else if (nin) {
+		k = map_sg(mc.sg + mc.nout, nin, Q.iov_cap - p->k1, true);
+		if (k < 0) {
+			p->err = k;
+			return;
+		}
+		p->k2 = (unsigned)k;
+	}
+	p->err = 0;
+}
+
+/*
+ * The model's pop, before the library's: the result, and the chain in mc.
+ * Applies the one store pop may make (avail_event, when the ring is empty
+ * with EVENT_IDX and notifications on) so that memory is what the library
+ * will read after making it.
+ */
+static void model_pop(struct mpop *p)
+{
+	unsigned n;
+
+	memset(p, 0, sizeof(*p));
+	mc.n = mc.nout = 0;
+	mc.seen_write = false;
+	mc.ndesc = 1;
+	mc.id = 0;
+	if (Q.broken) {
+		p->err = -EIO;
+		return;
+	}
+	n = avail_count();
+	if (!n && Q.notify_on && Q.event_idx && Q.event_sent != avail_event_value()) {
+		Q.event_sent = avail_event_value();
+		g_put16(avail_event_addr(), Q.event_sent);
+		n = avail_count();
+	}
+	if (!n) {
+		p->err = -EAGAIN;
+		return;
+	}
+	if (!Q.packed && n > Q.size) {
+		p->err = -EOVERFLOW;
+		return;
+	}
+	if (Q.nout == Q.nreq) {
+		p->err = -ENOBUFS;
+		return;
+	}
+	if (Q.packed) {
+		p->err = walk_packed();
+		if (!p->err && mc.id >= Q.size)
+			p->err = -EINVAL;
+	} else {
+		mc.id = g_le16(Q.drv + AVAIL_RING(Q.last_avail & (Q.size - 1)));
+		p->err = mc.id >= Q.size ? -EINVAL : walk_split(mc.id);
+	}
+	if (!p->err && in_flight(mc.id))
+		p->err = -EINVAL;
+	if (!p->err)
+		predict_map(p);
+}
+
+/* ---- checks of a popped request ---- */
+
+/* Where the device's pattern byte @off of request @id's writable part goes. */
+static uint8_t pattern(uint16_t id, size_t off)
+{
+	return (uint8_t)(id * 7u + off * 13u + 1u);
+}
+
+/* Is @p inside guest RAM's host memory? */
+static bool in_ram(const void *p)
+{
+	for (unsigned i = 0; i < NREGION; i++)
+		if ((uintptr_t)p - (uintptr_t)regs[i].host < regs[i].size)
+			return true;
+	return false;
+}
+
+/*
+ * Check the iovecs of one direction (@n ranges @sg as @niov iovecs @iov):
+ * mapped, they are exactly the region pieces of the ranges; copied, one
+ * per range, outside guest memory, at most GM_VQ_COPY_MAX bytes in all.
+ * Returns how many iovecs hold a mapping.
+ */
+MODEL_LOOP static unsigned check_iov(const struct gm_sg *sg, unsigned n, const struct iovec *iov,
+				     unsigned niov, bool w, bool *copied)
+{
+	unsigned k = 0;
+
+	*copied = false;
+	if (!n) {
+		FUZZ_CHECK(!niov, "%u iovecs for no range", niov);
+		return 0;
+	}
+	FUZZ_CHECK(niov, "no iovec for %u ranges", n);
+	if (!in_ram(iov[0].iov_base)) {
+		*copied = true;
+		FUZZ_CHECK(niov == n, "copied part: %u iovecs for %u ranges", niov, n);
+		FUZZ_CHECK(sg_total(sg, n) <= GM_VQ_COPY_MAX, "copied %llu bytes",
+			   (unsigned long long)sg_total(sg, n));
+		for (unsigned i = 0; i < n; i++) {
+			FUZZ_CHECK(iov[i].iov_len == sg[i].len && !in_ram(iov[i].iov_base),
+				   "copied range %u: iovec of %zu bytes", i, iov[i].iov_len);
+			if (w) {
+				/* nothing of the host may reach the guest */
+				for (size_t b = 0; b < iov[i].iov_len; b++)
+					FUZZ_CHECK(!((uint8_t *)iov[i].iov_base)[b],
+						   "copied writable range %u not zeroed", i);
+			} else {
+				static uint8_t buf[GM_VQ_COPY_MAX];
+				FUZZ_CHECK(g_read(sg[i].addr, buf, sg[i].len) &&
+						   !memcmp(buf, iov[i].iov_base, sg[i].len),
+					   "copied readable range %u differs from guest memory", i);
+			}
+		}
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a = sg[i].addr, left = sg[i].len;
+
+		while (left) {
+			const struct mregion *m = region_of(a);
+			FUZZ_CHECK(m, "range %u (0x%llx) mapped where nothing is", i,
+				   (unsigned long long)a);
+			FUZZ_CHECK(!(w && m->ro), "writable range %u mapped on read-only memory", i);
+			uint64_t l = GM__FUZZ_MIN(left, m->size - (a - m->base));
+			FUZZ_CHECK(k < niov, "range %u: iovecs run out", i);
+			FUZZ_CHECK(iov[k].iov_base == m->host + (a - m->base) && iov[k].iov_len == l,
+				   "range %u: iovec %u is %p+%zu, want %p+%llu", i, k,
+				   iov[k].iov_base, iov[k].iov_len, (void *)(m->host + (a - m->base)),
+				   (unsigned long long)l);
+			k++;
+			a += l;
+			left -= l;
+		}
+	}
+	FUZZ_CHECK(k == niov, "%u iovecs for %u pieces", niov, k);
+	return k;
+}
+
+/* Checks that need no model; fills in the request's record. */
+static void check_request(const struct gm_vq_req *r, struct mreq *q)
+{
+	unsigned n = r->nsg_out + r->nsg_in;
+	uint64_t out = 0, inl = 0;
+	bool cout, cin;
+
+	FUZZ_CHECK(n >= 1 && n <= Q.max_chain, "request of %u ranges (max_chain %u)", n,
+		   Q.max_chain);
+	FUZZ_CHECK(r->id < Q.size, "id %u of a queue of %u", r->id, Q.size);
+	FUZZ_CHECK(!r->user, "user not NULL after pop");
+	for (unsigned i = 0; i < n; i++) {
+		FUZZ_CHECK(r->sg[i].len && r->sg[i].len <= UINT32_MAX &&
+				   r->sg[i].addr + (r->sg[i].len - 1) >= r->sg[i].addr,
+			   "range %u: 0x%llx+%zu", i, (unsigned long long)r->sg[i].addr, r->sg[i].len);
+		if (i < r->nsg_out)
+			out += r->sg[i].len;
+		else
+			inl += r->sg[i].len;
+	}
+	FUZZ_CHECK(r->out_len == out && r->in_len == inl, "lengths %llu/%llu, ranges say %llu/%llu",
+		   (unsigned long long)r->out_len, (unsigned long long)r->in_len,
+		   (unsigned long long)out, (unsigned long long)inl);
+	q->mapped = check_iov(r->sg, r->nsg_out, r->iov, r->nout, false, &cout);
+	q->mapped += check_iov(r->sg + r->nsg_out, r->nsg_in, r->iov + r->nout, r->nin, true, &cin);
+	/* only a chain that goes both ways has a direction copied, and one */
+	FUZZ_CHECK(!(cout || cin) || (r->nsg_out && r->nsg_in && !(cout && cin)),
+		   "copied a direction of a one-way chain");
+	q->p = (struct gm_vq_req *)r;
+	q->id = r->id;
+	q->any_write = r->nsg_in != 0;
+	q->copied_in = cin;
+}
+
+/* The device writes its pattern over the whole writable part. */
+MODEL_LOOP static void device_writes(const struct gm_vq_req *r)
+{
+	size_t off = 0;
+
+	for (unsigned i = r->nout; i < r->nout + r->nin; i++)
+		for (size_t b = 0; b < r->iov[i].iov_len; b++)
+			((uint8_t *)r->iov[i].iov_base)[b] = pattern(r->id, off++);
+}
+
+static bool documented_pop_error(int err)
+{
+	switch (err) {
+	case -EINVAL: case -ELOOP: case -EFAULT: case -EPROTO: case -EOVERFLOW:
+	case -EACCES: case -E2BIG: case -EAGAIN: case -ENOBUFS: case -EIO:
+		return true;
+	}
+	return false;
+}
+
+static void op_pop(void)
+{
+	struct mpop p = {0};
+	struct gm_vq_req *r = (struct gm_vq_req *)&Q; /* must be NULL after a failure */
+	unsigned m0 = maps_now();
+	int w0 = warnings;
+	bool was_broken = Q.broken;
+
+	if (Q.exact)
+		model_pop(&p);
+	int ret = gm_vq_pop(Q.vq, &r);
+	TRACE("pop: %d (model %d)\n", ret, Q.exact ? p.err : 1);
+	if (ret) {
+		bool breaks = ret != -EAGAIN && ret != -ENOBUFS && ret != -EIO;
+
+		FUZZ_CHECK(!r, "failed pop handed out a request");
+		FUZZ_CHECK(documented_pop_error(ret), "pop: %d (%s)", ret, gm_strerror(ret));
+		if (Q.exact)
+			FUZZ_CHECK(ret == p.err, "pop: %d (%s), model %d (%s)", ret,
+				   gm_strerror(ret), p.err, gm_strerror(p.err));
+		FUZZ_CHECK(!was_broken || ret == -EIO, "pop of a broken queue: %d", ret);
+		FUZZ_CHECK(maps_now() == m0, "failed pop: %u mappings, %u before", maps_now(), m0);
+		FUZZ_CHECK(gm_vq_broken(Q.vq) == (was_broken || breaks), "broken %d after pop %d",
+			   gm_vq_broken(Q.vq), ret);
+		FUZZ_CHECK(warnings == w0 + breaks, "pop %d logged %d warnings", ret, warnings - w0);
+		FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u",
+			   gm_vq_inflight(Q.vq), Q.nout);
+		Q.broken |= breaks;
+		return;
+	}
+	FUZZ_CHECK(r && !was_broken, "pop of a broken queue succeeded");
+	TRACE("  id %u: %u+%u ranges, %u+%u iovecs, %llu+%llu bytes\n", r->id, r->nsg_out,
+	      r->nsg_in, r->nout, r->nin, (unsigned long long)r->out_len,
+	      (unsigned long long)r->in_len);
+	FUZZ_CHECK(warnings == w0, "pop logged");
+	struct mreq *q = &Q.out[Q.nout];
+	check_request(r, q);
+	FUZZ_CHECK(maps_now() == m0 + q->mapped, "pop: %u mappings, %u + %u expected", maps_now(),
+		   m0, q->mapped);
+	if (Q.exact) {
+		FUZZ_CHECK(!p.err, "pop succeeded, model %d (%s)", p.err, gm_strerror(p.err));
+		FUZZ_CHECK(r->id == mc.id && r->nsg_out == mc.nout && r->nsg_in == mc.n - mc.nout,
+			   "pop: id %u, %u+%u ranges; model id %u, %u+%u", r->id, r->nsg_out,
+			   r->nsg_in, mc.id, mc.nout, mc.n - mc.nout);
+		for (unsigned i = 0; i < mc.n; i++)
+			FUZZ_CHECK(r->sg[i].addr == mc.sg[i].addr && r->sg[i].len == mc.sg[i].len,
+				   "pop: range %u", i);
+		FUZZ_CHECK(r->nout == p.k1 && r->nin == p.k2 && q->copied_in == p.copied_in,
+			   "pop: %u+%u iovecs (copied in %d), model %u+%u (%d)", r->nout, r->nin,
+			   q->copied_in, p.k1, p.k2, p.copied_in);
+	} else {
+		FUZZ_CHECK(!in_flight(r->id), "id %u handed out twice", r->id);
+	}
+	q->ndesc = mc.ndesc;
+	Q.nout++;
+	FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u", gm_vq_inflight(Q.vq),
+		   Q.nout);
+	/* the device's position moves on (the model's, in exact mode) */
+	if (Q.exact && Q.packed) {
+		unsigned pos = Q.avail_pos + mc.ndesc;
+
+		if (pos >= Q.size) {
+			pos -= Q.size;
+			Q.avail_wrap = !Q.avail_wrap;
+		}
+		Q.avail_pos = (uint16_t)pos;
+	} else if (Q.exact) {
+		Q.last_avail++;
+	}
+	device_writes(r);
+}
+
+/* ---- push ---- */
+
+/* Bytes copy-back writes: one overlay over A to E (contiguous). */
+#define OV_BASE A_BASE
+#define OV_SIZE (DATA_END - A_BASE)
+static uint8_t ov_val[OV_SIZE];
+static bool ov_set[OV_SIZE];
+struct ov_range {
+	uint64_t a;
+	size_t len;
+};
+/* at most 8 requests a push, each copying back at most GM_VQ_COPY_MAX bytes */
+static struct ov_range ov_ranges[8 * GM_VQ_COPY_MAX];
+static unsigned nov;
+
+/*
+ * The bytes push writes back for copied request @q with @written bytes:
+ * range by range, piece by piece, stopping at the first piece that is not
+ * writable guest memory (gm_write fails there; the guest's loss).
+ */
+MODEL_LOOP static void expect_copy_back(const struct mreq *q, uint64_t written)
+{
+	const struct gm_vq_req *r = q->p;
+	const struct gm_sg *sg = r->sg + r->nsg_out;
+	size_t done = 0;
+
+	for (unsigned i = 0; i < r->nsg_in && done < written; i++) {
+		size_t l = (size_t)GM__FUZZ_MIN((uint64_t)sg[i].len, written - done);
+		uint64_t a = sg[i].addr;
+
+		for (size_t k = 0; k < l;) {
+			const struct mregion *m = region_of(a + k);
+			if (!m || m->ro)
+				return;
+			size_t pl = GM__FUZZ_MIN(l - k, m->size - (size_t)(a + k - m->base));
+			for (size_t b = 0; b < pl; b++) {
+				ov_val[a + k + b - OV_BASE] = pattern(q->id, done + k + b);
+				ov_set[a + k + b - OV_BASE] = true;
+			}
+			FUZZ_CHECK(nov < sizeof(ov_ranges) / sizeof(ov_ranges[0]), "copy-back pieces");
+			ov_ranges[nov++] = (struct ov_range){a + k, pl};
+			k += pl;
+		}
+		done += l;
+	}
+}
+
+/* Are the written-back bytes in memory, outside what push writes after? */
+MODEL_LOOP static void check_copy_back(void)
+{
+	for (unsigned i = 0; i < nov; i++) {
+		for (size_t b = 0; b < ov_ranges[i].len; b++) {
+			uint64_t a = ov_ranges[i].a + b;
+			bool later = Q.packed ? (a - Q.desc < Q.dlen || a - Q.dev < Q.devlen)
+					      : a - Q.dev < Q.devlen;
+			if (ov_set[a - OV_BASE] && !later)
+				FUZZ_CHECK(g_byte(a) == ov_val[a - OV_BASE],
+					   "copy-back byte at 0x%llx", (unsigned long long)a);
+			ov_set[a - OV_BASE] = false;
+		}
+	}
+	nov = 0;
+}
+
+/* Packed position counter modulo 2 * size (wrap counter 1: the first lap). */
+static uint32_t lin(unsigned pos, bool wrap)
+{
+	return wrap ? pos : pos + Q.size;
+}
+
+/* The interrupt decision for used entries [old, now), from driver memory. */
+static bool model_notify(uint16_t old_idx, unsigned old_pos, bool old_wrap)
+{
+	if (!Q.packed) {
+		if (Q.event_idx) {
+			uint16_t ev = g_le16(Q.drv + AVAIL_RING(Q.size));
+
+			return (uint16_t)(Q.used_idx - ev - 1) < (uint16_t)(Q.used_idx - old_idx);
+		}
+		return !(g_le16(Q.drv) & GM_VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	uint16_t flags = g_le16(Q.drv + 2);
+
+	if (flags == GM_VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags != GM_VRING_PACKED_EVENT_FLAG_DESC || !Q.event_idx)
+		return true;
+	uint16_t ev = g_le16(Q.drv);
+	uint32_t span = 2 * Q.size, o = lin(old_pos, old_wrap), nw = lin(Q.used_pos, Q.used_wrap);
+	uint32_t e = lin(ev & 0x7fff, ev >> 15) % span;
+
+	return (e + span - o) % span < (nw + span - o) % span;
+}
+
+static uint32_t pick_written(struct fin *in, const struct gm_vq_req *r)
+{
+	switch (fin_below(in, 6)) {
+	case 0:
+		return 0;
+	case 1:
+		return (uint32_t)GM__FUZZ_MIN(r->in_len, UINT32_MAX);
+	case 2:
+		return (uint32_t)(r->in_len + 1 + fin_u8(in));
+	case 3:
+		return UINT32_MAX;
+	default:
+		return r->in_len ? (uint32_t)(fin_u16(in) % r->in_len) : fin_u8(in);
+	}
+}
+
+static void forget(unsigned i)
+{
+	Q.stale[Q.next_stale++ % (sizeof(Q.stale) / sizeof(Q.stale[0]))] = Q.out[i].p;
+	if (Q.nstale < sizeof(Q.stale) / sizeof(Q.stale[0]))
+		Q.nstale++;
+	Q.out[i] = Q.out[--Q.nout];
+}
+
+/* A request pointer that is not out: stale (pushed before) or foreign. */
+static struct gm_vq_req *not_out(struct fin *in)
+{
+	static struct gm_vq_req foreign;
+	unsigned k = fin_below(in, 4);
+
+	if (k < 2 && Q.nstale) {
+		struct gm_vq_req *p = Q.stale[fin_below(in, Q.nstale)];
+		for (unsigned i = 0; i < Q.nout; i++)
+			if (Q.out[i].p == p) /* popped again since */
+				return &foreign;
+		return p;
+	}
+	if (k == 2 && Q.nout) /* inside a request, not at its start */
+		return (struct gm_vq_req *)((char *)Q.out[0].p + 8);
+	return &foreign;
+}
+
+/* Check the used elements push wrote for out[idx[0..n)] (exact mode). */
+static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct mreq *q = &Q.out[idx[i]];
+		uint32_t len = (uint32_t)GM__FUZZ_MIN((uint64_t)written[i], q->p->in_len);
+
+		if (!Q.packed) {
+			uint64_t e = Q.dev + USED_RING(Q.used_idx & (Q.size - 1));
+
+			FUZZ_CHECK(g_le32(e) == q->id && g_le32(e + 4) == len,
+				   "used element %u: {%u, %u}, want {%u, %u}", Q.used_idx, g_le32(e),
+				   g_le32(e + 4), q->id, len);
+			Q.used_idx++;
+			continue;
+		}
+		uint64_t e = Q.desc + 16u * Q.used_pos;
+		uint16_t f = (uint16_t)((Q.used_wrap ? P_AVAIL | P_USED : 0) | (q->any_write ? WR : 0));
+		unsigned pos = Q.used_pos + q->ndesc;
+		/* a later element of the batch may start at the same slot */
+		bool again = false;
+		unsigned p2 = pos % Q.size;
+
+		for (unsigned j = i + 1; j < n; j++) {
+			again |= p2 == Q.used_pos;
+			p2 = (p2 + Q.out[idx[j]].ndesc) % Q.size;
+		}
+		if (!again)
+			FUZZ_CHECK(g_le32(e + 8) == len && g_le16(e + 12) == q->id && g_le16(e + 14) == f,
+				   "used slot %u: len %u id %u flags 0x%x, want %u %u 0x%x", Q.used_pos,
+				   g_le32(e + 8), g_le16(e + 12), g_le16(e + 14), len, q->id, f);
+		if (pos >= Q.size) {
+			pos -= Q.size;
+			Q.used_wrap = !Q.used_wrap;
+		}
+		Q.used_pos = (uint16_t)pos;
+	}
+	if (!Q.packed)
+		FUZZ_CHECK(g_le16(Q.dev + USED_IDX) == Q.used_idx, "used idx %u, want %u",
+			   g_le16(Q.dev + USED_IDX), Q.used_idx);
+}
+
+static void op_push(struct fin *in, bool batch)
+{
+	struct gm_vq_req *reqs[9];
+	uint32_t written[9];
+	unsigned idx[8], n = 1, m0 = maps_now(), unmaps = 0;
+	bool notify = true, *np;
+	int w0 = warnings, ret;
+
+	if (!Q.nout || !fin_below(in, 8)) {
+		/* not a request of ours that is out: refused, nothing done */
+		reqs[0] = not_out(in);
+		written[0] = fin_u8(in);
+		ret = batch ? gm_vq_push_batch(Q.vq, reqs, written, 1, &notify)
+			    : gm_vq_push(Q.vq, reqs[0], written[0], &notify);
+		TRACE("push of a request not out: %d\n", ret);
+		FUZZ_CHECK(ret == -EINVAL && !notify, "push of a request not out: %d", ret);
+		FUZZ_CHECK(maps_now() == m0 && warnings == w0, "refused push did something");
+		return;
+	}
+	/* n distinct requests out, in the input's order */
+	if (batch)
+		n = 1 + fin_below(in, GM__FUZZ_MIN(Q.nout, 8u));
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = fin_below(in, Q.nout);
+
+		for (unsigned j = 0; j < i; j++)
+			if (idx[j] == k) {
+				k = (k + 1) % Q.nout; /* taken: try the next one */
+				j = (unsigned)-1;
+			}
+		idx[i] = k;
+		reqs[i] = Q.out[k].p;
+		written[i] = pick_written(in, reqs[i]);
+		unmaps += Q.out[k].mapped;
+	}
+	if (batch && !fin_below(in, 8)) {
+		/* one repeated or not out: the whole batch is refused */
+		reqs[n] = fin_u8(in) & 1 ? reqs[fin_below(in, n)] : not_out(in);
+		written[n] = 0;
+		ret = gm_vq_push_batch(Q.vq, reqs, written, n + 1, &notify);
+		TRACE("push batch of %u with a bad one: %d\n", n + 1, ret);
+		FUZZ_CHECK(ret == -EINVAL && !notify, "bad batch: %d", ret);
+		FUZZ_CHECK(maps_now() == m0 && warnings == w0, "refused batch did something");
+		FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "refused batch released requests");
+	}
+	uint16_t old_idx = Q.used_idx;
+	unsigned old_pos = Q.used_pos;
+	bool old_wrap = Q.used_wrap;
+
+	if (Q.exact)
+		for (unsigned i = 0; i < n; i++) {
+			const struct mreq *q = &Q.out[idx[i]];
+
+			if (q->copied_in)
+				expect_copy_back(q, GM__FUZZ_MIN((uint64_t)written[i], q->p->in_len));
+		}
+	np = !batch || fin_u8(in) & 1 ? &notify : NULL;
+	ret = batch ? gm_vq_push_batch(Q.vq, reqs, written, n, np)
+		    : gm_vq_push(Q.vq, reqs[0], written[0], np);
+	TRACE("push %u: %d notify %d\n", n, ret, notify);
+	FUZZ_CHECK(ret == (Q.broken ? -EIO : 0), "push: %d (broken %d)", ret, Q.broken);
+	FUZZ_CHECK(maps_now() == m0 - unmaps, "push: %u mappings, %u - %u expected", maps_now(), m0,
+		   unmaps);
+	FUZZ_CHECK(warnings == w0, "push logged");
+	FUZZ_CHECK(!(Q.broken && np && notify), "push on a broken queue notifies");
+	if (Q.exact) {
+		check_copy_back();
+		if (!Q.broken) {
+			check_used(idx, written, n);
+			if (np)
+				FUZZ_CHECK(notify == model_notify(old_idx, old_pos, old_wrap),
+					   "notify %d, model %d", notify,
+					   model_notify(old_idx, old_pos, old_wrap));
+		}
+	}
+	/* the pushed requests are no longer out: forget them, highest index first */
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (idx[j] > idx[i]) {
+				unsigned t = idx[i];
+				idx[i] = idx[j];
+				idx[j] = t;
+			}
+	for (unsigned i = 0; i < n; i++)
+		forget(idx[i]);
+	FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u", gm_vq_inflight(Q.vq),
+		   Q.nout);
+}
+
+/* ---- notifications, pending, reset ---- */
+
+/* What the device writes when it asks for (or stops) notifications. */
+static void model_write_notify(bool enable)
+{
+	if (Q.packed) {
+		uint16_t f = GM_VRING_PACKED_EVENT_FLAG_DISABLE;
+
+		if (enable && Q.event_idx) {
+			Q.event_sent = avail_event_value();
+			f = GM_VRING_PACKED_EVENT_FLAG_DESC;
+		} else if (enable) {
+			f = GM_VRING_PACKED_EVENT_FLAG_ENABLE;
+		}
+		if (enable && Q.event_idx)
+			FUZZ_CHECK(g_le16(Q.dev) == Q.event_sent, "device event offset 0x%x, want 0x%x",
+				   g_le16(Q.dev), Q.event_sent);
+		FUZZ_CHECK(g_le16(Q.dev + 2) == f, "device event flags %u, want %u", g_le16(Q.dev + 2),
+			   f);
+		return;
+	}
+	if (Q.event_idx) {
+		Q.event_sent = enable ? Q.last_avail : (uint16_t)(Q.last_avail - 1);
+		FUZZ_CHECK(g_le16(avail_event_addr()) == Q.event_sent, "avail_event %u, want %u",
+			   g_le16(avail_event_addr()), Q.event_sent);
+		return;
+	}
+	FUZZ_CHECK(g_le16(Q.dev) == (enable ? 0 : GM_VRING_USED_F_NO_NOTIFY), "used flags %u",
+		   g_le16(Q.dev));
+}
+
+static void op_notify(struct fin *in)
+{
+	bool enable = fin_u8(in) & 1;
+	int w0 = warnings;
+	int ret = gm_vq_set_notify(Q.vq, enable);
+
+	TRACE("set_notify %d: %d\n", enable, ret);
+	FUZZ_CHECK(warnings == w0, "set_notify logged");
+	if (Q.broken) {
+		FUZZ_CHECK(ret == -EIO, "set_notify on a broken queue: %d", ret);
+		return;
+	}
+	FUZZ_CHECK(ret == 0 || (enable && ret == 1), "set_notify %d: %d", enable, ret);
+	if (!Q.exact)
+		return;
+	Q.notify_on = enable;
+	model_write_notify(enable);
+	FUZZ_CHECK(ret == (enable && avail_count() != 0), "set_notify: %d, model pending %u", ret,
+		   avail_count());
+}
+
+static void op_pending(void)
+{
+	int ret = gm_vq_pending(Q.vq);
+
+	TRACE("pending: %d\n", ret);
+	if (Q.broken)
+		FUZZ_CHECK(ret == -EIO, "pending on a broken queue: %d", ret);
+	else if (Q.exact)
+		FUZZ_CHECK(ret == (avail_count() != 0), "pending: %d, model %u", ret, avail_count());
+	else
+		FUZZ_CHECK(ret == 0 || ret == 1, "pending: %d", ret);
+}
+
+/* The device's state after gm_vq_new and gm_vq_reset. */
+static void model_init(void)
+{
+	Q.broken = false;
+	Q.notify_on = true;
+	Q.last_avail = Q.used_idx = Q.event_sent = 0;
+	Q.avail_pos = Q.used_pos = 0;
+	Q.avail_wrap = Q.used_wrap = true;
+	for (unsigned i = Q.nout; i--;)
+		forget(i);
+	if (Q.exact)
+		model_write_notify(true);
+}
+
+static void op_reset(void)
+{
+	int w0 = warnings;
+	int ret = gm_vq_reset(Q.vq);
+
+	TRACE("reset: %d\n", ret);
+	FUZZ_CHECK(ret == 0 && !gm_vq_broken(Q.vq) && !gm_vq_inflight(Q.vq), "reset: %d", ret);
+	FUZZ_CHECK(maps_now() == Q.ring_maps, "reset: %u mappings, the rings hold %u", maps_now(),
+		   Q.ring_maps);
+	FUZZ_CHECK(warnings == w0, "reset logged");
+	model_init();
+}
+
+/* ---- the driver ---- */
+
+static uint64_t pick_buf_addr(struct fin *in)
+{
+	switch (fin_below(in, 16)) {
+	case 8:
+		return C_BASE - fin_u8(in) % 64; /* straddles A and C */
+	case 9:
+		return D_BASE - fin_u8(in) % 64; /* straddles C, D, E and beyond */
+	case 10:
+		return R_BASE + fin_u16(in) % R_SIZE; /* read-only */
+	case 11:
+		return A_BASE + fin_u16(in) % (DATA_AREA - A_BASE); /* rings and tables */
+	case 12:
+		return 0x30000 + fin_u16(in); /* nothing there */
+	case 13:
+		return UINT64_MAX - fin_u8(in); /* wraps */
+	case 14:
+		return ITAB_AREA + ITAB_STRIDE * fin_below(in, NITAB);
+	case 15:
+		return fin_u64(in);
+	default:
+		return DATA_AREA + fin_u16(in) % (DATA_END - DATA_AREA);
+	}
+}
+
+static uint32_t pick_buf_len(struct fin *in)
+{
+	switch (fin_below(in, 8)) {
+	case 0:
+		return 0;
+	case 4:
+		return 1 + fin_u16(in) % 0x2000;
+	case 5:
+		return 16u * (1 + fin_below(in, 20)); /* an indirect table's */
+	case 6:
+		return UINT32_MAX - fin_u8(in);
+	case 7:
+		return fin_u32(in);
+	default:
+		return 1 + fin_u8(in);
+	}
+}
+
+/* A descriptor index / next / buffer id: mostly in range. */
+static uint16_t pick_index(struct fin *in)
+{
+	unsigned k = fin_u8(in);
+
+	if (k < 0xf0)
+		return (uint16_t)(k % (Q.size + 1));
+	return fin_u16(in);
+}
+
+/* Flags: NEXT, WRITE, INDIRECT, now and then anything. */
+static uint16_t pick_flags(struct fin *in)
+{
+	unsigned k = fin_u8(in);
+
+	return (uint16_t)(k < 0xf8 ? k & 7 : fin_u16(in));
+}
+
+/* The wrap bits that make a packed descriptor available in lap @wrap. */
+static uint16_t avail_bits(bool wrap)
+{
+	return wrap ? P_AVAIL : P_USED;
+}
+
+/* Write a 16-byte descriptor at @a in the queue's layout. */
+static void put_desc(uint64_t a, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next_or_id)
+{
+	g_put64(a, addr);
+	g_put32(a + 8, len);
+	g_put16(a + 12, Q.packed ? next_or_id : flags);
+	g_put16(a + 14, Q.packed ? flags : next_or_id);
+}
+
+/* A raw descriptor anywhere in the table / ring. */
+static void op_desc(struct fin *in)
+{
+	unsigned i = fin_below(in, Q.size);
+	uint64_t addr = pick_buf_addr(in);
+	uint32_t len = pick_buf_len(in);
+	uint16_t flags = pick_flags(in), x = pick_index(in);
+
+	if (Q.packed && fin_u8(in) & 1)
+		flags = (uint16_t)((flags & 7) | avail_bits(fin_u8(in) & 1 ? Q.d_wrap : !Q.d_wrap));
+	TRACE("desc %u: 0x%llx+%u flags 0x%x next/id %u\n", i, (unsigned long long)addr, len,
+	      flags, x);
+	put_desc(Q.desc + 16u * i, addr, len, flags, x);
+}
+
+/* A raw entry of one of the indirect tables. */
+static void op_itab(struct fin *in)
+{
+	unsigned t = fin_below(in, NITAB), j = fin_below(in, ITAB_STRIDE / 16);
+	uint64_t addr = pick_buf_addr(in);
+	uint32_t len = pick_buf_len(in);
+	uint16_t flags = pick_flags(in), x = pick_index(in);
+
+	TRACE("itab %u[%u]: 0x%llx+%u flags 0x%x next/id %u\n", t, j, (unsigned long long)addr,
+	      len, flags, x);
+	put_desc(ITAB_AREA + ITAB_STRIDE * t + 16u * j, addr, len, flags, x);
+}
+
+/* Split: publish avail idx @idx. */
+static void set_avail_idx(uint16_t idx)
+{
+	Q.d_avail = idx;
+	g_put16(Q.drv + AVAIL_IDX, idx);
+}
+
+/* Make available: a head (split) / the next slots (packed). */
+static void op_publish(struct fin *in)
+{
+	if (!Q.packed) {
+		uint16_t head = pick_index(in);
+
+		TRACE("publish head %u at %u\n", head, Q.d_avail);
+		g_put16(Q.drv + AVAIL_RING(Q.d_avail & (Q.size - 1)), head);
+		set_avail_idx((uint16_t)(Q.d_avail + 1));
+		return;
+	}
+	unsigned k = 1 + fin_below(in, 3);
+
+	for (unsigned i = k; i--;) { /* the head last, as a driver does */
+		unsigned pos = (Q.d_pos + i) % Q.size;
+		bool wrap = (Q.d_pos + i >= Q.size) != Q.d_wrap;
+		uint64_t a = Q.desc + 16u * pos + 14;
+
+		g_put16(a, (uint16_t)((g_le16(a) & ~(P_AVAIL | P_USED)) | avail_bits(wrap)));
+	}
+	TRACE("publish %u slots at %u (wrap %d)\n", k, Q.d_pos, Q.d_wrap);
+	if (Q.d_pos + k >= Q.size)
+		Q.d_wrap = !Q.d_wrap;
+	Q.d_pos = (uint16_t)((Q.d_pos + k) % Q.size);
+}
+
+/* Move the driver's position anywhere: avail idx jumps, wrap flips. */
+static void op_jump(struct fin *in)
+{
+	if (!Q.packed) {
+		unsigned k = fin_u8(in);
+		uint16_t idx = k < 0xc0 ? (uint16_t)(Q.last_avail + k % (2 * Q.size + 2))
+					: fin_u16(in);
+
+		TRACE("avail idx %u (last_avail %u)\n", idx, Q.last_avail);
+		set_avail_idx(idx);
+		return;
+	}
+	if (fin_u8(in) & 1)
+		Q.d_wrap = !Q.d_wrap;
+	else
+		Q.d_pos = (uint16_t)fin_below(in, Q.size);
+	TRACE("driver position %u wrap %d\n", Q.d_pos, Q.d_wrap);
+}
+
+/*
+ * A chain as a driver builds it (mostly well formed: the fuzzer breaks it
+ * where it likes), direct or in an indirect table, published at once.
+ */
+static void op_chain(struct fin *in)
+{
+	unsigned k = 1 + fin_below(in, 6), nr = fin_below(in, k + 1);
+	bool ind = fin_u8(in) & 1;
+	uint16_t id = pick_index(in);
+	uint64_t addr[6];
+	uint32_t len[6];
+
+	for (unsigned i = 0; i < k; i++) {
+		addr[i] = fin_below(in, 4) ? DATA_AREA + fin_u16(in) % (DATA_END - DATA_AREA)
+					   : pick_buf_addr(in);
+		len[i] = fin_below(in, 4) ? 1 + fin_u8(in) % 64 : pick_buf_len(in);
+	}
+	TRACE("chain of %u (%u readable)%s id %u\n", k, nr, ind ? " indirect" : "", id);
+	if (ind) {
+		uint64_t t = ITAB_AREA + ITAB_STRIDE * fin_below(in, NITAB);
+
+		for (unsigned i = 0; i < k; i++)
+			put_desc(t + 16u * i, addr[i], len[i],
+				 (uint16_t)((i >= nr ? WR : 0) | (!Q.packed && i + 1 < k ? NX : 0)),
+				 Q.packed ? 0 : (uint16_t)(i + 1));
+		addr[0] = t;
+		len[0] = 16u * k;
+		k = 1;
+	}
+	if (!Q.packed) {
+		unsigned s = fin_below(in, Q.size);
+
+		for (unsigned i = 0; i < k; i++)
+			put_desc(Q.desc + 16u * ((s + i) % Q.size), addr[i], len[i],
+				 (uint16_t)(ind ? IN : (i >= nr ? WR : 0) | (i + 1 < k ? NX : 0)),
+				 (uint16_t)((s + i + 1) % Q.size));
+		g_put16(Q.drv + AVAIL_RING(Q.d_avail & (Q.size - 1)), (uint16_t)s);
+		set_avail_idx((uint16_t)(Q.d_avail + 1));
+		return;
+	}
+	uint16_t head = 0;
+
+	for (unsigned i = 0; i < k; i++) {
+		unsigned pos = (Q.d_pos + i) % Q.size;
+		bool wrap = (Q.d_pos + i >= Q.size) != Q.d_wrap;
+		uint16_t f = (uint16_t)((ind ? IN : (i >= nr ? WR : 0) | (i + 1 < k ? NX : 0)) |
+					avail_bits(wrap));
+
+		put_desc(Q.desc + 16u * pos, addr[i], len[i], i ? f : 0, id);
+		if (!i)
+			head = f;
+	}
+	g_put16(Q.desc + 16u * Q.d_pos + 14, head); /* the head last */
+	if (Q.d_pos + k >= Q.size)
+		Q.d_wrap = !Q.d_wrap;
+	Q.d_pos = (uint16_t)((Q.d_pos + k) % Q.size);
+}
+
+/* The driver's event suppression: avail flags, used_event, packed event. */
+static void op_driver_event(struct fin *in)
+{
+	unsigned k = fin_below(in, 4);
+	uint16_t v = fin_u16(in);
+
+	if (!Q.packed) {
+		if (k == 0)
+			g_put16(Q.drv, v & 1 ? GM_VRING_AVAIL_F_NO_INTERRUPT : 0);
+		else if (k == 1 && Q.event_idx)
+			g_put16(Q.drv + AVAIL_RING(Q.size), (uint16_t)(Q.used_idx + (int8_t)v));
+		else if (Q.event_idx)
+			g_put16(Q.drv + AVAIL_RING(Q.size), v);
+		else
+			g_put16(Q.drv, v);
+		return;
+	}
+	if (k == 0)
+		g_put16(Q.drv + 2, v % 4); /* ENABLE, DISABLE, DESC, reserved */
+	else if (k == 1)
+		g_put16(Q.drv, (uint16_t)((Q.used_pos + v % 3) % Q.size | (v & 0x8000)));
+	else if (k == 2)
+		g_put16(Q.drv, v);
+	else
+		g_put16(Q.drv + 2, v);
+}
+
+/* Any bytes anywhere in the rings and tables. */
+static void op_scribble(struct fin *in)
+{
+	uint64_t a = A_BASE + fin_u16(in) % (DATA_AREA - A_BASE);
+	unsigned n = 1 + fin_below(in, 8);
+	uint8_t b[8];
+
+	if (fin_u8(in) & 1) { /* somewhere in a ring, wherever it is */
+		uint64_t base[3] = {Q.desc, Q.drv, Q.dev};
+		size_t len[3] = {Q.dlen, Q.drvlen, Q.devlen};
+		unsigned r = fin_below(in, 3);
+
+		a = base[r] + fin_u16(in) % len[r];
+	}
+	for (unsigned i = 0; i < n; i++)
+		b[i] = fin_u8(in);
+	TRACE("scribble %u bytes at 0x%llx\n", n, (unsigned long long)a);
+	g_write(a, b, n);
+}
+
+/* ---- one input ---- */
+
+/* A ring address: mostly the usual place, sometimes a hostile one. */
+static uint64_t pick_ring_addr(struct fin *in, uint64_t usual, unsigned align)
+{
+	switch (fin_below(in, 12)) {
+	case 8: /* straddles A and C, or C and D (a ring of two pieces) */
+		if (fin_u8(in) & 1)
+			return D_BASE - 8 - align * fin_below(in, 8);
+		return C_BASE - align * (1 + fin_below(in, 8));
+	case 9: /* read-only memory */
+		return R_BASE + 0x400u * fin_below(in, 8);
+	case 10: /* partly or wholly unbacked */
+		return fin_u8(in) & 1 ? 0x30000 : DATA_END - align;
+	case 11: /* anywhere: misaligned, wrapping, overlapping */
+		switch (fin_below(in, 3)) {
+		case 0:
+			return usual + fin_below(in, 16);
+		case 1:
+			return UINT64_MAX - fin_u8(in);
+		default:
+			return A_BASE + fin_u16(in) % (DATA_AREA - A_BASE);
+		}
+	default:
+		return usual;
+	}
+}
+
+/* gm_ring_new of [a, a + len): mappings it makes, or the errno. */
+MODEL_LOOP static int ring_maps(uint64_t a, size_t len, bool w)
+{
+	int n = 0;
+
+	while (len) {
+		const struct mregion *m = region_of(a);
+		if (!m)
+			return -EFAULT;
+		if (w && m->ro)
+			return -EACCES;
+		size_t l = GM__FUZZ_MIN(len, m->size - (size_t)(a - m->base));
+		n++;
+		a += l;
+		len -= l;
+	}
+	return n;
+}
+
+/* Do [a, a + la) and [b, b + lb) overlap? */
+static bool overlap(uint64_t a, size_t la, uint64_t b, size_t lb)
+{
+	return a < b + lb && b < a + la;
+}
+
+/* What gm_vq_new will say about @c: 0 or the errno. */
+static int model_new(const struct gm_vq_config *c)
+{
+	bool packed = c->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED);
+	unsigned s = c->size;
+	int r, n = 0;
+
+	if (!s || s > GM_VQ_MAX_SIZE || (!packed && (s & (s - 1))) || c->max_chain > MAX_CHAIN ||
+	    (c->buf_flags & ~(GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)) ||
+	    c->buf_flags == (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT) || c->desc_addr % 16 ||
+	    c->driver_addr % (packed ? 4 : 2) || c->device_addr % 4)
+		return -EINVAL;
+	if (Q.desc + (Q.dlen - 1) < Q.desc || Q.drv + (Q.drvlen - 1) < Q.drv ||
+	    Q.dev + (Q.devlen - 1) < Q.dev)
+		return -EINVAL;
+	if ((r = ring_maps(Q.desc, Q.dlen, packed)) < 0)
+		return r;
+	n += r;
+	if ((r = ring_maps(Q.drv, Q.drvlen, false)) < 0)
+		return r;
+	n += r;
+	if ((r = ring_maps(Q.dev, Q.devlen, true)) < 0)
+		return r;
+	Q.ring_maps = (unsigned)(n + r);
+	return 0;
+}
+
+/* Decode the queue configuration and create the queue; false if refused. */
+static bool setup(struct fin *in)
+{
+	static const int buf_flags[] = {0, GM_MAP_TRANSIENT, GM_MAP_PERSISTENT, 0,
+					GM_MAP_TRANSIENT | GM_MAP_PERSISTENT, 0x100};
+	struct gm_vq_config c = {0};
+	uint8_t f = fin_u8(in);
+	int w0 = warnings;
+
+	memset(&Q, 0, sizeof(Q));
+	Q.packed = f & 1;
+	Q.event_idx = f & 2;
+	Q.indirect = f & 4;
+	c.features = GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1) |
+		     (Q.packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0) |
+		     (Q.event_idx ? GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX) : 0) |
+		     (Q.indirect ? GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) : 0);
+	if (f & 8)
+		c.features |= fin_u64(in) & ~GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) &
+			      ~GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX) &
+			      ~GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC); /* ignored */
+	if (Q.packed) {
+		c.size = 1 + fin_below(in, MAX_SIZE);
+	} else {
+		unsigned k = fin_u8(in);
+
+		/* a power of 2, now and then any size up to 64 */
+		c.size = k < 0xf0 ? 1u << (k % 7) : k % (MAX_SIZE + 1);
+	}
+	if (f == 0xff) /* out of range */
+		c.size = fin_u8(in) & 1 ? 0 : GM_VQ_MAX_SIZE + 1 + fin_u8(in);
+	switch (fin_below(in, 8)) {
+	case 0:
+	case 1:
+		break; /* the default: min(size, GM_VQ_MAX_CHAIN) */
+	case 6:
+		c.max_chain = fin_u8(in) & 1 ? 64 : c.size;
+		break;
+	case 7:
+		c.max_chain = MAX_CHAIN + (fin_u8(in) & 1); /* the largest, and one more */
+		break;
+	default:
+		c.max_chain = 1 + fin_below(in, 16);
+	}
+	if (fin_below(in, 3))
+		c.max_inflight = 1 + fin_below(in, MAX_SIZE + 1);
+	c.buf_flags = buf_flags[fin_below(in, 6)];
+	c.index = 7;
+	Q.size = c.size;
+	Q.max_chain = c.max_chain ? c.max_chain : GM__FUZZ_MIN(c.size, MAX_CHAIN);
+	Q.iov_cap = 2 * Q.max_chain;
+	Q.nreq = c.max_inflight ? GM__FUZZ_MIN(c.max_inflight, c.size) : c.size;
+	Q.desc = c.desc_addr = pick_ring_addr(in, DESC_AREA, 16);
+	Q.drv = c.driver_addr = pick_ring_addr(in, DRV_AREA, Q.packed ? 4 : 2);
+	Q.dev = c.device_addr = pick_ring_addr(in, DEV_AREA, 4);
+	Q.dlen = 16u * (size_t)c.size;
+	if (Q.packed) {
+		Q.drvlen = Q.devlen = 4;
+	} else {
+		Q.drvlen = 4 + 2 * (size_t)c.size + (Q.event_idx ? 2 : 0);
+		Q.devlen = 4 + 8 * (size_t)c.size + (Q.event_idx ? 2 : 0);
+	}
+	/* overlapping rings: no predictions (the device's own writes would
+	 * change what it reads next) */
+	Q.exact = !overlap(Q.desc, Q.dlen, Q.drv, Q.drvlen) &&
+		  !overlap(Q.desc, Q.dlen, Q.dev, Q.devlen) &&
+		  !overlap(Q.drv, Q.drvlen, Q.dev, Q.devlen);
+	Q.d_wrap = true;
+
+	int want = model_new(&c);
+	int ret = gm_vq_new(mem, &c, &Q.vq);
+	TRACE("new: %s size %u event_idx %d indirect %d max_chain %u nreq %u flags 0x%x "
+	      "rings 0x%llx 0x%llx 0x%llx: %d (model %d)\n",
+	      Q.packed ? "packed" : "split", c.size, Q.event_idx, Q.indirect, Q.max_chain, Q.nreq,
+	      c.buf_flags, (unsigned long long)Q.desc, (unsigned long long)Q.drv,
+	      (unsigned long long)Q.dev, ret, want);
+	FUZZ_CHECK(ret == want, "gm_vq_new: %d (%s), model %d (%s)", ret, gm_strerror(ret), want,
+		   gm_strerror(want));
+	if (ret) {
+		FUZZ_CHECK(!Q.vq && maps_now() == 0, "failed gm_vq_new left %u mappings", maps_now());
+		FUZZ_CHECK(warnings == w0 + 1, "failed gm_vq_new logged %d warnings", warnings - w0);
+		return false;
+	}
+	FUZZ_CHECK(maps_now() == Q.ring_maps, "the rings hold %u mappings, model %u", maps_now(),
+		   Q.ring_maps);
+	FUZZ_CHECK(warnings == w0, "gm_vq_new logged");
+	FUZZ_CHECK(gm_vq_size(Q.vq) == c.size && gm_vq_is_packed(Q.vq) == Q.packed &&
+			   !gm_vq_broken(Q.vq) && !gm_vq_inflight(Q.vq),
+		   "new queue state");
+	model_init();
+	return true;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	trace = getenv("FUZZ_TRACE") != NULL;
+	gm_set_log(count_log, NULL, trace ? GM_LOG_DEBUG : GM_LOG_WARNING);
+	for (unsigned k = 0; k < R_SIZE; k++)
+		ram_r_init[k] = (uint8_t)(k * 29 + 3);
+	memcpy(ram_r, ram_r_init, R_SIZE);
+	if (gm_space_new(&space)) {
+		fprintf(stderr, "fuzz-virtq: no space\n");
+		abort();
+	}
+	for (unsigned i = 0; i < NREGION; i++)
+		if (gm_ram_region_new(regs[i].host, regs[i].size,
+				      regs[i].ro ? GM_PROT_READ : GM_PROT_RW, &regs[i].r) ||
+		    gm_space_add(space, regs[i].base, regs[i].r)) {
+			fprintf(stderr, "fuzz-virtq: no RAM\n");
+			abort();
+		}
+	mem = gm_space_mem(space);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fin in = {data, size};
+
+	/* a fresh guest: rings, tables and data zeroed */
+	memset(ram_a, 0, sizeof(ram_a));
+	memset(ram_c, 0, sizeof(ram_c));
+	memset(ram_d, 0, sizeof(ram_d));
+	memset(ram_e, 0, sizeof(ram_e));
+	warnings = 0;
+	if (!setup(&in))
+		return 0;
+	for (unsigned steps = 0; in.n && steps < STEPS; steps++) {
+		switch (fin_below(&in, 16)) {
+		case 0: op_desc(&in); break;
+		case 1: op_itab(&in); break;
+		case 2: op_publish(&in); break;
+		case 3: op_jump(&in); break;
+		case 4:
+		case 5: op_chain(&in); break;
+		case 6:
+		case 7:
+		case 8: op_pop(); break;
+		case 9: op_push(&in, false); break;
+		case 10: op_push(&in, true); break;
+		case 11: op_notify(&in); break;
+		case 12: op_pending(); break;
+		case 13: op_driver_event(&in); break;
+		case 14: op_scribble(&in); break;
+		default:
+			if (fin_below(&in, 4))
+				op_pop();
+			else
+				op_reset();
+			break;
+		}
+	}
+	/* what is still out is released with the queue */
+	int w0 = warnings;
+	gm_vq_free(Q.vq);
+	Q.vq = NULL;
+	FUZZ_CHECK(maps_now() == 0, "%u mappings left after gm_vq_free", maps_now());
+	FUZZ_CHECK(warnings == w0, "gm_vq_free logged");
+	FUZZ_CHECK(!memcmp(ram_r, ram_r_init, R_SIZE), "read-only memory was written");
+	return 0;
+}
