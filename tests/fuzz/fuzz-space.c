@@ -122,7 +122,9 @@ MODEL_LOOP static void mark_dirty(const uint8_t *sh, size_t l)
 	if (!l)
 		return;
 	if (sh >= r0 && sh < r0 + sizeof(ram_sh)) {
-		for (size_t i = (size_t)(sh - r0) / RAMSZ; i <= (size_t)(sh + l - 1 - r0) / RAMSZ; i++)
+		size_t first = (size_t)(sh - r0) / RAMSZ, last = (size_t)(sh + l - 1 - r0) / RAMSZ;
+
+		for (size_t i = first; i <= last; i++)
 			ram_dirty[i] = true;
 	} else if (sh >= p0 && sh < p0 + sizeof(pool_sh)) {
 		for (size_t p = (size_t)(sh - p0) / PG; p <= (size_t)(sh + l - 1 - p0) / PG; p++)
@@ -748,20 +750,23 @@ MODEL_LOOP static bool self_alias(int t, uint64_t addr, uint64_t len, int prot)
 }
 
 /* Host intervals of the model bytes of a range, to detect aliasing. */
-MODEL_LOOP static bool host_overlap(int t1, uint64_t a1, int t2, uint64_t a2, uint64_t len)
+MODEL_LOOP static bool host_overlap(int t1, uint64_t a1, int p1, int t2, uint64_t a2, int p2,
+				     uint64_t len)
 {
 	uint64_t d1 = 0;
 
 	while (d1 < len) {
 		struct seg s1;
 
-		mseg(t1, a1 + d1, GM_PROT_READ, &s1);
+		/* each side as the copy sees it: a write-only view hides
+		 * nothing from a write */
+		mseg(t1, a1 + d1, p1, &s1);
 		uint64_t l1 = min64(len - d1, s1.avail);
 		uint64_t d2 = 0;
 		while (s1.real && d2 < len) {
 			struct seg s2;
 
-			mseg(t2, a2 + d2, GM_PROT_READ, &s2);
+			mseg(t2, a2 + d2, p2, &s2);
 			uint64_t l2 = min64(len - d2, s2.avail);
 			if (s2.real && s1.real < s2.real + l2 && s2.real < s1.real + l1)
 				return true;
@@ -786,8 +791,9 @@ static void op_copy(struct fin *in)
 			    .first = min64(sd.first, ss.first)};
 	if (len && (da + (len - 1) < da || sa + (len - 1) < sa))
 		both.fails |= E_FAULT;
-	bool alias = !both.fails && (host_overlap(td, da, ts, sa, len) ||
-				     self_alias(td, da, len, GM_PROT_WRITE));
+	bool alias = !both.fails &&
+		     (host_overlap(td, da, GM_PROT_WRITE, ts, sa, GM_PROT_READ, len) ||
+		      self_alias(td, da, len, GM_PROT_WRITE));
 	if (!both.fails)
 		walk(ts, sa, len, GM_PROT_READ, save_fn, scratch2);
 	int ret = gm_copy(tmem(td), da, tmem(ts), sa, (size_t)len);

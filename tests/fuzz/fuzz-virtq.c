@@ -664,12 +664,15 @@ MODEL_LOOP static unsigned check_iov(const struct gm_sg *sg, unsigned n, const s
 			const struct mregion *m = region_of(a);
 			FUZZ_CHECK(m, "range %u (0x%llx) mapped where nothing is", i,
 				   (unsigned long long)a);
-			FUZZ_CHECK(!(w && m->ro), "writable range %u mapped on read-only memory", i);
+			FUZZ_CHECK(!(w && m->ro), "writable range %u mapped on read-only memory",
+				   i);
 			uint64_t l = GM__FUZZ_MIN(left, m->size - (a - m->base));
 			FUZZ_CHECK(k < niov, "range %u: iovecs run out", i);
-			FUZZ_CHECK(iov[k].iov_base == m->host + (a - m->base) && iov[k].iov_len == l,
+			uint8_t *want = m->host + (a - m->base);
+
+			FUZZ_CHECK(iov[k].iov_base == want && iov[k].iov_len == l,
 				   "range %u: iovec %u is %p+%zu, want %p+%llu", i, k,
-				   iov[k].iov_base, iov[k].iov_len, (void *)(m->host + (a - m->base)),
+				   iov[k].iov_base, iov[k].iov_len, (void *)want,
 				   (unsigned long long)l);
 			k++;
 			a += l;
@@ -694,7 +697,8 @@ static void check_request(const struct gm_vq_req *r, struct mreq *q)
 	for (unsigned i = 0; i < n; i++) {
 		FUZZ_CHECK(r->sg[i].len && r->sg[i].len <= UINT32_MAX &&
 				   r->sg[i].addr + (r->sg[i].len - 1) >= r->sg[i].addr,
-			   "range %u: 0x%llx+%zu", i, (unsigned long long)r->sg[i].addr, r->sg[i].len);
+			   "range %u: 0x%llx+%zu", i, (unsigned long long)r->sg[i].addr,
+			   r->sg[i].len);
 		if (i < r->nsg_out)
 			out += r->sg[i].len;
 		else
@@ -758,7 +762,8 @@ static void op_pop(void)
 		FUZZ_CHECK(maps_now() == m0, "failed pop: %u mappings, %u before", maps_now(), m0);
 		FUZZ_CHECK(gm_vq_broken(Q.vq) == (was_broken || breaks), "broken %d after pop %d",
 			   gm_vq_broken(Q.vq), ret);
-		FUZZ_CHECK(warnings == w0 + breaks, "pop %d logged %d warnings", ret, warnings - w0);
+		FUZZ_CHECK(warnings == w0 + breaks, "pop %d logged %d warnings", ret,
+			   warnings - w0);
 		FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u",
 			   gm_vq_inflight(Q.vq), Q.nout);
 		Q.broken |= breaks;
@@ -845,7 +850,8 @@ MODEL_LOOP static void expect_copy_back(const struct mreq *q, uint64_t written)
 				ov_val[a + k + b - OV_BASE] = pattern(q->id, done + k + b);
 				ov_set[a + k + b - OV_BASE] = true;
 			}
-			FUZZ_CHECK(nov < sizeof(ov_ranges) / sizeof(ov_ranges[0]), "copy-back pieces");
+			FUZZ_CHECK(nov < sizeof(ov_ranges) / sizeof(ov_ranges[0]),
+				   "copy-back pieces");
 			ov_ranges[nov++] = (struct ov_range){a + k, pl};
 			k += pl;
 		}
@@ -953,13 +959,14 @@ static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
 			uint64_t e = Q.dev + USED_RING(Q.used_idx & (Q.size - 1));
 
 			FUZZ_CHECK(g_le32(e) == q->id && g_le32(e + 4) == len,
-				   "used element %u: {%u, %u}, want {%u, %u}", Q.used_idx, g_le32(e),
-				   g_le32(e + 4), q->id, len);
+				   "used element %u: {%u, %u}, want {%u, %u}", Q.used_idx,
+				   g_le32(e), g_le32(e + 4), q->id, len);
 			Q.used_idx++;
 			continue;
 		}
 		uint64_t e = Q.desc + 16u * Q.used_pos;
-		uint16_t f = (uint16_t)((Q.used_wrap ? P_AVAIL | P_USED : 0) | (q->any_write ? WR : 0));
+		uint16_t f = (uint16_t)((Q.used_wrap ? P_AVAIL | P_USED : 0) |
+					(q->any_write ? WR : 0));
 		unsigned pos = Q.used_pos + q->ndesc;
 		/* a later element of the batch may start at the same slot */
 		bool again = false;
@@ -970,9 +977,11 @@ static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
 			p2 = (p2 + Q.out[idx[j]].ndesc) % Q.size;
 		}
 		if (!again)
-			FUZZ_CHECK(g_le32(e + 8) == len && g_le16(e + 12) == q->id && g_le16(e + 14) == f,
-				   "used slot %u: len %u id %u flags 0x%x, want %u %u 0x%x", Q.used_pos,
-				   g_le32(e + 8), g_le16(e + 12), g_le16(e + 14), len, q->id, f);
+			FUZZ_CHECK(g_le32(e + 8) == len && g_le16(e + 12) == q->id &&
+					   g_le16(e + 14) == f,
+				   "used slot %u: len %u id %u flags 0x%x, want %u %u 0x%x",
+				   Q.used_pos, g_le32(e + 8), g_le16(e + 12), g_le16(e + 14), len,
+				   q->id, f);
 		if (pos >= Q.size) {
 			pos -= Q.size;
 			Q.used_wrap = !Q.used_wrap;
@@ -1038,7 +1047,8 @@ static void op_push(struct fin *in, bool batch)
 			const struct mreq *q = &Q.out[idx[i]];
 
 			if (q->copied_in)
-				expect_copy_back(q, GM__FUZZ_MIN((uint64_t)written[i], q->p->in_len));
+				expect_copy_back(q, GM__FUZZ_MIN((uint64_t)written[i],
+								 q->p->in_len));
 		}
 	np = !batch || fin_u8(in) & 1 ? &notify : NULL;
 	ret = batch ? gm_vq_push_batch(Q.vq, reqs, written, n, np)
@@ -1088,10 +1098,11 @@ static void model_write_notify(bool enable)
 			f = GM_VRING_PACKED_EVENT_FLAG_ENABLE;
 		}
 		if (enable && Q.event_idx)
-			FUZZ_CHECK(g_le16(Q.dev) == Q.event_sent, "device event offset 0x%x, want 0x%x",
-				   g_le16(Q.dev), Q.event_sent);
-		FUZZ_CHECK(g_le16(Q.dev + 2) == f, "device event flags %u, want %u", g_le16(Q.dev + 2),
-			   f);
+			FUZZ_CHECK(g_le16(Q.dev) == Q.event_sent,
+				   "device event offset 0x%x, want 0x%x", g_le16(Q.dev),
+				   Q.event_sent);
+		FUZZ_CHECK(g_le16(Q.dev + 2) == f, "device event flags %u, want %u",
+			   g_le16(Q.dev + 2), f);
 		return;
 	}
 	if (Q.event_idx) {
@@ -1133,7 +1144,8 @@ static void op_pending(void)
 	if (Q.broken)
 		FUZZ_CHECK(ret == -EIO, "pending on a broken queue: %d", ret);
 	else if (Q.exact)
-		FUZZ_CHECK(ret == (avail_count() != 0), "pending: %d, model %u", ret, avail_count());
+		FUZZ_CHECK(ret == (avail_count() != 0), "pending: %d, model %u", ret,
+			   avail_count());
 	else
 		FUZZ_CHECK(ret == 0 || ret == 1, "pending: %d", ret);
 }
@@ -1586,8 +1598,10 @@ static bool setup(struct fin *in)
 	FUZZ_CHECK(ret == want, "gm_vq_new: %d (%s), model %d (%s)", ret, gm_strerror(ret), want,
 		   gm_strerror(want));
 	if (ret) {
-		FUZZ_CHECK(!Q.vq && maps_now() == 0, "failed gm_vq_new left %u mappings", maps_now());
-		FUZZ_CHECK(warnings == w0 + 1, "failed gm_vq_new logged %d warnings", warnings - w0);
+		FUZZ_CHECK(!Q.vq && maps_now() == 0, "failed gm_vq_new left %u mappings",
+			   maps_now());
+		FUZZ_CHECK(warnings == w0 + 1, "failed gm_vq_new logged %d warnings",
+			   warnings - w0);
 		return false;
 	}
 	FUZZ_CHECK(maps_now() == Q.ring_maps, "the rings hold %u mappings, model %u", maps_now(),

@@ -1005,7 +1005,8 @@ static void put_num(struct fin *in, const char *dir, const char *key, uint64_t g
 
 	node_path(path, dir, key);
 	if (k < 0xa0) {
-		n = (size_t)snprintf(v, sizeof(v), k & 1 ? "0x%llx" : "%llu", (unsigned long long)good);
+		n = (size_t)snprintf(v, sizeof(v), k & 1 ? "0x%llx" : "%llu",
+				     (unsigned long long)good);
 		xs_set(path, v, n);
 		return;
 	}
@@ -1057,7 +1058,8 @@ static void put_num(struct fin *in, const char *dir, const char *key, uint64_t g
 		x = max;
 		break;
 	}
-	n = (size_t)snprintf(v, sizeof(v), fin_u8(in) & 1 ? "0x%llx" : "%llu", (unsigned long long)x);
+	n = (size_t)snprintf(v, sizeof(v), fin_u8(in) & 1 ? "0x%llx" : "%llu",
+			     (unsigned long long)x);
 	xs_set(path, v, n);
 }
 
@@ -1267,8 +1269,8 @@ static void mode_parse(struct fin *in)
 	int r = gm_vdev_parse_u64(s, max, &v);
 	int m = m_num(s, slen(s), max, &want);
 	TRACE("parse \"%.80s\" max %llu: %d (model %d)\n", s, (unsigned long long)max, r, m);
-	FUZZ_CHECK(r == m, "parse_u64(\"%.80s\", %llu): %d, model %d", s, (unsigned long long)max, r,
-		   m);
+	FUZZ_CHECK(r == m, "parse_u64(\"%.80s\", %llu): %d, model %d", s,
+		   (unsigned long long)max, r, m);
 	FUZZ_CHECK(v == want, "parse_u64(\"%.80s\"): %llu, model %llu", s, (unsigned long long)v,
 		   (unsigned long long)want);
 	FUZZ_CHECK(gm_vdev_parse_u64(NULL, max, &v) == -EINVAL, "NULL string");
@@ -1288,7 +1290,8 @@ static void mode_frontend(struct fin *in)
 	FUZZ_CHECK(r == m, "read_frontend: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r) {
-		FUZZ_CHECK(untouched(&got, sizeof(got)), "read_frontend failed and wrote its output");
+		FUZZ_CHECK(untouched(&got, sizeof(got)),
+			   "read_frontend failed and wrote its output");
 		return;
 	}
 	FUZZ_CHECK(same_front(&got, &want), "read_frontend: output differs from the model");
@@ -1307,7 +1310,8 @@ static void mode_backend_nodes(struct fin *in)
 
 	put_num(in, BE_DIR, "device-id", fin_u32(in), UINT32_MAX);
 	put_num(in, BE_DIR, "features", fin_u64(in), UINT64_MAX);
-	put_num(in, BE_DIR, "max-queues", 1 + fin_below(in, GM_VDEV_MAX_QUEUES), GM_VDEV_MAX_QUEUES);
+	put_num(in, BE_DIR, "max-queues", 1 + fin_below(in, GM_VDEV_MAX_QUEUES),
+		GM_VDEV_MAX_QUEUES);
 	put_num(in, BE_DIR, "max-queue-size", 1 + fin_u16(in) % GM_VDEV_MAX_QUEUE_SIZE,
 		GM_VDEV_MAX_QUEUE_SIZE);
 	put_num(in, BE_DIR, "feature-persistent", fin_u8(in) & 1, 1);
@@ -1324,7 +1328,8 @@ static void mode_backend_nodes(struct fin *in)
 	FUZZ_CHECK(r == m, "read_backend: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r) {
-		FUZZ_CHECK(untouched(&got, sizeof(got)), "read_backend failed and wrote its output");
+		FUZZ_CHECK(untouched(&got, sizeof(got)),
+			   "read_backend failed and wrote its output");
 		return;
 	}
 	FUZZ_CHECK(same_back(&got, &want), "read_backend: output differs from the model");
@@ -1343,7 +1348,8 @@ static void mode_xl(struct fin *in)
 	uint64_t v;
 
 	put_num(in, XL_DIR, "frontend-id", 1 + fin_below(in, 0x7fef), 0x7fef);
-	put_str(in, XL_DIR, "type", types[fin_below(in, 2)], types, sizeof(types) / sizeof(types[0]));
+	put_str(in, XL_DIR, "type", types[fin_below(in, 2)], types,
+		sizeof(types) / sizeof(types[0]));
 	put_str(in, XL_DIR, "transport", "mmio", transports,
 		sizeof(transports) / sizeof(transports[0]));
 	put_str(in, XL_DIR, "frontend", "/local/domain/7/device/virtio/0", transports,
@@ -1360,7 +1366,8 @@ static void mode_xl(struct fin *in)
 	FUZZ_CHECK(r == m, "parse_xl_virtio: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r)
-		FUZZ_CHECK(untouched(&got, sizeof(got)), "parse_xl_virtio failed and wrote its output");
+		FUZZ_CHECK(untouched(&got, sizeof(got)),
+			   "parse_xl_virtio failed and wrote its output");
 	else
 		FUZZ_CHECK(same_xl(&got, &want), "parse_xl_virtio: output differs from the model");
 	/* the state node of the same directory */
@@ -1518,7 +1525,8 @@ static void mode_device(struct fin *in)
 		case 0:
 		case 1: /* the frontend publishes its queues */
 			put_frontend(in, &B.lim);
-			put_num(in, FE_DIR, "state", GM_VDEV_STATE_INITIALISED, GM_VDEV_STATE_CLOSED);
+			put_num(in, FE_DIR, "state", GM_VDEV_STATE_INITIALISED,
+				GM_VDEV_STATE_CLOSED);
 			break;
 		case 2: /* a frontend state, or garbage */
 			put_num(in, FE_DIR, "state", fin_below(in, 7), GM_VDEV_STATE_CLOSED);
