@@ -315,12 +315,12 @@ static void retry_zombies(gm_grant_cache *c)
  */
 static void release(gm_grant_cache *c, struct gentry **victims, unsigned n)
 {
-	/* Earlier refusals first: an unmap that fails below is not retried
-	 * at once, only at the next release. */
-	if (GM__UNLIKELY(atomic_load_explicit(&c->have_zombies, memory_order_relaxed)))
-		retry_zombies(c);
-	if (!n)
+	if (!n) {
+		/* nothing new: earlier refusals get another try */
+		if (GM__UNLIKELY(atomic_load_explicit(&c->have_zombies, memory_order_relaxed)))
+			retry_zombies(c);
 		return;
+	}
 	pthread_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < n; i++) {
 		struct gentry *e = victims[i];
@@ -333,6 +333,10 @@ static void release(gm_grant_cache *c, struct gentry **victims, unsigned n)
 	wait_readers(c);
 	for (unsigned i = 0; i < n; i++)
 		unmap_entry(c, victims[i]);
+	/* Once more at once: a transient request completes after this, and
+	 * its guest ends access to the pages right away. */
+	if (GM__UNLIKELY(atomic_load_explicit(&c->have_zombies, memory_order_relaxed)))
+		retry_zombies(c);
 }
 
 /*

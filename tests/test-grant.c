@@ -437,21 +437,19 @@ static void test_faults(void)
 		gm_unmap(b.m, GM_GRANT_ADDR(r[1], 0), p, len, GM_PROT_READ, 0);
 	else
 		ASSERT_EQ(err, -ENOMEM);
-	/* An unmap that fails is retried, not forgotten, and invalidation
-	 * says the pages are still mapped until it went through. */
+	/* An unmap that fails is retried at once, not forgotten. */
+	uint64_t unmaps = stats(&b).unmap_calls;
 	ASSERT_OK(gm_fault_inject("gnttab_unmap", 1, -EIO));
-	ASSERT_ERR(gm_grant_cache_invalidate_all(b.c), -EBUSY);
-	ASSERT_EQ(mapped(), 1);
-	ASSERT_ERR(guest_end(&G, r[0]), -EBUSY);
+	ASSERT_EQ(gm_grant_cache_invalidate_all(b.c) >= 1, 1);
 	gm_fault_reset();
-	ASSERT_OK(gm_grant_cache_invalidate_domain(b.c, GUEST));
+	ASSERT_EQ(stats(&b).unmap_calls - unmaps, 2);
 	ASSERT_EQ(mapped(), 0);
 	/* The same for the read-only probe that tells a read-only grant from a
 	 * bad ref (a refused write map): a failed unmap of it is retried. */
 	gm_gref ro;
 	guest_share(&G, 0, 1, 0, 29, &ro);
 	len = 8;
-	uint64_t unmaps = stats(&b).unmap_calls;
+	unmaps = stats(&b).unmap_calls;
 	ASSERT_OK(gm_fault_inject("gnttab_unmap", 1, -EIO));
 	ASSERT_NULL(gm_map(b.m, GM_GRANT_ADDR(ro, 0), &len, GM_PROT_WRITE, &err));
 	ASSERT_EQ(err, -EACCES);
