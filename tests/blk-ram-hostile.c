@@ -48,30 +48,6 @@ struct msg {
 	unsigned nfds;
 };
 
-static int send_raw(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
 /* The next message from the backend: its length, 0 at end of connection, -1. */
 static ssize_t recv_hdr(int sock, struct blk_ram_hdr *h)
 {
@@ -144,7 +120,7 @@ static bool send_expect(struct guest *gu, const struct msg *m, int want, char *w
 	struct blk_ram_hdr h;
 	ssize_t k;
 
-	if (send_raw(gu->g.sock, &m->s, m->len, m->fds, m->nfds) < 0) {
+	if (blk_ram_send(gu->g.sock, &m->s, m->len, m->fds, m->nfds) < 0) {
 		snprintf(why, n, "send: %s", strerror(errno));
 		return false;
 	}
@@ -341,9 +317,9 @@ static void run_out_of_turn(bool with_fd)
 	h.version = BLK_RAM_VERSION;
 	h.type = BLK_RAM_CLOSE;
 	if (with_fd)
-		send_raw(gu.g.sock, &h, sizeof(h), &gu.kick, 1);
+		blk_ram_send(gu.g.sock, &h, sizeof(h), &gu.kick, 1);
 	else
-		send_raw(gu.g.sock, "bad", 3, NULL, 0);
+		blk_ram_send(gu.g.sock, "bad", 3, NULL, 0);
 	k = recv_hdr(gu.g.sock, &h);
 	snprintf(why, sizeof(why), "got %zd bytes, want the connection closed", k);
 	check(k == 0, name, why);
@@ -410,7 +386,7 @@ static void run_buffer_outside(void)
 		h.magic = BLK_RAM_MAGIC;
 		h.version = BLK_RAM_VERSION;
 		h.type = BLK_RAM_CLOSE;
-		ok = send_raw(gu.g.sock, &h, sizeof(h), NULL, 0) == 0 &&
+		ok = blk_ram_send(gu.g.sock, &h, sizeof(h), NULL, 0) == 0 &&
 		     recv_hdr(gu.g.sock, &h) == sizeof(h) && h.type == BLK_RAM_CLOSED &&
 		     h.status == 0;
 		snprintf(why, sizeof(why), "CLOSE was not answered with CLOSED");

@@ -55,7 +55,7 @@ static void close_fds(int *fds, unsigned n)
 }
 
 /* Send one message (one record) with @nfds fds.  0 or -errno. */
-static int send_msg(int sock, const void *msg, size_t len, const int *fds, unsigned nfds)
+int blk_ram_send(int sock, const void *msg, size_t len, const int *fds, unsigned nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
@@ -277,7 +277,7 @@ static int send_status(int sock, enum blk_ram_type type, int status)
 	struct blk_ram_hdr h;
 
 	hdr_init(&h, type, status);
-	return send_msg(sock, &h, sizeof(h), NULL, 0);
+	return blk_ram_send(sock, &h, sizeof(h), NULL, 0);
 }
 
 /*
@@ -308,7 +308,7 @@ static int session(const struct blk_ram_opts *o, int sock)
 	hello.features = offered;
 	hello.config_len = (uint32_t)o->config_len;
 	memcpy(hello.config, o->config, o->config_len);
-	if ((r = send_msg(sock, &hello, sizeof(hello), NULL, 0)) < 0)
+	if ((r = blk_ram_send(sock, &hello, sizeof(hello), NULL, 0)) < 0)
 		return refuse(r, "cannot send HELLO");
 
 	/* one byte more than SETUP: a longer message shows as longer */
@@ -551,7 +551,7 @@ int blk_ram_guest_setup(struct blk_ram_guest *g, const struct gm_vdev_front_info
 		fds[1 + 2 * i] = kick[i];
 		fds[2 + 2 * i] = call[i];
 	}
-	r = send_msg(g->sock, s, sizeof(*s), fds, 1 + 2 * fi->num_queues);
+	r = blk_ram_send(g->sock, s, sizeof(*s), fds, 1 + 2 * fi->num_queues);
 	free(s);
 	if (r < 0)
 		return r;
@@ -583,7 +583,7 @@ int blk_ram_guest_close(struct blk_ram_guest *g, int timeout_ms)
 	if (g->sock < 0)
 		return -ENOTCONN;
 	hdr_init(&h, BLK_RAM_CLOSE, 0);
-	r = send_msg(g->sock, &h, sizeof(h), NULL, 0);
+	r = blk_ram_send(g->sock, &h, sizeof(h), NULL, 0);
 	if (r == 0) {
 		n = recv_msg(g->sock, &h, sizeof(h), NULL, 0, &nfds, -1, timeout_ms);
 		if (n == 0)

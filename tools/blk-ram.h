@@ -85,6 +85,10 @@ struct blk_ram_setup {
 	struct blk_ram_queue q[BLK_RAM_MAX_QUEUES]; /* the first num_queues */
 };
 
+/* blk_ram_send - send one message on @sock with @nfds fds (SCM_RIGHTS).
+ * Returns 0 or a negative errno (-EMSGSIZE when it went out short). */
+int blk_ram_send(int sock, const void *msg, size_t len, const int *fds, unsigned nfds);
+
 /* ---- backend ----------------------------------------------------------------- */
 
 /* One guest's device, once its SETUP has been checked. */
