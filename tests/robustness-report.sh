@@ -26,7 +26,7 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
 		sh "$src/tests/fuzz/run.sh" "$FUZZ_SECONDS")
 fi
 if [ -n "${RUN_TESTS:-}" ]; then
-	t="tests/test-fault-sweep tests/test-fault-sweep-blk.sh tests/test-virtq-hostile tests/test-vdev tests/test-blk-ram.sh $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
+	t="tests/test-fault-sweep tests/test-fault-sweep-blk.sh tests/test-virtq-hostile tests/test-vdev tests/test-vdev-blk tests/test-blk-ram.sh $(cd "$src" && ls tests/test-hostile-*.c | sed 's/\.c$//' | tr '\n' ' ')"
 	(cd "$bld" && make check TESTS="$t" >/dev/null 2>&1)
 fi
 
@@ -95,17 +95,22 @@ san=$(sed -n "s/^GM_LDFLAGS='\(.*\)'$/\1/p" "$bld/config.log" 2>/dev/null | head
 	echo "| suite | cases | failed |"
 	echo "|-------|------:|-------:|"
 	# every suite that prints "hostile <suite>: cases=N failed=M"
+	# (a test may run several suites: one line each)
 	for log in "$bld"/tests/test-*.log; do
 		[ -f "$log" ] || continue
-		line=$(grep '^hostile ' "$log" | tail -n 1)
-		[ -n "$line" ] || continue
-		s=$(echo "$line" | sed 's/^hostile \([^:]*\):.*/\1/')
-		c=$(echo "$line" | sed 's/.*cases=\([0-9]*\).*/\1/')
-		f=$(echo "$line" | sed 's/.*failed=\([0-9]*\).*/\1/')
-		echo "| $s | $c | $f |"
-		total=$((total + c))
-		failed=$((failed + f))
-		found=1
+		lines=$(grep '^hostile .*: cases=[0-9]* failed=[0-9]*' "$log")
+		[ -n "$lines" ] || continue
+		while read -r line; do
+			s=$(echo "$line" | sed 's/^hostile \([^:]*\):.*/\1/')
+			c=$(echo "$line" | sed 's/.*cases=\([0-9]*\).*/\1/')
+			f=$(echo "$line" | sed 's/.*failed=\([0-9]*\).*/\1/')
+			echo "| $s | $c | $f |"
+			total=$((total + c))
+			failed=$((failed + f))
+			found=1
+		done <<EOF
+$lines
+EOF
 	done
 	echo "| **total** | **$total** | **$failed** |"
 	if [ "$found" != 1 ]; then

@@ -30,13 +30,15 @@ static const char *FE_DIR = "/local/domain/5/device/gm-virtio/0";
 /* ---- captured log lines ---- */
 static char logbuf[16384];
 static size_t loglen;
+static unsigned warnings; /* lines at warning or worse: failures on our side */
 
 static void sink(void *opaque, gm_log_level level, const char *msg)
 {
 	size_t n = strlen(msg);
 
 	(void)opaque;
-	(void)level;
+	if (level <= GM_LOG_WARNING)
+		warnings++;
 	if (loglen + n + 2 < sizeof(logbuf)) {
 		memcpy(logbuf + loglen, msg, n);
 		loglen += n;
@@ -49,6 +51,7 @@ static void log_reset(void)
 {
 	loglen = 0;
 	logbuf[0] = '\0';
+	warnings = 0;
 }
 
 /* ---- the device: a virtqueue per queue, to prove the rings map ---- */
@@ -212,9 +215,34 @@ static void fe_state(enum gm_vdev_state s)
 	ASSERT_OK(gm_vdev_write_state(F.xs, FE_DIR, s));
 }
 
+/*
+ * Every node published, the state put back to Initialising before the
+ * backend (which runs only in pump) can see Initialised.
+ */
+static void fe_publish_unfinished(void)
+{
+	fe_publish_valid();
+	fe_state(GM_VDEV_STATE_INITIALISING);
+}
+
 static unsigned fe_mapped(void)
 {
 	return emu_wait_mapped(X0, FE, 0);
+}
+
+/* Wait (at most 5 s) until the hub has freed the frontend's dead domain. */
+static void fe_wait_gone(void)
+{
+	struct gm_emu_domain_info di;
+
+	for (int i = 0; i < 500; i++) {
+		ASSERT_OK(gm_emu_domain_info(X0, FE, &di));
+		if (!di.exists)
+			return;
+		emu_sleep_ms(10);
+	}
+	GM_TEST_FAIL("domain %u was not freed: %u grant(s) in use, %u mapped", FE, di.grants,
+		     di.mapped);
 }
 
 /* ---- tests ---- */
@@ -354,17 +382,7 @@ static void test_state_machine(void)
 	pump(GM_VDEV_STATE_CLOSED, 0);
 	ASSERT_EQ(D.disconnects, 4);
 	ASSERT_EQ(fe_mapped(), 0);
-	{
-		struct gm_emu_domain_info di;
-
-		for (int i = 0; i < 500; i++) {
-			ASSERT_OK(gm_emu_domain_info(X0, FE, &di));
-			if (!di.exists)
-				break;
-			emu_sleep_ms(10);
-		}
-		ASSERT_EQ(di.exists, 0);
-	}
+	fe_wait_gone();
 }
 
 /*
@@ -471,6 +489,91 @@ static void test_hostile(void)
 	ASSERT_EQ(gm_vdev_backend_connected(B), 0);
 	ASSERT_EQ(fe_mapped(), 0);
 	fe_close(true);
+}
+
+/*
+ * The backend waits for a frontend that never finishes the handshake
+ * without connecting, mapping, retrying or waking up: nothing changes, so
+ * its descriptor stays quiet.
+ */
+static void expect_waiting(const char *what, int connects)
+{
+	struct pollfd p = {.fd = gm_vdev_backend_fd(B), .events = POLLIN};
+
+	pump_steady(GM_VDEV_STATE_INITWAIT, 0);
+	if (D.connects != connects)
+		GM_TEST_FAIL("%s: the backend connected", what);
+	if (fe_mapped() != 0)
+		GM_TEST_FAIL("%s: the backend maps the frontend's pages", what);
+	if (warnings)
+		GM_TEST_FAIL("%s: the backend logged failures of its own:\n%s", what, logbuf);
+	if (poll(&p, 1, 300) != 0)
+		GM_TEST_FAIL("%s: the backend keeps waking up (revents %#x)", what,
+			     (unsigned)p.revents);
+	ASSERT_EQ(gm_vdev_backend_process(B), 0);
+	ASSERT_EQ(state_of(BE_DIR), GM_VDEV_STATE_INITWAIT);
+}
+
+/*
+ * Frontends that never complete the xenbus handshake: silent, rings
+ * published but never Initialised, sitting in a state only a backend
+ * writes, dying half way.  The backend waits in InitWait with nothing
+ * mapped (each stuck frontend then connects once it goes on), and lets go
+ * of a dead one: Closed, and its domain can be freed.
+ */
+static void test_stuck_handshake(void)
+{
+	unsigned cases = 0;
+	int c0;
+
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+	c0 = D.connects;
+
+	/* silent: the frontend's domain runs but never writes a node */
+	fe_open();
+	log_reset();
+	expect_waiting("a silent frontend", c0);
+	cases++;
+
+	/* everything published and granted, the state left at Initialising */
+	log_reset();
+	fe_publish_unfinished();
+	expect_waiting("a frontend that never says Initialised", c0);
+	cases++;
+
+	/* a state only a backend writes */
+	log_reset();
+	fe_state(GM_VDEV_STATE_INITWAIT);
+	expect_waiting("a frontend in InitWait", c0);
+	cases++;
+
+	/* each of them goes on in the end: not held against it */
+	fe_state(GM_VDEV_STATE_INITIALISED);
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+	ASSERT_EQ(D.connects, c0 + 1);
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 3), 3);
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_EQ(fe_mapped(), 0);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+
+	/* the frontend dies half way: rings granted and published, not Initialised */
+	log_reset();
+	fe_publish_unfinished();
+	expect_waiting("a frontend about to die", c0 + 1);
+	fe_close(false);
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_EQ(D.connects, c0 + 1);
+	ASSERT_EQ(fe_mapped(), 0);
+	fe_wait_gone();
+	ASSERT_EQ(warnings, 0);
+	cases++;
+	printf("hostile handshake: cases=%u failed=0\n", cases);
+
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+	pump_steady(GM_VDEV_STATE_UNKNOWN, 0);
 }
 
 /* A toolstack entry whose frontend path points elsewhere is refused. */
@@ -640,6 +743,7 @@ int main(void)
 	test_toolstack();
 	test_state_machine();
 	test_hostile();
+	test_stuck_handshake();
 	test_bad_toolstack_entry();
 	gm_vdev_backend_free(B);
 	test_run_loop(&cfg);
