@@ -12,6 +12,8 @@
  *   - the frontend disconnects and reconnects in the middle of I/O;
  *   - the frontend is killed (SIGKILL) mid-request: the backend survives,
  *     releases everything and serves a new frontend;
+ *   - an event-channel storm: the frontend notifies one queue without
+ *     pause while the other does I/O;
  *   - SIGTERM: the backend exits 0 with nothing mapped.
  */
 #include "config.h"
@@ -84,6 +86,9 @@ struct summary {
 	double mcpr;
 	/* from the result line: the backend's own counts, exactly */
 	unsigned long long map_calls, be_requests;
+	/* --storm-queue: notifications sent, the backend's wakeups for them */
+	int storm_queue;
+	unsigned long long storm_notifies, storm_wakeups;
 };
 
 static int read_summary(const char *path, struct summary *s)
@@ -97,6 +102,8 @@ static int read_summary(const char *path, struct summary *s)
 	while (fgets(line, sizeof(line), f)) {
 		const char *b = strstr(line, "backend: ");
 
+		sscanf(line, "storm: queue=%d notifies=%llu wakeups=%llu", &s->storm_queue,
+		       &s->storm_notifies, &s->storm_wakeups);
 		if (!strncmp(line, "result:", 7) && b)
 			sscanf(b, "backend: %llu map calls for %llu requests", &s->map_calls,
 			       &s->be_requests);
@@ -189,6 +196,7 @@ static struct summary run_guest(const char *what, const char *const *args)
 	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
 	rc = reap(start_guest(args, out));
 	memset(&s, 0, sizeof(s));
+	s.storm_queue = -1;
 	if (rc != 0 || read_summary(out, &s) != 1 || s.errors || !s.requests) {
 		cat(out);
 		GM_TEST_FAIL("%s: grantmem-guest exited %d", what, rc);
@@ -345,6 +353,38 @@ static void test_kill_frontend(void)
 	stop_backend(be);
 }
 
+/*
+ * An event-channel storm: the guest notifies queue 1's port without pause
+ * (nothing in its ring) while queue 0 does verified I/O.  The backend
+ * serves queue 0 throughout; its wakeups for queue 1 coalesce (the port is
+ * masked from delivery until the queue thread unmasks it: never more
+ * wakeups than notifications) and stop once the storm does (the guest
+ * checks that), queue 1 still serves afterwards (the guest's final flush
+ * goes through it), nothing stays mapped and the backend exits cleanly.
+ */
+static void test_evtchn_storm(void)
+{
+	static const char *const args[] = {"--requests", "2000", "--depth", "8", "--queues", "2",
+					   "--storm-queue", "1", NULL};
+	pid_t be = start_backend("--queues", "2");
+	struct summary s = run_guest("event-channel storm", args);
+
+	ASSERT_EQ(s.storm_queue, 1);
+	ASSERT_TRUE(s.requests >= 2000);
+	/* a storm, not a drizzle: the queue-0 I/O ran under it */
+	if (s.storm_notifies < 1000)
+		GM_TEST_FAIL("only %llu notifications during the I/O", s.storm_notifies);
+	if (!s.storm_wakeups || s.storm_wakeups > s.storm_notifies)
+		GM_TEST_FAIL("%llu wakeups for %llu notifications", s.storm_wakeups,
+			     s.storm_notifies);
+	printf("event-channel storm: %llu notifications, %llu backend wakeups (%.3f per "
+	       "notification)\n", s.storm_notifies, s.storm_wakeups,
+	       (double)s.storm_wakeups / (double)s.storm_notifies);
+	ASSERT_EQ(kill(be, 0), 0);
+	stop_backend(be);
+	printf("hostile evtchn-storm: cases=1 failed=0\n");
+}
+
 int main(void)
 {
 	const char *top = getenv("top_builddir");
@@ -376,6 +416,7 @@ int main(void)
 	test_packed_persistent();
 	test_reconnect();
 	test_kill_frontend();
+	test_evtchn_storm();
 
 	gm_xs_close(TS);
 	gm_xen_close(X0);

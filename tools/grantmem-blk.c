@@ -29,7 +29,10 @@
  * Stats are published in the backend directory every 250 ms and when the
  * frontend disconnects: stats/requests, stats/map-calls, stats/unmap-calls
  * and stats/pages-mapped, counted from the moment the queues were set up
- * (ring mappings excluded: only what the requests cost).
+ * (ring mappings excluded: only what the requests cost), and per queue
+ * stats/queue-<i>/wakeups: how often its thread woke for a kick (kicks that
+ * arrive while the port is masked, from delivery until the thread unmasks
+ * it, coalesce into one).
  *
  * SIGINT/SIGTERM: disconnect every frontend (all mappings released), set the
  * backend states to Closed, exit 0.
@@ -95,6 +98,7 @@ struct queue {
 	pthread_t thread;
 	bool started;
 	atomic_uint_fast64_t served; /* requests completed on this connection */
+	atomic_uint_fast64_t wakeups; /* times the thread woke for a kick */
 	/*
 	 * Failed event-channel calls, tried again every RETRY_MS until they
 	 * succeed (a lost interrupt or a port left masked would stall the
@@ -117,7 +121,7 @@ struct blkdev {
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t errors;
 	struct gm_grant_stats base; /* cache counters when the queues were set up */
-	uint64_t last_published;
+	uint64_t last_published, last_wakeups;
 };
 
 static struct blkdev *devs[MAX_DEVS];
@@ -615,8 +619,10 @@ static void *queue_main(void *arg)
 			break;
 		if (p[1].revents)
 			break;
-		if (p[0].revents & POLLIN)
+		if (p[0].revents & POLLIN) {
+			atomic_fetch_add(&q->wakeups, 1);
 			queue_ack_kick(q);
+		}
 	}
 	return NULL;
 }
@@ -636,13 +642,21 @@ static void stat_node(struct blkdev *d, const char *key, const char *v)
 static void publish_stats(struct blkdev *d, bool force)
 {
 	struct gm_grant_stats st;
-	uint64_t req = atomic_load(&d->requests);
-	char v[32];
+	uint64_t req = atomic_load(&d->requests), wk[GM_VDEV_MAX_QUEUES], wsum = 0;
+	char v[32], key[40];
 
-	if (!force && req == d->last_published)
+	for (unsigned i = 0; i < d->nq; i++)
+		wsum += wk[i] = atomic_load(&d->q[i].wakeups);
+	if (!force && req == d->last_published && wsum == d->last_wakeups)
 		return;
 	gm_grant_cache_stats(gm_vdev_backend_cache(d->be), &st);
 	d->last_published = req;
+	d->last_wakeups = wsum;
+	for (unsigned i = 0; i < d->nq; i++) {
+		snprintf(key, sizeof(key), "stats/queue-%u/wakeups", i);
+		snprintf(v, sizeof(v), "%" PRIu64, wk[i]);
+		stat_node(d, key, v);
+	}
 	snprintf(v, sizeof(v), "%" PRIu64, st.map_calls - d->base.map_calls);
 	stat_node(d, "stats/map-calls", v);
 	snprintf(v, sizeof(v), "%" PRIu64, st.unmap_calls - d->base.unmap_calls);

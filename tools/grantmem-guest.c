@@ -6,7 +6,7 @@
  *                  [--seconds S] [--depth D] [--size BYTES] [--seq]
  *                  [--queues N] [--queue-size N] [--packed] [--no-persistent]
  *                  [--discard] [--reconnect-every N] [--timeout S] [--quiet]
- *                  [--tolerate-errors MS]
+ *                  [--tolerate-errors MS] [--storm-queue Q]
  *   grantmem-guest --transport ram --socket PATH [the I/O options above]
  *
  * It finds its device in its own xenstore directory (device/<type>/<devid>,
@@ -49,6 +49,17 @@
  * stalls for MS milliseconds is given up until the next connection, and
  * the summary line ends with " q<i>_ok=N q<i>_failed=N q<i>_stalls=N" for
  * every queue.  Everything else (data, grants left mapped) still counts.
+ *
+ * --storm-queue Q is a hostile guest for tests: queue Q issues nothing in
+ * the main phase while a thread notifies its event channel without pause
+ * until the other queues are done.  Then the guest waits until the
+ * backend's stats/queue-Q/wakeups stops growing (a backend that keeps
+ * waking is an error), runs the final flush on every queue, Q included (a
+ * port the storm left masked would stall it), and prints
+ *
+ *   storm: queue=Q notifies=N wakeups=W
+ *
+ * with W the backend's wakeups for Q during and after the storm.
  */
 #include "config.h"
 
@@ -101,6 +112,11 @@ static struct opt {
  * 0: off.
  */
 static unsigned tolerate_ms;
+
+/* --storm-queue Q: the queue that is notified without pause (-1: none). */
+static int storm_queue = -1;
+static atomic_bool storm_stop;
+static atomic_uint_fast64_t storm_notifies;
 
 static struct {
 	gm_xen *x;
@@ -727,7 +743,7 @@ static void *queue_main(void *arg)
 		fail("out of memory");
 		return NULL;
 	}
-	if (q->gave_up) {
+	if (q->gave_up || (ra->kind == PH_MAIN && (int)q->index == storm_queue)) {
 		free(busy_map);
 		return NULL;
 	}
@@ -1240,6 +1256,59 @@ static void *progress_main(void *arg)
 	}
 }
 
+/* ---- --storm-queue ---------------------------------------------------------------- */
+
+/* Notify queue @arg's event channel, nothing in its ring, as fast as we can. */
+static void *storm_main(void *arg)
+{
+	struct dq *q = arg;
+
+	while (!atomic_load(&storm_stop)) {
+		int r = gm_evtchn_notify(q->ev, (gm_port)q->port);
+
+		if (r < 0) {
+			fail("storm: notify: %s", gm_strerror(r));
+			break;
+		}
+		atomic_fetch_add(&storm_notifies, 1);
+	}
+	return NULL;
+}
+
+/* The backend's published wakeups of the storm queue; 0 if not there. */
+static uint64_t storm_wakeups(void)
+{
+	char key[64];
+	uint64_t v = 0;
+
+	snprintf(key, sizeof(key), "stats/queue-%d/wakeups", storm_queue);
+	gm_vdev_read_u64(G.xs, G.be_dir, key, UINT64_MAX, &v);
+	return v;
+}
+
+/*
+ * After the storm: the backend's wakeups for the queue must stop growing
+ * (published every 250 ms: two equal reads 300 ms apart).  Prints the
+ * storm line.
+ */
+static void storm_report(uint64_t wakeups0)
+{
+	uint64_t w = storm_wakeups(), prev;
+	int steady = 0;
+
+	for (int i = 0; i < 50 && steady < 2; i++) {
+		usleep(300 * 1000);
+		prev = w;
+		w = storm_wakeups();
+		steady = w == prev ? steady + 1 : 0;
+	}
+	if (steady < 2)
+		fail("storm: the backend still wakes for queue %d after the storm", storm_queue);
+	printf("storm: queue=%d notifies=%" PRIu64 " wakeups=%" PRIu64 "\n", storm_queue,
+	       (uint64_t)atomic_load(&storm_notifies), w - wakeups0);
+	fflush(stdout);
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 /*
@@ -1299,7 +1368,7 @@ static void usage(FILE *f)
 		"                      [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
 		"                      [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
 		"                      [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
-		"                      [--tolerate-errors MS]\n"
+		"                      [--tolerate-errors MS] [--storm-queue Q]\n"
 		"       grantmem-guest --transport ram --socket PATH [I/O options as above]\n"
 		"  ram: no Xen; the guest's memory is a memfd shared with grantmem-blk --transport\n"
 		"  ram --socket PATH: the plain-shared-RAM baseline (default transport: xenstore)\n");
@@ -1344,6 +1413,7 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 'U'},
 		/* for fault-injection tests, long option only */
 		{"tolerate-errors", required_argument, NULL, 0x100},
+		{"storm-queue", required_argument, NULL, 0x101},
 		{NULL, 0, NULL, 0},
 	};
 	struct bstats st, base = {0, 0}, total = {0, 0};
@@ -1429,6 +1499,9 @@ int main(int argc, char **argv)
 		case 0x100:
 			tolerate_ms = (unsigned)num_arg(optarg, 1, 3600000, "stall time (ms)");
 			break;
+		case 0x101:
+			storm_queue = (int)num_arg(optarg, 0, GM_VDEV_MAX_QUEUES - 1, "storm queue");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1439,6 +1512,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || G.ram != (opt.socket != NULL)) {
 		usage(stderr);
+		return 2;
+	}
+	if (storm_queue >= 0 && ((unsigned)storm_queue >= opt.queues || opt.queues < 2 || G.ram ||
+				 opt.reconnect_every)) {
+		fprintf(stderr, "grantmem-guest: --storm-queue needs a queue of --queues (at least 2) "
+			"on event channels, without --reconnect-every\n");
 		return 2;
 	}
 	if (!opt.requests && !opt.seconds)
@@ -1496,8 +1575,17 @@ int main(int argc, char **argv)
 		}
 	}
 	{
-		uint64_t before = atomic_load(&completed);
+		uint64_t before = atomic_load(&completed), wakeups0 = 0;
+		pthread_t storm;
+		bool storming = false;
 
+		if (storm_queue >= 0 && !atomic_load(&abort_run)) {
+			wakeups0 = storm_wakeups();
+			if (pthread_create(&storm, NULL, storm_main, &queues[storm_queue]) == 0)
+				storming = true;
+			else
+				fail("cannot start the storm thread");
+		}
 		t_start = t_main = now();
 		if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
 			prog_started = true;
@@ -1532,8 +1620,13 @@ int main(int argc, char **argv)
 				break;
 		}
 		main_requests = atomic_load(&completed) - before;
+		elapsed = now() - t_main;
+		if (storming) {
+			atomic_store(&storm_stop, true);
+			pthread_join(storm, NULL);
+			storm_report(wakeups0);
+		}
 	}
-	elapsed = now() - t_main;
 	atomic_store(&stop_io, true);
 	if (prog_started)
 		pthread_join(prog, NULL);
