@@ -472,10 +472,16 @@ int gm_ioreq_server_process(gm_ioreq_server *s)
 		return -EINVAL;
 	if (s->dead)
 		return -ESHUTDOWN;
-	/* unmask before looking at the slots, so no kick is lost in between */
-	while ((port = gm_evtchn_pending(s->evt)) >= 0)
+	/*
+	 * Unmask before looking at the slots, so no kick is lost in between.
+	 * Each port (one per vCPU, the guest's interrupt) is acked at most once
+	 * per call: a guest that notifies without pause would otherwise keep
+	 * this loop going (the unmask delivers the coalesced event at once); a
+	 * port pending again keeps the fd readable for the next call.
+	 */
+	for (i = 0; i <= s->nr_vcpus && (port = gm_evtchn_pending(s->evt)) >= 0; i++)
 		gm_evtchn_unmask(s->evt, (gm_port)port);
-	if (port != -EAGAIN)
+	if (port < 0 && port != -EAGAIN)
 		return port;
 	for (i = 0; i < s->nr_vcpus; i++) {
 		volatile ioreq_t *slot = &s->iopage->vcpu_ioreq[i];

@@ -510,14 +510,21 @@ static void queue_ack_kick(struct queue *q)
 				strerror(errno));
 		return;
 	}
+	/*
+	 * The queue's handle carries its one port: ack it once.  Acking until
+	 * -EAGAIN would not end while the guest notifies without pause (the
+	 * unmask delivers the coalesced event at once), keeping the thread from
+	 * its ring and from a disconnect; a port pending again keeps the fd
+	 * readable instead.
+	 */
 	ev = gm_vdev_queue_evtchn(d->vd, q->index);
-	while ((pp = gm_evtchn_pending(ev)) >= 0)
-		if ((k = gm_evtchn_unmask(ev, (gm_port)pp)) < 0) {
-			fprintf(stderr, "grantmem-blk: %s queue %u: unmask: %d (%s)\n",
-				d->name, q->index, k, gm_strerror(k));
-			q->masked = (gm_port)pp; /* queue_main tries again */
-		}
-	if (pp != -EAGAIN)
+	pp = gm_evtchn_pending(ev);
+	if (pp >= 0 && (k = gm_evtchn_unmask(ev, (gm_port)pp)) < 0) {
+		fprintf(stderr, "grantmem-blk: %s queue %u: unmask: %d (%s)\n", d->name, q->index,
+			k, gm_strerror(k));
+		q->masked = (gm_port)pp; /* queue_main tries again */
+	}
+	if (pp < 0 && pp != -EAGAIN)
 		fprintf(stderr, "grantmem-blk: %s queue %u: pending: %d (%s)\n",
 			d->name, q->index, pp, gm_strerror(pp));
 }
