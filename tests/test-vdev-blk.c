@@ -12,8 +12,8 @@
  *   - the frontend disconnects and reconnects in the middle of I/O;
  *   - the frontend is killed (SIGKILL) mid-request: the backend survives,
  *     releases everything and serves a new frontend;
- *   - an event-channel storm: the frontend notifies one queue without
- *     pause while the other does I/O;
+ *   - an event-channel storm: the frontend notifies one of its two busy
+ *     queues without pause; the backend stops in the middle of one;
  *   - SIGTERM: the backend exits 0 with nothing mapped.
  */
 #include "config.h"
@@ -69,6 +69,22 @@ static int reap(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
+/* reap(), but give up after @ms: -1 if @pid is still running. */
+static int reap_within(pid_t pid, int ms)
+{
+	int st;
+
+	for (int i = 0; i < ms / 10; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		ASSERT_TRUE(r == 0 || errno == EINTR);
+		emu_sleep_ms(10);
+	}
+	return -1;
+}
+
 static void cat(const char *path)
 {
 	char line[512];
@@ -88,7 +104,7 @@ struct summary {
 	unsigned long long map_calls, be_requests;
 	/* --storm-queue: notifications sent, the backend's wakeups for them */
 	int storm_queue;
-	unsigned long long storm_notifies, storm_wakeups;
+	unsigned long long storm_notifies, storm_wakeups, storm_served;
 };
 
 static int read_summary(const char *path, struct summary *s)
@@ -102,8 +118,8 @@ static int read_summary(const char *path, struct summary *s)
 	while (fgets(line, sizeof(line), f)) {
 		const char *b = strstr(line, "backend: ");
 
-		sscanf(line, "storm: queue=%d notifies=%llu wakeups=%llu", &s->storm_queue,
-		       &s->storm_notifies, &s->storm_wakeups);
+		sscanf(line, "storm: queue=%d notifies=%llu wakeups=%llu served=%llu",
+		       &s->storm_queue, &s->storm_notifies, &s->storm_wakeups, &s->storm_served);
 		if (!strncmp(line, "result:", 7) && b)
 			sscanf(b, "backend: %llu map calls for %llu requests", &s->map_calls,
 			       &s->be_requests);
@@ -355,12 +371,12 @@ static void test_kill_frontend(void)
 
 /*
  * An event-channel storm: the guest notifies queue 1's port without pause
- * (nothing in its ring) while queue 0 does verified I/O.  The backend
- * serves queue 0 throughout; its wakeups for queue 1 coalesce (the port is
- * masked from delivery until the queue thread unmasks it: never more
- * wakeups than notifications) and stop once the storm does (the guest
- * checks that), queue 1 still serves afterwards (the guest's final flush
- * goes through it), nothing stays mapped and the backend exits cleanly.
+ * while both queues do verified I/O.  The backend serves both throughout
+ * (queue 1's thread gets back to its ring between kicks); its wakeups for
+ * queue 1 coalesce (the port is masked from delivery until the queue
+ * thread unmasks it: never more wakeups than notifications) and stop once
+ * the storm does (the guest checks that), nothing stays mapped and the
+ * backend exits cleanly.
  */
 static void test_evtchn_storm(void)
 {
@@ -371,6 +387,10 @@ static void test_evtchn_storm(void)
 
 	ASSERT_EQ(s.storm_queue, 1);
 	ASSERT_TRUE(s.requests >= 2000);
+	/* both queues served: the guest's budget is shared, neither starves */
+	if (s.storm_served < 50 || s.storm_served + 50 > s.requests)
+		GM_TEST_FAIL("the stormed queue served %llu of %llu requests", s.storm_served,
+			     s.requests);
 	/* a storm, not a drizzle: the queue-0 I/O ran under it */
 	if (s.storm_notifies < 1000)
 		GM_TEST_FAIL("only %llu notifications during the I/O", s.storm_notifies);
@@ -378,11 +398,57 @@ static void test_evtchn_storm(void)
 		GM_TEST_FAIL("%llu wakeups for %llu notifications", s.storm_wakeups,
 			     s.storm_notifies);
 	printf("event-channel storm: %llu notifications, %llu backend wakeups (%.3f per "
-	       "notification)\n", s.storm_notifies, s.storm_wakeups,
-	       (double)s.storm_wakeups / (double)s.storm_notifies);
+	       "notification), %llu requests served on the stormed queue\n", s.storm_notifies,
+	       s.storm_wakeups, (double)s.storm_wakeups / (double)s.storm_notifies,
+	       s.storm_served);
 	ASSERT_EQ(kill(be, 0), 0);
 	stop_backend(be);
-	printf("hostile evtchn-storm: cases=1 failed=0\n");
+}
+
+/*
+ * The backend stops (SIGTERM) while the guest storms: each queue thread
+ * must get back to its stop check between kicks, so the backend exits 0
+ * at once, with every page of the guest (still alive) unmapped.
+ */
+static void test_evtchn_storm_stop(void)
+{
+	static const char *const args[] = {"--seconds", "60", "--depth", "8", "--queues", "2",
+					   "--storm-queue", "1", NULL};
+	char out[400], blk_out[400], dir[256];
+	uint64_t wakeups = 0;
+	pid_t be = start_backend("--queues", "2"), g;
+	int rc, i;
+
+	snprintf(out, sizeof(out), "%s/guest.out", T.dir);
+	snprintf(blk_out, sizeof(blk_out), "%s/blk.out", T.dir);
+	snprintf(dir, sizeof(dir), "%s/stats/queue-1", BE_DIR);
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	g = start_guest(args, out);
+	/* the storm is on once the backend's wakeups for queue 1 pile up */
+	for (i = 0; i < 1000 && wakeups < 200; i++) {
+		emu_sleep_ms(10);
+		gm_vdev_read_u64(TS, dir, "wakeups", UINT64_MAX, &wakeups);
+	}
+	if (wakeups < 200) {
+		cat(out);
+		GM_TEST_FAIL("no storm: %" PRIu64 " wakeups for queue 1", wakeups);
+	}
+	kill(be, SIGTERM);
+	rc = reap_within(be, 10000);
+	if (rc != 0) {
+		if (rc < 0)
+			kill(be, SIGKILL);
+		cat(blk_out);
+		GM_TEST_FAIL("grantmem-blk, stopped during a storm: %s %d",
+			     rc < 0 ? "still running after 10 s;" : "exit", rc < 0 ? 0 : rc);
+	}
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 0), 0);
+	kill(g, SIGKILL);
+	reap(g);
+	unlink(out);
+	unlink(blk_out);
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+	printf("event-channel storm: the backend stopped in the middle of one, nothing mapped\n");
 }
 
 int main(void)
@@ -417,6 +483,8 @@ int main(void)
 	test_reconnect();
 	test_kill_frontend();
 	test_evtchn_storm();
+	test_evtchn_storm_stop();
+	printf("hostile evtchn-storm: cases=2 failed=0\n");
 
 	gm_xs_close(TS);
 	gm_xen_close(X0);

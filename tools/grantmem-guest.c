@@ -50,16 +50,19 @@
  * the summary line ends with " q<i>_ok=N q<i>_failed=N q<i>_stalls=N" for
  * every queue.  Everything else (data, grants left mapped) still counts.
  *
- * --storm-queue Q is a hostile guest for tests: queue Q issues nothing in
- * the main phase while a thread notifies its event channel without pause
- * until the other queues are done.  Then the guest waits until the
- * backend's stats/queue-Q/wakeups stops growing (a backend that keeps
- * waking is an error), runs the final flush on every queue, Q included (a
- * port the storm left masked would stall it), and prints
+ * --storm-queue Q is a hostile guest for tests: while the queues do their
+ * I/O, a thread notifies queue Q's event channel without pause, whether or
+ * not there is anything in its ring, until the main phase is over (or,
+ * when the backend went away, for --timeout seconds more: it does not stop
+ * for that).  Then the guest waits until the backend's
+ * stats/queue-Q/wakeups stops growing (a backend that keeps waking is an
+ * error), runs the final flush on every queue, and prints
  *
- *   storm: queue=Q notifies=N wakeups=W
+ *   storm: queue=Q notifies=N wakeups=W served=S
  *
- * with W the backend's wakeups for Q during and after the storm.
+ * with N every notification of Q in the main phase (the storm's and the
+ * driver's own kicks), W the backend's wakeups for Q from then on, and S
+ * the requests Q completed in the main phase.
  */
 #include "config.h"
 
@@ -116,7 +119,7 @@ static unsigned tolerate_ms;
 /* --storm-queue Q: the queue that is notified without pause (-1: none). */
 static int storm_queue = -1;
 static atomic_bool storm_stop;
-static atomic_uint_fast64_t storm_notifies;
+static atomic_uint_fast64_t storm_notifies, storm_served;
 
 static struct {
 	gm_xen *x;
@@ -415,9 +418,11 @@ static void dq_kick(struct dq *q)
 {
 	uint64_t one = 1;
 
-	if (!G.ram)
+	if (!G.ram) {
 		gm_evtchn_notify(q->ev, (gm_port)q->port);
-	else if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if ((int)q->index == storm_queue)
+			atomic_fetch_add(&storm_notifies, 1);
+	} else if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fail("queue %u: kick: %s", q->index, strerror(errno));
 }
 
@@ -743,7 +748,7 @@ static void *queue_main(void *arg)
 		fail("out of memory");
 		return NULL;
 	}
-	if (q->gave_up || (ra->kind == PH_MAIN && (int)q->index == storm_queue)) {
+	if (q->gave_up) {
 		free(busy_map);
 		return NULL;
 	}
@@ -806,6 +811,8 @@ static void *queue_main(void *arg)
 			break;
 		got = harvest(q, busy_map);
 		inflight -= got;
+		if (ra->kind == PH_MAIN && (int)q->index == storm_queue)
+			atomic_fetch_add(&storm_served, got);
 		if (!more && !inflight)
 			break;
 		if (got) {
@@ -1258,7 +1265,7 @@ static void *progress_main(void *arg)
 
 /* ---- --storm-queue ---------------------------------------------------------------- */
 
-/* Notify queue @arg's event channel, nothing in its ring, as fast as we can. */
+/* Notify queue @arg's event channel as fast as we can. */
 static void *storm_main(void *arg)
 {
 	struct dq *q = arg;
@@ -1304,8 +1311,9 @@ static void storm_report(uint64_t wakeups0)
 	}
 	if (steady < 2)
 		fail("storm: the backend still wakes for queue %d after the storm", storm_queue);
-	printf("storm: queue=%d notifies=%" PRIu64 " wakeups=%" PRIu64 "\n", storm_queue,
-	       (uint64_t)atomic_load(&storm_notifies), w - wakeups0);
+	printf("storm: queue=%d notifies=%" PRIu64 " wakeups=%" PRIu64 " served=%" PRIu64 "\n",
+	       storm_queue, (uint64_t)atomic_load(&storm_notifies), w - wakeups0,
+	       (uint64_t)atomic_load(&storm_served));
 	fflush(stdout);
 }
 
@@ -1581,6 +1589,7 @@ int main(int argc, char **argv)
 
 		if (storm_queue >= 0 && !atomic_load(&abort_run)) {
 			wakeups0 = storm_wakeups();
+			atomic_store(&storm_notifies, 0); /* the main phase's from here */
 			if (pthread_create(&storm, NULL, storm_main, &queues[storm_queue]) == 0)
 				storming = true;
 			else
@@ -1622,9 +1631,13 @@ int main(int argc, char **argv)
 		main_requests = atomic_load(&completed) - before;
 		elapsed = now() - t_main;
 		if (storming) {
+			/* hostile: the backend going away is no reason to stop */
+			for (double t = now(); atomic_load(&abort_run) && now() - t < opt.timeout;)
+				usleep(100 * 1000);
 			atomic_store(&storm_stop, true);
 			pthread_join(storm, NULL);
-			storm_report(wakeups0);
+			if (!atomic_load(&abort_run))
+				storm_report(wakeups0);
 		}
 	}
 	atomic_store(&stop_io, true);
