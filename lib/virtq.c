@@ -134,10 +134,12 @@ static bool host_error(int err)
 
 /*
  * Write back the first @written bytes of a copied device-writable part.
- * If the guest took its buffer back early, that is its loss.  If the host
- * failed, the completion would claim bytes (a status byte, typically) that
- * never reached the guest, which would read whatever was there before: the
- * queue is broken instead, so push completes nothing and says -EIO.
+ * Pop did not map it, so this is where a guest that does not let us write
+ * it (a read-only grant, a revoked one, read-only memory) shows; and the
+ * host may fail.  Either way the completion would claim bytes (a status
+ * byte, typically) that never reached the guest, which would read whatever
+ * was there before: the queue is broken instead, so push completes nothing
+ * and says -EIO.
  */
 static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
 {
@@ -147,14 +149,13 @@ static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
 	for (unsigned i = 0; i < q->pub.nsg_in && done < written; i++) {
 		size_t l = (size_t)GM__MIN((uint64_t)sg[i].len, written - done);
 		int ret = gm_write(vq->mem, sg[i].addr, q->copy + done, l);
-		if (ret && host_error(ret)) {
-			vq_break(vq, ret, "request %u: writing back %zu bytes failed", q->pub.id,
-				 l);
-			return;
-		}
 		if (ret) {
-			gm__info("virtqueue %u: request %u: writing back %zu bytes failed: %s",
-				 vq->cfg.index, q->pub.id, l, gm_strerror(ret));
+			if (!vq->broken)
+				vq_break(vq, ret, "request %u: %s %zu bytes at 0x%" PRIx64,
+					 q->pub.id,
+					 host_error(ret) ? "failed to write back"
+							 : "the guest does not let us write back",
+					 l, sg[i].addr);
 			return;
 		}
 		done += l;

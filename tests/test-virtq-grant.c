@@ -363,6 +363,38 @@ static void t_status_lost(bool packed)
 	be_free(&b);
 }
 
+/*
+ * A write request whose status byte is on a read-only grant, or on a bad
+ * gref.  Pop cannot see it (the status is copied, nothing of it mapped);
+ * push must not complete a request whose status never reached the guest:
+ * the queue breaks, push says -EIO with one warning, the used ring stays as
+ * it was and only the ring stays mapped.
+ */
+static void t_status_refused(bool packed, bool bad_ref)
+{
+	struct be b = be_new(packed, false);
+	uint64_t st = bad_ref ? gp(0, 0) + (1000ull << 12) : GM_GRANT_ADDR(vg.ro_ref, 0);
+	const struct vqd_buf wr[3] = {{gp(2, 0), 16, false}, {gp(5, 8), 3000, false}, {st, 1, true}};
+	struct gm_vq_req *r;
+	bool notify = true;
+	int w;
+
+	ASSERT_TRUE(add(3, wr, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(r->nout, 2);
+	ASSERT_EQ(r->nin, 1);
+	ASSERT_EQ(req_scatter_pattern(r, 9, 1), 1);
+	w = atomic_load(&vt_warnings);
+	ASSERT_ERR(gm_vq_push(b.vq, r, 1, &notify), -EIO);
+	ASSERT_TRUE(gm_vq_broken(b.vq));
+	ASSERT_TRUE(!notify);
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 1);
+	ASSERT_TRUE(vcall((struct v_cmd){.op = V_USED}).r < 0); /* nothing completed */
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_ERR(gm_vq_pop(b.vq, &r), -EIO);
+	be_free(&b);
+}
+
 /* An indirect table in grant memory: read (copied), buffers mapped once. */
 static void t_indirect(bool packed)
 {
@@ -456,6 +488,8 @@ int main(void)
 		t_hostile(p, false);
 		t_hostile(p, true);
 		t_status_lost(p);
+		t_status_refused(p, false);
+		t_status_refused(p, true);
 	}
 	gm_gnttab_close(GT);
 	vcall((struct v_cmd){.op = V_EXIT});

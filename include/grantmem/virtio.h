@@ -53,6 +53,10 @@
  *   gref: -EINVAL; ...)                                      the map error
  *   more buffer pieces than iovecs (buffers crossing many
  *   regions)                                                 -E2BIG
+ *   a copied device-writable part (the small direction
+ *   above: not mapped at pop) the guest does not let us
+ *   write (read-only or revoked grant, read-only memory):
+ *   found when gm_vq_push writes it back                     -EIO from push
  *
  * Errors that are not the guest's do not break the queue: -ENOMEM,
  * -ENOSPC (mapping budget) and -EBUSY (Xen kept saying "try again") from a
@@ -340,8 +344,12 @@ GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req);
  *           flags ENABLE), read after a full fence.
  * Returns 0; -EINVAL (@req is not a request of this queue currently out —
  * a foreign pointer or a double push: nothing is done); -EIO (the queue
- * broke while @req was out: its mappings are released, nothing is
- * written, *notify false).  Never logs above debug.  One thread at a time.
+ * broke while @req was out, or breaks now because a copied device-writable
+ * part cannot be written back — the guest does not let us, or the host
+ * failed: the guest must not see a completion whose bytes never reached
+ * it; its mappings are released, no used element is written, *notify
+ * false).  Logs one warning when the queue breaks here, else nothing above
+ * debug.  One thread at a time.
  */
 GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *notify);
 

@@ -828,10 +828,12 @@ static unsigned nov;
 
 /*
  * The bytes push writes back for copied request @q with @written bytes:
- * range by range, piece by piece, stopping at the first piece that is not
- * writable guest memory (gm_write fails there; the guest's loss).
+ * range by range, piece by piece, up to the first piece that is not
+ * writable guest memory (gm_write fails there, and push breaks the queue).
+ * The bytes are recorded when @record (exact mode).  Returns whether the
+ * write-back fails.
  */
-MODEL_LOOP static void expect_copy_back(const struct mreq *q, uint64_t written)
+MODEL_LOOP static bool expect_copy_back(const struct mreq *q, uint64_t written, bool record)
 {
 	const struct gm_vq_req *r = q->p;
 	const struct gm_sg *sg = r->sg + r->nsg_out;
@@ -844,8 +846,12 @@ MODEL_LOOP static void expect_copy_back(const struct mreq *q, uint64_t written)
 		for (size_t k = 0; k < l;) {
 			const struct mregion *m = region_of(a + k);
 			if (!m || m->ro)
-				return;
+				return true;
 			size_t pl = GM__FUZZ_MIN(l - k, m->size - (size_t)(a + k - m->base));
+			if (!record) {
+				k += pl;
+				continue;
+			}
 			for (size_t b = 0; b < pl; b++) {
 				ov_val[a + k + b - OV_BASE] = pattern(q->id, done + k + b);
 				ov_set[a + k + b - OV_BASE] = true;
@@ -857,6 +863,7 @@ MODEL_LOOP static void expect_copy_back(const struct mreq *q, uint64_t written)
 		}
 		done += l;
 	}
+	return false;
 }
 
 /* Are the written-back bytes in memory, outside what push writes after? */
@@ -1042,22 +1049,28 @@ static void op_push(struct fin *in, bool batch)
 	unsigned old_pos = Q.used_pos;
 	bool old_wrap = Q.used_wrap;
 
-	if (Q.exact)
-		for (unsigned i = 0; i < n; i++) {
-			const struct mreq *q = &Q.out[idx[i]];
+	/* a copied writable part that cannot be written back breaks the queue */
+	bool was_broken = Q.broken, breaks = false;
 
-			if (q->copied_in)
-				expect_copy_back(q, GM__FUZZ_MIN((uint64_t)written[i],
-								 q->p->in_len));
-		}
+	for (unsigned i = 0; i < n; i++) {
+		const struct mreq *q = &Q.out[idx[i]];
+
+		if (q->copied_in)
+			breaks |= expect_copy_back(q, GM__FUZZ_MIN((uint64_t)written[i],
+								   q->p->in_len), Q.exact);
+	}
+	Q.broken |= breaks;
 	np = !batch || fin_u8(in) & 1 ? &notify : NULL;
 	ret = batch ? gm_vq_push_batch(Q.vq, reqs, written, n, np)
 		    : gm_vq_push(Q.vq, reqs[0], written[0], np);
-	TRACE("push %u: %d notify %d\n", n, ret, notify);
+	TRACE("push %u: %d notify %d (model breaks %d)\n", n, ret, notify, breaks);
 	FUZZ_CHECK(ret == (Q.broken ? -EIO : 0), "push: %d (broken %d)", ret, Q.broken);
+	FUZZ_CHECK(gm_vq_broken(Q.vq) == Q.broken, "broken %d after push, model %d",
+		   gm_vq_broken(Q.vq), Q.broken);
 	FUZZ_CHECK(maps_now() == m0 - unmaps, "push: %u mappings, %u - %u expected", maps_now(), m0,
 		   unmaps);
-	FUZZ_CHECK(warnings == w0, "push logged");
+	FUZZ_CHECK(warnings == w0 + (breaks && !was_broken), "push logged %d warnings",
+		   warnings - w0);
 	FUZZ_CHECK(!(Q.broken && np && notify), "push on a broken queue notifies");
 	if (Q.exact) {
 		check_copy_back();

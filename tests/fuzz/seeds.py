@@ -27,6 +27,7 @@ CLASSES = {
         ('event-idx', [r'event_idx 1.*: 0 \(model 0\)', r'^push [0-9]+: 0 notify 1']),
         ('broken-reset', [r'^pop: -(22|40|14|71|75|13|7) ', r'^reset: 0']),
         ('both-ways', [r'^  id [0-9]+: [1-9][0-9]*\+[1-9]', r'^push [0-9]+: 0']),
+        ('copy-back-refused', [r'^push [0-9]+: -5 .*\(model breaks 1\)']),
     ],
     'fuzz-xsconfig': [
         ('parse', [r'^parse .*: 0 \(model 0\)']),
