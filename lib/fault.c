@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Fault injection: any call site named by a string can be made to fail at
- * its Nth call.  Disarmed, a site costs one relaxed atomic load.
+ * its Nth call (and the calls after it, as many as asked).  Disarmed, a
+ * site costs one relaxed atomic load.
  */
 #include "config.h"
 
@@ -15,7 +16,8 @@
 struct gm__fault_site {
 	char name[GM__FAULT_NAME];
 	unsigned long calls; /* since the last reset */
-	unsigned long fail_at; /* fail when calls reaches this (0: never) */
+	unsigned long fail_at; /* fail from when calls reaches this (0: never) */
+	unsigned long fail_last; /* ... up to this call */
 	int err;
 };
 
@@ -65,9 +67,10 @@ int gm__fault_slow(const char *site)
 	struct gm__fault_site *f = slot_of(site, true);
 	if (f) {
 		f->calls++;
-		if (f->fail_at && f->calls == f->fail_at) {
+		if (f->fail_at && f->calls >= f->fail_at) {
 			ret = f->err;
-			f->fail_at = 0;
+			if (f->calls == f->fail_last)
+				f->fail_at = 0;
 		}
 	}
 	pthread_mutex_unlock(&fault_lock);
@@ -78,12 +81,18 @@ int gm__fault_slow(const char *site)
 
 GM_API int gm_fault_inject(const char *site, unsigned nth, int err)
 {
-	if (!site || !site_known(site) || err >= 0)
+	return gm_fault_inject_times(site, nth, 1, err);
+}
+
+GM_API int gm_fault_inject_times(const char *site, unsigned nth, unsigned times, int err)
+{
+	if (!site || !site_known(site) || err >= 0 || (nth && !times))
 		return -EINVAL;
 	pthread_mutex_lock(&fault_lock);
 	struct gm__fault_site *f = slot_of(site, true);
 	if (f) {
 		f->fail_at = nth ? f->calls + nth : 0;
+		f->fail_last = f->fail_at + times - 1;
 		f->err = err;
 	}
 	pthread_mutex_unlock(&fault_lock);

@@ -458,6 +458,24 @@ static void test_faults(void)
 	ASSERT_EQ(stats(&b).unmap_calls - unmaps, 2); /* refused, then retried */
 	ASSERT_EQ(mapped(), 0);
 	ASSERT_OK(guest_end(&G, ro));
+	/* Xen refuses again at once (the immediate retry): the page stays
+	 * mapped, and invalidation says -EBUSY so that the caller does not tell
+	 * the guest it is free; the next invalidation unmaps it. */
+	len = GM_PAGE_SIZE;
+	p = gm_map(b.m, GM_GRANT_ADDR(r[0], 0), &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(p);
+	gm_unmap(b.m, GM_GRANT_ADDR(r[0], 0), p, len, GM_PROT_READ, 0);
+	ASSERT_EQ(mapped(), 1); /* persistent: kept */
+	unmaps = stats(&b).unmap_calls;
+	ASSERT_OK(gm_fault_inject_times("gnttab_unmap", 1, 2, -EIO));
+	ASSERT_ERR(gm_grant_cache_invalidate_domain(b.c, GUEST), -EBUSY);
+	ASSERT_EQ(stats(&b).unmap_calls - unmaps, 2);
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_ERR(guest_end(&G, r[0]), -EBUSY); /* Xen: still mapped */
+	gm_fault_reset();
+	ASSERT_EQ(gm_grant_cache_invalidate_domain(b.c, GUEST), 0);
+	ASSERT_EQ(stats(&b).unmap_calls - unmaps, 3);
+	ASSERT_EQ(mapped(), 0);
 	be_free(&b);
 	ASSERT_OK(guest_end(&G, r[0]));
 	ASSERT_OK(guest_end(&G, r[1]));

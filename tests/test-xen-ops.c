@@ -592,6 +592,23 @@ static void test_fault_injection(void)
 	}
 	gm_fault_reset();
 
+	/* several calls in a row: the 2nd and 3rd fail, the 4th goes through */
+	{
+		const char *site = cases[0].site;
+		unsigned long ran = calls_of(site);
+
+		ASSERT_ERR(gm_fault_inject_times(site, 1, 0, -EIO), -EINVAL);
+		ASSERT_ERR(gm_fault_inject_times("no_such_site", 1, 2, -EIO), -EINVAL);
+		ASSERT_OK(gm_fault_inject_times(site, 2, 2, -ENOTRECOVERABLE));
+		ASSERT_OK(cases[0].call());
+		ASSERT_ERR(cases[0].call(), -ENOTRECOVERABLE);
+		ASSERT_ERR(cases[0].call(), -ENOTRECOVERABLE);
+		ASSERT_OK(cases[0].call());
+		ASSERT_EQ(calls_of(site), ran + 2);
+		ASSERT_EQ(gm_fault_count(site), 4);
+		gm_fault_reset();
+	}
+
 	/* "alloc": opening a handle allocates before calling the world */
 	unsigned long before = calls_of("gnttab_open");
 	gm_gnttab *g = (gm_gnttab *)1;

@@ -504,6 +504,12 @@ GM_API int gm_xs_domain_path(gm_xs *h, gm_domid domid, char **path);
  * site, err >= 0).
  */
 GM_API int gm_fault_inject(const char *site, unsigned nth, int err);
+/*
+ * gm_fault_inject_times - as gm_fault_inject, but the @nth next call and
+ * the @times - 1 calls after it fail (Xen refusing again and again).
+ * Returns 0 or -EINVAL (as above, or @times == 0 with @nth != 0).
+ */
+GM_API int gm_fault_inject_times(const char *site, unsigned nth, unsigned times, int err);
 /* gm_fault_reset - disarm every site. */
 GM_API void gm_fault_reset(void);
 /* gm_fault_count - how many calls reached @site since the last reset. */
