@@ -377,10 +377,32 @@ static void test_state_machine(void)
 	fe_state(GM_VDEV_STATE_INITIALISED);
 	pump(GM_VDEV_STATE_CONNECTED, 1);
 
+	/*
+	 * Xen keeps refusing to unmap the rings when the frontend closes: the
+	 * backend holds Closing (Closed would tell the frontend its pages are
+	 * free) and tries again until it can.
+	 */
+	ASSERT_OK(gm_fault_inject_times("gnttab_unmap", 1, 1000000, -EIO));
+	log_reset();
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump(GM_VDEV_STATE_CLOSING, 0);
+	pump_steady(GM_VDEV_STATE_CLOSING, 0);
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 3), 3);
+	ASSERT_TRUE(warnings > 0);
+	ASSERT_NOT_NULL(strstr(logbuf, "will retry"));
+	gm_fault_reset();
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_EQ(fe_mapped(), 0);
+	ASSERT_EQ(D.disconnects, 4);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+	fe_publish_valid();
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+
 	/* the frontend's domain dies while connected */
 	fe_close(false);
 	pump(GM_VDEV_STATE_CLOSED, 0);
-	ASSERT_EQ(D.disconnects, 4);
+	ASSERT_EQ(D.disconnects, 5);
 	ASSERT_EQ(fe_mapped(), 0);
 	fe_wait_gone();
 }
