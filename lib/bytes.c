@@ -35,12 +35,16 @@ static void host_op(const struct xfer *x, void *host, size_t done, size_t l)
 	}
 }
 
-/* Fill through a write callback, from a small pattern buffer. */
+/*
+ * Fill through a write callback, a page of pattern at a time (on grant
+ * memory each write is a grant copy, or a map past copy_threshold: a page
+ * per call keeps their number down).
+ */
 static int fill_by_write(gm_region *r, uint64_t off, int byte, size_t l)
 {
-	unsigned char pat[512];
+	unsigned char pat[GM_PAGE_SIZE];
 
-	memset(pat, byte, sizeof(pat));
+	memset(pat, byte, GM__MIN(l, sizeof(pat)));
 	while (l) {
 		size_t n = GM__MIN(l, sizeof(pat));
 		int ret = r->ops->write(r, off, pat, n);

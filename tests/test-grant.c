@@ -391,6 +391,12 @@ static void test_copy(void)
 	ASSERT_EQ(st.map_calls, 1);
 	ASSERT_EQ(st.bounce_uses, 1);
 	ASSERT_EQ(mapped(), 0);
+	/* gm_fill writes a page of pattern at a time: 1000 bytes, one copy. */
+	ASSERT_OK(gm_fill(b.m, GM_GRANT_ADDR(r[2], 100), 0x5a, 1000));
+	ASSERT_EQ(stats(&b).copy_calls - st.copy_calls, 1);
+	ASSERT_OK(gm_read(b.m, GM_GRANT_ADDR(r[2], 100), out, sizeof(out)));
+	for (size_t i = 0; i < sizeof(out); i++)
+		ASSERT_EQ(out[i], 0x5a);
 	/* Bad ref, and a ref granted to someone else: -EINVAL. */
 	ASSERT_ERR(gm_read(b.m, GM_GRANT_ADDR(r[2] + 1000, 0), out, 8), -EINVAL);
 	gm_gref foreign;
