@@ -532,12 +532,38 @@ static void ts_paths(struct ts_dev *d)
 		 d->devid);
 }
 
+/*
+ * Make @dir, a /local/domain/<id>/... path, and its parents below
+ * /local/domain/<id>: each owned by @perm[0]'s domain, and @dir readable
+ * by @perm[1]'s too.
+ */
+static int mkdirs_owned(gm_xs *xs, gm_xs_tx tx, const char *dir, const struct gm_xs_perm perm[2])
+{
+	char path[PATH_MAX_LEN];
+	unsigned depth = 0;
+	int r;
+
+	for (size_t i = 1; i < sizeof(path); i++) {
+		if (dir[i] != '/' && dir[i] != '\0')
+			continue;
+		if (++depth <= 3) /* local, domain, <id> */
+			continue;
+		memcpy(path, dir, i);
+		path[i] = '\0';
+		if ((r = gm_xs_mkdir(xs, tx, path)) < 0 ||
+		    (r = gm_xs_set_perms(xs, tx, path, perm, dir[i] ? 1 : 2)) < 0)
+			return r;
+		if (!dir[i])
+			return 0;
+	}
+	return -ENAMETOOLONG;
+}
+
 static int ts_add_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 {
 	const struct ts_dev *d = arg;
 	struct gm_xs_perm be_perm[2] = {{d->be, GM_XS_PERM_NONE}, {d->fe, GM_XS_PERM_READ}};
 	struct gm_xs_perm fe_perm[2] = {{d->fe, GM_XS_PERM_NONE}, {d->be, GM_XS_PERM_READ}};
-	char path[PATH_MAX_LEN];
 	int r;
 
 	if ((r = gm_xs_rm(xs, tx, d->be_dir)) < 0 && r != -ENOENT)
@@ -546,30 +572,11 @@ static int ts_add_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 		return r;
 	/*
 	 * Permissions first: nodes written below inherit them, so the frontend
-	 * owns everything in its directory and the backend in its own.
+	 * owns everything in its directory and the backend in its own.  The
+	 * parents may predate the domains: they are made each domain's own.
 	 */
-	/* the backend's parents may predate the backend domain: make them its own */
-	snprintf(path, sizeof(path), "/local/domain/%u/backend", d->be);
-	if ((r = gm_xs_mkdir(xs, tx, path)) < 0 || (r = gm_xs_set_perms(xs, tx, path, be_perm, 1)) < 0)
-		return r;
-	snprintf(path, sizeof(path), "/local/domain/%u/backend/%s", d->be, d->type);
-	if ((r = gm_xs_mkdir(xs, tx, path)) < 0 || (r = gm_xs_set_perms(xs, tx, path, be_perm, 1)) < 0)
-		return r;
-	snprintf(path, sizeof(path), "/local/domain/%u/backend/%s/%u", d->be, d->type, d->fe);
-	if ((r = gm_xs_mkdir(xs, tx, path)) < 0 || (r = gm_xs_set_perms(xs, tx, path, be_perm, 1)) < 0)
-		return r;
-	if ((r = gm_xs_mkdir(xs, tx, d->be_dir)) < 0 ||
-	    (r = gm_xs_set_perms(xs, tx, d->be_dir, be_perm, 2)) < 0)
-		return r;
-	/* the frontend's parents may predate the domain: make them its own */
-	snprintf(path, sizeof(path), "/local/domain/%u/device", d->fe);
-	if ((r = gm_xs_mkdir(xs, tx, path)) < 0 || (r = gm_xs_set_perms(xs, tx, path, fe_perm, 1)) < 0)
-		return r;
-	snprintf(path, sizeof(path), "/local/domain/%u/device/%s", d->fe, d->type);
-	if ((r = gm_xs_mkdir(xs, tx, path)) < 0 || (r = gm_xs_set_perms(xs, tx, path, fe_perm, 1)) < 0)
-		return r;
-	if ((r = gm_xs_mkdir(xs, tx, d->fe_dir)) < 0 ||
-	    (r = gm_xs_set_perms(xs, tx, d->fe_dir, fe_perm, 2)) < 0)
+	if ((r = mkdirs_owned(xs, tx, d->be_dir, be_perm)) < 0 ||
+	    (r = mkdirs_owned(xs, tx, d->fe_dir, fe_perm)) < 0)
 		return r;
 	if ((r = put(xs, tx, d->be_dir, "frontend", "%s", d->fe_dir)) < 0 ||
 	    (r = put(xs, tx, d->be_dir, "frontend-id", "%u", d->fe)) < 0 ||
