@@ -265,7 +265,8 @@ struct gm_vq_config {
  * buffers gets its smaller direction, when it totals at most this many
  * bytes (a request header, a status byte), as copies: iovecs into the
  * request's own storage, read from the guest at pop (readable) or written
- * back at push (writable, the first `written` bytes).  The other direction
+ * back at push (writable, the first `written` bytes; if the guest does not
+ * let us, push breaks the queue).  The other direction
  * is mapped with one gm_map_sg call: so every request costs at most one map
  * call, though a grant mapping has a single permission and drivers grant
  * device-readable buffers read-only.
