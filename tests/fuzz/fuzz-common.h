@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared by the libFuzzer targets: an input reader and a failure macro.
+ * Shared by the libFuzzer targets: an input reader, a failure macro and
+ * tracing.
  *
  * A target's input is a little program: the reader hands out bytes and
  * integers from it and zeros once it is used up, so every input is valid
@@ -9,6 +10,7 @@
 #ifndef GM_FUZZ_COMMON_H
 #define GM_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,18 @@ static inline unsigned fin_below(struct fin *in, unsigned n)
 			fputc('\n', stderr);                                               \
 			abort();                                                           \
 		}                                                                          \
+	} while (0)
+
+/*
+ * FUZZ_TRACE set in the environment (the target sets @trace from it when it
+ * starts): TRACE prints every operation, for a person reading a crash and
+ * for tests/fuzz/seeds.py.
+ */
+static bool trace __attribute__((unused));
+#define TRACE(...)                                                                         \
+	do {                                                                               \
+		if (trace)                                                                 \
+			fprintf(stderr, __VA_ARGS__);                                      \
 	} while (0)
 
 #endif /* GM_FUZZ_COMMON_H */

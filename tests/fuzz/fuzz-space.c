@@ -94,13 +94,6 @@ struct mmap {
 	unsigned n, niov;
 };
 
-static bool trace; /* FUZZ_TRACE set: print every operation */
-#define TRACE(...)                                                                         \
-	do {                                                                               \
-		if (trace)                                                                 \
-			fprintf(stderr, __VA_ARGS__);                                      \
-	} while (0)
-
 static struct mreg reg[NREG];
 static struct mgrant gr[NDOM][NREF];
 static struct mview view[NVIEW];

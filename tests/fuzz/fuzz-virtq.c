@@ -107,13 +107,6 @@ static struct mregion regs[NREGION] = {
 static gm_space *space;
 static gm_mem *mem;
 
-static bool trace; /* FUZZ_TRACE set: print every operation */
-#define TRACE(...)                                                                         \
-	do {                                                                               \
-		if (trace)                                                                 \
-			fprintf(stderr, __VA_ARGS__);                                      \
-	} while (0)
-
 static int warnings; /* log lines at warning level or above */
 
 static void count_log(void *opaque, gm_log_level level, const char *msg)

@@ -63,13 +63,6 @@ static const char XL_DIR[] = "/local/domain/0/backend/virtio/7/0";
 #define NREF 12       /* ring pages the frontend granted (refs 0..11) */
 #define STEPS 32
 
-static bool trace; /* FUZZ_TRACE set: print every operation */
-#define TRACE(...)                                                                         \
-	do {                                                                               \
-		if (trace)                                                                 \
-			fprintf(stderr, __VA_ARGS__);                                      \
-	} while (0)
-
 /* ---- an in-process xenstore ---- */
 
 /*
