@@ -726,7 +726,9 @@ static void wait_event(struct dq *q, int ms)
 			fail("queue %u: interrupt: %s", q->index, strerror(errno));
 		return;
 	}
-	while ((pp = gm_evtchn_pending(q->ev)) >= 0)
+	/* the queue's one port, acked once: as the backend does, so that a
+	 * backend notifying without pause cannot keep us here */
+	if ((pp = gm_evtchn_pending(q->ev)) >= 0)
 		gm_evtchn_unmask(q->ev, (gm_port)pp);
 }
 
