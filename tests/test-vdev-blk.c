@@ -315,13 +315,14 @@ static void test_reconnect(void)
 	stop_backend(be);
 }
 
-static uint64_t backend_requests(void)
+/* What grantmem-blk published as stats/@key (0 while there is none). */
+static uint64_t backend_stat(const char *key)
 {
 	uint64_t n = 0;
 	char dir[256];
 
 	snprintf(dir, sizeof(dir), "%s/stats", BE_DIR);
-	gm_vdev_read_u64(TS, dir, "requests", UINT64_MAX, &n);
+	gm_vdev_read_u64(TS, dir, key, UINT64_MAX, &n);
 	return n;
 }
 
@@ -339,9 +340,9 @@ static void test_kill_frontend(void)
 	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
 	g = start_guest(forever, out);
 	/* wait until it is busy, then kill it in the middle of its requests */
-	for (i = 0; i < 1000 && backend_requests() < 200; i++)
+	for (i = 0; i < 1000 && backend_stat("requests") < 200; i++)
 		emu_sleep_ms(10);
-	if (backend_requests() < 200) {
+	if (backend_stat("requests") < 200) {
 		cat(out);
 		GM_TEST_FAIL("the guest did not get going");
 	}
@@ -414,21 +415,18 @@ static void test_evtchn_storm_stop(void)
 {
 	static const char *const args[] = {"--seconds", "60", "--depth", "8", "--queues", "2",
 					   "--storm-queue", "1", NULL};
-	char out[400], blk_out[400], dir[256];
+	char out[400], blk_out[400];
 	uint64_t wakeups = 0;
 	pid_t be = start_backend("--queues", "2"), g;
 	int rc, i;
 
 	snprintf(out, sizeof(out), "%s/guest.out", T.dir);
 	snprintf(blk_out, sizeof(blk_out), "%s/blk.out", T.dir);
-	snprintf(dir, sizeof(dir), "%s/stats/queue-1", BE_DIR);
 	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
 	g = start_guest(args, out);
 	/* the storm is on once the backend's wakeups for queue 1 pile up */
-	for (i = 0; i < 1000 && wakeups < 200; i++) {
+	for (i = 0; i < 1000 && (wakeups = backend_stat("queue-1/wakeups")) < 200; i++)
 		emu_sleep_ms(10);
-		gm_vdev_read_u64(TS, dir, "wakeups", UINT64_MAX, &wakeups);
-	}
 	if (wakeups < 200) {
 		cat(out);
 		GM_TEST_FAIL("no storm: %" PRIu64 " wakeups for queue 1", wakeups);
