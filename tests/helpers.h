@@ -92,6 +92,15 @@
 				     strerror((int)-gm_e_));                                \
 	} while (0)
 
+/* NUL-terminated strings (NULL allowed: it equals only NULL). */
+#define ASSERT_STREQ(a, b)                                                                 \
+	do {                                                                               \
+		const char *gm_a_ = (a), *gm_b_ = (b);                                     \
+		if (gm_a_ != gm_b_ && (!gm_a_ || !gm_b_ || strcmp(gm_a_, gm_b_)))          \
+			GM_TEST_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b,                 \
+				     gm_a_ ? gm_a_ : "(null)", gm_b_ ? gm_b_ : "(null)");  \
+	} while (0)
+
 #define ASSERT_MEM_EQ(a, b, n)                                                             \
 	do {                                                                               \
 		const unsigned char *gm_a_ = (const void *)(a), *gm_b_ = (const void *)(b); \

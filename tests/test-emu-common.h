@@ -57,6 +57,7 @@ static inline gm_xen *emu_world(struct emu_test *t, unsigned domid)
 	gm_xen *x = NULL;
 
 	snprintf(spec, sizeof(spec), "emu:%s,domid=%u,ram=4m", t->sock, domid);
+	ASSERT_OK(gm_emu_register());
 	ASSERT_OK(gm_xen_open(spec, &x));
 	return x;
 }

@@ -9,7 +9,7 @@
 
 #include "test-emu-common.h"
 
-#include "../backends/emu-proto.h"
+#include "emu/proto.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>

@@ -1,26 +1,59 @@
 #!/bin/sh
-# libgrantmem.so exports exactly the functions its headers declare GM_API,
-# all under the GRANTMEM_0.1 version node.
+# Each library exports exactly the functions its headers declare GM_API,
+# under its version node:
+#   libgrantmem.so        every header but emu.h and ioreq.h   GRANTMEM_0.1
+#                         + the base layer's GM__PRIVATE names   GRANTMEM_PRIVATE
+#   libgrantmem-emu.so    emu.h                                 GRANTMEM_EMU_0.1
+#   libgrantmem-ioreq.so  ioreq.h                               GRANTMEM_IOREQ_0.1
 set -u
 : "${top_srcdir:=.}" "${top_builddir:=.}" "${NM:=nm}"
-so="$top_builddir/.libs/libgrantmem.so"
-[ -f "$so" ] || { echo "no $so (shared library disabled?)"; exit 77; }
+inc=$top_srcdir/include/grantmem
+libs=$top_builddir/.libs
+[ -f "$libs/libgrantmem.so" ] || { echo "no $libs/libgrantmem.so (shared library disabled?)"; exit 77; }
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-# Declared: the name before '(' on lines that start a GM_API declaration.
-cat "$top_srcdir"/include/grantmem/*.h | tr '\n' ' ' | sed 's/;/;\n/g' |
-	grep 'GM_API' | sed -n 's/.*[ *]\(gm_[a-z0-9_]*\) *(.*/\1/p' | sort -u > "$tmp/declared"
-$NM -D --defined-only "$so" | awk '$2 ~ /^[TWDBR]$/ {print $3}' |
-	grep -v '^GRANTMEM_' | sed 's/@.*//' | sort -u > "$tmp/exported"
-[ -s "$tmp/declared" ] || { echo "found no declarations"; exit 99; }
 status=0
-if ! diff -u "$tmp/declared" "$tmp/exported"; then
-	echo "FAIL: exported symbols differ from the headers ('-' declared only, '+' exported only)"
-	status=1
-fi
-if command -v objdump >/dev/null 2>&1; then
-	bad=$(objdump -T "$so" | awk '/ gm_/ && $0 !~ /GRANTMEM_0\.1/' | head -3)
-	[ -z "$bad" ] || { echo "FAIL: symbols outside GRANTMEM_0.1: $bad"; status=1; }
-fi
-echo "$(wc -l < "$tmp/exported") symbols exported"
+
+# declared MARK FILE...: the name before '(' of each declaration marked MARK
+# (and, for GM__PRIVATE, of each variable: "GM__PRIVATE extern T name;").
+declared() {
+	mark=$1
+	shift
+	cat "$@" | tr '\n' ' ' | sed 's/;/;\n/g' | grep -- "$mark" |
+		sed -n 's/.*[ *]\(gm_[a-z0-9_]*\) *(.*/\1/p
+			/GM__PRIVATE extern /s/.*[ *]\(gm_[a-z0-9_]*\);.*/\1/p' | sort -u
+}
+
+# check LIB NODE DECLARED-FILE: LIB's exports in NODE equal DECLARED-FILE.
+check() {
+	so=$libs/$1 node=$2 want=$3
+	[ -f "$so" ] || { echo "FAIL: $so not built"; status=1; return; }
+	[ -s "$want" ] || { echo "FAIL: found no declarations for $1 $node"; status=1; return; }
+	objdump -T "$so" | awk -v n="$node" '$0 ~ (" " n " ") && $NF ~ /^gm_/ {print $NF}' |
+		sort -u >"$tmp/got"
+	if ! diff -u "$want" "$tmp/got"; then
+		echo "FAIL: $1 $node differs from the headers ('-' declared only, '+' exported only)"
+		status=1
+	fi
+	# nothing named gm_ outside the library's nodes
+	stray=$($NM -D --defined-only "$so" | awk '$3 ~ /^gm_/ {print $3}' | sed 's/@.*//' |
+		sort -u | comm -23 - "$tmp/all-$1")
+	[ -z "$stray" ] || { echo "FAIL: $1 exports outside its nodes: $stray"; status=1; }
+	echo "$1 $node: $(wc -l <"$tmp/got") symbols"
+}
+
+core_headers=$(ls "$inc"/*.h | grep -v '/emu\.h$' | grep -v '/ioreq\.h$')
+# shellcheck disable=SC2086
+declared GM_API $core_headers >"$tmp/core"
+declared GM__PRIVATE "$top_srcdir/lib/base/base.h" >"$tmp/private"
+declared GM_API "$inc/emu.h" >"$tmp/emu"
+declared GM_API "$inc/ioreq.h" >"$tmp/ioreq"
+sort -u "$tmp/core" "$tmp/private" >"$tmp/all-libgrantmem.so"
+cp "$tmp/emu" "$tmp/all-libgrantmem-emu.so"
+cp "$tmp/ioreq" "$tmp/all-libgrantmem-ioreq.so"
+
+check libgrantmem.so GRANTMEM_0.1 "$tmp/core"
+check libgrantmem.so GRANTMEM_PRIVATE "$tmp/private"
+check libgrantmem-emu.so GRANTMEM_EMU_0.1 "$tmp/emu"
+check libgrantmem-ioreq.so GRANTMEM_IOREQ_0.1 "$tmp/ioreq"
 exit $status

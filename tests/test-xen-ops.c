@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <grantmem/world.h>
 #include <grantmem/xen.h>
 
 #include "helpers.h"
@@ -971,6 +972,66 @@ static void test_gntst(void)
 	ASSERT_EQ(gm_gntst_errno(1), -EIO);
 }
 
+/* A world opened by name through the registry: it records its args. */
+static char opened_args[64];
+static int open_named(const char *args, gm_xen **out)
+{
+	snprintf(opened_args, sizeof(opened_args), "%s", args);
+	return gm_xen_open_ops(&empty_ops, &handle_token, out);
+}
+
+static int open_other(const char *args, gm_xen **out)
+{
+	(void)args;
+	(void)out;
+	return -ECONNREFUSED;
+}
+
+static void test_world_registry(void)
+{
+	gm_xen *x = NULL;
+
+	ASSERT_ERR(gm_xen_world_register(NULL, open_named), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("test", NULL), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("", open_named), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("real", open_named), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("Caps", open_named), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("has:colon", open_named), -EINVAL);
+	ASSERT_ERR(gm_xen_world_register("sixteen-chars-xx", open_named), -EINVAL);
+	ASSERT_OK(gm_xen_world_register("test-world", open_named));
+	ASSERT_OK(gm_xen_world_register("test-world", open_named)); /* again: fine */
+	ASSERT_ERR(gm_xen_world_register("test-world", open_other), -EEXIST);
+	ASSERT_OK(gm_xen_world_register("refuses", open_other));
+
+	/* the name picks the opener, which gets what follows the colon */
+	ASSERT_OK(gm_xen_open("test-world:a,b=1", &x));
+	ASSERT_STREQ(opened_args, "a,b=1");
+	ASSERT_TRUE(gm_xen_world(x, &empty_ops) == &handle_token);
+	ASSERT_NULL(gm_xen_world(x, &full_ops));
+	ASSERT_NULL(gm_xen_world(NULL, &empty_ops));
+	gm_xen_close(x);
+	ASSERT_OK(gm_xen_open("test-world:", &x));
+	ASSERT_STREQ(opened_args, "");
+	gm_xen_close(x);
+	/* a prefix of a registered name, or one without the colon, is unknown */
+	x = (gm_xen *)1;
+	ASSERT_ERR(gm_xen_open("test-worl:x", &x), -EINVAL);
+	ASSERT_NULL(x);
+	ASSERT_ERR(gm_xen_open("test-world", &x), -EINVAL);
+	/* the opener's error comes back, with no world */
+	x = (gm_xen *)1;
+	ASSERT_ERR(gm_xen_open("refuses:x", &x), -ECONNREFUSED);
+	ASSERT_NULL(x);
+	/* the table is bounded */
+	int r = 0;
+	for (unsigned i = 0; i < 20 && r == 0; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "fill%u", i);
+		r = gm_xen_world_register(name, open_named);
+	}
+	ASSERT_ERR(r, -ENOSPC);
+}
+
 static void test_open_spec(void)
 {
 	gm_xen *x = (gm_xen *)1;
@@ -988,7 +1049,8 @@ static void test_open_spec(void)
 #else
 	ASSERT_ERR(gm_xen_open("real", &x), -ENOTSUP);
 #endif
-	/* no hub there: an error either way (-ENOTSUP without the emulation) */
+	/* "emu:" is a registered world: without libgrantmem-emu loaded it is
+	 * unknown (this test does not link it), with it there is no hub there */
 	ASSERT_TRUE(gm_xen_open("emu:/nonexistent/grantmem-test.sock", &x) < 0);
 	ASSERT_NULL(x);
 
@@ -1028,6 +1090,7 @@ int main(void)
 	gm_set_log(sink, NULL, GM_LOG_DEBUG);
 
 	test_gntst();
+	test_world_registry();
 	test_open_spec();
 	test_null_ops();
 

@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include "xen-real.h"
+#include "world/real.h"
 
 #include "helpers.h"
 

@@ -1565,6 +1565,9 @@ int main(int argc, char **argv)
 	int sv[2], c, status;
 	long cores;
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	b.reps = 5;
 	while ((c = getopt_long(argc, argv, "x:qr:j:t:ho:", opts, NULL)) != -1) {
 		switch (c) {

@@ -945,6 +945,9 @@ int main(int argc, char **argv)
 	gm_xen *x = NULL;
 	int c, r, sfd;
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	while ((c = getopt_long(argc, argv, "x:i:f:q:Q:pPt:rsvT:B:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':

@@ -81,6 +81,9 @@ int main(int argc, char **argv)
 	gm_xs *xs = NULL;
 	struct sigaction sa = {.sa_handler = on_signal};
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	while ((c = getopt_long(argc, argv, "s:d:m:p:t:rh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;

@@ -1433,6 +1433,9 @@ int main(int argc, char **argv)
 	uint64_t main_requests = 0, reconnects = 0;
 	double t_main = 0, elapsed = 0;
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	blk_ram_guest_init(&G.rg);
 	while ((c = getopt_long(argc, argv, "x:b:d:t:n:s:D:S:qQ:z:PNR:T:YKX:U:h", opts, NULL)) != -1) {
 		switch (c) {

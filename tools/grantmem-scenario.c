@@ -495,6 +495,9 @@ int main(int argc, char **argv)
 	int guest = -1, c, r;
 	gm_xen *x;
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	while ((c = getopt_long(argc, argv, "x:b:g:p:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':

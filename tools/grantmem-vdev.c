@@ -66,6 +66,9 @@ int main(int argc, char **argv)
 	gm_xs *xs = NULL;
 	int c, r;
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	while ((c = getopt_long(argc, argv, "x:b:f:d:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':

@@ -38,6 +38,10 @@ extern "C" {
 #define GM_MAP_TRANSIENT 0x10
 #define GM_MAP_PERSISTENT 0x20
 
+/* Xen's page: the unit of grants and of every mapping grantmem makes. */
+#define GM_PAGE_SHIFT 12
+#define GM_PAGE_SIZE 4096u
+
 /* Log levels, most severe first. */
 typedef enum gm_log_level {
 	GM_LOG_ERROR = 0,
@@ -68,6 +72,29 @@ GM_API void gm_set_log(gm_log_fn *fn, void *opaque, gm_log_level max_level);
  * Returns a static string.  Thread-safe.
  */
 GM_API const char *gm_strerror(int err);
+
+/* ---- fault injection (for tests of error paths) ---------------------------- */
+
+/*
+ * gm_fault_inject - make the @nth next call (1 = the very next) to the call
+ * site @site fail with @err (a negative errno), once.  Sites: the names of the
+ * Xen-ops wrappers (xen.h) without "gm_" ("gnttab_map", "gnttab_unmap", "gnttab_copy",
+ * "evtchn_notify", "xs_read", ...) and "alloc" for the library's own
+ * allocations.  @nth == 0 disarms @site.  Process-wide, thread-safe; a call
+ * that is made to fail logs a debug line.  Returns 0 or -EINVAL (unknown
+ * site, err >= 0).
+ */
+GM_API int gm_fault_inject(const char *site, unsigned nth, int err);
+/*
+ * gm_fault_inject_times - as gm_fault_inject, but the @nth next call and
+ * the @times - 1 calls after it fail (Xen refusing again and again).
+ * Returns 0 or -EINVAL (as above, or @times == 0 with @nth != 0).
+ */
+GM_API int gm_fault_inject_times(const char *site, unsigned nth, unsigned times, int err);
+/* gm_fault_reset - disarm every site. */
+GM_API void gm_fault_reset(void);
+/* gm_fault_count - how many calls reached @site since the last reset. */
+GM_API unsigned long gm_fault_count(const char *site);
 
 #ifdef __cplusplus
 }

@@ -5,8 +5,9 @@
  * A hub process holds all Xen state: per-domain grant tables (v1 entries with
  * the busy bits that make ending access fail while mapped), event channels
  * and a xenstore tree with watches, transactions and permissions.  Every
- * process that opens the world "emu:<socket path>[,domid=N][,ram=BYTES]" with
- * gm_xen_open() joins as domain N (default 0, the backend domain dom0).
+ * process that opens the world "<socket path>[,domid=N][,ram=BYTES]" with
+ * gm_emu_open(), or "emu:<socket path>..." with gm_xen_open() (world.h),
+ * joins as domain N (default 0, the backend domain dom0).
  * A guest's RAM is a sealed memfd it shares with the hub; a backend that maps
  * a grant gets the granted frames mapped from that memfd at an address of its
  * own, so it sees the guest's bytes exactly as through gntdev.
@@ -48,12 +49,37 @@
 #define GRANTMEM_EMU_H
 
 #include <grantmem/common.h>
+#include <grantmem/world.h>
 #include <grantmem/xen.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * gm_emu_open - open the emulated world described by @spec:
+ * "<socket path>[,domid=N][,ram=BYTES]" (see above).  It connects to the
+ * hub and joins domain N.  libgrantmem-emu also registers this opener as
+ * the world "emu" when it is loaded, so gm_xen_open("emu:<spec>") does the
+ * same.
+ * @out: the world, NULL on failure; free it with gm_xen_close().
+ * Returns 0, -EINVAL (bad spec, logged at warning), -ENOENT/-ECONNREFUSED
+ * (no hub), -EEXIST (domid taken by another process), -EBUSY (domid still
+ * dying), -ENOMEM.  Thread-safe.
+ */
+GM_API int gm_emu_open(const char *spec, gm_xen **out);
+
+/*
+ * gm_emu_register - register gm_emu_open() as the world "emu" (world.h),
+ * so that gm_xen_open("emu:<spec>") opens it.  The library does this
+ * itself when it is loaded, but a program linked with --as-needed (the
+ * default of Debian's toolchain) that calls nothing else of
+ * libgrantmem-emu does not load it: such a program calls this once.
+ * Returns 0 or gm_xen_world_register()'s error.  Thread-safe; calling it
+ * again is harmless.  Never logs.
+ */
+GM_API int gm_emu_register(void);
 
 /*
  * gm_emu_hub_spawn - fork a hub listening at @socket_path and wait until it

@@ -7,6 +7,7 @@
 #include <grantmem/mem.h>
 #include <grantmem/ram.h>
 #include <grantmem/xen.h>
+#include <grantmem/world.h>
 #include <grantmem/grant.h>
 #include <grantmem/emu.h>
 #include <grantmem/virtio.h>

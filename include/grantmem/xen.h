@@ -3,13 +3,11 @@
  * grantmem: Xen ops — grant tables, event channels, xenstore.
  *
  * grantmem reaches Xen only through the handles declared here.  Each handle
- * is opened on a *world*, chosen at run time:
- *
- *   real      Xen itself, through libxengnttab, libxengntshr, libxenevtchn and
- *             libxenstore (built when configure finds them);
- *   emulated  the in-tree emulated Xen (see emu.h): test domains are
- *             processes that meet the backend at a UNIX socket;
- *   custom    any `struct gm_xen_ops` the caller supplies.
+ * is opened on a *world*: an ops table and its state.  world.h opens one by
+ * name at run time (gm_xen_open: real Xen through libxengnttab, libxengntshr,
+ * libxenevtchn and libxenstore; the emulated Xen of emu.h; worlds registered
+ * by name); gm_xen_open_ops() below makes one from any `struct gm_xen_ops`
+ * the caller supplies.
  *
  * Backend side (a device model): gm_gnttab, gm_evtchn, gm_xs.
  * Guest side (a test domain):    gm_gntshr, plus gm_evtchn and gm_xs.
@@ -55,13 +53,13 @@
 extern "C" {
 #endif
 
-#define GM_PAGE_SHIFT 12
-#define GM_PAGE_SIZE 4096u
-
 typedef uint32_t gm_gref;
 typedef uint16_t gm_domid;
 typedef uint32_t gm_port;
 
+/* The largest id of a real domain (DOMID_FIRST_RESERVED - 1); ids above it
+ * name Xen's special domains. */
+#define GM_DOMID_MAX 0x7fefu
 #define GM_DOMID_SELF 0x7ff0u /* "the domain I run in" (DOMID_SELF) */
 
 /* Grant-copy segment, the shape of xengnttab_grant_copy_segment. */
@@ -195,23 +193,6 @@ struct gm_xen_ops {
 typedef struct gm_xen gm_xen;
 
 /*
- * gm_xen_open - open a world from a spec string, chosen at run time:
- *   "real"              real Xen (-ENOTSUP when built without Xen);
- *   "emu:<spec>"        the emulated Xen, "<socket path>[,domid=N][,ram=B]"
- *                       (see emu.h; -ENOTSUP when built without it);
- *   NULL or ""          $GRANTMEM_XEN if set and not empty, else "real"
- *                       (read with secure_getenv: ignored in setuid
- *                       programs).
- * @out: the world, set to NULL on failure.
- * Returns 0, -EINVAL (unknown spec, NULL @out), -ENOTSUP, -ENOMEM, or the
- * world's error.  Opening "real" touches no device: the handles do.
- * Free with gm_xen_close() after closing every handle opened on it.
- * Thread-safe (but do not setenv() concurrently).  Logs an unknown spec at
- * info, a world that fails to open at info (-ENOENT, -EACCES, ...) or warning.
- */
-GM_API int gm_xen_open(const char *spec, gm_xen **out);
-
-/*
  * gm_xen_open_ops - a custom world.
  * @ops:   the world's callbacks; must outlive the world (NULL: -EINVAL).
  * @world: passed to the *_open callbacks, self_domid and world_close.
@@ -221,6 +202,13 @@ GM_API int gm_xen_open(const char *spec, gm_xen **out);
  * Thread-safe.  Does not log.
  */
 GM_API int gm_xen_open_ops(const struct gm_xen_ops *ops, void *world, gm_xen **out);
+
+/*
+ * gm_xen_world - the @world pointer @x was opened with, if it was opened
+ * with @ops; NULL otherwise (or for NULL arguments).  Lets a world's own
+ * functions find their state from a gm_xen.  Thread-safe, never logs.
+ */
+GM_API void *gm_xen_world(const gm_xen *x, const struct gm_xen_ops *ops);
 
 /*
  * gm_xen_close - free a world (NULL is fine): calls ops->world_close(world)
@@ -492,28 +480,6 @@ GM_API int gm_xs_transact(gm_xs *h, int (*fn)(gm_xs *h, gm_xs_tx tx, void *arg),
  */
 GM_API int gm_xs_domain_path(gm_xs *h, gm_domid domid, char **path);
 
-/* ---- fault injection (for tests of error paths) --------------------------- */
-
-/*
- * gm_fault_inject - make the @nth next call (1 = the very next) to the call
- * site @site fail with @err (a negative errno), once.  Sites: the names of the
- * wrappers above without "gm_" ("gnttab_map", "gnttab_unmap", "gnttab_copy",
- * "evtchn_notify", "xs_read", ...) and "alloc" for the library's own
- * allocations.  @nth == 0 disarms @site.  Process-wide, thread-safe; a call
- * that is made to fail logs a debug line.  Returns 0 or -EINVAL (unknown
- * site, err >= 0).
- */
-GM_API int gm_fault_inject(const char *site, unsigned nth, int err);
-/*
- * gm_fault_inject_times - as gm_fault_inject, but the @nth next call and
- * the @times - 1 calls after it fail (Xen refusing again and again).
- * Returns 0 or -EINVAL (as above, or @times == 0 with @nth != 0).
- */
-GM_API int gm_fault_inject_times(const char *site, unsigned nth, unsigned times, int err);
-/* gm_fault_reset - disarm every site. */
-GM_API void gm_fault_reset(void);
-/* gm_fault_count - how many calls reached @site since the last reset. */
-GM_API unsigned long gm_fault_count(const char *site);
 
 #ifdef __cplusplus
 }

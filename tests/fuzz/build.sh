@@ -39,18 +39,19 @@ mkdir -p "$out/obj"
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -pthread \
-	-I$out -I$src/include -I$src/lib -I$src/backends -I$src/tests \
+	-I$out -I$src/include -I$src/lib -I$src/backends -I$src/tests -I$src/tools/common \
 	-Wall -Wextra -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end ${FUZZ_CFLAGS:-}"
 
-# The library as the fuzz targets need it: the portable core, RAM and grant
-# regions, the emulated grant table, the virtqueues and the vdev transport
-# once they exist.
-libsrc=""
-for f in lib/log.c lib/fault.c lib/epoch.c lib/space.c lib/map.c lib/bytes.c \
-	lib/fdio.c lib/view.c lib/xen.c lib/ring.c lib/virtq.c \
-	backends/ram.c backends/grant.c backends/emu-gnttab.c backends/vdev.c \
-	tests/fake-xen.c; do
-	[ -f "$src/$f" ] && libsrc="$libsrc $f"
+# The library as the fuzz targets need it: the base layer and the memory
+# core, the Xen facade, RAM and grant regions, the emulated grant table, the
+# virtqueues and the vdev transport.
+libsrc="lib/base/log.c lib/base/fault.c lib/base/epoch.c \
+	lib/mem/space.c lib/mem/map.c lib/mem/bytes.c lib/mem/fdio.c lib/mem/view.c \
+	lib/xen/xen.c lib/virtio/ring.c lib/virtio/virtq.c lib/vdev/vdev.c \
+	backends/ram/ram.c backends/grant/grant.c backends/emu/gnttab.c \
+	backends/world/open.c tests/fake-xen.c"
+for f in $libsrc; do
+	[ -f "$src/$f" ] || { echo "fuzz: $src/$f is missing" >&2; exit 1; }
 done
 
 # Coverage instrumentation for the code under test only: the tests' own
@@ -64,7 +65,7 @@ compile() { # source -> object
 	case $1 in
 	tests/fuzz/*) cov=-fsanitize=fuzzer-no-link ;;
 	tests/*) cov= ;;
-	backends/emu-gnttab.c) cov="-fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp" ;;
+	backends/emu/gnttab.c) cov="-fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp" ;;
 	*) cov=-fsanitize=fuzzer-no-link ;;
 	esac
 	# shellcheck disable=SC2086
@@ -79,17 +80,6 @@ done
 
 built=""
 for t in fuzz-space fuzz-gnttab fuzz-virtq fuzz-xsconfig; do
-	[ -f "$src/tests/fuzz/$t.c" ] || continue
-	# a target whose layer has not landed yet is skipped, not an error
-	need=$(sed -n 's/^ \* fuzz-needs: //p' "$src/tests/fuzz/$t.c")
-	miss=""
-	for n in $need; do
-		[ -f "$src/$n" ] || miss="$miss $n"
-	done
-	if [ -n "$miss" ]; then
-		echo "fuzz: skipping $t (missing:$miss)"
-		continue
-	fi
 	to=$(compile "tests/fuzz/$t.c")
 	# shellcheck disable=SC2086
 	$cc $cflags -fsanitize=fuzzer "$to" $objs -o "$out/$t"

@@ -21,7 +21,7 @@
 #include "config.h"
 
 #include "fuzz-common.h"
-#include "emu-gnttab.h"
+#include "emu/gnttab.h"
 
 #include <grantmem/xen.h>
 

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz-virtq: the device side of split and packed virtqueues (lib/virtq.c
- * over the ring mappings of lib/ring.c) against a hostile driver, checked
- * against a model.
- *
- * fuzz-needs: lib/virtq.c lib/ring.c
+ * fuzz-virtq: the device side of split and packed virtqueues
+ * (lib/virtio/virtq.c over the ring mappings of lib/virtio/ring.c) against a
+ * hostile driver, checked against a model.
  *
  * Guest memory is RAM regions of one space (cheap, and with a direct host
  * pointer the model can check every iovec exactly): RAM A holds the rings,
@@ -42,7 +40,7 @@
 #include "config.h"
 
 #include "fuzz-common.h"
-#include "internal.h" /* struct gm_region's mapping counter */
+#include "mem/mem-internal.h" /* struct gm_region's mapping counter */
 
 #include <grantmem/grantmem.h>
 #include <grantmem/virtio.h>

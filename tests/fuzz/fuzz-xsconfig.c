@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-xsconfig: the device configuration a frontend (or a toolstack)
- * leaves in xenstore, as backends/vdev.c parses it, against a model of the
+ * leaves in xenstore, as lib/vdev/vdev.c parses it, against a model of the
  * documented grammar (include/grantmem/vdev.h, docs/vdev-protocol.md).
- *
- * fuzz-needs: backends/vdev.c
  *
  * The xenstore is an in-process one, behind a custom world (gm_xen_open_ops):
  * nodes with any bytes as values (embedded NULs, up to 640 bytes), parents

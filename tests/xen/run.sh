@@ -201,7 +201,7 @@ copy_libs() {
 		awk '/=> \// { print $3 } /^[ \t]*\/[^ ]*ld-linux/ { print $1 }' | sort -u |
 		while read -r lib; do
 			case $lib in
-			*/libgrantmem.so*) ;; # copied from the build tree below
+			*/libgrantmem*.so*) ;; # copied from the build tree below
 			/lib64/*) cp -L "$lib" "$r/lib64/" ;;
 			*) cp -L "$lib" "$r/$libdir/" ;;
 			esac
@@ -210,7 +210,7 @@ copy_libs() {
 		die "unresolved shared libraries in: $*"
 	fi
 	# the freshly built library, with its soname links
-	cp -a "$builddir"/.libs/libgrantmem.so* "$r/$libdir/"
+	cp -a "$builddir"/.libs/libgrantmem*.so* "$r/$libdir/"
 }
 
 # busybox_tree ROOT: a static busybox with every applet linked.

@@ -842,6 +842,9 @@ int main(int argc, char **argv)
 	int sv[2], r, c, status;
 	struct rep hello = {0};
 
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
 	while ((c = getopt_long(argc, argv, "x:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x':

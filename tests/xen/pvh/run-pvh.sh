@@ -163,14 +163,14 @@ copy_libs() { # ROOT ELF...
 		awk '/=> \// { print $3 } /^[ \t]*\/[^ ]*ld-linux/ { print $1 }' | sort -u |
 		while read -r lib; do
 			case $lib in
-			*/libgrantmem.so*) ;;
+			*/libgrantmem*.so*) ;;
 			/lib64/*) cp -L "$lib" "$r/lib64/" ;;
 			*) cp -L "$lib" "$r/$libdir/" ;;
 			esac
 		done
 	LD_LIBRARY_PATH=$builddir/.libs:$root/usr/$libdir ldd "$@" | grep -q 'not found' &&
 		die "unresolved shared libraries in: $*"
-	cp -a "$builddir"/.libs/libgrantmem.so* "$r/$libdir/"
+	cp -a "$builddir"/.libs/libgrantmem*.so* "$r/$libdir/"
 }
 cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -H newc -o --quiet | gzip -1) >"$2"; }
 

@@ -1,0 +1,21 @@
+# ---- backends/emu: the emulated Xen, libgrantmem-emu (include/grantmem/emu.h) ----
+# A test world: the hub (emulated hypervisor: grant tables, event channels,
+# xenstore, domains) and the world's ops that reach it.  Its own library, so
+# that a device model that only runs on Xen links none of it.  The grant
+# table is a pure module (gnttab.c) that tests/fuzz/fuzz-gnttab drives
+# in-process.
+lib_LTLIBRARIES += libgrantmem-emu.la
+libgrantmem_emu_la_SOURCES = \
+	backends/emu/emu-internal.h \
+	backends/emu/proto.h \
+	backends/emu/gnttab.h \
+	backends/emu/gnttab.c \
+	backends/emu/hub.c \
+	backends/emu/client.c
+libgrantmem_emu_la_LIBADD = libgrantmem.la $(PTHREAD_LIBS)
+libgrantmem_emu_la_LDFLAGS = -version-info $(GM_LT_VERSION) \
+	-Wl,--version-script=$(srcdir)/backends/emu/libgrantmem-emu.sym
+EXTRA_libgrantmem_emu_la_DEPENDENCIES = backends/emu/libgrantmem-emu.sym
+EXTRA_DIST += backends/emu/libgrantmem-emu.sym
+grantmeminclude_HEADERS += include/grantmem/emu.h
+pkgconfig_DATA += grantmem-emu.pc

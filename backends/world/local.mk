@@ -1,0 +1,14 @@
+# ---- backends/world: the Xen worlds (include/grantmem/world.h) ----
+# gm_xen_open() and the registry of worlds (open.c), and the real world over
+# libxengnttab, libxenevtchn and libxenstore (real.c; only with the Xen
+# libraries).  XEN_CFLAGS/XEN_LIBS are empty without Xen.  A per-target
+# CPPFLAGS replaces AM_CPPFLAGS: keep it first.
+noinst_LTLIBRARIES += backends/world/libgm-world.la
+backends_world_libgm_world_la_SOURCES = backends/world/open.c
+backends_world_libgm_world_la_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS)
+backends_world_libgm_world_la_LIBADD = $(XEN_LIBS)
+if GM_HAVE_XEN
+backends_world_libgm_world_la_SOURCES += backends/world/real.c backends/world/real.h
+endif
+grantmeminclude_HEADERS += include/grantmem/world.h
+GM_CORE_LAYERS += backends/world/libgm-world.la

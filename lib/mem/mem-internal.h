@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem internals, memory core (lib/mem): the objects behind gm_mem
+ * handles, region internals, read-side sections over a space and the
+ * locate step shared by map, bytes and fdio.  Never installed.
+ */
+#ifndef GM_MEM_INTERNAL_H
+#define GM_MEM_INTERNAL_H
+
+#include "base/base.h"
+
+#include <grantmem/mem.h>
+
+/* ---- bytes-API handles ---- */
+enum gm__mem_kind { GM__MEM_SPACE, GM__MEM_REGION, GM__MEM_VIEW };
+
+struct gm_mem {
+	enum gm__mem_kind kind;
+};
+
+/*
+ * A located piece of guest memory: region @r at region offset @off, of which
+ * @avail bytes are contiguous in the region (and inside the view's window).
+ */
+struct gm__loc {
+	gm_region *r;
+	uint64_t off;
+	uint64_t avail;
+};
+
+/*
+ * Read-side section: between gm__enter() and gm__exit(), regions found by
+ * gm__locate() stay valid (gm_space_remove() waits for the section to end).
+ */
+struct gm__rd {
+	struct gm_space *s; /* NULL when nothing was entered */
+	struct gm__epoch_token t;
+};
+void gm__enter(gm_mem *m, struct gm__rd *rd);
+void gm__exit(struct gm__rd *rd);
+
+/*
+ * gm__locate - find the memory at @addr for an access with @prot.
+ * Returns 0, -EFAULT (no region / outside the view), -EACCES (the view's
+ * permission).  Must run inside gm__enter/exit.
+ */
+int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+
+/* ---- regions ---- */
+struct gm_region {
+	struct gm_mem mem; /* must stay first */
+	const struct gm_region_ops *ops;
+	void *opaque;
+	uint64_t size;
+	atomic_uint refs;
+	/* Mappings handed out (gm_map, gm_map_sg, bounce buffers) and not yet
+	 * unmapped: a removed region keeps its addresses while any is live.
+	 * Each also holds one of @refs. */
+	atomic_uint maps;
+	/* RAM fast path: non-NULL when the region is host memory at a fixed
+	 * address; @ram_prot says what it allows. */
+	uint8_t *ram_host;
+	int ram_prot;
+};
+
+/* Spaces (lib/space.c) */
+/* Bounce budget of the space behind @m: reserve up to @len bytes (returns
+ * how many, 0 when exhausted) and give them back. */
+size_t gm__bounce_get(gm_mem *m, size_t len);
+void gm__bounce_put(gm_mem *m, size_t len);
+/* A mapping of @r starts (takes a reference) / ends (drops it). */
+static inline gm_region *gm__region_map_get(gm_region *r)
+{
+	atomic_fetch_add_explicit(&r->maps, 1, memory_order_relaxed);
+	return gm_region_ref(r);
+}
+void gm__region_map_put(gm_region *r);
+/* Region lookup for gm_unmap: also finds regions removed since the map. */
+gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
+/* Views (lib/view.c). */
+gm_mem *gm__view_target(gm_mem *m);
+int gm__view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+
+
+#endif /* GM_MEM_INTERNAL_H */

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Regions and address spaces.
+ *
+ * A space publishes its layout as an immutable, sorted table behind an
+ * atomic pointer.  Readers never lock: inside a read-side section (epoch.c)
+ * they load the table and binary-search it.  A writer (add/remove, serialised
+ * by a mutex) publishes a new table and waits for the readers that could
+ * have seen the old one; only then is the old table freed.  A removed region
+ * with mappings outstanding moves to a retired list, so gm_unmap still finds
+ * it.
+ */
+#include "config.h"
+
+#include "mem-internal.h"
+
+#include <sched.h>
+#include <string.h>
+
+struct gm__entry {
+	uint64_t base;
+	uint64_t last; /* inclusive: base + size - 1 never wraps */
+	gm_region *r;
+};
+
+struct gm__table {
+	unsigned n;
+	struct gm__entry e[];
+};
+
+/* A removed region that mappings still reference, so gm_unmap finds it. */
+struct gm__retired {
+	struct gm__retired *next;
+	struct gm__entry e;
+};
+
+struct gm_space {
+	struct gm_mem mem; /* must stay first */
+	_Atomic(struct gm__table *) table; /* readers: inside enter/exit */
+	pthread_mutex_t wlock; /* serialises writers (held across grace periods) */
+	/* Readers may take retired_lock inside a read-side section, so it is
+	 * never held while waiting for readers (lock order: wlock, retired_lock). */
+	pthread_mutex_t retired_lock; /* protects retired */
+	struct gm__retired *retired;
+	atomic_uint nretired; /* lets gm_unmap skip the retired list */
+	atomic_size_t bounce_used;
+	atomic_size_t bounce_limit;
+	struct gm__epoch rd; /* read-side sections over table */
+};
+
+/* ---- regions ---- */
+
+GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
+			 gm_region **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!size || !ops || (!ops->map && !ops->read && !ops->write))
+		return -EINVAL;
+	if (!ops->map != !ops->unmap)
+		return -EINVAL;
+	gm_region *r = gm__calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->mem.kind = GM__MEM_REGION;
+	r->ops = ops;
+	r->opaque = opaque;
+	r->size = size;
+	atomic_init(&r->refs, 1);
+	*out = r;
+	return 0;
+}
+
+GM_API gm_region *gm_region_ref(gm_region *r)
+{
+	if (r)
+		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return r;
+}
+
+GM_API void gm_region_free(gm_region *r)
+{
+	if (!r)
+		return;
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (r->ops->free)
+		r->ops->free(r);
+	free(r);
+}
+
+GM_API void *gm_region_opaque(const gm_region *r)
+{
+	return r ? r->opaque : NULL;
+}
+
+GM_API uint64_t gm_region_size(const gm_region *r)
+{
+	return r ? r->size : 0;
+}
+
+GM_API gm_mem *gm_region_mem(gm_region *r)
+{
+	return r ? &r->mem : NULL;
+}
+
+/* ---- spaces ---- */
+
+GM_API int gm_space_new(gm_space **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	gm_space *s = gm__zalloc_aligned(sizeof(*s));
+	struct gm__table *t = gm__calloc(1, sizeof(*t));
+	if (!s || !t) {
+		free(s);
+		free(t);
+		return -ENOMEM;
+	}
+	s->mem.kind = GM__MEM_SPACE;
+	atomic_init(&s->table, t);
+	atomic_init(&s->bounce_limit, (size_t)1 << 20);
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->retired_lock, NULL);
+	*out = s;
+	return 0;
+}
+
+GM_API void gm_space_free(gm_space *s)
+{
+	if (!s)
+		return;
+	struct gm__table *t = atomic_load(&s->table);
+	for (unsigned i = 0; i < t->n; i++)
+		gm_region_free(t->e[i].r);
+	free(t);
+	while (s->retired) {
+		struct gm__retired *z = s->retired;
+		s->retired = z->next;
+		gm_region_free(z->e.r);
+		free(z);
+	}
+	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->retired_lock);
+	free(s);
+}
+
+GM_API gm_mem *gm_space_mem(gm_space *s)
+{
+	return s ? &s->mem : NULL;
+}
+
+GM_API int gm_space_set_bounce_limit(gm_space *s, size_t bytes)
+{
+	if (!s || !bytes)
+		return -EINVAL;
+	atomic_store(&s->bounce_limit, bytes);
+	return 0;
+}
+
+void gm__exit(struct gm__rd *rd)
+{
+	if (rd->s)
+		gm__epoch_exit(&rd->s->rd, &rd->t);
+	rd->s = NULL;
+}
+
+void gm__enter(gm_mem *m, struct gm__rd *rd)
+{
+	rd->s = NULL;
+	while (m->kind == GM__MEM_VIEW)
+		m = gm__view_target(m);
+	if (m->kind == GM__MEM_SPACE) {
+		rd->s = (gm_space *)m;
+		gm__epoch_enter(&rd->s->rd, &rd->t);
+	}
+}
+
+/* Binary search: the last entry with base <= addr. */
+static const struct gm__entry *table_find(const struct gm__table *t, uint64_t addr)
+{
+	unsigned lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (t->e[mid].base <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct gm__entry *e = &t->e[lo - 1];
+	return addr <= e->last ? e : NULL;
+}
+
+int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
+{
+	switch (m->kind) {
+	case GM__MEM_SPACE: {
+		gm_space *s = (gm_space *)m;
+		const struct gm__table *t =
+			atomic_load_explicit(&s->table, memory_order_acquire);
+		const struct gm__entry *e = table_find(t, addr);
+		if (!e)
+			return -EFAULT;
+		loc->r = e->r;
+		loc->off = addr - e->base;
+		loc->avail = e->last - addr + 1; /* may wrap to 0 for 2^64: see below */
+		if (GM__UNLIKELY(loc->avail == 0))
+			loc->avail = UINT64_MAX;
+		return 0;
+	}
+	case GM__MEM_REGION: {
+		gm_region *r = (gm_region *)m;
+		if (addr >= r->size)
+			return -EFAULT;
+		loc->r = r;
+		loc->off = addr;
+		loc->avail = r->size - addr;
+		return 0;
+	}
+	case GM__MEM_VIEW:
+		return gm__view_locate(m, addr, prot, loc);
+	}
+	return -EINVAL;
+}
+
+/* Find the region a mapping at @addr came from, even if it was removed since.
+ * Inside enter/exit.  Returns NULL if none. */
+gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
+{
+	struct gm__loc loc;
+
+	while (m->kind == GM__MEM_VIEW)
+		m = gm__view_target(m);
+	if (gm__locate(m, addr, GM_PROT_READ, &loc) == 0) {
+		*off = loc.off;
+		return loc.r;
+	}
+	if (m->kind != GM__MEM_SPACE)
+		return NULL;
+	gm_space *s = (gm_space *)m;
+	if (!atomic_load(&s->nretired))
+		return NULL;
+	gm_region *r = NULL;
+	pthread_mutex_lock(&s->retired_lock);
+	for (struct gm__retired *z = s->retired; z; z = z->next) {
+		if (addr >= z->e.base && addr <= z->e.last) {
+			r = z->e.r;
+			*off = addr - z->e.base;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->retired_lock);
+	return r;
+}
+
+void gm__region_map_put(gm_region *r)
+{
+	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
+	gm_region_free(r);
+}
+
+/*
+ * Drop retired entries no mapping uses any more.  retired_lock held.
+ * Counts mappings, not references: the caller's own handle (and other
+ * spaces) also hold references, and a region removed and added back while
+ * its owner keeps it must not stay busy forever.
+ */
+static void reap_retired(gm_space *s)
+{
+	struct gm__retired **pp = &s->retired;
+
+	while (*pp) {
+		struct gm__retired *z = *pp;
+		if (atomic_load_explicit(&z->e.r->maps, memory_order_acquire) == 0) {
+			*pp = z->next;
+			gm_region_free(z->e.r);
+			free(z);
+			atomic_fetch_sub(&s->nretired, 1);
+		} else {
+			pp = &z->next;
+		}
+	}
+}
+
+static bool overlaps(const struct gm__entry *e, uint64_t base, uint64_t last)
+{
+	return base <= e->last && e->base <= last;
+}
+
+GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r)
+{
+	if (!s || !r)
+		return -EINVAL;
+	uint64_t last = base + (r->size - 1);
+	if (last < base)
+		return -EOVERFLOW;
+
+	pthread_mutex_lock(&s->wlock);
+	struct gm__table *old = atomic_load(&s->table);
+	int ret = 0;
+	unsigned pos = 0;
+	for (unsigned i = 0; i < old->n; i++) {
+		if (old->e[i].r == r || overlaps(&old->e[i], base, last)) {
+			ret = -EEXIST;
+			goto out;
+		}
+		if (old->e[i].base < base)
+			pos = i + 1;
+	}
+	/* A removed region with live mappings still owns its addresses. */
+	pthread_mutex_lock(&s->retired_lock);
+	reap_retired(s);
+	for (struct gm__retired *z = s->retired; z && !ret; z = z->next)
+		if (overlaps(&z->e, base, last))
+			ret = -EBUSY;
+	pthread_mutex_unlock(&s->retired_lock);
+	if (ret)
+		goto out;
+	struct gm__table *t = gm__malloc(sizeof(*t) + (old->n + 1) * sizeof(t->e[0]));
+	if (!t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	t->n = old->n + 1;
+	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
+	t->e[pos] = (struct gm__entry){.base = base, .last = last, .r = gm_region_ref(r)};
+	memcpy(&t->e[pos + 1], &old->e[pos], (old->n - pos) * sizeof(t->e[0]));
+	atomic_store_explicit(&s->table, t, memory_order_release);
+	gm__epoch_synchronize(&s->rd);
+	free(old);
+out:
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+GM_API int gm_space_remove(gm_space *s, gm_region *r)
+{
+	if (!s || !r)
+		return -EINVAL;
+	pthread_mutex_lock(&s->wlock);
+	struct gm__table *old = atomic_load(&s->table);
+	unsigned pos;
+	for (pos = 0; pos < old->n && old->e[pos].r != r; pos++)
+		;
+	if (pos == old->n) {
+		pthread_mutex_unlock(&s->wlock);
+		return -ENOENT;
+	}
+	struct gm__retired *z = gm__malloc(sizeof(*z));
+	struct gm__table *t = gm__malloc(sizeof(*t) + (old->n - 1) * sizeof(t->e[0]));
+	if (!t || !z) {
+		free(t);
+		free(z);
+		pthread_mutex_unlock(&s->wlock);
+		return -ENOMEM;
+	}
+	t->n = old->n - 1;
+	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
+	memcpy(&t->e[pos], &old->e[pos + 1], (old->n - pos - 1) * sizeof(t->e[0]));
+	/*
+	 * Retire @r (with the space's reference) before the new table hides
+	 * it: a gm_unmap that no longer finds it in the table must find it
+	 * here, with no window in between.  Reaped only after the grace
+	 * period, when every mapping a reader of the old table took is counted.
+	 */
+	z->e = old->e[pos];
+	pthread_mutex_lock(&s->retired_lock);
+	z->next = s->retired;
+	s->retired = z;
+	atomic_fetch_add(&s->nretired, 1);
+	pthread_mutex_unlock(&s->retired_lock);
+	atomic_store_explicit(&s->table, t, memory_order_release);
+	gm__epoch_synchronize(&s->rd);
+	free(old);
+	pthread_mutex_lock(&s->retired_lock);
+	reap_retired(s);
+	pthread_mutex_unlock(&s->retired_lock);
+	pthread_mutex_unlock(&s->wlock);
+	return 0;
+}
+
+/* ---- bounce budget ---- */
+
+static atomic_size_t region_bounce_used;
+#define GM__REGION_BOUNCE_LIMIT ((size_t)1 << 20)
+
+static gm_space *root_space(gm_mem *m)
+{
+	while (m->kind == GM__MEM_VIEW)
+		m = gm__view_target(m);
+	return m->kind == GM__MEM_SPACE ? (gm_space *)m : NULL;
+}
+
+/* Reserve up to @len bounce bytes; returns how many (0: budget exhausted). */
+size_t gm__bounce_get(gm_mem *m, size_t len)
+{
+	gm_space *s = root_space(m);
+	atomic_size_t *used = s ? &s->bounce_used : &region_bounce_used;
+	size_t limit = s ? atomic_load(&s->bounce_limit) : GM__REGION_BOUNCE_LIMIT;
+	size_t cur = atomic_load(used);
+
+	for (;;) {
+		if (cur >= limit)
+			return 0;
+		size_t take = GM__MIN(len, limit - cur);
+		if (atomic_compare_exchange_weak(used, &cur, cur + take))
+			return take;
+	}
+}
+
+void gm__bounce_put(gm_mem *m, size_t len)
+{
+	gm_space *s = root_space(m);
+	atomic_fetch_sub(s ? &s->bounce_used : &region_bounce_used, len);
+}

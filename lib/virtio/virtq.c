@@ -1,0 +1,1121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gm_vq: the device side of split (virtio 1.2 section 2.7) and packed (2.8)
+ * virtqueues.
+ *
+ * Everything read from the rings comes from the guest and is validated
+ * before use.  A chain is first walked and checked into the request's guest
+ * range list without mapping anything, then mapped; so a hostile chain is
+ * refused with nothing mapped.
+ *
+ * One map call per request: a grant mapping has one permission, and a
+ * driver grants device-readable buffers read-only, so a chain with both
+ * directions cannot be one batch.  When it has both, the smaller direction
+ * (a request header, a status byte: at most GM_VQ_COPY_MAX bytes) is copied
+ * instead — read at pop, written back at push — and only the other
+ * direction is mapped, with one gm_map_sg call.
+ *
+ * Indices are free-running uint16_t (split) or position + wrap counter
+ * (packed); all arithmetic on them is modulo 2^16 or modulo 2 * size.
+ */
+#include "config.h"
+
+#include "base/base.h"
+
+#include <grantmem/virtio.h>
+
+#include <endian.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Split ring offsets (bytes). */
+#define AVAIL_FLAGS 0
+#define AVAIL_IDX 2
+#define AVAIL_RING(i) (4 + 2 * (size_t)(i))
+#define USED_FLAGS 0
+#define USED_IDX 2
+#define USED_RING(i) (4 + 8 * (size_t)(i))
+/* Packed event suppression structure. */
+#define EVT_OFF_WRAP 0
+#define EVT_FLAGS 2
+
+enum req_state { REQ_FREE = 0, REQ_OUT = 1, REQ_BATCH = 2 };
+
+struct vq_req {
+	struct gm_vq_req pub; /* must stay first: pointers are interchangeable */
+	enum req_state state;
+	uint16_t ndesc;    /* packed: ring slots the chain used */
+	bool any_write;    /* packed: used descriptor gets F_WRITE */
+	struct gm_sg *sg;  /* max_chain entries */
+	struct iovec *iov; /* iov_cap entries */
+	struct vq_req *next_free;
+	/* The direction copied instead of mapped (see the top of the file). */
+	bool copied_out, copied_in;
+	unsigned char copy[GM_VQ_COPY_MAX];
+};
+
+struct gm_vq {
+	gm_mem *mem;
+	struct gm_vq_config cfg;
+	unsigned size, max_chain, iov_cap, nreq;
+	bool packed, event_idx, indirect;
+	int buf_flags; /* GM_MAP_TRANSIENT or GM_MAP_PERSISTENT */
+	gm_ring *desc, *drv, *dev;
+
+	bool broken;
+	bool notify_on; /* device notifications wanted (gm_vq_set_notify) */
+
+	/* split */
+	uint16_t last_avail; /* next avail ring entry to take */
+	uint16_t used_idx;   /* next used ring entry to write */
+	uint16_t event_sent; /* last avail_event / packed event off_wrap written */
+
+	/* packed */
+	uint16_t avail_pos, used_pos;
+	bool avail_wrap, used_wrap;
+
+	unsigned inflight;
+	uint8_t *id_out;      /* [size]: 1 while the head / buffer id is out */
+	struct vq_req *reqs;  /* [nreq] */
+	struct vq_req *free_list;
+	struct gm_sg *sg_store;
+	struct iovec *iov_store;
+	unsigned char *itab;  /* indirect table bounce, max_chain * 16 bytes */
+};
+
+/* ---- helpers ---- */
+
+static void vq_break(gm_vq *vq, int err, const char *fmt, ...) GM__PRINTF(3, 4);
+
+/* Mark the queue broken and log the one line it gets. */
+static void vq_break(gm_vq *vq, int err, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vq->broken = true;
+	gm__warn("virtqueue %u (%s): %s (%s); queue broken until reset", vq->cfg.index,
+		 vq->packed ? "packed" : "split", msg, gm_strerror(err));
+}
+
+static int map_flags_out(const gm_vq *vq)
+{
+	return GM_PROT_READ | vq->buf_flags;
+}
+
+static int map_flags_in(const gm_vq *vq)
+{
+	return GM_PROT_WRITE | vq->buf_flags;
+}
+
+/* Did the host fail (memory, Xen), rather than the guest take its buffer
+ * back?  Then the guest must not see the request completed. */
+static bool host_error(int err)
+{
+	switch (err) {
+	case -ENOMEM:
+	case -EIO:
+	case -EAGAIN:
+	case -EBUSY:
+	case -ENOSPC:
+	case -EINTR:
+	case -ENOBUFS:
+	case -EMFILE:
+	case -ENFILE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Write back the first @written bytes of a copied device-writable part.
+ * Pop did not map it, so this is where a guest that does not let us write
+ * it (a read-only grant, a revoked one, read-only memory) shows; and the
+ * host may fail.  Either way the completion would claim bytes (a status
+ * byte, typically) that never reached the guest, which would read whatever
+ * was there before: the queue is broken instead, so push completes nothing
+ * and says -EIO.
+ */
+static void copy_back(gm_vq *vq, struct vq_req *q, uint64_t written)
+{
+	const struct gm_sg *sg = q->sg + q->pub.nsg_out;
+	size_t done = 0;
+
+	for (unsigned i = 0; i < q->pub.nsg_in && done < written; i++) {
+		size_t l = (size_t)GM__MIN((uint64_t)sg[i].len, written - done);
+		int ret = gm_write(vq->mem, sg[i].addr, q->copy + done, l);
+		if (ret) {
+			if (!vq->broken)
+				vq_break(vq, ret, "request %u: %s %zu bytes at 0x%" PRIx64,
+					 q->pub.id,
+					 host_error(ret) ? "failed to write back"
+							 : "the guest does not let us write back",
+					 l, sg[i].addr);
+			return;
+		}
+		done += l;
+	}
+}
+
+/* Release a request's buffers; @written: bytes the device wrote. */
+static void req_unmap(gm_vq *vq, struct vq_req *q, uint64_t written)
+{
+	struct gm_vq_req *p = &q->pub;
+
+	if (p->nout && !q->copied_out)
+		gm_unmap_sg(vq->mem, q->sg, p->nsg_out, q->iov, p->nout, map_flags_out(vq), 0);
+	if (p->nin && !q->copied_in)
+		gm_unmap_sg(vq->mem, q->sg + p->nsg_out, p->nsg_in, q->iov + p->nout, p->nin,
+			    map_flags_in(vq), (size_t)GM__MIN(written, (uint64_t)SIZE_MAX));
+	if (q->copied_in)
+		copy_back(vq, q, written);
+	p->nout = p->nin = 0;
+	q->copied_out = q->copied_in = false;
+}
+
+static void req_release(gm_vq *vq, struct vq_req *q)
+{
+	vq->id_out[q->pub.id] = 0;
+	q->state = REQ_FREE;
+	q->next_free = vq->free_list;
+	vq->free_list = q;
+	vq->inflight--;
+}
+
+/* The request @p points to, if it is one of ours that is out. */
+static struct vq_req *req_of(gm_vq *vq, struct gm_vq_req *p)
+{
+	uintptr_t base = (uintptr_t)vq->reqs, at = (uintptr_t)p;
+
+	if (!p || at < base || at - base >= (uintptr_t)vq->nreq * sizeof(struct vq_req) ||
+	    (at - base) % sizeof(struct vq_req))
+		return NULL;
+	struct vq_req *q = &vq->reqs[(at - base) / sizeof(struct vq_req)];
+
+	return q->state == REQ_OUT ? q : NULL;
+}
+
+/* ---- chain walking ---- */
+
+/* What walking a chain builds, before anything is mapped. */
+struct chain {
+	struct vq_req *q;
+	unsigned n;        /* guest ranges so far */
+	unsigned nout;     /* of which device-readable (all come first) */
+	bool seen_write;
+	const char *why;   /* for the log line */
+	uint64_t bad;      /* the offending value, for the log line */
+};
+
+static int chain_add(const gm_vq *vq, struct chain *c, uint64_t addr, uint32_t len, bool write)
+{
+	if (c->n >= vq->max_chain) {
+		c->why = "chain longer than max_chain";
+		c->bad = vq->max_chain;
+		return -ELOOP;
+	}
+	if (!len) {
+		c->why = "zero-length buffer at";
+		c->bad = addr;
+		return -EFAULT;
+	}
+	if (!gm__range_ok(addr, len)) {
+		c->why = "buffer wraps past 2^64 at";
+		c->bad = addr;
+		return -EFAULT;
+	}
+	if (write) {
+		c->seen_write = true;
+	} else if (c->seen_write) {
+		c->why = "device-readable buffer after a device-writable one at";
+		c->bad = addr;
+		return -EPROTO;
+	} else {
+		c->nout++;
+	}
+	c->q->sg[c->n++] = (struct gm_sg){.addr = addr, .len = len};
+	return 0;
+}
+
+/*
+ * Check an indirect descriptor and read its table into vq->itab.
+ * Returns the number of entries or a negative errno.
+ */
+static int read_indirect(gm_vq *vq, struct chain *c, uint64_t addr, uint32_t len,
+			 uint16_t flags)
+{
+	int ret;
+
+	if (!vq->indirect) {
+		c->why = "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC at";
+		c->bad = addr;
+		return -EPROTO;
+	}
+	if (flags & GM_VRING_DESC_F_NEXT) {
+		c->why = "indirect descriptor with NEXT at";
+		c->bad = addr;
+		return -EPROTO;
+	}
+	if (!len || len % GM_VRING_DESC_SIZE) {
+		c->why = "indirect table length";
+		c->bad = len;
+		return -EINVAL;
+	}
+	if (len / GM_VRING_DESC_SIZE > vq->max_chain - c->n) {
+		c->why = "indirect table longer than max_chain, entries";
+		c->bad = len / GM_VRING_DESC_SIZE;
+		return -ELOOP;
+	}
+	if (!gm__range_ok(addr, len)) {
+		c->why = "indirect table wraps past 2^64 at";
+		c->bad = addr;
+		return -EFAULT;
+	}
+	ret = gm_read(vq->mem, addr, vq->itab, len);
+	if (ret) {
+		c->why = "indirect table not readable at";
+		c->bad = addr;
+		return ret;
+	}
+	return (int)(len / GM_VRING_DESC_SIZE);
+}
+
+/* One 16-byte descriptor, split or packed layout, as host values. */
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next_or_id; /* split: next; packed: buffer id */
+};
+
+static void desc_parse(const unsigned char *b, bool packed, struct desc *d)
+{
+	uint64_t a;
+	uint32_t l;
+	uint16_t x, y;
+
+	memcpy(&a, b, 8);
+	memcpy(&l, b + 8, 4);
+	memcpy(&x, b + 12, 2);
+	memcpy(&y, b + 14, 2);
+	d->addr = le64toh(a);
+	d->len = le32toh(l);
+	/* split: flags, next; packed: id, flags */
+	d->flags = le16toh(packed ? y : x);
+	d->next_or_id = le16toh(packed ? x : y);
+}
+
+static int desc_read(gm_vq *vq, unsigned i, struct desc *d)
+{
+	unsigned char b[GM_VRING_DESC_SIZE];
+	int ret = gm_ring_read(vq->desc, (size_t)i * GM_VRING_DESC_SIZE, b, sizeof(b));
+
+	if (!ret)
+		desc_parse(b, vq->packed, d);
+	return ret;
+}
+
+/* Walk an indirect table already in vq->itab (split: follow next). */
+static int walk_indirect(gm_vq *vq, struct chain *c, unsigned entries)
+{
+	unsigned i = 0, visited = 0;
+	struct desc d;
+	int ret;
+
+	for (;;) {
+		if (++visited > entries) {
+			c->why = "loop in indirect table";
+			c->bad = i;
+			return -ELOOP;
+		}
+		desc_parse(vq->itab + (size_t)i * GM_VRING_DESC_SIZE, vq->packed, &d);
+		if (d.flags & GM_VRING_DESC_F_INDIRECT) {
+			c->why = "indirect descriptor inside an indirect table, entry";
+			c->bad = i;
+			return -EPROTO;
+		}
+		ret = chain_add(vq, c, d.addr, d.len, d.flags & GM_VRING_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		if (vq->packed) {
+			/* packed tables are sequential; NEXT is reserved there */
+			if (++i == entries)
+				return 0;
+			continue;
+		}
+		if (!(d.flags & GM_VRING_DESC_F_NEXT))
+			return 0;
+		if (d.next_or_id >= entries) {
+			c->why = "next index beyond the indirect table";
+			c->bad = d.next_or_id;
+			return -EINVAL;
+		}
+		i = d.next_or_id;
+	}
+}
+
+/*
+ * Split: walk the chain starting at descriptor @head into c.
+ */
+static int walk_split(gm_vq *vq, struct chain *c, uint16_t head)
+{
+	unsigned i = head, visited = 0;
+	struct desc d;
+	int ret;
+
+	for (;;) {
+		/* a chain in the table can visit each descriptor once */
+		if (++visited > vq->size) {
+			c->why = "descriptor loop at";
+			c->bad = i;
+			return -ELOOP;
+		}
+		ret = desc_read(vq, i, &d);
+		if (ret) {
+			c->why = "descriptor not readable";
+			c->bad = i;
+			return ret;
+		}
+		if (d.flags & GM_VRING_DESC_F_INDIRECT) {
+			ret = read_indirect(vq, c, d.addr, d.len, d.flags);
+			if (ret < 0)
+				return ret;
+			/* nothing may follow an indirect descriptor (no NEXT) */
+			return walk_indirect(vq, c, (unsigned)ret);
+		}
+		ret = chain_add(vq, c, d.addr, d.len, d.flags & GM_VRING_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		if (!(d.flags & GM_VRING_DESC_F_NEXT))
+			return 0;
+		if (d.next_or_id >= vq->size) {
+			c->why = "next index out of range";
+			c->bad = d.next_or_id;
+			return -EINVAL;
+		}
+		i = d.next_or_id;
+	}
+}
+
+/*
+ * Packed: walk the chain starting at the available position; returns the
+ * buffer id (of the last descriptor) in *id and the ring slots in *ndesc.
+ */
+static int walk_packed(gm_vq *vq, struct chain *c, uint16_t *id, unsigned *ndesc)
+{
+	unsigned pos = vq->avail_pos, n = 0;
+	struct desc d;
+	int ret;
+
+	for (;;) {
+		if (++n > vq->size) {
+			c->why = "packed chain longer than the ring";
+			c->bad = n;
+			return -ELOOP;
+		}
+		ret = desc_read(vq, pos, &d);
+		if (ret) {
+			c->why = "descriptor not readable";
+			c->bad = pos;
+			return ret;
+		}
+		*id = d.next_or_id;
+		if (d.flags & GM_VRING_DESC_F_INDIRECT) {
+			ret = read_indirect(vq, c, d.addr, d.len, d.flags);
+			if (ret < 0)
+				return ret;
+			ret = walk_indirect(vq, c, (unsigned)ret);
+			break;
+		}
+		ret = chain_add(vq, c, d.addr, d.len, d.flags & GM_VRING_DESC_F_WRITE);
+		if (ret || !(d.flags & GM_VRING_DESC_F_NEXT))
+			break;
+		if (++pos == vq->size)
+			pos = 0;
+	}
+	*ndesc = n;
+	return ret;
+}
+
+/* ---- availability ---- */
+
+static bool packed_desc_avail(const gm_vq *vq, uint16_t flags)
+{
+	bool a = flags & GM_VRING_PACKED_DESC_F_AVAIL, u = flags & GM_VRING_PACKED_DESC_F_USED;
+
+	return a == vq->avail_wrap && u != vq->avail_wrap;
+}
+
+/*
+ * How many chains are available: split: avail idx - last_avail (may exceed
+ * size for a hostile ring, the caller checks); packed: 0 or 1 (the next one).
+ */
+static int avail_count(gm_vq *vq, unsigned *n)
+{
+	uint16_t v;
+	int ret;
+
+	if (vq->packed) {
+		ret = gm_ring_load_acquire16(vq->desc,
+					     (size_t)vq->avail_pos * GM_VRING_DESC_SIZE + 14, &v);
+		*n = !ret && packed_desc_avail(vq, v);
+	} else {
+		ret = gm_ring_load_acquire16(vq->drv, AVAIL_IDX, &v);
+		*n = (uint16_t)(v - vq->last_avail);
+	}
+	return ret;
+}
+
+/*
+ * With EVENT_IDX and notifications on, tell the driver where we stand so
+ * that its next addition kicks us: split avail_event = last_avail; packed
+ * device event offset = the next position.  Needs a full fence before the
+ * ring is checked again (the caller's).
+ */
+static uint16_t avail_event_value(const gm_vq *vq)
+{
+	if (vq->packed)
+		return (uint16_t)(vq->avail_pos |
+				  (vq->avail_wrap ? 1u << GM_VRING_PACKED_EVENT_F_WRAP_CTR : 0));
+	return vq->last_avail;
+}
+
+static int publish_avail_event(gm_vq *vq)
+{
+	vq->event_sent = avail_event_value(vq);
+	return gm_ring_store_release16(vq->dev, vq->packed ? EVT_OFF_WRAP : USED_RING(vq->size),
+				       vq->event_sent);
+}
+
+static int ring_error(gm_vq *vq, int ret)
+{
+	/* offsets are ours and checked at setup: only a bug gets here */
+	vq_break(vq, -EIO, "ring access failed: %s", gm_strerror(ret));
+	return -EIO;
+}
+
+/* ---- pop ---- */
+
+/*
+ * Point one iovec per range of @sg[0..n) into q->copy; read the guest's
+ * bytes for a device-readable part, zero a device-writable one (no host
+ * bytes may reach the guest).
+ */
+static int chain_copy(gm_vq *vq, struct vq_req *q, const struct gm_sg *sg, unsigned n,
+		      struct iovec *iov, bool readable)
+{
+	size_t at = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iov[i] = (struct iovec){.iov_base = q->copy + at, .iov_len = sg[i].len};
+		if (readable) {
+			int ret = gm_read(vq->mem, sg[i].addr, q->copy + at, sg[i].len);
+			if (ret)
+				return ret;
+		} else {
+			memset(q->copy + at, 0, sg[i].len);
+		}
+		at += sg[i].len;
+	}
+	return 0;
+}
+
+static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += sg[i].len;
+	return t;
+}
+
+/* Map the checked chain.  Nothing stays mapped on failure. */
+static int chain_map(gm_vq *vq, struct chain *c)
+{
+	struct vq_req *q = c->q;
+	unsigned nin = c->n - c->nout;
+	int k1 = 0, k2 = 0, ret;
+
+	q->copied_out = q->copied_in = false;
+	if (c->nout && nin) {
+		uint64_t out = sg_total(q->sg, c->nout), in = sg_total(q->sg + c->nout, nin);
+		if (out <= in && out <= GM_VQ_COPY_MAX && c->nout <= vq->iov_cap - nin) {
+			ret = chain_copy(vq, q, q->sg, c->nout, q->iov, true);
+			if (ret)
+				return ret;
+			q->copied_out = true;
+			k1 = (int)c->nout;
+		} else if (in < out && in <= GM_VQ_COPY_MAX) {
+			q->copied_in = true; /* filled below, after the readable part */
+		}
+	}
+	if (c->nout && !q->copied_out) {
+		/* leave at least one iovec per writable range */
+		k1 = gm_map_sg(vq->mem, q->sg, c->nout, q->iov, vq->iov_cap - nin,
+			       map_flags_out(vq));
+		if (k1 < 0)
+			return k1;
+	}
+	if (q->copied_in && nin > vq->iov_cap - (unsigned)k1)
+		q->copied_in = false; /* no room for an iovec per range: map it */
+	if (q->copied_in) {
+		chain_copy(vq, q, q->sg + c->nout, nin, q->iov + k1, false);
+		k2 = (int)nin;
+	} else if (nin) {
+		k2 = gm_map_sg(vq->mem, q->sg + c->nout, nin, q->iov + k1,
+			       vq->iov_cap - (unsigned)k1, map_flags_in(vq));
+		if (k2 < 0) {
+			if (k1 && !q->copied_out)
+				gm_unmap_sg(vq->mem, q->sg, c->nout, q->iov, (unsigned)k1,
+					    map_flags_out(vq), 0);
+			q->copied_out = false;
+			return k2;
+		}
+	}
+	q->pub.nout = (unsigned)k1;
+	q->pub.nin = (unsigned)k2;
+	return 0;
+}
+
+/* Errors of the host, not the guest: leave the chain for a later pop. */
+static bool transient_error(int err)
+{
+	return err == -ENOMEM || err == -ENOSPC || err == -EAGAIN || err == -EBUSY;
+}
+
+GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req)
+{
+	struct chain c = {0};
+	uint16_t id = 0;
+	unsigned n, ndesc = 1;
+	int ret;
+
+	if (req)
+		*req = NULL;
+	if (!vq || !req)
+		return -EINVAL;
+	if (vq->broken)
+		return -EIO;
+	ret = avail_count(vq, &n);
+	if (ret)
+		return ring_error(vq, ret);
+	if (!n && vq->notify_on && vq->event_idx) {
+		/* Re-arm the event where we stand, then look again. */
+		if (vq->event_sent != avail_event_value(vq)) {
+			ret = publish_avail_event(vq);
+			if (ret)
+				return ring_error(vq, ret);
+			gm_ring_fence();
+			ret = avail_count(vq, &n);
+			if (ret)
+				return ring_error(vq, ret);
+		}
+	}
+	if (!n)
+		return -EAGAIN;
+	if (!vq->packed && n > vq->size) {
+		vq_break(vq, -EOVERFLOW, "avail idx %u is %u ahead of %u (size %u)",
+			 (uint16_t)(vq->last_avail + n), n, vq->last_avail, vq->size);
+		return -EOVERFLOW;
+	}
+	if (!vq->free_list)
+		return -ENOBUFS;
+	c.q = vq->free_list;
+
+	if (vq->packed) {
+		ret = walk_packed(vq, &c, &id, &ndesc);
+		if (!ret && id >= vq->size) {
+			c.why = "buffer id out of range";
+			c.bad = id;
+			ret = -EINVAL;
+		}
+	} else {
+		ret = gm_ring_read_le16(vq->drv, AVAIL_RING(vq->last_avail & (vq->size - 1)), &id);
+		if (ret)
+			return ring_error(vq, ret);
+		if (id >= vq->size) {
+			c.why = "head index out of range";
+			c.bad = id;
+			ret = -EINVAL;
+		} else {
+			ret = walk_split(vq, &c, id);
+		}
+	}
+	if (!ret && vq->id_out[id]) {
+		c.why = vq->packed ? "buffer id already in flight" : "head already in flight";
+		c.bad = id;
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		ret = chain_map(vq, &c);
+		if (ret == -EAGAIN)
+			ret = -EBUSY; /* -EAGAIN means "ring empty" to our caller */
+		if (transient_error(ret))
+			return ret;
+		if (ret) {
+			c.why = "cannot map buffers of chain";
+			c.bad = id;
+		}
+	}
+	if (ret) {
+		vq_break(vq, ret, "%s %" PRIu64, c.why ? c.why : "bad chain", c.bad);
+		return ret;
+	}
+
+	/* Taken: advance and hand out. */
+	struct vq_req *q = c.q;
+
+	vq->free_list = q->next_free;
+	q->next_free = NULL;
+	q->state = REQ_OUT;
+	q->ndesc = (uint16_t)ndesc;
+	q->any_write = c.n > c.nout;
+	q->pub.id = id;
+	q->pub.nsg_out = c.nout;
+	q->pub.nsg_in = c.n - c.nout;
+	q->pub.out_len = q->pub.in_len = 0;
+	for (unsigned i = 0; i < c.n; i++) {
+		if (i < c.nout)
+			q->pub.out_len += q->sg[i].len;
+		else
+			q->pub.in_len += q->sg[i].len;
+	}
+	q->pub.user = NULL;
+	vq->id_out[id] = 1;
+	vq->inflight++;
+	if (vq->packed) {
+		unsigned pos = vq->avail_pos + ndesc;
+
+		if (pos >= vq->size) {
+			pos -= vq->size;
+			vq->avail_wrap = !vq->avail_wrap;
+		}
+		vq->avail_pos = (uint16_t)pos;
+	} else {
+		vq->last_avail++;
+	}
+	*req = &q->pub;
+	return 0;
+}
+
+/* ---- push ---- */
+
+/* Position counter modulo 2 * size: wrap counter 1 is the first lap. */
+static uint32_t packed_lin(const gm_vq *vq, unsigned pos, bool wrap)
+{
+	return wrap ? pos : pos + vq->size;
+}
+
+/*
+ * Does the driver want an interrupt for used entries [old, now)?  Runs
+ * after the used index / flags are published; the fence orders that store
+ * before our loads of the driver's suppression fields.
+ */
+static int want_interrupt(gm_vq *vq, uint16_t old_idx, unsigned old_pos, bool old_wrap,
+			  bool *notify)
+{
+	uint16_t flags, ev;
+	int ret;
+
+	gm_ring_fence();
+	if (!vq->packed) {
+		if (vq->event_idx) {
+			ret = gm_ring_load_acquire16(vq->drv, AVAIL_RING(vq->size), &ev);
+			/* is ev in [old, new)? */
+			*notify = !ret && (uint16_t)(vq->used_idx - ev - 1) <
+						  (uint16_t)(vq->used_idx - old_idx);
+		} else {
+			ret = gm_ring_load_acquire16(vq->drv, AVAIL_FLAGS, &flags);
+			*notify = !ret && !(flags & GM_VRING_AVAIL_F_NO_INTERRUPT);
+		}
+		return ret;
+	}
+	ret = gm_ring_load_acquire16(vq->drv, EVT_FLAGS, &flags);
+	if (ret)
+		return ret;
+	if (flags == GM_VRING_PACKED_EVENT_FLAG_DISABLE) {
+		*notify = false;
+	} else if (flags == GM_VRING_PACKED_EVENT_FLAG_DESC && vq->event_idx) {
+		uint32_t span = 2 * vq->size, o, nw, e;
+
+		ret = gm_ring_load_acquire16(vq->drv, EVT_OFF_WRAP, &ev);
+		if (ret)
+			return ret;
+		o = packed_lin(vq, old_pos, old_wrap);
+		nw = packed_lin(vq, vq->used_pos, vq->used_wrap);
+		e = packed_lin(vq, ev & 0x7fff, ev >> GM_VRING_PACKED_EVENT_F_WRAP_CTR);
+		/* is e in [o, nw) modulo 2 * size? (e from the guest: reduce it) */
+		*notify = (e % span + span - o) % span < (nw + span - o) % span;
+	} else {
+		*notify = true; /* ENABLE, or a value we do not understand */
+	}
+	return 0;
+}
+
+/* Write one used element (not yet published for split). */
+static int write_used(gm_vq *vq, struct vq_req *q, uint32_t len)
+{
+	int ret;
+
+	if (!vq->packed) {
+		size_t off = USED_RING(vq->used_idx & (vq->size - 1));
+
+		ret = gm_ring_write_le32(vq->dev, off, q->pub.id);
+		if (!ret)
+			ret = gm_ring_write_le32(vq->dev, off + 4, len);
+		vq->used_idx++;
+		return ret;
+	}
+	size_t off = (size_t)vq->used_pos * GM_VRING_DESC_SIZE;
+	uint16_t flags = vq->used_wrap ? GM_VRING_PACKED_DESC_F_AVAIL | GM_VRING_PACKED_DESC_F_USED : 0;
+
+	if (q->any_write)
+		flags |= GM_VRING_DESC_F_WRITE;
+	ret = gm_ring_write_le32(vq->desc, off + 8, len);
+	if (!ret)
+		ret = gm_ring_write_le16(vq->desc, off + 12, q->pub.id);
+	/* the flags make it visible: release orders id and len before them */
+	if (!ret)
+		ret = gm_ring_store_release16(vq->desc, off + 14, flags);
+	unsigned pos = vq->used_pos + q->ndesc;
+
+	if (pos >= vq->size) {
+		pos -= vq->size;
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->used_pos = (uint16_t)pos;
+	return ret;
+}
+
+GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint32_t *written,
+			    unsigned n, bool *notify)
+{
+	uint16_t old_idx;
+	unsigned old_pos, i;
+	bool old_wrap, broken;
+	int ret = 0;
+
+	if (notify)
+		*notify = false;
+	if (!vq || !reqs || !n)
+		return -EINVAL;
+	/* Validate all first; REQ_BATCH catches the same request twice. */
+	for (i = 0; i < n; i++) {
+		struct vq_req *q = req_of(vq, reqs[i]);
+
+		if (!q)
+			break;
+		q->state = REQ_BATCH;
+	}
+	if (i < n) {
+		while (i--)
+			((struct vq_req *)reqs[i])->state = REQ_OUT;
+		gm__dbg("virtqueue %u: push of a request that is not out", vq->cfg.index);
+		return -EINVAL;
+	}
+	/* Mappings go before the guest can see any completion. */
+	for (i = 0; i < n; i++) {
+		struct vq_req *q = (struct vq_req *)reqs[i];
+		uint64_t w = written ? written[i] : 0;
+
+		req_unmap(vq, q, GM__MIN(w, q->pub.in_len));
+	}
+	broken = vq->broken;
+	old_idx = vq->used_idx;
+	old_pos = vq->used_pos;
+	old_wrap = vq->used_wrap;
+	for (i = 0; i < n; i++) {
+		struct vq_req *q = (struct vq_req *)reqs[i];
+		uint64_t w = written ? GM__MIN((uint64_t)written[i], q->pub.in_len) : 0;
+
+		if (!broken && !ret)
+			ret = write_used(vq, q, (uint32_t)w);
+		req_release(vq, q);
+	}
+	if (broken)
+		return -EIO;
+	if (!ret && !vq->packed)
+		ret = gm_ring_store_release16(vq->dev, USED_IDX, vq->used_idx);
+	if (ret)
+		return ring_error(vq, ret);
+	if (notify) {
+		bool want = false;
+
+		ret = want_interrupt(vq, old_idx, old_pos, old_wrap, &want);
+		if (ret)
+			return ring_error(vq, ret);
+		*notify = want;
+	}
+	return 0;
+}
+
+GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *notify)
+{
+	return gm_vq_push_batch(vq, &req, &written, 1, notify);
+}
+
+/* ---- notifications ---- */
+
+GM_API int gm_vq_pending(gm_vq *vq)
+{
+	unsigned n;
+	int ret;
+
+	if (!vq)
+		return -EINVAL;
+	if (vq->broken)
+		return -EIO;
+	ret = avail_count(vq, &n);
+	if (ret)
+		return ring_error(vq, ret);
+	return n != 0;
+}
+
+static int write_notify(gm_vq *vq, bool enable)
+{
+	if (vq->packed) {
+		uint16_t f = GM_VRING_PACKED_EVENT_FLAG_DISABLE;
+		int ret = 0;
+
+		if (enable && vq->event_idx) {
+			ret = publish_avail_event(vq);
+			f = GM_VRING_PACKED_EVENT_FLAG_DESC;
+		} else if (enable) {
+			f = GM_VRING_PACKED_EVENT_FLAG_ENABLE;
+		}
+		return ret ? ret : gm_ring_store_release16(vq->dev, EVT_FLAGS, f);
+	}
+	if (vq->event_idx) {
+		/*
+		 * The driver ignores used->flags then.  To disable, move
+		 * avail_event just behind us: the driver kicks only when its
+		 * index reaches it again, 65535 entries on.
+		 */
+		if (enable)
+			return publish_avail_event(vq);
+		vq->event_sent = (uint16_t)(vq->last_avail - 1);
+		return gm_ring_store_release16(vq->dev, USED_RING(vq->size), vq->event_sent);
+	}
+	return gm_ring_store_release16(vq->dev, USED_FLAGS,
+				       enable ? 0 : GM_VRING_USED_F_NO_NOTIFY);
+}
+
+GM_API int gm_vq_set_notify(gm_vq *vq, bool enable)
+{
+	int ret;
+
+	if (!vq)
+		return -EINVAL;
+	if (vq->broken)
+		return -EIO;
+	vq->notify_on = enable;
+	ret = write_notify(vq, enable);
+	if (ret)
+		return ring_error(vq, ret);
+	if (!enable)
+		return 0;
+	/* The driver may have added work before it saw our store. */
+	gm_ring_fence();
+	return gm_vq_pending(vq);
+}
+
+/* ---- setup ---- */
+
+GM_API bool gm_vq_broken(const gm_vq *vq)
+{
+	return !vq || vq->broken;
+}
+
+GM_API unsigned gm_vq_size(const gm_vq *vq)
+{
+	return vq ? vq->size : 0;
+}
+
+GM_API unsigned gm_vq_inflight(const gm_vq *vq)
+{
+	return vq ? vq->inflight : 0;
+}
+
+GM_API bool gm_vq_is_packed(const gm_vq *vq)
+{
+	return vq && vq->packed;
+}
+
+/* Release every request that is out; they become free. */
+static void release_all(gm_vq *vq)
+{
+	for (unsigned i = 0; i < vq->nreq; i++) {
+		struct vq_req *q = &vq->reqs[i];
+
+		if (q->state == REQ_FREE)
+			continue;
+		/* unknown how much was written: copy back nothing */
+		req_unmap(vq, q, 0);
+		req_release(vq, q);
+	}
+}
+
+static void state_init(gm_vq *vq)
+{
+	vq->broken = false;
+	vq->last_avail = vq->used_idx = vq->event_sent = 0;
+	vq->avail_pos = vq->used_pos = 0;
+	vq->avail_wrap = vq->used_wrap = true;
+	vq->notify_on = true;
+	vq->free_list = NULL;
+	for (unsigned i = vq->nreq; i--;) {
+		vq->reqs[i].state = REQ_FREE;
+		vq->reqs[i].next_free = vq->free_list;
+		vq->free_list = &vq->reqs[i];
+	}
+	vq->inflight = 0;
+	memset(vq->id_out, 0, vq->size);
+}
+
+GM_API int gm_vq_reset(gm_vq *vq)
+{
+	if (!vq)
+		return -EINVAL;
+	release_all(vq);
+	state_init(vq);
+	/* best effort: a read-only or vanished ring only costs the hint */
+	(void)write_notify(vq, true);
+	return 0;
+}
+
+GM_API void gm_vq_free(gm_vq *vq)
+{
+	if (!vq)
+		return;
+	if (vq->reqs)
+		release_all(vq);
+	gm_ring_free(vq->desc);
+	gm_ring_free(vq->drv);
+	gm_ring_free(vq->dev);
+	free(vq->reqs);
+	free(vq->sg_store);
+	free(vq->iov_store);
+	free(vq->itab);
+	free(vq->id_out);
+	free(vq);
+}
+
+static int bad_config(const struct gm_vq_config *cfg, const char *why)
+{
+	gm__warn("virtqueue %u: bad configuration: %s", cfg->index, why);
+	return -EINVAL;
+}
+
+static int check_config(const struct gm_vq_config *cfg)
+{
+	bool packed = cfg->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED);
+	unsigned s = cfg->size;
+
+	if (!s || s > GM_VQ_MAX_SIZE)
+		return bad_config(cfg, "size not in [1, 32768]");
+	if (!packed && (s & (s - 1)))
+		return bad_config(cfg, "split queue size not a power of 2");
+	if (cfg->max_chain > GM_VQ_MAX_CHAIN)
+		return bad_config(cfg, "max_chain above GM_VQ_MAX_CHAIN");
+	if (cfg->buf_flags & ~(GM_MAP_TRANSIENT | GM_MAP_PERSISTENT) ||
+	    cfg->buf_flags == (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT))
+		return bad_config(cfg, "buf_flags not GM_MAP_TRANSIENT or GM_MAP_PERSISTENT");
+	if (cfg->desc_addr % (packed ? GM_VRING_PACKED_DESC_ALIGN : GM_VRING_SPLIT_DESC_ALIGN))
+		return bad_config(cfg, "descriptor area misaligned");
+	if (cfg->driver_addr % (packed ? GM_VRING_PACKED_EVENT_ALIGN : GM_VRING_SPLIT_AVAIL_ALIGN))
+		return bad_config(cfg, "driver area misaligned");
+	if (cfg->device_addr % (packed ? GM_VRING_PACKED_EVENT_ALIGN : GM_VRING_SPLIT_USED_ALIGN))
+		return bad_config(cfg, "device area misaligned");
+	return 0;
+}
+
+GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out)
+{
+	gm_vq *vq;
+	size_t dlen, drvlen, devlen;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!mem || !cfg)
+		return -EINVAL;
+	ret = check_config(cfg);
+	if (ret)
+		return ret;
+	vq = gm__calloc(1, sizeof(*vq));
+	if (!vq)
+		return -ENOMEM;
+	vq->mem = mem;
+	vq->cfg = *cfg;
+	vq->size = cfg->size;
+	vq->packed = cfg->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED);
+	vq->event_idx = cfg->features & GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
+	vq->indirect = cfg->features & GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC);
+	vq->max_chain = cfg->max_chain ? cfg->max_chain : GM__MIN(vq->size, GM_VQ_MAX_CHAIN);
+	/* a buffer crossing a region boundary takes more than one iovec */
+	vq->iov_cap = 2 * vq->max_chain;
+	vq->nreq = cfg->max_inflight ? GM__MIN(cfg->max_inflight, vq->size) : vq->size;
+	vq->buf_flags = cfg->buf_flags ? cfg->buf_flags : GM_MAP_TRANSIENT;
+
+	if (vq->packed) {
+		dlen = GM_VRING_PACKED_RING_SIZE(vq->size);
+		drvlen = devlen = GM_VRING_PACKED_EVENT_SIZE;
+	} else {
+		size_t ev = vq->event_idx ? 2 : 0;
+
+		dlen = GM_VRING_SPLIT_DESC_TABLE_SIZE(vq->size);
+		drvlen = GM_VRING_SPLIT_AVAIL_SIZE(vq->size) - 2 + ev;
+		devlen = GM_VRING_SPLIT_USED_SIZE(vq->size) - 2 + ev;
+	}
+	if (!gm__range_ok(cfg->desc_addr, dlen) || !gm__range_ok(cfg->driver_addr, drvlen) ||
+	    !gm__range_ok(cfg->device_addr, devlen)) {
+		free(vq);
+		return bad_config(cfg, "ring wraps past 2^64");
+	}
+
+	vq->reqs = gm__calloc(vq->nreq, sizeof(*vq->reqs));
+	vq->sg_store = gm__calloc((size_t)vq->nreq * vq->max_chain, sizeof(*vq->sg_store));
+	vq->iov_store = gm__calloc((size_t)vq->nreq * vq->iov_cap, sizeof(*vq->iov_store));
+	vq->itab = gm__malloc((size_t)vq->max_chain * GM_VRING_DESC_SIZE);
+	vq->id_out = gm__calloc(vq->size, 1);
+	if (!vq->reqs || !vq->sg_store || !vq->iov_store || !vq->itab || !vq->id_out) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < vq->nreq; i++) {
+		vq->reqs[i].sg = vq->sg_store + (size_t)i * vq->max_chain;
+		vq->reqs[i].iov = vq->iov_store + (size_t)i * vq->iov_cap;
+		vq->reqs[i].pub.iov = vq->reqs[i].iov;
+		vq->reqs[i].pub.sg = vq->reqs[i].sg;
+	}
+
+	ret = gm_ring_new(mem, cfg->desc_addr, dlen, vq->packed ? GM_PROT_RW : GM_PROT_READ,
+			  &vq->desc);
+	if (!ret)
+		ret = gm_ring_new(mem, cfg->driver_addr, drvlen, GM_PROT_READ, &vq->drv);
+	if (!ret)
+		ret = gm_ring_new(mem, cfg->device_addr, devlen, GM_PROT_RW, &vq->dev);
+	if (ret) {
+		gm__warn("virtqueue %u: cannot map the rings: %s", cfg->index, gm_strerror(ret));
+		goto fail;
+	}
+	state_init(vq);
+	ret = write_notify(vq, true);
+	if (ret) {
+		gm__warn("virtqueue %u: cannot write the device area: %s", cfg->index,
+			 gm_strerror(ret));
+		goto fail;
+	}
+	*out = vq;
+	return 0;
+fail:
+	vq->nreq = 0; /* nothing is out */
+	gm_vq_free(vq);
+	return ret;
+}

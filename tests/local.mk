@@ -1,0 +1,143 @@
+# ---- tests: the automake parallel harness (exit 0 pass, 77 skip, 99 error) --------
+# One section per layer, in the order of the layers.  GM_TEST_LIBS gives the
+# installed libraries (and the emulated Xen); tests of internals link
+# libgrantmem-core.la.
+GM_TEST_LIBS = $(GM_EMU_LIBS) libgrantmem.la $(PTHREAD_LIBS)
+GM_TEST_CORE_LIBS = libgrantmem-core.la $(PTHREAD_LIBS)
+# The driver's side of virtqueues (tools/common/virtq-driver.h).
+GM_TEST_DRIVER_LIBS = tools/common/libgm-tools.la $(GM_TEST_LIBS)
+# The fake Xen world for unit tests of later layers: add $(FAKE_XEN_SOURCES)
+# to a test's SOURCES (it needs only the public API).
+FAKE_XEN_SOURCES = tests/fake-xen.c tests/fake-xen.h
+EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h \
+	tests/test-virtq-common.h tests/test-virtq-body.h tests/hostile.h
+
+# ---- the whole library: headers and exported symbols ----
+TESTS += tests/test-headers.sh tests/test-symbols.sh
+EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh
+
+# ---- lib/base and lib/mem: the memory core ----
+core_tests = \
+	tests/test-space \
+	tests/test-bytes \
+	tests/test-map \
+	tests/test-view \
+	tests/test-fdio \
+	tests/test-log
+thread_tests += tests/test-threads
+check_PROGRAMS += $(core_tests) tests/test-threads
+TESTS += $(core_tests) tests/test-threads
+tests_test_space_LDADD = $(GM_TEST_LIBS)
+tests_test_bytes_LDADD = $(GM_TEST_LIBS)
+tests_test_map_LDADD = $(GM_TEST_LIBS)
+tests_test_view_LDADD = $(GM_TEST_LIBS)
+tests_test_fdio_LDADD = $(GM_TEST_LIBS)
+tests_test_log_LDADD = $(GM_TEST_LIBS)
+tests_test_threads_LDADD = $(GM_TEST_LIBS)
+
+# ---- lib/xen and backends/world: the Xen ops ----
+check_PROGRAMS += tests/test-xen-ops tests/test-fake-xen
+TESTS += tests/test-xen-ops tests/test-fake-xen
+tests_test_xen_ops_LDADD = $(GM_TEST_LIBS)
+tests_test_fake_xen_SOURCES = tests/test-fake-xen.c $(FAKE_XEN_SOURCES)
+tests_test_fake_xen_LDADD = $(GM_TEST_LIBS)
+if GM_HAVE_XEN
+check_PROGRAMS += tests/test-xen-real-conv
+TESTS += tests/test-xen-real-conv
+tests_test_xen_real_conv_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS)
+tests_test_xen_real_conv_LDADD = $(GM_TEST_CORE_LIBS)
+endif
+
+# ---- backends/emu: the emulated Xen ----
+emu_tests = \
+	tests/test-emu-gnttab \
+	tests/test-emu-dead \
+	tests/test-emu-evtchn \
+	tests/test-emu-xs \
+	tests/test-emu-hostile
+check_PROGRAMS += $(emu_tests)
+TESTS += $(emu_tests)
+tests_test_emu_gnttab_LDADD = $(GM_TEST_LIBS)
+tests_test_emu_dead_LDADD = $(GM_TEST_LIBS)
+tests_test_emu_evtchn_LDADD = $(GM_TEST_LIBS)
+tests_test_emu_xs_LDADD = $(GM_TEST_LIBS)
+tests_test_emu_hostile_LDADD = $(GM_TEST_LIBS)
+# The scenario pair on a hub run by tools/grantmem-xen-emu.
+TESTS += tests/test-emu-scenario.sh
+EXTRA_DIST += tests/test-emu-scenario.sh
+
+# ---- backends/grant: grant regions and the mapping cache ----
+check_PROGRAMS += tests/test-grant tests/test-grant-threads
+TESTS += tests/test-grant tests/test-grant-threads
+thread_tests += tests/test-grant-threads
+tests_test_grant_LDADD = $(GM_TEST_LIBS)
+tests_test_grant_threads_LDADD = $(GM_TEST_LIBS)
+
+# ---- lib/virtio: rings and virtqueues ----
+virtq_tests = \
+	tests/test-virtq-ring \
+	tests/test-virtq-split \
+	tests/test-virtq-packed \
+	tests/test-virtq-hostile \
+	tests/test-virtq-grant
+check_PROGRAMS += $(virtq_tests) tests/test-virtq-threads
+TESTS += $(virtq_tests) tests/test-virtq-threads
+thread_tests += tests/test-virtq-threads
+GM_TEST_DRIVER_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/common
+tests_test_virtq_ring_LDADD = $(GM_TEST_LIBS)
+tests_test_virtq_split_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_virtq_split_LDADD = $(GM_TEST_DRIVER_LIBS)
+tests_test_virtq_packed_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_virtq_packed_LDADD = $(GM_TEST_DRIVER_LIBS)
+tests_test_virtq_hostile_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_virtq_hostile_LDADD = $(GM_TEST_DRIVER_LIBS)
+tests_test_virtq_grant_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_virtq_grant_LDADD = $(GM_TEST_DRIVER_LIBS)
+tests_test_virtq_threads_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_virtq_threads_LDADD = $(GM_TEST_DRIVER_LIBS)
+
+# ---- lib/vdev: the vdev transport ----
+check_PROGRAMS += tests/test-vdev tests/test-vdev-blk
+TESTS += tests/test-vdev tests/test-vdev-blk
+thread_tests += tests/test-vdev tests/test-vdev-blk
+tests_test_vdev_LDADD = $(GM_TEST_LIBS)
+tests_test_vdev_blk_LDADD = $(GM_TEST_LIBS)
+# End to end: grantmem-blk and grantmem-guest on a hub (tools/demo.sh's pieces).
+TESTS += tests/test-vdev-demo.sh
+EXTRA_DIST += tests/test-vdev-demo.sh
+
+# ---- lib/ioreq: the ioreq transport ----
+# The register file driven directly, over a RAM + grant space on the fake
+# Xen, and with real virtqueues: a driver's rings in granted pages, served.
+# The PVH scenario (tests/xen/pvh/run-pvh.sh) runs from `make check-xen`.
+check_PROGRAMS += tests/test-ioreq-mmio tests/test-ioreq-vq
+TESTS += tests/test-ioreq-mmio tests/test-ioreq-vq
+tests_test_ioreq_mmio_SOURCES = tests/test-ioreq-mmio.c $(FAKE_XEN_SOURCES)
+tests_test_ioreq_mmio_LDADD = libgrantmem-ioreq.la $(GM_TEST_LIBS)
+tests_test_ioreq_vq_SOURCES = tests/test-ioreq-vq.c $(FAKE_XEN_SOURCES)
+tests_test_ioreq_vq_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_ioreq_vq_LDADD = libgrantmem-ioreq.la $(GM_TEST_DRIVER_LIBS)
+
+# ---- tools: grantmem-blk's RAM transport ----
+# End to end, with a hostile peer first (tests/blk-ram-hostile).
+check_PROGRAMS += tests/blk-ram-hostile
+tests_blk_ram_hostile_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_blk_ram_hostile_LDADD = $(GM_TEST_DRIVER_LIBS)
+TESTS += tests/test-blk-ram.sh
+EXTRA_DIST += tests/test-blk-ram.sh
+
+# ---- robustness: hostile guests and faults (tests/ROBUSTNESS.md) ----
+robust_tests = tests/test-hostile-grant tests/test-fault-sweep
+check_PROGRAMS += $(robust_tests)
+TESTS += $(robust_tests)
+tests_test_hostile_grant_SOURCES = tests/test-hostile-grant.c $(FAKE_XEN_SOURCES)
+tests_test_hostile_grant_LDADD = $(GM_TEST_LIBS)
+tests_test_fault_sweep_SOURCES = tests/test-fault-sweep.c $(FAKE_XEN_SOURCES)
+tests_test_fault_sweep_LDADD = $(GM_TEST_LIBS)
+# End to end: tools/demo.sh's virtio-blk scenario with each call site of the
+# backend's serving path failed in turn (grantmem-blk --fault).
+TESTS += tests/test-fault-sweep-blk.sh
+EXTRA_DIST += tests/test-fault-sweep-blk.sh tests/robustness-report.sh tests/ROBUSTNESS.md
+robustness-report:
+	$(SHELL) $(srcdir)/tests/robustness-report.sh '$(abs_top_srcdir)' '$(abs_top_builddir)'
+.PHONY: robustness-report

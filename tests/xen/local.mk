@@ -1,0 +1,36 @@
+# ---- tests/xen: `make check-xen`, grantmem on real Xen ----
+# Xen 4.17, a PV dom0 and a PV test domain under qemu (tests/xen/README.md),
+# then a PVH guest with Linux's own virtio drivers (tests/xen/pvh/).  Not
+# part of `make check`: it needs root (apt-get) and Debian's archive, and
+# takes a few minutes.  xen-selfgrant uses only the public API; it also
+# runs on the emulated Xen, where `make check` runs it
+# (test-selfgrant-emu.sh).
+EXTRA_DIST += \
+	tests/xen/README.md \
+	tests/xen/check-xen.sh \
+	tests/xen/run.sh \
+	tests/xen/dom0-init \
+	tests/xen/domu-init \
+	tests/xen/domu.cfg \
+	tests/xen/test-selfgrant-emu.sh \
+	tests/xen/pvh/README.md \
+	tests/xen/pvh/run-pvh.sh \
+	tests/xen/pvh/build-kernel.sh \
+	tests/xen/pvh/kernel.config \
+	tests/xen/pvh/gm_vmmio_evtchn.c \
+	tests/xen/pvh/gm-blkcheck.c \
+	tests/xen/pvh/dom0-init \
+	tests/xen/pvh/domu-init \
+	tests/xen/pvh/domu.cfg
+if GM_HAVE_XEN
+noinst_PROGRAMS += tests/xen/xen-selfgrant
+tests_xen_xen_selfgrant_LDADD = $(GM_TEST_LIBS)
+TESTS += tests/xen/test-selfgrant-emu.sh
+check-xen:
+	$(MAKE) $(AM_MAKEFLAGS) all
+	bash $(srcdir)/tests/xen/check-xen.sh '$(abs_top_builddir)' '$(abs_top_srcdir)'
+else
+check-xen:
+	@echo "check-xen: configure found no Xen libraries (install libxen-dev)" >&2; exit 1
+endif
+.PHONY: check-xen
