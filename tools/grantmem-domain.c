@@ -5,6 +5,8 @@
  *   grantmem-domain --socket PATH --domid N [--ram BYTES] [--pages N]
  *                   [--to DOMID] [--ro]
  *
+ * A testing aid (built, not installed).
+ *
  * Joins the emulated Xen at PATH as domain N, shares N pages (default 1)
  * with domain --to (default 0), read-only with --ro, fills page i with the
  * byte 'A' + i, allocates an unbound event channel for that domain and
@@ -13,16 +15,20 @@
  *   event-channel  the port
  *   pages          how many pages
  * Then it waits: every event that arrives is printed with the first bytes
- * of page 0 and echoed back with a notify.  SIGINT/SIGTERM end it.
+ * of page 0 and echoed back with a notify.  SIGINT/SIGTERM end it (exit 0);
+ * so does the hub going away (exit 1, with a message).  Exit status 2 for
+ * a usage error.
  */
 #include "config.h"
+
+#include "args.h"
 
 #include <grantmem/grantmem.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +39,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: grantmem-domain --socket PATH --domid N [--ram BYTES] [--pages N]"
-			" [--to DOMID] [--ro]\n");
 }
 
 static int publish(gm_xs *xs, unsigned domid, const gm_gref *refs, unsigned n, int port)
@@ -61,17 +61,43 @@ static int publish(gm_xs *xs, unsigned domid, const gm_gref *refs, unsigned n, i
 	return gm_xs_write_str(xs, 0, path, buf);
 }
 
+#define MAX_PAGES 4096
+
+static const struct tool_opt opts[] = {
+	{"socket", 's', "PATH", "the emulated Xen's hub to join (required)"},
+	{"domid", 'd', "N", "this domain's id (required)"},
+	{"ram", 'm', "BYTES", "the domain's memory, with k, m or g (default 16m)"},
+	{"pages", 'p', "N", "pages to share (1 to 4096; default 1)"},
+	{"to", 't', "DOMID", "the domain they are shared with (default 0)"},
+	{"ro", 'r', NULL, "share them read-only"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-domain",
+	.synopsis = "grantmem-domain --socket PATH --domid N [--ram BYTES] [--pages N]"
+		    " [--to DOMID] [--ro]",
+	.about = "An emulated test domain: shares pages filled with 'A' + page number and an\n"
+		 "event channel, publishes them under /local/domain/N/data/grantmem-domain/ and\n"
+		 "echoes every event, until SIGINT or SIGTERM (exit 0) or the hub goes away\n"
+		 "(exit 1).  A testing aid.",
+	.opts = opts,
+};
+
+/* Errors that say the hub is gone: the connection broke. */
+static bool hub_gone(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ESHUTDOWN;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"domid", required_argument, NULL, 'd'},
-		{"ram", required_argument, NULL, 'm'},    {"pages", required_argument, NULL, 'p'},
-		{"to", required_argument, NULL, 't'},     {"ro", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-	};
-	const char *sock = NULL, *ram = "16m";
-	unsigned domid = 1, pages = 1, to = 0;
+	const char *sock = NULL;
+	unsigned long long ram = 16ull << 20;
+	long domid = -1;
+	unsigned pages = 1, to = 0;
 	int c, r, ro = 0, port, err = 0, rc = 1;
+	bool gone = false;
 	char spec[512];
 	gm_gref *refs = NULL;
 	unsigned char *p = NULL;
@@ -84,29 +110,29 @@ int main(int argc, char **argv)
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
 	gm_emu_register();
 
-	while ((c = getopt_long(argc, argv, "s:d:m:p:t:rh", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
-		case 'd': domid = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'm': ram = optarg; break;
-		case 'p': pages = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 't': to = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'd': domid = (long)tool_num(&T, optarg, 0, GM_DOMID_MAX); break;
+		case 'm': ram = tool_size(&T, optarg, GM_PAGE_SIZE, 1ull << 40); break;
+		case 'p': pages = (unsigned)tool_num(&T, optarg, 1, MAX_PAGES); break;
+		case 't': to = (unsigned)tool_num(&T, optarg, 0, GM_DOMID_MAX); break;
 		case 'r': ro = 1; break;
-		default:
-			usage();
-			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!sock || optind != argc || !pages || pages > 4096 || to > 0x7fef) {
-		usage();
-		return 2;
-	}
-	snprintf(spec, sizeof(spec), "emu:%s,domid=%u,ram=%s", sock, domid, ram);
+	if (optind != argc)
+		tool_usage_error(&T, "unexpected argument \"%s\"", argv[optind]);
+	if (!sock || domid < 0)
+		tool_usage_error(&T, "--%s is required", !sock ? "socket" : "domid");
+	if (snprintf(spec, sizeof(spec), "emu:%s,domid=%ld,ram=%llu", sock, domid, ram) >=
+	    (int)sizeof(spec))
+		tool_usage_error(&T, "--socket: the path is too long");
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if ((r = gm_xen_open(spec, &x)) < 0 || (r = gm_gntshr_open(x, &shr)) < 0 ||
 	    (r = gm_evtchn_open(x, &ev)) < 0 || (r = gm_xs_open(x, &xs)) < 0) {
-		fprintf(stderr, "grantmem-domain: %s: %s\n", spec, gm_strerror(r));
+		fprintf(stderr, "grantmem-domain: cannot join the hub at %s as domain %ld: %s\n",
+			sock, domid, gm_strerror(r));
 		goto out;
 	}
 	refs = calloc(pages, sizeof(*refs));
@@ -117,22 +143,30 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < pages; i++)
 		memset(p + (size_t)i * GM_PAGE_SIZE, 'A' + (int)(i % 26), GM_PAGE_SIZE);
 	port = gm_evtchn_bind_unbound(ev, (gm_domid)to);
-	if (port < 0 || (r = publish(xs, domid, refs, pages, port)) < 0) {
+	if (port < 0 || (r = publish(xs, (unsigned)domid, refs, pages, port)) < 0) {
 		fprintf(stderr, "grantmem-domain: %s\n", gm_strerror(port < 0 ? port : r));
 		goto out;
 	}
-	printf("domain %u: %u page(s) %s for dom %u, refs from %u, port %d\n", domid, pages,
+	printf("domain %ld: %u page(s) %s for dom %u, refs from %u, port %d\n", domid, pages,
 	       ro ? "read-only" : "read-write", to, refs[0], port);
 	fflush(stdout);
 	while (!stop) {
 		struct pollfd pf = {.fd = gm_evtchn_fd(ev), .events = POLLIN};
 		int got;
 
-		if (poll(&pf, 1, 200) <= 0)
+		/* no event for 200 ms: ask anyway, which tells whether the hub is there */
+		if (poll(&pf, 1, 200) < 0)
 			continue;
 		/* one port: acked once per wakeup, so a peer that notifies without
 		 * pause cannot keep us in here */
-		if ((got = gm_evtchn_pending(ev)) >= 0) {
+		got = gm_evtchn_pending(ev);
+		if (hub_gone(got)) {
+			fprintf(stderr, "grantmem-domain: the hub at %s went away: %s\n", sock,
+				gm_strerror(got));
+			gone = true;
+			goto out;
+		}
+		if (got >= 0) {
 			printf("event on port %d; page 0 starts \"%.16s\"; echoing\n", got, p);
 			fflush(stdout);
 			gm_evtchn_unmask(ev, (gm_port)got);
@@ -142,7 +176,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	if (p) {
-		for (unsigned i = 0; i < pages; i++)
+		/* (without the hub there is no grant table to end access in) */
+		for (unsigned i = 0; !gone && i < pages; i++)
 			if (gm_gntshr_end_access(shr, refs[i]) == -EBUSY)
 				fprintf(stderr, "grantmem-domain: ref %u still mapped\n", refs[i]);
 		gm_gntshr_unshare(shr, p, pages);

@@ -39,10 +39,11 @@
  */
 #include "config.h"
 
+#include "args.h"
+
 #include <grantmem/grantmem.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -472,24 +473,30 @@ out:
 	return failures ? 1 : 0;
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: grantmem-scenario guest   [--xen SPEC] [--backend-domid N] [--pages N] [--timeout SEC]\n"
-		"       grantmem-scenario backend [--xen SPEC] [--guest-domid N] [--timeout SEC]\n");
-}
+static const struct tool_opt opts[] = {
+	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET[,domid=N]\");\n"
+			     "default $GRANTMEM_XEN, else real Xen"},
+	{"backend-domid", 'b', "N", "guest: the domain the pages are granted to (default 0)"},
+	{"guest-domid", 'g', "N", "backend: serve only this guest (default: any)"},
+	{"pages", 'p', "N", "guest: read-write pages to share (2 to 64; default 2)"},
+	{"timeout", 't', "SEC", "give up after SEC seconds (default 30)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-scenario",
+	.synopsis = "grantmem-scenario guest   [--xen SPEC] [--backend-domid N] [--pages N]"
+		    " [--timeout SEC]\n"
+		    "grantmem-scenario backend [--xen SPEC] [--guest-domid N] [--timeout SEC]",
+	.about = "One guest/backend exchange of granted pages, an event channel and xenstore,\n"
+		 "the same binary on the emulated world and on real Xen.  A testing aid.\n"
+		 "exit status: 0 every check passed, 1 a check failed, 2 usage error",
+	.opts = opts,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"xen", required_argument, NULL, 'x'},
-		{"backend-domid", required_argument, NULL, 'b'},
-		{"guest-domid", required_argument, NULL, 'g'},
-		{"pages", required_argument, NULL, 'p'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const char *const modes[] = {"guest", "backend", NULL};
 	const char *spec = NULL, *mode;
 	unsigned backend = 0, pages = 2;
 	int guest = -1, c, r;
@@ -498,38 +505,34 @@ int main(int argc, char **argv)
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
 	gm_emu_register();
 
-	while ((c = getopt_long(argc, argv, "x:b:g:p:t:h", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 'x':
 			spec = optarg;
 			break;
 		case 'b':
-			backend = (unsigned)strtoul(optarg, NULL, 0);
+			backend = (unsigned)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'g':
-			guest = atoi(optarg);
+			guest = (int)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'p':
-			pages = (unsigned)strtoul(optarg, NULL, 0);
+			pages = (unsigned)tool_num(&T, optarg, 2, MAX_PAGES);
 			break;
 		case 't':
-			timeout_s = atoi(optarg);
+			timeout_s = (int)tool_num(&T, optarg, 1, 86400);
 			break;
-		default:
-			usage();
-			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (optind + 1 != argc || pages < 2 || pages > MAX_PAGES || backend > 0x7fef ||
-	    timeout_s <= 0) {
-		usage();
-		return 2;
-	}
+	if (optind == argc)
+		tool_usage_error(&T, "no mode (guest or backend)");
+	if (optind + 1 != argc)
+		tool_usage_error(&T, "one mode only, not \"%s\"", argv[optind + 1]);
+	for (c = 0; modes[c] && strcmp(argv[optind], modes[c]); c++)
+		;
+	if (!modes[c])
+		tool_usage_error(&T, "unknown mode \"%s\" (guest or backend)", argv[optind]);
 	mode = argv[optind];
-	if (strcmp(mode, "guest") && strcmp(mode, "backend")) {
-		usage();
-		return 2;
-	}
 	r = gm_xen_open(spec, &x);
 	check("open-world", r == 0, "%s: %s", spec ? spec : "(default)", gm_strerror(r));
 	if (r < 0)

@@ -20,46 +20,42 @@
  */
 #include "config.h"
 
+#include "args.h"
+
 #include <grantmem/grantmem.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: grantmem-vdev add|remove|xl [--xen SPEC] --backend-domid B\n"
-		   "                     --frontend-domid F [--devid N] [--type T]\n");
-}
+static const struct tool_opt opts[] = {
+	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET\");\n"
+			     "default $GRANTMEM_XEN, else real Xen"},
+	{"backend-domid", 'b', "B", "the backend's domain id (required)"},
+	{"frontend-domid", 'f', "F", "the frontend's domain id (required)"},
+	{"devid", 'd', "N", "the device number (default 0)"},
+	{"type", 't', "T", "the device type (add, remove; default " GM_VDEV_TYPE_DEFAULT ");\n"
+			   "1 to 32 characters of a-z, 0-9, '-' and '_'"},
+	{NULL, 0, NULL, NULL},
+};
 
-static long num(const char *s, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || end == s || *end || v < 0 || v > max) {
-		fprintf(stderr, "grantmem-vdev: bad number \"%s\"\n", s);
-		exit(2);
-	}
-	return v;
-}
+static struct tool T = {
+	.name = "grantmem-vdev",
+	.synopsis = "grantmem-vdev add|remove|xl [--xen SPEC] --backend-domid B\n"
+		    "              --frontend-domid F [--devid N] [--type T]",
+	.about = "commands:\n"
+		 "  add     create the backend and frontend directories with their permissions\n"
+		 "  remove  remove them (the backend releases the device)\n"
+		 "  xl      show what xl wrote for a `virtio = [...]` device\n"
+		 "exit status: 0 done, 1 failed, 2 usage error",
+	.opts = opts,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"xen", required_argument, NULL, 'x'},
-		{"backend-domid", required_argument, NULL, 'b'},
-		{"frontend-domid", required_argument, NULL, 'f'},
-		{"devid", required_argument, NULL, 'd'},
-		{"type", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const char *const cmds[] = {"add", "remove", "xl", NULL};
 	const char *spec = NULL, *type = NULL, *cmd;
 	long be = -1, fe = -1, devid = 0;
 	gm_xen *x = NULL;
@@ -69,35 +65,41 @@ int main(int argc, char **argv)
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
 	gm_emu_register();
 
-	while ((c = getopt_long(argc, argv, "x:b:f:d:t:h", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 'x':
 			spec = optarg;
 			break;
 		case 'b':
-			be = num(optarg, 0x7fef);
+			be = (long)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'f':
-			fe = num(optarg, 0x7fef);
+			fe = (long)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'd':
-			devid = num(optarg, INT32_MAX);
+			devid = (long)tool_num(&T, optarg, 0, INT32_MAX);
 			break;
 		case 't':
-			type = optarg;
+			type = tool_vdev_type(&T, optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
-	if (optind + 1 != argc || be < 0 || fe < 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind == argc)
+		tool_usage_error(&T, "no command (add, remove or xl)");
+	if (optind + 1 != argc)
+		tool_usage_error(&T, "one command only, not \"%s\"", argv[optind + 1]);
+	cmd = argv[optind];
+	for (c = 0; cmds[c] && strcmp(cmd, cmds[c]); c++)
+		;
+	if (!cmds[c])
+		tool_usage_error(&T, "unknown command \"%s\" (add, remove or xl)", cmd);
+	if (be < 0 || fe < 0)
+		tool_usage_error(&T, "--%s is required", be < 0 ? "backend-domid" : "frontend-domid");
+	if (be == fe)
+		tool_usage_error(&T, "--backend-domid and --frontend-domid are both %ld: a device "
+			       "joins two domains", be);
+	if (type && !strcmp(cmd, "xl"))
+		tool_usage_error(&T, "--type: xl devices are always of type virtio");
 	cmd = argv[optind];
 	if ((r = gm_xen_open(spec, &x)) < 0 || (r = gm_xs_open(x, &xs)) < 0) {
 		fprintf(stderr, "grantmem-vdev: cannot open xenstore: %s\n", gm_strerror(r));
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
 		r = gm_vdev_toolstack_add(xs, type, (gm_domid)be, (gm_domid)fe, (unsigned)devid);
 	} else if (!strcmp(cmd, "remove")) {
 		r = gm_vdev_toolstack_remove(xs, type, (gm_domid)be, (gm_domid)fe, (unsigned)devid);
-	} else if (!strcmp(cmd, "xl")) {
+	} else {
 		struct gm_xl_virtio v;
 		char dir[128];
 
@@ -121,15 +123,8 @@ int main(int argc, char **argv)
 			       dir, v.frontend_id, v.frontend, v.online, gm_vdev_state_name(v.state),
 			       v.type, v.device_id, v.transport, v.grant_usage,
 			       v.has_base ? "" : "(none)", v.base, v.has_irq ? "" : "(none)", v.irq);
-	} else {
-		usage(stderr);
-		r = -EINVAL;
 	}
-	if (r < 0 && r != -EINVAL)
-		fprintf(stderr, "grantmem-vdev %s: %s\n", cmd, gm_strerror(r));
-	else if (r == -EINVAL && strcmp(cmd, "add") && strcmp(cmd, "remove") && strcmp(cmd, "xl"))
-		r = -EINVAL;
-	else if (r == -EINVAL)
+	if (r < 0)
 		fprintf(stderr, "grantmem-vdev %s: %s\n", cmd, gm_strerror(r));
 	gm_xs_close(xs);
 	gm_xen_close(x);

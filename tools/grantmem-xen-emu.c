@@ -18,20 +18,15 @@
  */
 #include "config.h"
 
+#include "args.h"
+
 #include <grantmem/grantmem.h>
 
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: grantmem-xen-emu [-v] [--ready-fd N] SOCKET\n"
-			"       grantmem-xen-emu --stop SOCKET\n"
-			"       grantmem-xen-emu --domain-info DOMID SOCKET\n");
-}
 
 /* Print what the hub at @path holds for domain @domid. */
 static int domain_info(const char *path, gm_domid domid)
@@ -56,48 +51,56 @@ static int domain_info(const char *path, gm_domid domid)
 	return 0;
 }
 
+static const struct tool_opt opts[] = {
+	{"ready-fd", 'r', "N", "write an int 0 (4 bytes) to descriptor N once the hub listens"},
+	{"stop", 's', NULL, "ask the hub at SOCKET to exit"},
+	{"domain-info", 'i', "DOMID", "print what the hub at SOCKET holds for domain DOMID"},
+	{"verbose", 'v', NULL, "log at debug level"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-xen-emu",
+	.synopsis = "grantmem-xen-emu [-v] [--ready-fd N] SOCKET\n"
+		    "grantmem-xen-emu --stop SOCKET\n"
+		    "grantmem-xen-emu --domain-info DOMID SOCKET",
+	.about = "Runs the emulated Xen's hub in the foreground until SIGTERM or SIGINT;\n"
+		 "processes join with gm_xen_open(\"emu:SOCKET[,domid=N][,ram=BYTES]\").\n"
+		 "exit status: 0 after a clean stop, 1 on failure, 2 usage error",
+	.opts = opts,
+};
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"ready-fd", required_argument, NULL, 'r'},
-		{"stop", no_argument, NULL, 's'},
-		{"domain-info", required_argument, NULL, 'i'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c, r, ready = -1, stop = 0;
 	long info = -1;
-	char *end;
 
-	while ((c = getopt_long(argc, argv, "r:svh", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 'r':
-			ready = atoi(optarg);
+			ready = (int)tool_num(&T, optarg, 0, INT32_MAX);
 			break;
 		case 's':
 			stop = 1;
 			break;
 		case 'i':
-			errno = 0;
-			info = strtol(optarg, &end, 0);
-			if (errno || end == optarg || *end || info < 0 || info > 0x7fef) {
-				fprintf(stderr, "grantmem-xen-emu: bad domid \"%s\"\n", optarg);
-				return 2;
-			}
+			info = (long)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'v':
 			gm_set_log(NULL, NULL, GM_LOG_DEBUG);
 			break;
-		default:
-			usage();
-			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (optind + 1 != argc || (stop && info >= 0)) {
-		usage();
-		return 2;
-	}
+	if (optind == argc)
+		tool_usage_error(&T, "no SOCKET");
+	if (optind + 1 != argc)
+		tool_usage_error(&T, "one SOCKET only, not \"%s\"", argv[optind + 1]);
+	if (stop && info >= 0)
+		tool_usage_error(&T, "--stop and --domain-info exclude each other");
+	if (ready >= 0 && (stop || info >= 0))
+		tool_usage_error(&T, "--ready-fd is for running a hub");
+	if (ready >= 0 && fcntl(ready, F_GETFD) < 0)
+		tool_usage_error(&T, "--ready-fd: descriptor %d is not open", ready);
 	if (stop)
 		r = gm_emu_hub_shutdown(argv[optind]);
 	else if (info >= 0)

@@ -1,5 +1,7 @@
 # ---- tools: reference backends and tools -----------------------------------------
-# tools/common: what the tools share (not installed): the frontend driver
+# tools/common: what the tools share (not installed): the command line of
+# every tool (args: one option table drives getopt, --help and --version,
+# strict numbers and sizes, exit status 2 for usage errors), the frontend driver
 # (virtq-driver: a guest's side of the rings, used by grantmem-guest and the
 # tests) and the RAM transport of grantmem-blk and grantmem-guest (blk-ram:
 # a memfd shared over a unix socket, the plain-shared-RAM baseline).
@@ -8,7 +10,9 @@ tools_common_libgm_tools_la_SOURCES = \
 	tools/common/virtq-driver.c \
 	tools/common/virtq-driver.h \
 	tools/common/blk-ram.c \
-	tools/common/blk-ram.h
+	tools/common/blk-ram.h \
+	tools/common/args.c \
+	tools/common/args.h
 GM_TOOL_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/common
 tools_common_libgm_tools_la_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 GM_TOOL_LIBS = tools/common/libgm-tools.la libgrantmem.la $(PTHREAD_LIBS)
@@ -17,6 +21,9 @@ GM_EMU_LIBS = libgrantmem-emu.la
 # The emulated Xen's hub, a manual test domain, and the guest/backend
 # scenario that runs unchanged on the emulated world and on real Xen.
 bin_PROGRAMS += tools/grantmem-xen-emu tools/grantmem-domain tools/grantmem-scenario
+tools_grantmem_xen_emu_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
+tools_grantmem_domain_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
+tools_grantmem_scenario_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_xen_emu_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_domain_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_scenario_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
@@ -32,6 +39,7 @@ tools_grantmem_blk_LDADD = libgrantmem-ioreq.la $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_guest_SOURCES = tools/grantmem-guest.c tools/virtio-blk.h
 tools_grantmem_guest_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_guest_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
+tools_grantmem_vdev_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_vdev_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 
 # `make demo`: a virtio-blk backend in driver domain 1 serving test domain 5
