@@ -5,6 +5,7 @@
 # minute.  Not part of `make check`: it measures, it never fails on a
 # number.  The old results stay if the run fails.
 bin_PROGRAMS += tools/grantmem-bench
+tools_grantmem_bench_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_bench_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS) -lm
 EXTRA_DIST += tools/bench-plot.sh bench/README.md
 BENCH_ARGS =

@@ -105,6 +105,10 @@ tests_test_vdev_blk_LDADD = $(GM_TEST_LIBS)
 # End to end: grantmem-blk and grantmem-guest on a hub (tools/demo.sh's pieces).
 TESTS += tests/test-vdev-demo.sh
 EXTRA_DIST += tests/test-vdev-demo.sh
+# The hub goes away under grantmem-blk (gm_vdev_backend_process: -ENOTCONN)
+# and under grantmem-domain: both stop, saying so.
+TESTS += tests/test-hub-gone.sh
+EXTRA_DIST += tests/test-hub-gone.sh
 
 # ---- lib/ioreq: the ioreq transport ----
 # The register file driven directly, over a RAM + grant space on the fake

@@ -125,6 +125,7 @@ struct blkdev {
 };
 
 static struct blkdev *devs[MAX_DEVS];
+static bool xs_lost; /* xenstore went away: nothing to publish any more */
 static atomic_uint_fast64_t total_requests;
 
 /* ---- fault injection: a testing aid (tests/test-fault-sweep-blk.sh) ---------- */
@@ -654,7 +655,7 @@ static void publish_stats(struct blkdev *d, bool force)
 
 	for (unsigned i = 0; i < d->nq; i++)
 		wsum += wk[i] = atomic_load(&d->q[i].wakeups);
-	if (!force && req == d->last_published && wsum == d->last_wakeups)
+	if (xs_lost || (!force && req == d->last_published && wsum == d->last_wakeups))
 		return;
 	gm_grant_cache_stats(gm_vdev_backend_cache(d->be), &st);
 	d->last_published = req;
@@ -1138,9 +1139,9 @@ int main(int argc, char **argv)
 		       cfg.offer_persistent ? "persistent" : "transient");
 		fflush(stdout);
 	}
-	int last_err = 0;
+	int last_err = 0, rc = 0;
 
-	for (r = gm_vdev_backend_process(backend);;) {
+	for (r = gm_vdev_backend_process(backend); r != -ENOTCONN;) {
 		struct pollfd p[2] = {{.fd = gm_vdev_backend_fd(backend), .events = POLLIN},
 				      {.fd = sfd, .events = POLLIN}};
 
@@ -1152,10 +1153,13 @@ int main(int argc, char **argv)
 		if (p[1].revents)
 			break;
 		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			fprintf(stderr, "grantmem-blk: lost xenstore\n");
+			fprintf(stderr, "grantmem-blk: lost xenstore; stopping\n");
+			rc = 1;
 			break;
 		}
 		r = gm_vdev_backend_process(backend);
+		if (r == -ENOTCONN)
+			break;
 		for (unsigned i = 0; i < MAX_DEVS; i++)
 			if (devs[i])
 				publish_stats(devs[i], false);
@@ -1166,6 +1170,12 @@ int main(int argc, char **argv)
 				cur = devs[i];
 			fault_check(cur);
 		}
+	}
+	if (r == -ENOTCONN) {
+		/* the library said so once; gm_vdev_backend_free leaves xenstore alone */
+		fprintf(stderr, "grantmem-blk: xenstore went away; stopping\n");
+		xs_lost = true;
+		rc = 1;
 	}
 	gm_grant_cache_stats(gm_vdev_backend_cache(backend), &st);
 	gm_vdev_backend_free(backend);
@@ -1186,5 +1196,5 @@ int main(int argc, char **argv)
 	}
 	fault_report();
 	printf("grantmem-blk: stopped\n");
-	return 0;
+	return rc;
 }

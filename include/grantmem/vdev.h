@@ -316,7 +316,11 @@ GM_API int gm_vdev_backend_fd(gm_vdev_backend *b);
  * devices, follow each device's state machine (publish, connect,
  * disconnect, reset for a reconnect).  Never blocks on the frontend.
  * Returns the number of devices connected now (>= 0) or a negative errno
- * when xenstore itself failed (the backend stays usable; try again).
+ * when a xenstore call failed (the backend stays usable; try again), or
+ * -ENOTCONN when the connection to xenstore itself broke (xenstored or the
+ * emulated hub went away: logged once at warning, and every later call
+ * returns -ENOTCONN at once without logging; all that is left to do is
+ * gm_vdev_backend_free(), which then leaves xenstore alone).
  * Frontend mistakes are not errors: they are logged at info and leave the
  * device unconnected until the frontend changes its nodes.  Failures on the
  * backend's side (a xenstore write, an event channel, memory, releasing the
@@ -330,8 +334,12 @@ GM_API int gm_vdev_backend_process(gm_vdev_backend *b);
 /*
  * gm_vdev_backend_run - loop: poll gm_vdev_backend_fd() and @stop_fd, call
  * gm_vdev_backend_process() (also every @tick_ms when > 0, for stats, and
- * every 100 ms while a failed step waits to be tried again).
- * Returns 0 when @stop_fd becomes readable, or a negative errno.
+ * while a failed step waits to be tried again: after 100 ms, backing off to
+ * 3.2 s while xenstore calls keep failing).  Returns 0 when @stop_fd
+ * becomes readable, -ENOTCONN when the connection to xenstore broke (see
+ * gm_vdev_backend_process; its descriptor hanging up counts too), another
+ * negative errno if poll() fails.  Failed xenstore calls are not returned:
+ * they are tried again.
  */
 GM_API int gm_vdev_backend_run(gm_vdev_backend *b, int stop_fd, int tick_ms);
 

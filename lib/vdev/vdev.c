@@ -746,6 +746,7 @@ struct gm_vdev_backend {
 	struct gm_vdev *devs;
 	unsigned nconnected;
 	bool retry; /* a step failed on our side: step again soon (backend_run) */
+	bool gone;  /* the connection to xenstore broke: nothing more to do (-ENOTCONN) */
 };
 
 #define TOKEN_ROOT "gm-vdev-root"
@@ -1164,6 +1165,27 @@ static bool path_under(const char *path, const char *dir)
 	return n && !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
 }
 
+/*
+ * Errors that say the connection to xenstore itself broke (a xenstored or
+ * an emulated hub that went away), not that one call failed: nothing the
+ * backend does will succeed again.
+ */
+static bool xs_gone(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ESHUTDOWN ||
+	       r == -EBADF;
+}
+
+/* xenstore is gone (@r): say so once; from now on the backend only frees. */
+static void xs_lost(struct gm_vdev_backend *b, int r)
+{
+	if (b->gone)
+		return;
+	b->gone = true;
+	gm__warn("vdev: lost the connection to xenstore (%s); %u device(s) connected",
+		 gm_strerror(r), b->nconnected);
+}
+
 GM_API int gm_vdev_backend_process(gm_vdev_backend *b)
 {
 	char *path, *token;
@@ -1171,6 +1193,8 @@ GM_API int gm_vdev_backend_process(gm_vdev_backend *b)
 
 	if (!b)
 		return -EINVAL;
+	if (b->gone)
+		return -ENOTCONN;
 	while ((r = gm_xs_read_watch(b->xs, &path, &token)) == 0) {
 		for (struct gm_vdev *d = b->devs; d; d = d->next)
 			if (d->fe_dir[0] && path_under(path, d->fe_dir))
@@ -1178,11 +1202,21 @@ GM_API int gm_vdev_backend_process(gm_vdev_backend *b)
 		free(path);
 		free(token);
 	}
+	if (xs_gone(r)) {
+		xs_lost(b, r);
+		return -ENOTCONN;
+	}
+	b->retry = r != -EAGAIN;
 	if (r != -EAGAIN)
 		return r;
-	b->retry = false;
-	if ((r = scan(b)) < 0)
+	if ((r = scan(b)) < 0) {
+		if (xs_gone(r)) {
+			xs_lost(b, r);
+			return -ENOTCONN;
+		}
+		b->retry = true;
 		return r;
+	}
 	for (struct gm_vdev *d = b->devs; d; d = d->next)
 		dev_step(d);
 	return (int)b->nconnected;
@@ -1261,13 +1295,16 @@ GM_API void gm_vdev_backend_free(gm_vdev_backend *b)
 			/* a last try; freeing the cache below unmaps what is left */
 			if (d->unreleased)
 				release_mappings(d);
-			set_state(d, GM_VDEV_STATE_CLOSED);
+			if (!b->gone)
+				set_state(d, GM_VDEV_STATE_CLOSED);
 		}
+		if (b->gone)
+			d->watching = false; /* nothing to unwatch in a xenstore that is gone */
 		dev_free(d);
 	}
-	if (b->watch_root)
+	if (b->watch_root && !b->gone)
 		gm_xs_unwatch(b->xs, b->root, TOKEN_ROOT);
-	if (b->watch_release)
+	if (b->watch_release && !b->gone)
 		gm_xs_unwatch(b->xs, "@releaseDomain", TOKEN_RELEASE);
 	gm_grant_cache_free(b->cache);
 	gm_gnttab_close(b->gt);
@@ -1282,6 +1319,7 @@ GM_API int gm_vdev_backend_fd(gm_vdev_backend *b)
 
 GM_API int gm_vdev_backend_run(gm_vdev_backend *b, int stop_fd, int tick_ms)
 {
+	unsigned fails = 0; /* xenstore calls failed in a row: the retries back off */
 	int fd, r;
 
 	if (!b)
@@ -1289,25 +1327,30 @@ GM_API int gm_vdev_backend_run(gm_vdev_backend *b, int stop_fd, int tick_ms)
 	fd = gm_xs_fd(b->xs);
 	if (fd < 0)
 		return fd;
-	if ((r = gm_vdev_backend_process(b)) < 0)
+	if ((r = gm_vdev_backend_process(b)) == -ENOTCONN)
 		return r;
+	fails = r < 0;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
 		int ms = tick_ms > 0 ? tick_ms : -1;
+		int retry_ms = VDEV_RETRY_MS << (fails < 5 ? fails : 5);
 
-		/* a step that failed on our side is tried again without a watch */
-		if (b->retry && (ms < 0 || ms > VDEV_RETRY_MS))
-			ms = VDEV_RETRY_MS;
+		/* a step that failed is tried again without a watch */
+		if (b->retry && (ms < 0 || ms > retry_ms))
+			ms = retry_ms;
 		r = poll(p, stop_fd >= 0 ? 2 : 1, ms);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r > 0 && stop_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
 			return 0;
-		if (r > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return -ECONNRESET;
+		if (r > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+			xs_lost(b, -ECONNRESET);
+			return -ENOTCONN;
+		}
 		r = gm_vdev_backend_process(b);
-		if (r < 0 && r != -EAGAIN)
+		if (r == -ENOTCONN)
 			return r;
+		fails = r < 0 ? fails + 1 : 0;
 	}
 }
 
