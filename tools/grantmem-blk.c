@@ -43,6 +43,7 @@
  */
 #include "config.h"
 
+#include "args.h"
 #include "blk-ioreq.h"
 #include "blk-ram.h"
 #include "virtio-blk.h"
@@ -51,7 +52,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -877,270 +877,264 @@ static void ram_disconnect(void *opaque, void *priv)
 
 /* ---- main -------------------------------------------------------------------- */
 
-static void usage(FILE *f)
+enum transport { TR_XENSTORE, TR_IOREQ, TR_RAM };
+
+/* What the command line asked for, and the device it makes of the image. */
+struct blk_config {
+	const char *spec, *image, *type, *socket_path;
+	enum transport transport;
+	bool stats, packed;
+	uint64_t mmio_base;
+	struct gm_vdev_backend_config vdev; /* what the vdev transport offers */
+	unsigned char cfgspace[VBLK_CFG_SIZE];
+};
+
+#define KEY_FAULT TOOL_LONG_ONLY
+#define KEY_FAULT_ON (TOOL_LONG_ONLY + 1)
+#define KEY_DOMID (TOOL_LONG_ONLY + 2)
+
+static const struct tool_opt opts[] = {
+	{"image", 'i', "PATH", "the raw image file to serve (required)"},
+	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET,domid=N\");\n"
+			     "default $GRANTMEM_XEN, else real Xen"},
+	{"transport", 'T', "NAME", "xenstore (default: the vdev protocol, PV domains), ioreq\n"
+				   "(an HVM/PVH guest's virtio-mmio) or ram (no Xen)"},
+	{"frontend-domid", 'f', "N", "serve only this frontend domain (default: every one);\n"
+				     "required with --transport ioreq"},
+	{"domid", KEY_DOMID, "N", "the same as --frontend-domid (for --transport ioreq)"},
+	{"queues", 'q', "N", "queues offered (default 1)"},
+	{"queue-size", 'Q', "N", "largest queue size accepted (default 256)"},
+	{"persistent", 'p', NULL, "offer persistent grants (feature-persistent)"},
+	{"packed", 'P', NULL, "offer packed rings"},
+	{"type", 't', "T", "the device type (default " GM_VDEV_TYPE_DEFAULT ")"},
+	{"read-only", 'r', NULL, "open the image read-only; writes fail"},
+	{"stats", 's', NULL, "print the request and mapping statistics at the end"},
+	{"verbose", 'v', NULL, "log connections and library messages at info"},
+	{"mmio-base", 'B', "ADDR", "--transport ioreq: the virtio-mmio window's address"},
+	{"socket", 'S', "PATH", "--transport ram: the unix socket guests connect to (required)"},
+	{"fault", KEY_FAULT, "SITE:N[:ERRNO]", "testing aid: the Nth call at the library's fault\n"
+						"site SITE (gm_fault_inject) fails with -ERRNO (default\n"
+						"EIO, ENOMEM for alloc); N = 0 only counts"},
+	{"fault-on", KEY_FAULT_ON, "WHEN", "connect (default): count from when the first frontend\n"
+					  "is served; disconnect: from its first disconnect"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-blk",
+	.synopsis = "grantmem-blk --image PATH [--xen SPEC] [--frontend-domid N] [--queues N]\n"
+		    "             [--queue-size N] [--persistent] [--packed] [--type T]\n"
+		    "             [--read-only] [--stats] [--verbose]\n"
+		    "grantmem-blk --transport ioreq --domid N --image PATH\n"
+		    "             [--mmio-base ADDR] [--xen SPEC] [--stats]\n"
+		    "grantmem-blk --transport ram --socket PATH --image PATH [--queues N]\n"
+		    "             [--queue-size N] [--packed] [--read-only] [--stats] [--verbose]",
+	.about = "A virtio-blk backend.  ram: no Xen; serve grantmem-guest --transport ram\n"
+		 "--socket PATH, one guest at a time, on the memfd it shares (the plain-shared-RAM\n"
+		 "baseline of the grant modes).  --fault is for the xenstore transport; it\n"
+		 "reports on stdout.  SIGINT/SIGTERM: disconnect every frontend and exit 0.\n"
+		 "exit status: 0 clean stop, 1 failure (also: xenstore went away), 2 usage error",
+	.opts = opts,
+};
+
+/* The command line into @c.  Usage errors exit 2. */
+static void parse_options(struct blk_config *c, int argc, char **argv)
 {
-	fprintf(f,
-		"usage: grantmem-blk --image PATH [--xen SPEC] [--frontend-domid N] [--queues N]\n"
-		"                    [--queue-size N] [--persistent] [--packed] [--type T]\n"
-		"                    [--read-only] [--stats] [--verbose]\n"
-		"       grantmem-blk --transport ioreq --domid N --image PATH\n"
-		"                    [--mmio-base ADDR] [--xen SPEC] [--stats]\n"
-		"       grantmem-blk --transport ram --socket PATH --image PATH [--queues N]\n"
-		"                    [--queue-size N] [--packed] [--read-only] [--stats] [--verbose]\n"
-		"  ram: no Xen; serve grantmem-guest --transport ram --socket PATH, one guest at a\n"
-		"  time, on the memfd it shares (the plain-shared-RAM baseline of the grant modes)\n"
-		"testing aid (xenstore transport): [--fault SITE:N[:ERRNO]] [--fault-on connect|disconnect]\n"
-		"  the Nth call at the library's fault site SITE (gm_fault_inject) fails with -ERRNO\n"
-		"  (default EIO, ENOMEM for alloc), counted from when the first frontend is served\n"
-		"  (or first disconnects); N = 0 only counts.  Reports on stdout.\n");
-}
+	static const char *const transports[] = {"xenstore", "ioreq", "ram", NULL};
+	static const char *const when[] = {"connect", "disconnect", NULL};
+	int k;
 
-static long num_arg(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "grantmem-blk: bad %s \"%s\"\n", what, s);
-		exit(2);
-	}
-	return v;
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"xen", required_argument, NULL, 'x'},
-		{"image", required_argument, NULL, 'i'},
-		{"frontend-domid", required_argument, NULL, 'f'},
-		/* --transport ioreq --domid N: the guest served (= --frontend-domid) */
-		{"domid", required_argument, NULL, 'f'},
-		{"queues", required_argument, NULL, 'q'},
-		{"queue-size", required_argument, NULL, 'Q'},
-		{"persistent", no_argument, NULL, 'p'},
-		{"packed", no_argument, NULL, 'P'},
-		{"type", required_argument, NULL, 't'},
-		{"read-only", no_argument, NULL, 'r'},
-		{"stats", no_argument, NULL, 's'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"transport", required_argument, NULL, 'T'},
-		{"mmio-base", required_argument, NULL, 'B'},
-		/* --transport ram --socket PATH: where guests connect */
-		{"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		/* testing aid, long options only */
-		{"fault", required_argument, NULL, 0x100},
-		{"fault-on", required_argument, NULL, 0x101},
-		{NULL, 0, NULL, 0},
-	};
-	const char *spec = NULL, *image = NULL, *type = NULL, *socket_path = NULL;
-	unsigned char cfgspace[VBLK_CFG_SIZE] = {0};
-	struct gm_vdev_backend_config cfg = {.frontend = -1, .max_queues = 1};
-	bool stats = false, packed = false, ioreq = false, ram = false;
-	uint64_t mmio_base = 0;
-	struct gm_grant_stats st;
-	struct stat sb;
-	sigset_t sigs;
-	gm_xen *x = NULL;
-	int c, r, sfd;
-
-	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
-	gm_emu_register();
-
-	while ((c = getopt_long(argc, argv, "x:i:f:q:Q:pPt:rsvT:B:S:h", opts, NULL)) != -1) {
-		switch (c) {
+	*c = (struct blk_config){.vdev = {.frontend = -1, .max_queues = 1}};
+	while ((k = tool_next(&T, argc, argv)) != -1) {
+		switch (k) {
 		case 'x':
-			spec = optarg;
+			c->spec = optarg;
 			break;
 		case 'i':
-			image = optarg;
+			c->image = optarg;
 			break;
 		case 'f':
-			cfg.frontend = (int)num_arg(optarg, 0, 0x7fef, "frontend domid");
+		case KEY_DOMID:
+			c->vdev.frontend = (int)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'q':
-			cfg.max_queues = (unsigned)num_arg(optarg, 1, GM_VDEV_MAX_QUEUES, "queue count");
+			c->vdev.max_queues = (unsigned)tool_num(&T, optarg, 1, GM_VDEV_MAX_QUEUES);
 			break;
 		case 'Q':
-			cfg.max_queue_size = (unsigned)num_arg(optarg, 1, GM_VQ_MAX_SIZE, "queue size");
+			c->vdev.max_queue_size = (unsigned)tool_num(&T, optarg, 1, GM_VQ_MAX_SIZE);
 			break;
 		case 'p':
-			cfg.offer_persistent = 1;
+			c->vdev.offer_persistent = 1;
 			break;
 		case 'P':
-			packed = true;
+			c->packed = true;
 			break;
 		case 't':
-			type = optarg;
+			c->type = tool_vdev_type(&T, optarg);
 			break;
 		case 'r':
 			img.readonly = true;
 			break;
 		case 's':
-			stats = true;
+			c->stats = true;
 			break;
 		case 'v':
 			img.verbose = true;
 			gm_set_log(NULL, NULL, GM_LOG_INFO);
 			break;
 		case 'T':
-			if (!strcmp(optarg, "ioreq")) {
-				ioreq = true;
-			} else if (!strcmp(optarg, "ram")) {
-				ram = true;
-			} else if (strcmp(optarg, "xenstore")) {
-				fprintf(stderr, "grantmem-blk: unknown transport \"%s\"\n", optarg);
-				return 2;
-			}
+			c->transport = (enum transport)tool_choice(&T, optarg, transports);
 			break;
 		case 'S':
-			socket_path = optarg;
+			c->socket_path = optarg;
 			break;
-		case 'B': {
-			char *end;
+		case 'B':
+			c->mmio_base = tool_num(&T, optarg, 0, UINT64_MAX);
+			break;
+		case KEY_FAULT:
+			if (fault_parse(optarg) < 0)
+				tool_usage_error(&T, "--fault: bad \"%s\"; want SITE:N[:ERRNO] with a "
+						 "fault site of the library", optarg);
+			break;
+		case KEY_FAULT_ON:
+			fault.on_disconnect = tool_choice(&T, optarg, when) == 1;
+			break;
+		}
+	}
+	if (optind != argc)
+		tool_usage_error(&T, "unexpected argument \"%s\"", argv[optind]);
+	if (!c->image)
+		tool_usage_error(&T, "--image is required");
+	if (c->transport == TR_IOREQ && c->vdev.frontend < 0)
+		tool_usage_error(&T, "--transport ioreq needs --domid");
+	if (c->transport == TR_RAM && !c->socket_path)
+		tool_usage_error(&T, "--transport ram needs --socket");
+	if (c->transport != TR_RAM && c->socket_path)
+		tool_usage_error(&T, "--socket is for --transport ram");
+}
 
-			errno = 0;
-			mmio_base = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end) {
-				fprintf(stderr, "grantmem-blk: bad MMIO base \"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		}
-		case 0x100:
-			if (fault_parse(optarg) < 0) {
-				fprintf(stderr, "grantmem-blk: bad --fault \"%s\" (SITE:N[:ERRNO])\n", optarg);
-				return 2;
-			}
-			break;
-		case 0x101:
-			if (strcmp(optarg, "connect") && strcmp(optarg, "disconnect")) {
-				fprintf(stderr, "grantmem-blk: bad --fault-on \"%s\"\n", optarg);
-				return 2;
-			}
-			fault.on_disconnect = !strcmp(optarg, "disconnect");
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!image || optind != argc || (ioreq && cfg.frontend < 0) ||
-	    (ram ? ioreq || !socket_path : socket_path != NULL)) {
-		usage(stderr);
-		return 2;
-	}
-	img.fd = open(image, (img.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+/* Open the image (img) and describe the device it makes in @c.  0, or -1 (printed). */
+static int open_image(struct blk_config *c)
+{
+	struct gm_vdev_backend_config *cfg = &c->vdev;
+	unsigned char *cs = c->cfgspace;
+	struct stat sb;
+
+	img.fd = open(c->image, (img.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (img.fd < 0 || fstat(img.fd, &sb) < 0) {
-		fprintf(stderr, "grantmem-blk: %s: %s\n", image, strerror(errno));
-		return 1;
+		fprintf(stderr, "grantmem-blk: %s: %s\n", c->image, strerror(errno));
+		return -1;
 	}
 	img.sectors = (uint64_t)sb.st_size / VBLK_SECTOR;
 	snprintf(img.id, sizeof(img.id), "grantmem-%" PRIx64, (uint64_t)sb.st_ino);
 
-	vblk_put_le(cfgspace + VBLK_CFG_CAPACITY, img.sectors, 8);
-	vblk_put_le(cfgspace + VBLK_CFG_SEG_MAX, SEG_MAX, 4);
-	vblk_put_le(cfgspace + VBLK_CFG_BLK_SIZE, VBLK_SECTOR, 4);
-	vblk_put_le(cfgspace + VBLK_CFG_NUM_QUEUES, cfg.max_queues, 2);
-	vblk_put_le(cfgspace + VBLK_CFG_MAX_DISCARD_SECTORS, DISCARD_SECTORS, 4);
-	vblk_put_le(cfgspace + VBLK_CFG_MAX_DISCARD_SEG, DISCARD_SEGS, 4);
-	vblk_put_le(cfgspace + VBLK_CFG_DISCARD_ALIGN, 1, 4);
-	cfg.type = type;
-	cfg.device_id = VBLK_DEVICE_ID;
-	cfg.features = GM_VIRTIO_BIT(VBLK_F_SEG_MAX) | GM_VIRTIO_BIT(VBLK_F_BLK_SIZE) |
-		       GM_VIRTIO_BIT(VBLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
-		       (img.readonly ? 0 : GM_VIRTIO_BIT(VBLK_F_DISCARD)) |
-		       GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
-	if (cfg.max_queues > 1)
-		cfg.features |= GM_VIRTIO_BIT(VBLK_F_MQ);
-	cfg.config = cfgspace;
-	cfg.config_len = sizeof(cfgspace);
-	cfg.layouts = 1u << GM_VDEV_SPLIT | (packed ? 1u << GM_VDEV_PACKED : 0);
+	vblk_put_le(cs + VBLK_CFG_CAPACITY, img.sectors, 8);
+	vblk_put_le(cs + VBLK_CFG_SEG_MAX, SEG_MAX, 4);
+	vblk_put_le(cs + VBLK_CFG_BLK_SIZE, VBLK_SECTOR, 4);
+	vblk_put_le(cs + VBLK_CFG_NUM_QUEUES, cfg->max_queues, 2);
+	vblk_put_le(cs + VBLK_CFG_MAX_DISCARD_SECTORS, DISCARD_SECTORS, 4);
+	vblk_put_le(cs + VBLK_CFG_MAX_DISCARD_SEG, DISCARD_SEGS, 4);
+	vblk_put_le(cs + VBLK_CFG_DISCARD_ALIGN, 1, 4);
+	cfg->type = c->type;
+	cfg->device_id = VBLK_DEVICE_ID;
+	cfg->features = GM_VIRTIO_BIT(VBLK_F_SEG_MAX) | GM_VIRTIO_BIT(VBLK_F_BLK_SIZE) |
+			GM_VIRTIO_BIT(VBLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
+			(img.readonly ? 0 : GM_VIRTIO_BIT(VBLK_F_DISCARD)) |
+			GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
+	if (cfg->max_queues > 1)
+		cfg->features |= GM_VIRTIO_BIT(VBLK_F_MQ);
+	cfg->config = cs;
+	cfg->config_len = sizeof(c->cfgspace);
+	cfg->layouts = 1u << GM_VDEV_SPLIT | (c->packed ? 1u << GM_VDEV_PACKED : 0);
+	return 0;
+}
 
-	/* signals arrive through a descriptor: every thread has them blocked */
+/*
+ * Signals arrive through a descriptor: every thread has them blocked.
+ * Returns the signalfd, or -1 (printed).
+ */
+static int signals_fd(void)
+{
+	sigset_t sigs;
+	int sfd;
+
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0) {
+	if (sfd < 0)
 		perror("grantmem-blk: signalfd");
-		return 1;
-	}
-	if (ram) {
-		/* no Xen at all: the guest's memory is a memfd it gives us */
-		struct blk_ram_opts o = {
-			.socket = socket_path,
-			.device_id = VBLK_DEVICE_ID,
-			.features = cfg.features |
-				    (packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0),
-			.config = cfgspace,
-			.config_len = sizeof(cfgspace),
-			.max_queues = cfg.max_queues,
-			.max_queue_size = cfg.max_queue_size ? cfg.max_queue_size : 256,
-			.stop_fd = sfd,
-			.connect = ram_connect,
-			.disconnect = ram_disconnect,
-		};
+	return sfd;
+}
 
-		printf("grantmem-blk: serving %s (%" PRIu64 " sectors), %u queue(s), plain shared RAM\n",
-		       image, img.sectors, cfg.max_queues);
-		r = blk_ram_run(&o);
-		if (stats)
-			printf("grantmem-blk: %" PRIu64 " requests (plain RAM: nothing mapped per request)\n",
-			       (uint64_t)atomic_load(&total_requests));
-		close(sfd);
-		close(img.fd);
-		printf("grantmem-blk: stopped\n");
-		return r;
-	}
-	if ((r = gm_xen_open(spec, &x)) < 0) {
-		fprintf(stderr, "grantmem-blk: cannot open Xen (%s): %s\n", spec ? spec : "default",
-			gm_strerror(r));
-		return 1;
-	}
-	if (ioreq) {
-		struct blk_ioreq_opts o = {
-			.domid = (gm_domid)cfg.frontend,
-			.base = mmio_base,
-			.queue_size = cfg.max_queue_size,
-			.features = cfg.features & ~GM_VIRTIO_BIT(VBLK_F_MQ),
-			.config = cfgspace,
-			.config_len = sizeof(cfgspace),
-			.max_chain = SEG_MAX + 2,
-			.stop_fd = sfd,
-			.stats = stats,
-			.serve = serve,
-		};
+/* --transport ram: no Xen at all; the guest's memory is a memfd it gives us. */
+static int run_ram(const struct blk_config *c, int sfd)
+{
+	struct blk_ram_opts o = {
+		.socket = c->socket_path,
+		.device_id = VBLK_DEVICE_ID,
+		.features = c->vdev.features |
+			    (c->packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0),
+		.config = c->cfgspace,
+		.config_len = sizeof(c->cfgspace),
+		.max_queues = c->vdev.max_queues,
+		.max_queue_size = c->vdev.max_queue_size ? c->vdev.max_queue_size : 256,
+		.stop_fd = sfd,
+		.connect = ram_connect,
+		.disconnect = ram_disconnect,
+	};
+	int r;
 
-		r = blk_ioreq_run(x, &o);
-		gm_xen_close(x);
-		close(sfd);
-		close(img.fd);
-		return r;
-	}
-	if ((r = gm_vdev_backend_new(x, &cfg, &blk_ops, NULL, &backend)) < 0) {
+	printf("grantmem-blk: serving %s (%" PRIu64 " sectors), %u queue(s), plain shared RAM\n",
+	       c->image, img.sectors, c->vdev.max_queues);
+	r = blk_ram_run(&o);
+	if (c->stats)
+		printf("grantmem-blk: %" PRIu64 " requests (plain RAM: nothing mapped per request)\n",
+		       (uint64_t)atomic_load(&total_requests));
+	printf("grantmem-blk: stopped\n");
+	return r;
+}
+
+/* --transport ioreq: the guest's own virtio-mmio driver, through an ioreq server. */
+static int run_ioreq(const struct blk_config *c, gm_xen *x, int sfd)
+{
+	struct blk_ioreq_opts o = {
+		.domid = (gm_domid)c->vdev.frontend,
+		.base = c->mmio_base,
+		.queue_size = c->vdev.max_queue_size,
+		.features = c->vdev.features & ~GM_VIRTIO_BIT(VBLK_F_MQ),
+		.config = c->cfgspace,
+		.config_len = sizeof(c->cfgspace),
+		.max_chain = SEG_MAX + 2,
+		.stop_fd = sfd,
+		.stats = c->stats,
+		.serve = serve,
+	};
+
+	return blk_ioreq_run(x, &o);
+}
+
+/*
+ * The vdev transport: serve every frontend the toolstack gives us until a
+ * signal (0) or until xenstore goes away (1).  *@st: the cache's counters
+ * at the end.
+ */
+static int serve_vdev(const struct blk_config *c, gm_xen *x, int sfd, struct gm_grant_stats *st)
+{
+	int r, last_err = 0, rc = 0;
+	gm_domid self = 0;
+
+	if ((r = gm_vdev_backend_new(x, &c->vdev, &blk_ops, NULL, &backend)) < 0) {
 		fprintf(stderr, "grantmem-blk: cannot start the backend: %s\n", gm_strerror(r));
-		gm_xen_close(x);
-		return 1;
+		return -1;
 	}
-	{
-		gm_domid self = 0;
-
-		gm_xen_self_domid(x, &self);
-		printf("grantmem-blk: domain %u serving %s (%" PRIu64 " sectors), %u queue(s), %s grants\n",
-		       self, image, img.sectors, cfg.max_queues,
-		       cfg.offer_persistent ? "persistent" : "transient");
-		fflush(stdout);
-	}
-	int last_err = 0, rc = 0;
-
+	gm_xen_self_domid(x, &self);
+	printf("grantmem-blk: domain %u serving %s (%" PRIu64 " sectors), %u queue(s), %s grants\n",
+	       self, c->image, img.sectors, c->vdev.max_queues,
+	       c->vdev.offer_persistent ? "persistent" : "transient");
+	fflush(stdout);
 	for (r = gm_vdev_backend_process(backend); r != -ENOTCONN;) {
 		struct pollfd p[2] = {{.fd = gm_vdev_backend_fd(backend), .events = POLLIN},
 				      {.fd = sfd, .events = POLLIN}};
@@ -1177,24 +1171,75 @@ int main(int argc, char **argv)
 		xs_lost = true;
 		rc = 1;
 	}
-	gm_grant_cache_stats(gm_vdev_backend_cache(backend), &st);
+	gm_grant_cache_stats(gm_vdev_backend_cache(backend), st);
 	gm_vdev_backend_free(backend);
-	gm_xen_close(x);
-	close(sfd);
-	close(img.fd);
-	if (stats) {
-		uint64_t n = atomic_load(&total_requests);
+	return rc;
+}
 
-		printf("grantmem-blk: %" PRIu64 " requests, %.3f map calls and %.3f unmap calls per request (rings included)\n",
-		       n, n ? (double)st.map_calls / (double)n : 0.0,
-		       n ? (double)st.unmap_calls / (double)n : 0.0);
-		printf("grantmem-blk: cache: map_calls=%" PRIu64 " unmap_calls=%" PRIu64
-		       " pages_mapped=%" PRIu64 " hits=%" PRIu64 " misses=%" PRIu64
-		       " evictions=%" PRIu64 " invalidations=%" PRIu64 " mapped_pages_at_exit=%u\n",
-		       st.map_calls, st.unmap_calls, st.pages_mapped, st.hits, st.misses,
-		       st.evictions, st.invalidations, st.mapped_pages);
+/* What the vdev transport's run cost, with --stats. */
+static void report_vdev(const struct gm_grant_stats *st)
+{
+	uint64_t n = atomic_load(&total_requests);
+
+	printf("grantmem-blk: %" PRIu64 " requests, %.3f map calls and %.3f unmap calls per request (rings included)\n",
+	       n, n ? (double)st->map_calls / (double)n : 0.0,
+	       n ? (double)st->unmap_calls / (double)n : 0.0);
+	printf("grantmem-blk: cache: map_calls=%" PRIu64 " unmap_calls=%" PRIu64
+	       " pages_mapped=%" PRIu64 " hits=%" PRIu64 " misses=%" PRIu64
+	       " evictions=%" PRIu64 " invalidations=%" PRIu64 " mapped_pages_at_exit=%u\n",
+	       st->map_calls, st->unmap_calls, st->pages_mapped, st->hits, st->misses,
+	       st->evictions, st->invalidations, st->mapped_pages);
+}
+
+int main(int argc, char **argv)
+{
+	struct blk_config c;
+	struct gm_grant_stats st;
+	gm_xen *x = NULL;
+	int r, sfd;
+
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
+	parse_options(&c, argc, argv);
+	if (open_image(&c) < 0)
+		return 1;
+	if ((sfd = signals_fd()) < 0)
+		return 1;
+	if (c.transport == TR_RAM) {
+		r = run_ram(&c, sfd);
+		goto out;
 	}
+	if ((r = gm_xen_open(c.spec, &x)) < 0) {
+		fprintf(stderr, "grantmem-blk: cannot open Xen (%s): %s\n",
+			c.spec ? c.spec : "default", gm_strerror(r));
+		r = 1;
+		goto out;
+	}
+	if (c.transport == TR_IOREQ) {
+		r = run_ioreq(&c, x, sfd);
+		goto out;
+	}
+	r = serve_vdev(&c, x, sfd, &st);
+	if (r < 0) {
+		r = 1;
+		goto out;
+	}
+	gm_xen_close(x);
+	x = NULL;
+	close(sfd);
+	sfd = -1;
+	close(img.fd);
+	img.fd = -1;
+	if (c.stats)
+		report_vdev(&st);
 	fault_report();
 	printf("grantmem-blk: stopped\n");
-	return rc;
+out:
+	gm_xen_close(x);
+	if (sfd >= 0)
+		close(sfd);
+	if (img.fd >= 0)
+		close(img.fd);
+	return r;
 }
