@@ -66,6 +66,7 @@
  */
 #include "config.h"
 
+#include "args.h"
 #include "blk-ram.h"
 #include "virtio-blk.h"
 #include "virtq-driver.h"
@@ -74,7 +75,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
@@ -94,8 +94,10 @@
 #define STATUS_OFF 2048u /* the status byte's offset in the header page */
 #define MAX_DESC (MAX_PAGES + 2)
 
-static struct opt {
+/* What the command line asked for. */
+static struct guest_config {
 	const char *spec, *type, *socket;
+	int want_backend; /* --backend-domid: the backend the device must name (-1: any) */
 	unsigned devid;
 	uint64_t requests;
 	double seconds;
@@ -103,23 +105,20 @@ static struct opt {
 	bool seq, packed, no_persistent, quiet, discard;
 	uint64_t reconnect_every;
 	int timeout;
+	/*
+	 * --tolerate-errors MS (for fault-injection tests of the backend): a
+	 * request that completes with an error status is counted, not an error;
+	 * a queue without any completion for MS milliseconds gives up alone
+	 * until the next connection while the others go on; the summary line
+	 * gets per-queue counts.  0: off.
+	 */
+	unsigned tolerate_ms;
+	/* --storm-queue Q: the queue that is notified without pause (-1: none). */
+	int storm_queue;
 } opt = {
-	.depth = 8, .size = 4096, .queues = 1, .queue_size = 128, .timeout = 30,
+	.want_backend = -1, .depth = 8, .size = 4096, .queues = 1, .queue_size = 128,
+	.timeout = 30, .storm_queue = -1,
 };
-
-/*
- * --tolerate-errors MS (for fault-injection tests of the backend): a request
- * that completes with an error status is counted, not an error; a queue
- * without any completion for MS milliseconds gives up alone until the next
- * connection while the others go on; the summary line gets per-queue counts.
- * 0: off.
- */
-static unsigned tolerate_ms;
-
-/* --storm-queue Q: the queue that is notified without pause (-1: none). */
-static int storm_queue = -1;
-static atomic_bool storm_stop;
-static atomic_uint_fast64_t storm_notifies, storm_served;
 
 static struct {
 	gm_xen *x;
@@ -140,19 +139,32 @@ static struct {
 	unsigned char *listed; /* per slot: in its queue's known list */
 } G;
 
-/* Counters shared by the queue threads. */
-static atomic_uint_fast64_t issued, completed, bytes_done, bytes_verified, errors;
-static atomic_uint_fast64_t busy_errors; /* end_access refused: the backend kept a mapping */
-static atomic_uint_fast64_t discards;
-static atomic_bool stop_io, abort_run;
-static atomic_bool reconnecting; /* --reconnect-every: we closed the device ourselves */
+/* The run's counters and flags, shared by the queue, progress and storm threads. */
+static struct {
+	atomic_uint_fast64_t issued, completed, bytes_done, bytes_verified, errors;
+	atomic_uint_fast64_t busy_errors; /* end_access refused: the backend kept a mapping */
+	atomic_uint_fast64_t discards;
+	atomic_uint_fast64_t claimed; /* requests of the budget taken (claim()) */
+	atomic_bool stop_io, abort_run;
+	atomic_bool reconnecting; /* --reconnect-every: we closed the device ourselves */
+	/*
+	 * Set while a main phase ends for a reconnect: the queue threads stop
+	 * at once and leave their requests in flight, so that the backend has
+	 * to disconnect in the middle of I/O.
+	 */
+	atomic_bool leave_inflight;
+	/* --storm-queue */
+	atomic_bool storm_stop;
+	atomic_uint_fast64_t storm_notifies, storm_served;
+	double t_start; /* the main phase's start (set before the progress thread) */
+} S;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	atomic_fetch_add(&errors, 1);
+	atomic_fetch_add(&S.errors, 1);
 	va_start(ap, fmt);
 	fputs("grantmem-guest: error: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -312,7 +324,7 @@ static int release_grants(unsigned char *va, const gm_gref *refs, unsigned n)
 		if ((r = gm_gntshr_end_access(G.shr, refs[i])) < 0)
 			bad = r;
 	if (bad == -EBUSY)
-		atomic_fetch_add(&busy_errors, 1);
+		atomic_fetch_add(&S.busy_errors, 1);
 	if ((r = gm_gntshr_unshare(G.shr, va, n)) < 0 && !bad)
 		bad = r;
 	return bad;
@@ -420,8 +432,8 @@ static void dq_kick(struct dq *q)
 
 	if (!G.ram) {
 		gm_evtchn_notify(q->ev, (gm_port)q->port);
-		if ((int)q->index == storm_queue)
-			atomic_fetch_add(&storm_notifies, 1);
+		if ((int)q->index == opt.storm_queue)
+			atomic_fetch_add(&S.storm_notifies, 1);
 	} else if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fail("queue %u: kick: %s", q->index, strerror(errno));
 }
@@ -602,7 +614,7 @@ static int issue(struct dq *q, struct req *rq, bool *busy_map, int force_type, b
 		fail("queue %u: ring full", q->index);
 		return r;
 	}
-	atomic_fetch_add(&issued, 1);
+	atomic_fetch_add(&S.issued, 1);
 	return 0;
 }
 
@@ -612,13 +624,13 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 	double lat = now() - rq->t0;
 	int r;
 
-	if (st != VBLK_S_OK && tolerate_ms) {
+	if (st != VBLK_S_OK && opt.tolerate_ms) {
 		/* a write that failed left its slot unknown (issue() said so) */
 		q->n_failed++;
 	} else if (st != VBLK_S_OK) {
 		fail("queue %u: request type %u slot %" PRIu64 ": status %u", q->index, rq->type,
 		     rq->slot, st);
-	} else if (rq->type == VBLK_T_IN && !rq->gen && tolerate_ms) {
+	} else if (rq->type == VBLK_T_IN && !rq->gen && opt.tolerate_ms) {
 		/* the warm-up's read of a slot whose write failed: nothing to verify */
 	} else if (rq->type == VBLK_T_IN) {
 		long m = pattern_check(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
@@ -630,15 +642,15 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 			fail("queue %u: read of slot %" PRIu64 " (generation %u): byte %ld differs",
 			     q->index, rq->slot, rq->gen, m);
 		else
-			atomic_fetch_add(&bytes_verified, opt.size);
-		atomic_fetch_add(&bytes_done, opt.size);
+			atomic_fetch_add(&S.bytes_verified, opt.size);
+		atomic_fetch_add(&S.bytes_done, opt.size);
 	} else if (rq->type == VBLK_T_OUT || rq->type == VBLK_T_DISCARD) {
 		G.gen[rq->slot] = rq->gen;
 		note_known(q, rq->slot);
 		if (rq->type == VBLK_T_DISCARD)
-			atomic_fetch_add(&discards, 1);
+			atomic_fetch_add(&S.discards, 1);
 		else
-			atomic_fetch_add(&bytes_done, opt.size);
+			atomic_fetch_add(&S.bytes_done, opt.size);
 	} else if (rq->type == VBLK_T_GET_ID) {
 		if (written < 2 || rq->b.va[GM_PAGE_SIZE] == 0)
 			fail("GET_ID returned nothing");
@@ -666,30 +678,23 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 		q->lat[q->nlat++] = lat;
 	if (st == VBLK_S_OK)
 		q->n_ok++;
-	atomic_fetch_add(&completed, 1);
+	atomic_fetch_add(&S.completed, 1);
 }
 
 
 /* May another request be issued?  Claims one from the global budget. */
-static atomic_uint_fast64_t claimed;
 
 static bool claim(void)
 {
-	uint_fast64_t c = atomic_load(&claimed);
+	uint_fast64_t c = atomic_load(&S.claimed);
 
 	do {
-		if (atomic_load(&stop_io) || (opt.requests && c >= opt.requests))
+		if (atomic_load(&S.stop_io) || (opt.requests && c >= opt.requests))
 			return false;
-	} while (!atomic_compare_exchange_weak(&claimed, &c, c + 1));
+	} while (!atomic_compare_exchange_weak(&S.claimed, &c, c + 1));
 	return true;
 }
 
-/*
- * Set while a main phase ends for a reconnect: the queue threads stop at
- * once and leave their requests in flight, so that the backend has to
- * disconnect in the middle of I/O.
- */
-static atomic_bool leave_inflight;
 
 enum phase { PH_MAIN, PH_SPECIAL, PH_WARM };
 
@@ -764,7 +769,7 @@ static void *queue_main(void *arg)
 		bool more = true, added = false;
 		unsigned got;
 
-		while (inflight < opt.depth && !atomic_load(&abort_run)) {
+		while (inflight < opt.depth && !atomic_load(&S.abort_run)) {
 			struct req *rq = NULL;
 			int type = -1;
 			bool keep = false;
@@ -801,7 +806,7 @@ static void *queue_main(void *arg)
 			if (!more)
 				break;
 			if (issue(q, rq, busy_map, type, keep) < 0) {
-				atomic_store(&abort_run, true);
+				atomic_store(&S.abort_run, true);
 				break;
 			}
 			inflight++;
@@ -809,22 +814,22 @@ static void *queue_main(void *arg)
 		}
 		if (added && dq_need_kick(q))
 			dq_kick(q);
-		if (atomic_load(&abort_run) || (!more && atomic_load(&leave_inflight)))
+		if (atomic_load(&S.abort_run) || (!more && atomic_load(&S.leave_inflight)))
 			break;
 		got = harvest(q, busy_map);
 		inflight -= got;
-		if (ra->kind == PH_MAIN && (int)q->index == storm_queue)
-			atomic_fetch_add(&storm_served, got);
+		if (ra->kind == PH_MAIN && (int)q->index == opt.storm_queue)
+			atomic_fetch_add(&S.storm_served, got);
 		if (!more && !inflight)
 			break;
 		if (got) {
 			last = now();
 			continue;
 		}
-		if (tolerate_ms && now() - last > tolerate_ms / 1e3) {
+		if (opt.tolerate_ms && now() - last > opt.tolerate_ms / 1e3) {
 			/* the backend broke this queue: the others go on without it */
 			printf("grantmem-guest: queue %u: no completion for %u ms (%u in flight); "
-			       "giving up on it until the next connection\n", q->index, tolerate_ms,
+			       "giving up on it until the next connection\n", q->index, opt.tolerate_ms,
 			       inflight);
 			fflush(stdout);
 			q->stalls++;
@@ -834,7 +839,7 @@ static void *queue_main(void *arg)
 		if (now() - last > opt.timeout) {
 			fail("queue %u: no completion for %d s (%u in flight)", q->index, opt.timeout,
 			     inflight);
-			atomic_store(&abort_run, true);
+			atomic_store(&S.abort_run, true);
 			break;
 		}
 		wait_event(q, 100);
@@ -961,7 +966,7 @@ static void read_stats(struct bstats *st)
 	if (G.ram) {
 		/* plain RAM: nothing is mapped per request and nothing published;
 		 * what completed here on this connection is what the backend served */
-		st->requests = atomic_load(&completed) - G.ram_done0;
+		st->requests = atomic_load(&S.completed) - G.ram_done0;
 		return;
 	}
 	snprintf(dir, sizeof(dir), "%s/stats", G.be_dir);
@@ -978,7 +983,7 @@ static void alloc_pool(void)
 
 			if (!rq->b.va && (r = buf_get(&rq->b, 1 + data_pages())) < 0) {
 				fail("cannot share a pool buffer: %s", gm_strerror(r));
-				atomic_store(&abort_run, true);
+				atomic_store(&S.abort_run, true);
 				return;
 			}
 		}
@@ -1033,7 +1038,7 @@ static int ram_setup(const struct gm_vdev_front_info *fi)
 		fail("the backend refused our memory and queues: %s", gm_strerror(r));
 		return r;
 	}
-	G.ram_done0 = atomic_load(&completed);
+	G.ram_done0 = atomic_load(&S.completed);
 	atomic_store(&G.ram_up, true);
 	return r;
 }
@@ -1216,7 +1221,6 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- progress ------------------------------------------------------------------- */
 
-static double t_start;
 
 static void *progress_main(void *arg)
 {
@@ -1229,38 +1233,38 @@ static void *progress_main(void *arg)
 		double t;
 
 		for (int i = 0; i < 10; i++) {
-			if (atomic_load(&stop_io) || atomic_load(&abort_run))
+			if (atomic_load(&S.stop_io) || atomic_load(&S.abort_run))
 				return NULL;
 			nanosleep(&ts, NULL);
 		}
 		t = now();
-		if (opt.seconds > 0 && t - t_start >= opt.seconds)
-			atomic_store(&stop_io, true);
+		if (opt.seconds > 0 && t - S.t_start >= opt.seconds)
+			atomic_store(&S.stop_io, true);
 		/* (ram_up is read again: a close we started is not a loss) */
 		if (G.ram && atomic_load(&G.ram_up) && blk_ram_guest_lost(&G.rg) &&
 		    atomic_load(&G.ram_up)) {
 			fail("the backend closed the connection");
-			atomic_store(&abort_run, true);
+			atomic_store(&S.abort_run, true);
 			return NULL;
 		}
 		/* (reconnecting is read again: a reconnect may start meanwhile) */
-		if (!G.ram && !atomic_load(&reconnecting) && be_state() != GM_VDEV_STATE_CONNECTED &&
-		    !atomic_load(&reconnecting)) {
+		if (!G.ram && !atomic_load(&S.reconnecting) && be_state() != GM_VDEV_STATE_CONNECTED &&
+		    !atomic_load(&S.reconnecting)) {
 			/* requests in flight will never complete: do not wait for the timeout */
 			fail("the backend left Connected (%s)", gm_vdev_state_name(be_state()));
-			atomic_store(&abort_run, true);
+			atomic_store(&S.abort_run, true);
 			return NULL;
 		}
 		if (!opt.quiet) {
-			uint64_t b = atomic_load(&bytes_done);
+			uint64_t b = atomic_load(&S.bytes_done);
 
 			printf("progress: t=%.0fs requests=%" PRIu64 " MB/s=%.1f errors=%" PRIu64 "\n",
-			       t - t_start, (uint64_t)atomic_load(&completed),
+			       t - S.t_start, (uint64_t)atomic_load(&S.completed),
 			       (double)(b - last_bytes) / (t - last) / 1e6,
-			       (uint64_t)atomic_load(&errors));
+			       (uint64_t)atomic_load(&S.errors));
 			fflush(stdout);
 		}
-		last_bytes = atomic_load(&bytes_done);
+		last_bytes = atomic_load(&S.bytes_done);
 		last = t;
 	}
 }
@@ -1272,14 +1276,14 @@ static void *storm_main(void *arg)
 {
 	struct dq *q = arg;
 
-	while (!atomic_load(&storm_stop)) {
+	while (!atomic_load(&S.storm_stop)) {
 		int r = gm_evtchn_notify(q->ev, (gm_port)q->port);
 
 		if (r < 0) {
 			fail("storm: notify: %s", gm_strerror(r));
 			break;
 		}
-		atomic_fetch_add(&storm_notifies, 1);
+		atomic_fetch_add(&S.storm_notifies, 1);
 	}
 	return NULL;
 }
@@ -1290,7 +1294,7 @@ static uint64_t storm_wakeups(void)
 	char key[64];
 	uint64_t v = 0;
 
-	snprintf(key, sizeof(key), "stats/queue-%d/wakeups", storm_queue);
+	snprintf(key, sizeof(key), "stats/queue-%d/wakeups", opt.storm_queue);
 	gm_vdev_read_u64(G.xs, G.be_dir, key, UINT64_MAX, &v);
 	return v;
 }
@@ -1312,10 +1316,10 @@ static void storm_report(uint64_t wakeups0)
 		steady = w == prev ? steady + 1 : 0;
 	}
 	if (steady < 2)
-		fail("storm: the backend still wakes for queue %d after the storm", storm_queue);
+		fail("storm: the backend still wakes for queue %d after the storm", opt.storm_queue);
 	printf("storm: queue=%d notifies=%" PRIu64 " wakeups=%" PRIu64 " served=%" PRIu64 "\n",
-	       storm_queue, (uint64_t)atomic_load(&storm_notifies), w - wakeups0,
-	       (uint64_t)atomic_load(&storm_served));
+	       opt.storm_queue, (uint64_t)atomic_load(&S.storm_notifies), w - wakeups0,
+	       (uint64_t)atomic_load(&S.storm_served));
 	fflush(stdout);
 }
 
@@ -1325,7 +1329,7 @@ static void storm_report(uint64_t wakeups0)
  * The Xen transports: open the world and the handles, find our device and
  * its backend in xenstore, watch the backend's state.  0, or -1 (printed).
  */
-static int open_xen(int want_backend)
+static int open_xen(void)
 {
 	char bid[16];
 	int r;
@@ -1356,8 +1360,8 @@ static int open_xen(int want_backend)
 	{
 		uint64_t b;
 
-		if (gm_vdev_parse_u64(bid, 0x7fef, &b) < 0 ||
-		    (want_backend >= 0 && b != (uint64_t)want_backend)) {
+		if (gm_vdev_parse_u64(bid, GM_DOMID_MAX, &b) < 0 ||
+		    (opt.want_backend >= 0 && b != (uint64_t)opt.want_backend)) {
 			fprintf(stderr, "grantmem-guest: %s/backend-id is \"%s\"\n", G.fe_dir, bid);
 			return -1;
 		}
@@ -1371,115 +1375,98 @@ static int open_xen(int want_backend)
 	return 0;
 }
 
-static void usage(FILE *f)
+#define KEY_TOLERATE TOOL_LONG_ONLY
+#define KEY_STORM (TOOL_LONG_ONLY + 1)
+
+static const struct tool_opt opts[] = {
+	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET,domid=N\");\n"
+			     "default $GRANTMEM_XEN, else real Xen"},
+	{"transport", 'X', "NAME", "xenstore (default) or ram: no Xen, the guest's memory is a\n"
+				   "memfd shared with grantmem-blk --transport ram --socket PATH"},
+	{"socket", 'U', "PATH", "--transport ram: the backend's unix socket (required)"},
+	{"backend-domid", 'b', "N", "the backend domain the device must name (default: any)"},
+	{"devid", 'd', "N", "the device number (default 0)"},
+	{"type", 't', "T", "the device type (default " GM_VDEV_TYPE_DEFAULT ")"},
+	{"requests", 'n', "N", "requests to complete (default 10000 without --seconds)"},
+	{"seconds", 's', "S", "run for S seconds (1 to 86400)"},
+	{"depth", 'D', "D", "requests in flight per queue (1 to 256; default 8)"},
+	{"size", 'S', "BYTES", "bytes per request, a multiple of 512, with k (default 4k)"},
+	{"seq", 'q', NULL, "sequential sweeps instead of random slots"},
+	{"queues", 'Q', "N", "queues to use (default 1)"},
+	{"queue-size", 'z', "N", "ring size, a power of 2 (default 128; at most the backend's)"},
+	{"packed", 'P', NULL, "packed rings (the backend must offer them)"},
+	{"no-persistent", 'N', NULL, "fresh grants per request even if the backend offers\n"
+				     "persistent ones"},
+	{"discard", 'K', NULL, "one write in eight becomes a discard"},
+	{"reconnect-every", 'R', "N", "close and reconnect the device every N requests"},
+	{"timeout", 'T', "S", "give up when nothing completes for S seconds (1 to 3600;\n"
+			      "default 30)"},
+	{"quiet", 'Y', NULL, "no progress lines"},
+	{"tolerate-errors", KEY_TOLERATE, "MS", "testing aid: count error statuses per queue, give\n"
+						"up a queue that stalls MS milliseconds"},
+	{"storm-queue", KEY_STORM, "Q", "testing aid: notify queue Q without pause during the run\n"
+					"(needs --queues 2 or more, event channels)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-guest",
+	.synopsis = "grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]\n"
+		    "               [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
+		    "               [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
+		    "               [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
+		    "               [--tolerate-errors MS] [--storm-queue Q]\n"
+		    "grantmem-guest --transport ram --socket PATH [I/O options as above]",
+	.about = "A test domain's virtio-blk driver: verified random or sequential I/O, then one\n"
+		 "summary line.  exit status: 0 no error, 1 errors, 2 usage error",
+	.opts = opts,
+};
+
+/* The command line into opt (and G.ram).  Usage errors exit 2. */
+static void parse_options(int argc, char **argv)
 {
-	fprintf(f,
-		"usage: grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]\n"
-		"                      [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
-		"                      [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
-		"                      [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
-		"                      [--tolerate-errors MS] [--storm-queue Q]\n"
-		"       grantmem-guest --transport ram --socket PATH [I/O options as above]\n"
-		"  ram: no Xen; the guest's memory is a memfd shared with grantmem-blk --transport\n"
-		"  ram --socket PATH: the plain-shared-RAM baseline (default transport: xenstore)\n");
-}
+	static const char *const transports[] = {"xenstore", "ram", NULL};
+	int c;
 
-static uint64_t num_arg(const char *s, uint64_t min, uint64_t max, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
-		fprintf(stderr, "grantmem-guest: bad %s \"%s\"\n", what, s);
-		exit(2);
-	}
-	return v;
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"xen", required_argument, NULL, 'x'},
-		{"backend-domid", required_argument, NULL, 'b'},
-		{"devid", required_argument, NULL, 'd'},
-		{"type", required_argument, NULL, 't'},
-		{"requests", required_argument, NULL, 'n'},
-		{"seconds", required_argument, NULL, 's'},
-		{"depth", required_argument, NULL, 'D'},
-		{"size", required_argument, NULL, 'S'},
-		{"seq", no_argument, NULL, 'q'},
-		{"queues", required_argument, NULL, 'Q'},
-		{"queue-size", required_argument, NULL, 'z'},
-		{"packed", no_argument, NULL, 'P'},
-		{"no-persistent", no_argument, NULL, 'N'},
-		{"reconnect-every", required_argument, NULL, 'R'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"quiet", no_argument, NULL, 'Y'},
-		{"discard", no_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},
-		{"transport", required_argument, NULL, 'X'},
-		{"socket", required_argument, NULL, 'U'},
-		/* for fault-injection tests, long option only */
-		{"tolerate-errors", required_argument, NULL, 0x100},
-		{"storm-queue", required_argument, NULL, 0x101},
-		{NULL, 0, NULL, 0},
-	};
-	struct bstats st, base = {0, 0}, total = {0, 0};
-	int want_backend = -1, c;
-	pthread_t prog;
-	bool prog_started = false;
-	uint64_t main_requests = 0, reconnects = 0;
-	double t_main = 0, elapsed = 0;
-
-	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
-	gm_emu_register();
-
-	blk_ram_guest_init(&G.rg);
-	while ((c = getopt_long(argc, argv, "x:b:d:t:n:s:D:S:qQ:z:PNR:T:YKX:U:h", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 'x':
 			opt.spec = optarg;
 			break;
 		case 'b':
-			want_backend = (int)num_arg(optarg, 0, 0x7fef, "backend domid");
+			opt.want_backend = (int)tool_num(&T, optarg, 0, GM_DOMID_MAX);
 			break;
 		case 'd':
-			opt.devid = (unsigned)num_arg(optarg, 0, UINT32_MAX, "devid");
+			opt.devid = (unsigned)tool_num(&T, optarg, 0, UINT32_MAX);
 			break;
 		case 't':
-			opt.type = optarg;
+			opt.type = tool_vdev_type(&T, optarg);
 			break;
 		case 'n':
-			opt.requests = num_arg(optarg, 1, UINT64_MAX / 2, "request count");
+			opt.requests = tool_num(&T, optarg, 1, UINT64_MAX / 2);
 			break;
 		case 's':
-			opt.seconds = (double)num_arg(optarg, 1, 86400, "seconds");
+			opt.seconds = (double)tool_num(&T, optarg, 1, 86400);
 			break;
 		case 'D':
-			opt.depth = (unsigned)num_arg(optarg, 1, 256, "depth");
+			opt.depth = (unsigned)tool_num(&T, optarg, 1, 256);
 			break;
 		case 'S':
-			opt.size = (unsigned)num_arg(optarg, VBLK_SECTOR, (MAX_PAGES - 1) * GM_PAGE_SIZE,
-						     "size");
-			if (opt.size % VBLK_SECTOR) {
-				fprintf(stderr, "grantmem-guest: --size must be a multiple of 512\n");
-				return 2;
-			}
+			opt.size = (unsigned)tool_size(&T, optarg, VBLK_SECTOR,
+						       (MAX_PAGES - 1) * GM_PAGE_SIZE);
+			if (opt.size % VBLK_SECTOR)
+				tool_usage_error(&T, "--size: %s is not a multiple of 512", optarg);
 			break;
 		case 'q':
 			opt.seq = true;
 			break;
 		case 'Q':
-			opt.queues = (unsigned)num_arg(optarg, 1, GM_VDEV_MAX_QUEUES, "queue count");
+			opt.queues = (unsigned)tool_num(&T, optarg, 1, GM_VDEV_MAX_QUEUES);
 			break;
 		case 'z':
-			opt.queue_size = (unsigned)num_arg(optarg, 1, 32768, "queue size");
-			if (opt.queue_size & (opt.queue_size - 1)) {
-				fprintf(stderr, "grantmem-guest: --queue-size must be a power of 2\n");
-				return 2;
-			}
+			opt.queue_size = (unsigned)tool_num(&T, optarg, 1, 32768);
+			if (opt.queue_size & (opt.queue_size - 1))
+				tool_usage_error(&T, "--queue-size: %s is not a power of 2", optarg);
 			break;
 		case 'P':
 			opt.packed = true;
@@ -1488,10 +1475,10 @@ int main(int argc, char **argv)
 			opt.no_persistent = true;
 			break;
 		case 'R':
-			opt.reconnect_every = num_arg(optarg, 1, UINT64_MAX / 2, "reconnect interval");
+			opt.reconnect_every = tool_num(&T, optarg, 1, UINT64_MAX / 2);
 			break;
 		case 'T':
-			opt.timeout = (int)num_arg(optarg, 1, 3600, "timeout");
+			opt.timeout = (int)tool_num(&T, optarg, 1, 3600);
 			break;
 		case 'Y':
 			opt.quiet = true;
@@ -1500,220 +1487,264 @@ int main(int argc, char **argv)
 			opt.discard = true;
 			break;
 		case 'X':
-			if (strcmp(optarg, "ram") && strcmp(optarg, "xenstore")) {
-				fprintf(stderr, "grantmem-guest: unknown transport \"%s\"\n", optarg);
-				return 2;
-			}
-			G.ram = !strcmp(optarg, "ram");
+			G.ram = tool_choice(&T, optarg, transports) == 1;
 			break;
 		case 'U':
 			opt.socket = optarg;
 			break;
-		case 0x100:
-			tolerate_ms = (unsigned)num_arg(optarg, 1, 3600000, "stall time (ms)");
+		case KEY_TOLERATE:
+			opt.tolerate_ms = (unsigned)tool_num(&T, optarg, 1, 3600000);
 			break;
-		case 0x101:
-			storm_queue = (int)num_arg(optarg, 0, GM_VDEV_MAX_QUEUES - 1, "storm queue");
+		case KEY_STORM:
+			opt.storm_queue = (int)tool_num(&T, optarg, 0, GM_VDEV_MAX_QUEUES - 1);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
-	if (optind != argc || G.ram != (opt.socket != NULL)) {
-		usage(stderr);
-		return 2;
-	}
-	if (storm_queue >= 0 && ((unsigned)storm_queue >= opt.queues || opt.queues < 2 || G.ram ||
-				 opt.reconnect_every)) {
-		fprintf(stderr, "grantmem-guest: --storm-queue needs a queue of --queues (at least 2) "
-			"on event channels, without --reconnect-every\n");
-		return 2;
-	}
+	if (optind != argc)
+		tool_usage_error(&T, "unexpected argument \"%s\"", argv[optind]);
+	if (G.ram && !opt.socket)
+		tool_usage_error(&T, "--transport ram needs --socket");
+	if (!G.ram && opt.socket)
+		tool_usage_error(&T, "--socket is for --transport ram");
+	if (opt.storm_queue >= 0 &&
+	    ((unsigned)opt.storm_queue >= opt.queues || opt.queues < 2 || G.ram ||
+	     opt.reconnect_every))
+		tool_usage_error(&T, "--storm-queue needs a queue of --queues (at least 2) on event "
+				 "channels, without --reconnect-every");
 	if (!opt.requests && !opt.seconds)
 		opt.requests = 10000;
+}
+
+/*
+ * Set up the transport (Xen's handles and our device, or nothing for RAM)
+ * and the queues' state.  0, or -1 (printed) for exit status 1.
+ */
+static int setup(void)
+{
 	signal(SIGPIPE, SIG_IGN);
 	nqueues = opt.queues;
-
-	if (!G.ram && open_xen(want_backend) < 0)
-		return 1;
+	if (!G.ram && open_xen() < 0)
+		return -1;
 	queues = calloc(nqueues, sizeof(*queues));
-	for (unsigned i = 0; queues && i < nqueues; i++) {
+	if (!queues)
+		return -1;
+	for (unsigned i = 0; i < nqueues; i++) {
 		queues[i].reqs = calloc(opt.depth, sizeof(*queues[i].reqs));
 		queues[i].rng = mix64(((uint64_t)getpid() << 16) ^ i ^ (uint64_t)time(NULL));
 		queues[i].port = -1;
 		queues[i].kick_fd = queues[i].call_fd = -1;
 		if (!queues[i].reqs)
-			return 1;
+			return -1;
 	}
-	if (!queues)
-		return 1;
 	if (!opt.quiet && G.ram)
 		printf("grantmem-guest: plain shared RAM, backend at %s\n", opt.socket);
 	else if (!opt.quiet)
 		printf("grantmem-guest: domain %u, device %s, backend domain %u\n", G.self, G.fe_dir,
 		       G.backend);
+	return 0;
+}
 
-	if (connect_device() < 0)
-		goto done;
-	if (!opt.quiet) {
-		printf("grantmem-guest: connected: %u queue(s) of %u, depth %u, %u-byte %s requests, "
-		       "%s, %" PRIu64 " MiB disk\n",
-		       nqueues, opt.queue_size, opt.depth, opt.size, opt.seq ? "sequential" : "random",
-		       G.ram ? "plain shared RAM (pooled buffers)"
-		       : G.persistent ? "persistent (pooled) grants" : "fresh per-request grants",
-		       G.nslots * opt.size >> 20);
-		fflush(stdout);
-	}
+/* What the run measured, for the report. */
+struct run_result {
+	uint64_t main_requests, reconnects;
+	double elapsed;
+	struct bstats total; /* the backend's counts over every connection */
+};
+
+/*
+ * Before the measured phase: identify the disk, warm up a persistent pool,
+ * and wait until the backend's published stats caught up.  *@base: the
+ * stats the main phase counts from.
+ */
+static void warm_up(struct bstats *base)
+{
 	/* identify the disk once, as drivers do */
 	run_phase(PH_SPECIAL, 1, VBLK_T_GET_ID);
-	if (G.persistent && !atomic_load(&abort_run)) {
+	if (G.persistent && !atomic_load(&S.abort_run)) {
 		/* steady state: every pool buffer mapped once before we measure */
 		run_phase(PH_WARM, 0, -1);
 		for (int i = 0; i < 100; i++) {
-			read_stats(&base);
-			if (base.requests >= atomic_load(&completed))
+			read_stats(base);
+			if (base->requests >= atomic_load(&S.completed))
 				break;
 			usleep(20000);
 		}
 	} else {
 		/* every request counts: only the identification went before */
-		read_stats(&base);
-		for (int i = 0; i < 100 && base.requests < atomic_load(&completed); i++) {
+		read_stats(base);
+		for (int i = 0; i < 100 && base->requests < atomic_load(&S.completed); i++) {
 			usleep(20000);
-			read_stats(&base);
+			read_stats(base);
 		}
 	}
-	{
-		uint64_t before = atomic_load(&completed), wakeups0 = 0;
-		pthread_t storm;
-		bool storming = false;
+}
 
-		if (storm_queue >= 0 && !atomic_load(&abort_run)) {
-			wakeups0 = storm_wakeups();
-			atomic_store(&storm_notifies, 0); /* the main phase's from here */
-			if (pthread_create(&storm, NULL, storm_main, &queues[storm_queue]) == 0)
-				storming = true;
-			else
-				fail("cannot start the storm thread");
-		}
-		t_start = t_main = now();
-		if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
-			prog_started = true;
-		for (;;) {
-			uint64_t budget = opt.requests;
+/*
+ * The measured phase: the I/O (with --reconnect-every, over several
+ * connections), the storm, then the final flush and the disconnect.
+ */
+static void run(struct bstats *base, struct run_result *res)
+{
+	uint64_t before = atomic_load(&S.completed), wakeups0 = 0;
+	struct bstats st;
+	pthread_t storm, prog;
+	bool storming = false, prog_started = false;
+	double t_main;
 
-			if (opt.reconnect_every && (!opt.requests || opt.requests > atomic_load(&claimed) +
-							 opt.reconnect_every))
-				budget = atomic_load(&claimed) + opt.reconnect_every;
-			{
-				uint64_t saved = opt.requests;
-
-				opt.requests = budget;
-				atomic_store(&leave_inflight, budget != saved);
-				run_phase(PH_MAIN, 0, -1);
-				opt.requests = saved;
-			}
-			if (atomic_load(&abort_run) || atomic_load(&stop_io) || !opt.reconnect_every ||
-			    (opt.requests && atomic_load(&claimed) >= opt.requests))
-				break;
-			/* close and reconnect: the backend must let go of everything */
-			atomic_store(&reconnecting, true);
-			disconnect_device(&st, GM_VDEV_STATE_INITIALISING);
-			total.requests += st.requests - base.requests;
-			total.map_calls += st.map_calls - base.map_calls;
-			base = (struct bstats){0, 0};
-			reconnects++;
-			bool up = connect_device() == 0;
-
-			atomic_store(&reconnecting, false);
-			if (!up)
-				break;
-		}
-		main_requests = atomic_load(&completed) - before;
-		elapsed = now() - t_main;
-		if (storming) {
-			/* hostile: the backend going away is no reason to stop */
-			for (double t = now(); atomic_load(&abort_run) && now() - t < opt.timeout;)
-				usleep(100 * 1000);
-			atomic_store(&storm_stop, true);
-			pthread_join(storm, NULL);
-			if (!atomic_load(&abort_run))
-				storm_report(wakeups0);
-		}
+	if (opt.storm_queue >= 0 && !atomic_load(&S.abort_run)) {
+		wakeups0 = storm_wakeups();
+		atomic_store(&S.storm_notifies, 0); /* the main phase's from here */
+		if (pthread_create(&storm, NULL, storm_main, &queues[opt.storm_queue]) == 0)
+			storming = true;
+		else
+			fail("cannot start the storm thread");
 	}
-	atomic_store(&stop_io, true);
+	S.t_start = t_main = now();
+	if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
+		prog_started = true;
+	for (;;) {
+		uint64_t budget = opt.requests, saved = opt.requests;
+		bool up;
+
+		if (opt.reconnect_every && (!opt.requests || opt.requests > atomic_load(&S.claimed) +
+						 opt.reconnect_every))
+			budget = atomic_load(&S.claimed) + opt.reconnect_every;
+		opt.requests = budget;
+		atomic_store(&S.leave_inflight, budget != saved);
+		run_phase(PH_MAIN, 0, -1);
+		opt.requests = saved;
+		if (atomic_load(&S.abort_run) || atomic_load(&S.stop_io) || !opt.reconnect_every ||
+		    (opt.requests && atomic_load(&S.claimed) >= opt.requests))
+			break;
+		/* close and reconnect: the backend must let go of everything */
+		atomic_store(&S.reconnecting, true);
+		disconnect_device(&st, GM_VDEV_STATE_INITIALISING);
+		res->total.requests += st.requests - base->requests;
+		res->total.map_calls += st.map_calls - base->map_calls;
+		*base = (struct bstats){0, 0};
+		res->reconnects++;
+		up = connect_device() == 0;
+		atomic_store(&S.reconnecting, false);
+		if (!up)
+			break;
+	}
+	res->main_requests = atomic_load(&S.completed) - before;
+	res->elapsed = now() - t_main;
+	if (storming) {
+		/* hostile: the backend going away is no reason to stop */
+		for (double t = now(); atomic_load(&S.abort_run) && now() - t < opt.timeout;)
+			usleep(100 * 1000);
+		atomic_store(&S.storm_stop, true);
+		pthread_join(storm, NULL);
+		if (!atomic_load(&S.abort_run))
+			storm_report(wakeups0);
+	}
+	atomic_store(&S.stop_io, true);
 	if (prog_started)
 		pthread_join(prog, NULL);
 	/* the data reached the disk: flush, as a filesystem would */
-	if (!atomic_load(&abort_run))
+	if (!atomic_load(&S.abort_run))
 		run_phase(PH_SPECIAL, 1, VBLK_T_FLUSH);
 	disconnect_device(&st, GM_VDEV_STATE_CLOSED);
-	total.requests += st.requests - base.requests;
-	total.map_calls += st.map_calls - base.map_calls;
-done:
-	{
-		uint64_t nerr = atomic_load(&errors);
-		double mcpr = total.requests ? (double)total.map_calls / (double)total.requests : 0;
-		double mb = (double)atomic_load(&bytes_done) / 1e6;
-		size_t nlat = 0;
-		double *lat;
+	res->total.requests += st.requests - base->requests;
+	res->total.map_calls += st.map_calls - base->map_calls;
+}
 
-		for (unsigned i = 0; i < nqueues; i++)
-			nlat += queues[i].nlat;
-		lat = calloc(nlat ? nlat : 1, sizeof(*lat));
-		nlat = 0;
-		for (unsigned i = 0; lat && i < nqueues; i++) {
-			memcpy(lat + nlat, queues[i].lat, queues[i].nlat * sizeof(*lat));
-			nlat += queues[i].nlat;
-		}
-		if (lat && nlat)
-			qsort(lat, nlat, sizeof(*lat), cmp_double);
-		if (elapsed <= 0)
-			elapsed = 1e-9;
-		{
-			printf("result: %" PRIu64 " requests in %.2f s: %.0f IOPS, %.1f MB/s; latency "
-			       "p50=%.1fus p99=%.1fus; %" PRIu64 " reconnect(s); backend: %" PRIu64
-			       " map calls for %" PRIu64 " requests%s\n",
-			       main_requests, elapsed, (double)main_requests / elapsed, mb / elapsed,
-			       nlat ? lat[nlat / 2] * 1e6 : 0.0,
-			       nlat ? lat[(size_t)((double)(nlat - 1) * 0.99)] * 1e6 : 0.0, reconnects,
-			       total.map_calls, total.requests,
-			       G.persistent ? " (steady state, after warm-up)" : "");
-			if (atomic_load(&discards))
-				printf("result: %" PRIu64 " discard(s); discarded slots read back as zeros\n",
-				       (uint64_t)atomic_load(&discards));
-			if (atomic_load(&busy_errors))
-				printf("result: %" PRIu64 " grant(s) could not be ended: the backend kept "
-				       "them mapped\n", (uint64_t)atomic_load(&busy_errors));
-		}
-		printf("summary: requests=%" PRIu64 " bytes_verified=%" PRIu64 " errors=%" PRIu64
-		       " map_calls_per_request=%.2f iops=%.0f",
-		       (uint64_t)atomic_load(&completed), (uint64_t)atomic_load(&bytes_verified), nerr,
-		       mcpr, (double)main_requests / elapsed);
-		for (unsigned i = 0; tolerate_ms && i < nqueues; i++)
-			printf(" q%u_ok=%" PRIu64 " q%u_failed=%" PRIu64 " q%u_stalls=%u", i,
-			       queues[i].n_ok, i, queues[i].n_failed, i, queues[i].stalls);
-		printf("\n");
-		fflush(stdout);
-		free(lat);
-		for (unsigned i = 0; i < nqueues; i++) {
-			free(queues[i].lat);
-			free(queues[i].known);
-			free(queues[i].reqs);
-		}
-		free(queues);
-		free(G.gen);
-		free(G.listed);
-		if (!G.ram)
-			gm_xs_unwatch(G.xs, G.be_state, "be");
-		blk_ram_guest_free_mem(&G.rg);
-		gm_gntshr_close(G.shr);
-		gm_xs_close(G.xs);
-		gm_xen_close(G.x);
-		return nerr ? 1 : 0;
+/* The result lines and the summary line.  Returns the errors counted. */
+static uint64_t report(const struct run_result *res)
+{
+	uint64_t nerr = atomic_load(&S.errors);
+	double mcpr = res->total.requests ? (double)res->total.map_calls /
+						    (double)res->total.requests : 0;
+	double mb = (double)atomic_load(&S.bytes_done) / 1e6;
+	double elapsed = res->elapsed > 0 ? res->elapsed : 1e-9;
+	size_t nlat = 0;
+	double *lat;
+
+	for (unsigned i = 0; i < nqueues; i++)
+		nlat += queues[i].nlat;
+	lat = calloc(nlat ? nlat : 1, sizeof(*lat));
+	nlat = 0;
+	for (unsigned i = 0; lat && i < nqueues; i++) {
+		memcpy(lat + nlat, queues[i].lat, queues[i].nlat * sizeof(*lat));
+		nlat += queues[i].nlat;
 	}
+	if (lat && nlat)
+		qsort(lat, nlat, sizeof(*lat), cmp_double);
+	printf("result: %" PRIu64 " requests in %.2f s: %.0f IOPS, %.1f MB/s; latency "
+	       "p50=%.1fus p99=%.1fus; %" PRIu64 " reconnect(s); backend: %" PRIu64
+	       " map calls for %" PRIu64 " requests%s\n",
+	       res->main_requests, elapsed, (double)res->main_requests / elapsed, mb / elapsed,
+	       nlat ? lat[nlat / 2] * 1e6 : 0.0,
+	       nlat ? lat[(size_t)((double)(nlat - 1) * 0.99)] * 1e6 : 0.0, res->reconnects,
+	       res->total.map_calls, res->total.requests,
+	       G.persistent ? " (steady state, after warm-up)" : "");
+	if (atomic_load(&S.discards))
+		printf("result: %" PRIu64 " discard(s); discarded slots read back as zeros\n",
+		       (uint64_t)atomic_load(&S.discards));
+	if (atomic_load(&S.busy_errors))
+		printf("result: %" PRIu64 " grant(s) could not be ended: the backend kept "
+		       "them mapped\n", (uint64_t)atomic_load(&S.busy_errors));
+	printf("summary: requests=%" PRIu64 " bytes_verified=%" PRIu64 " errors=%" PRIu64
+	       " map_calls_per_request=%.2f iops=%.0f",
+	       (uint64_t)atomic_load(&S.completed), (uint64_t)atomic_load(&S.bytes_verified), nerr,
+	       mcpr, (double)res->main_requests / elapsed);
+	for (unsigned i = 0; opt.tolerate_ms && i < nqueues; i++)
+		printf(" q%u_ok=%" PRIu64 " q%u_failed=%" PRIu64 " q%u_stalls=%u", i,
+		       queues[i].n_ok, i, queues[i].n_failed, i, queues[i].stalls);
+	printf("\n");
+	fflush(stdout);
+	free(lat);
+	return nerr;
+}
+
+/* Everything setup() and the run left. */
+static void teardown(void)
+{
+	for (unsigned i = 0; i < nqueues; i++) {
+		free(queues[i].lat);
+		free(queues[i].known);
+		free(queues[i].reqs);
+	}
+	free(queues);
+	free(G.gen);
+	free(G.listed);
+	if (!G.ram)
+		gm_xs_unwatch(G.xs, G.be_state, "be");
+	blk_ram_guest_free_mem(&G.rg);
+	gm_gntshr_close(G.shr);
+	gm_xs_close(G.xs);
+	gm_xen_close(G.x);
+}
+
+int main(int argc, char **argv)
+{
+	struct run_result res = {0};
+	struct bstats base = {0, 0};
+	uint64_t nerr;
+
+	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
+	gm_emu_register();
+
+	blk_ram_guest_init(&G.rg);
+	parse_options(argc, argv);
+	if (setup() < 0)
+		return 1;
+	if (connect_device() == 0) {
+		if (!opt.quiet) {
+			printf("grantmem-guest: connected: %u queue(s) of %u, depth %u, %u-byte %s "
+			       "requests, %s, %" PRIu64 " MiB disk\n",
+			       nqueues, opt.queue_size, opt.depth, opt.size,
+			       opt.seq ? "sequential" : "random",
+			       G.ram ? "plain shared RAM (pooled buffers)"
+			       : G.persistent ? "persistent (pooled) grants" : "fresh per-request grants",
+			       G.nslots * opt.size >> 20);
+			fflush(stdout);
+		}
+		warm_up(&base);
+		run(&base, &res);
+	}
+	nerr = report(&res);
+	teardown();
+	return nerr ? 1 : 0;
 }
