@@ -30,11 +30,12 @@
  */
 #include "config.h"
 
+#include "args.h"
+
 #include <grantmem/grantmem.h>
 #include <grantmem/emu.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -1232,6 +1233,32 @@ static void print_e2e(FILE *out)
 	}
 }
 
+static bool wanted(const char *only, const char *g);
+
+/*
+ * One bar: its verdict, what it asks (@what, printed as it is)
+ * and the measured figures (@fmt), or "not run" when its rows were not
+ * measured (@bar < 0: their group did not run, or failed).
+ */
+static void bar_line(FILE *out, int bar, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void bar_line(FILE *out, int bar, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(out, "  %-4s ", verdict(bar));
+	fputs(what, out);
+	if (bar < 0) {
+		fprintf(out, " not run\n");
+		return;
+	}
+	fputc(' ', out);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
 static void print_table(FILE *out, struct bench *b, const struct summary *s, const char *cpu, long cores)
 {
 	static const char *const titles[][2] = {
@@ -1265,6 +1292,10 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 		"partly done by other processes)\n");
 	for (unsigned g = 0; g < 5; g++) {
 		fprintf(out, "\n%s\n", titles[g][1]);
+		if (!wanted(b->only, titles[g][0])) {
+			fprintf(out, "  not run (--only %s)\n", b->only);
+			continue;
+		}
 		if (!strcmp(titles[g][0], "e2e")) {
 			print_e2e(out);
 			continue;
@@ -1304,28 +1335,25 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 			}
 		}
 	}
-	fprintf(out, "\nscaling_8t_per_thread_ratio uses ops per thread-CPU-second "
-	       "(CLOCK_THREAD_CPUTIME_ID): with %ld cores, 8 threads share the CPUs, so wall-clock\n"
-	       "per-thread throughput falls to %ld/8 of one thread whatever the library does; "
-	       "CPU time shows only the cost of contention (wall: %.2fx).\n",
-	       cores, cores, s->scale8_wall);
-	fprintf(out, "\nBars (DESIGN.md, performance targets):\n");
-	fprintf(out, "  %-4s cache-hit translation within 2x of a RAM lookup:   %.1f ns vs %.1f ns "
-	       "(%.2fx)\n",
-	       verdict(s->bar[0]), s->hit_ns, s->ram_ns, s->hit_ns / s->ram_ns);
-	fprintf(out, "  %-4s >= 100x cheaper than map-per-access at 512 B:     %.0f ns vs %.1f ns "
-	       "(%.0fx)\n",
-	       verdict(s->bar[1]), s->mpa512, s->cached512, s->mpa512 / s->cached512);
-	fprintf(out, "  %-4s bytes API on mapped 4 KiB within 10%% of memcpy:  %.1f ns vs %.1f ns "
-	       "(%+.1f%%)\n",
-	       verdict(s->bar[2]), s->bytes4k, s->memcpy4k,
-	       (s->bytes4k / s->memcpy4k - 1) * 100);
-	fprintf(out, "  %-4s one map + one unmap per request, any N; 0 when persistent: "
-	       "%.2f map, %.2f unmap (worst N); persistent %.2f/%.2f\n",
-	       verdict(s->bar[3]), s->maps_req, s->unmaps_req, s->pmaps_req,
-	       s->punmaps_req);
-	fprintf(out, "  %-4s 8 threads per thread >= 70%% of 1 thread (CPU time): %.0f%%\n",
-	       verdict(s->bar[4]), s->scale8 * 100);
+	if (!isnan(s->scale8_wall))
+		fprintf(out, "\nscaling_8t_per_thread_ratio uses ops per thread-CPU-second "
+			"(CLOCK_THREAD_CPUTIME_ID): with %ld cores, 8 threads share the CPUs, so "
+			"wall-clock\nper-thread throughput falls to %ld/8 of one thread whatever the "
+			"library does; CPU time shows only the cost of contention (wall: %.2fx).\n",
+			cores, cores, s->scale8_wall);
+	fprintf(out, "\nBars (the performance targets, bench/README.md):\n");
+	bar_line(out, s->bar[0], "cache-hit translation within 2x of a RAM lookup:  ",
+		 "%.1f ns vs %.1f ns (%.2fx)", s->hit_ns, s->ram_ns, s->hit_ns / s->ram_ns);
+	bar_line(out, s->bar[1], ">= 100x cheaper than map-per-access at 512 B:    ",
+		 "%.0f ns vs %.1f ns (%.0fx)", s->mpa512, s->cached512, s->mpa512 / s->cached512);
+	bar_line(out, s->bar[2], "bytes API on mapped 4 KiB within 10% of memcpy: ",
+		 "%.1f ns vs %.1f ns (%+.1f%%)", s->bytes4k, s->memcpy4k,
+		 (s->bytes4k / s->memcpy4k - 1) * 100);
+	bar_line(out, s->bar[3], "one map + one unmap per request, any N; 0 when persistent:",
+		 "%.2f map, %.2f unmap (worst N); persistent %.2f/%.2f", s->maps_req,
+		 s->unmaps_req, s->pmaps_req, s->punmaps_req);
+	bar_line(out, s->bar[4], "8 threads per thread >= 70% of 1 thread (CPU time):",
+		 "%.0f%%", s->scale8 * 100);
 }
 
 static void json_num(FILE *f, const char *key, double v, bool comma)
@@ -1524,13 +1552,6 @@ static bool wanted(const char *only, const char *g)
 	return !only;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: grantmem-bench [--xen emu|emu:SOCKET|real] [--quick] [--reps N]\n"
-		   "                      [--json FILE|-] [--tools-dir DIR]\n"
-		   "                      [--only translation,strategy,batching,scaling,e2e]\n");
-}
-
 /* Where the other tools are: next to this program (libtool: above .libs). */
 static char *default_tools_dir(void)
 {
@@ -1549,27 +1570,67 @@ static char *default_tools_dir(void)
 	return dir;
 }
 
+static const char *const group_names[] = {"translation", "strategy", "batching", "scaling",
+					    "e2e", NULL};
+
+static const struct tool_opt opts[] = {
+	{"xen", 'x', "WORLD", "emu (default: a hub of its own), emu:SOCKET, or real (dom0 on Xen)"},
+	{"quick", 'q', NULL, "short repetitions: under a minute, noisier"},
+	{"reps", 'r', "N", "repetitions per row, the median is reported (1 to 15; default 5)"},
+	{"json", 'j', "FILE", "also write the results as JSON to FILE (- for stdout: the table\n"
+			      "then goes to stderr)"},
+	{"tools-dir", 't', "DIR", "where grantmem-guest, grantmem-blk and grantmem-vdev are\n"
+				  "(default: next to this program)"},
+	{"only", 'o', "GROUP,...", "run only these groups: translation, strategy, batching,\n"
+				   "scaling, e2e (default: all)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static struct tool T = {
+	.name = "grantmem-bench",
+	.synopsis = "grantmem-bench [--xen emu|emu:SOCKET|real] [--quick] [--reps N]\n"
+		    "               [--json FILE|-] [--tools-dir DIR]\n"
+		    "               [--only translation,strategy,batching,scaling,e2e]",
+	.about = "grantmem against the alternatives, side by side, as ratios.  A missed bar is\n"
+		 "reported, never an exit status.  exit status: 0 done, 1 the run could not be\n"
+		 "set up, 2 usage error",
+	.opts = opts,
+};
+
+/* --only: every name must be a group's. */
+static void check_only(const char *only)
+{
+	for (const char *p = only;; p++) {
+		size_t n = strcspn(p, ",");
+		unsigned g;
+
+		for (g = 0; group_names[g]; g++)
+			if (strlen(group_names[g]) == n && !strncmp(p, group_names[g], n))
+				break;
+		if (!group_names[g])
+			tool_usage_error(&T, "--only: unknown group \"%.*s\"; the groups are "
+					 "translation, strategy, batching, scaling and e2e", (int)n, p);
+		p += n;
+		if (!*p)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"xen", required_argument, NULL, 'x'},   {"quick", no_argument, NULL, 'q'},
-		{"reps", required_argument, NULL, 'r'},  {"json", required_argument, NULL, 'j'},
-		{"tools-dir", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"only", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
-	};
 	static struct bench b;
 	const char *spec = "emu", *json = NULL;
 	char *dir = b.dir, *sock = b.sock, mspec[160], gspec[192], cpu[256];
 	pid_t hub = -1, child;
 	int sv[2], c, status;
+	FILE *jf = NULL;
 	long cores;
 
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
 	gm_emu_register();
 
 	b.reps = 5;
-	while ((c = getopt_long(argc, argv, "x:qr:j:t:ho:", opts, NULL)) != -1) {
+	while ((c = tool_next(&T, argc, argv)) != -1) {
 		switch (c) {
 		case 'x':
 			spec = optarg;
@@ -1578,7 +1639,7 @@ int main(int argc, char **argv)
 			b.quick = true;
 			break;
 		case 'r':
-			b.reps = (unsigned)atoi(optarg);
+			b.reps = (unsigned)tool_num(&T, optarg, 1, 15);
 			break;
 		case 'j':
 			json = optarg;
@@ -1587,20 +1648,19 @@ int main(int argc, char **argv)
 			b.tools_dir = optarg;
 			break;
 		case 'o':
+			check_only(optarg);
 			b.only = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
-	if (optind != argc || b.reps < 1 || b.reps > 15) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		tool_usage_error(&T, "unexpected argument \"%s\"", argv[optind]);
+	if (strcmp(spec, "emu") && strcmp(spec, "real") && strncmp(spec, "emu:", 4))
+		tool_usage_error(&T, "--xen: unknown world \"%s\"; want emu, emu:SOCKET or real",
+				 spec);
+	/* a JSON file that cannot be written fails now, not after the run */
+	if (json && strcmp(json, "-") && !(jf = fopen(json, "w")))
+		die("%s: %s", json, strerror(errno));
 	if (!b.tools_dir)
 		b.tools_dir = default_tools_dir();
 	b.rep_s = b.quick ? 0.02 : 0.2;
@@ -1673,9 +1733,8 @@ int main(int argc, char **argv)
 	/* With the JSON on stdout, the table goes to stderr. */
 	print_table(json && !strcmp(json, "-") ? stderr : stdout, &b, &s, cpu, cores);
 	if (json) {
-		FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
-		if (!f)
-			die("%s: %s", json, strerror(errno));
+		FILE *f = jf ? jf : stdout;
+
 		write_json(f, &b, &s, cpu, cores);
 		if (f != stdout && fclose(f))
 			die("%s: %s", json, strerror(errno));
