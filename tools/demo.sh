@@ -10,7 +10,9 @@
 # in driver domain 1 -- a backend without any foreign-mapping privilege: it
 # maps only what the guest grants it -- and grantmem-guest as test domain 5,
 # which drives random reads and writes through fresh grants per request and
-# checks every byte it reads.  Ends with the guest's summary line.
+# checks every byte it reads.  Ends with the guest's summary line; every
+# request count the guest prints counts the same requests (its measured
+# I/O), and the demo says so.
 #
 # Knobs (environment): DEMO_SECONDS (5), DEMO_DEPTH (16), DEMO_SIZE (4096),
 # DEMO_QUEUES (2), DEMO_PERSISTENT (0; 1: pooled persistent grants),
@@ -108,5 +110,8 @@ summary=$(grep '^summary:' "$tmp/guest.out")
 rc=0
 [ "$guest_rc" -eq 0 ] && [ "$blk_rc" -eq 0 ] && [ "$hub_rc" -eq 0 ] && [ -n "$summary" ] || rc=1
 [ $rc -eq 0 ] || echo "demo: FAILED (guest $guest_rc, backend $blk_rc, hub $hub_rc)" >&2
+say "requests counted: the guest's measured I/O, the same in its result line, its summary and"
+say "the backend's figures for them; the backend's own total adds the disk identification and"
+say "the final flush, one each per queue ($queues queue(s))"
 echo "${summary:-summary: (none: the guest failed)}"
 exit $rc

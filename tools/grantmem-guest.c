@@ -40,9 +40,13 @@
  *
  *   summary: requests=N bytes_verified=N errors=N map_calls_per_request=X iops=N
  *
- * where map_calls_per_request is what the backend published in stats/ (in
- * persistent mode: after a warm-up that touches every pool buffer, i.e. the
- * steady state).  Exit status 0 when errors=0, 1 otherwise, 2 for usage.
+ * where requests counts the measured requests (the I/O of --requests or
+ * --seconds, over every connection; not the disk identification, the
+ * persistent warm-up or the final flush), the same requests as the result
+ * line's and the backend's figures, and map_calls_per_request is what the
+ * backend published in stats/ for them (in persistent mode: after a warm-up
+ * that touches every pool buffer, i.e. the steady state).  Exit status 0
+ * when errors=0, 1 otherwise, 2 for usage.
  *
  * --tolerate-errors MS is for tests that make the backend fail on purpose:
  * error statuses are counted per queue instead of as errors, a queue that
@@ -1556,7 +1560,7 @@ struct run_result {
  * and wait until the backend's published stats caught up.  *@base: the
  * stats the main phase counts from.
  */
-static void warm_up(struct bstats *base)
+static void warm_up(struct bstats *base, uint64_t *done0)
 {
 	/* identify the disk once, as drivers do */
 	run_phase(PH_SPECIAL, 1, VBLK_T_GET_ID);
@@ -1577,13 +1581,30 @@ static void warm_up(struct bstats *base)
 			read_stats(base);
 		}
 	}
+	*done0 = atomic_load(&S.completed);
+}
+
+/*
+ * The backend's stats once it has counted the requests completed since
+ * @done0 on top of @base (it publishes them every 250 ms): what it did for
+ * exactly the measured requests of this connection.
+ */
+static void read_stats_caught_up(struct bstats *st, const struct bstats *base, uint64_t done0)
+{
+	uint64_t want = base->requests + (atomic_load(&S.completed) - done0);
+
+	read_stats(st);
+	for (int i = 0; i < 100 && st->requests < want; i++) {
+		usleep(20000);
+		read_stats(st);
+	}
 }
 
 /*
  * The measured phase: the I/O (with --reconnect-every, over several
  * connections), the storm, then the final flush and the disconnect.
  */
-static void run(struct bstats *base, struct run_result *res)
+static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 {
 	uint64_t before = atomic_load(&S.completed), wakeups0 = 0;
 	struct bstats st;
@@ -1622,6 +1643,7 @@ static void run(struct bstats *base, struct run_result *res)
 		res->total.requests += st.requests - base->requests;
 		res->total.map_calls += st.map_calls - base->map_calls;
 		*base = (struct bstats){0, 0};
+		done0 = atomic_load(&S.completed);
 		res->reconnects++;
 		up = connect_device() == 0;
 		atomic_store(&S.reconnecting, false);
@@ -1642,12 +1664,19 @@ static void run(struct bstats *base, struct run_result *res)
 	atomic_store(&S.stop_io, true);
 	if (prog_started)
 		pthread_join(prog, NULL);
-	/* the data reached the disk: flush, as a filesystem would */
-	if (!atomic_load(&S.abort_run))
+	/* the backend's figures for the measured requests: before the flush */
+	if (!atomic_load(&S.abort_run)) {
+		read_stats_caught_up(&st, base, done0);
+		res->total.requests += st.requests - base->requests;
+		res->total.map_calls += st.map_calls - base->map_calls;
+		/* the data reached the disk: flush, as a filesystem would */
 		run_phase(PH_SPECIAL, 1, VBLK_T_FLUSH);
-	disconnect_device(&st, GM_VDEV_STATE_CLOSED);
-	res->total.requests += st.requests - base->requests;
-	res->total.map_calls += st.map_calls - base->map_calls;
+		disconnect_device(&st, GM_VDEV_STATE_CLOSED);
+	} else {
+		disconnect_device(&st, GM_VDEV_STATE_CLOSED);
+		res->total.requests += st.requests - base->requests;
+		res->total.map_calls += st.map_calls - base->map_calls;
+	}
 }
 
 /* The result lines and the summary line.  Returns the errors counted. */
@@ -1687,7 +1716,7 @@ static uint64_t report(const struct run_result *res)
 		       "them mapped\n", (uint64_t)atomic_load(&S.busy_errors));
 	printf("summary: requests=%" PRIu64 " bytes_verified=%" PRIu64 " errors=%" PRIu64
 	       " map_calls_per_request=%.2f iops=%.0f",
-	       (uint64_t)atomic_load(&S.completed), (uint64_t)atomic_load(&S.bytes_verified), nerr,
+	       res->main_requests, (uint64_t)atomic_load(&S.bytes_verified), nerr,
 	       mcpr, (double)res->main_requests / elapsed);
 	for (unsigned i = 0; opt.tolerate_ms && i < nqueues; i++)
 		printf(" q%u_ok=%" PRIu64 " q%u_failed=%" PRIu64 " q%u_stalls=%u", i,
@@ -1721,7 +1750,7 @@ int main(int argc, char **argv)
 {
 	struct run_result res = {0};
 	struct bstats base = {0, 0};
-	uint64_t nerr;
+	uint64_t nerr, done0 = 0;
 
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
 	gm_emu_register();
@@ -1741,8 +1770,8 @@ int main(int argc, char **argv)
 			       G.nslots * opt.size >> 20);
 			fflush(stdout);
 		}
-		warm_up(&base);
-		run(&base, &res);
+		warm_up(&base, &done0);
+		run(&base, done0, &res);
 	}
 	nerr = report(&res);
 	teardown();
