@@ -122,6 +122,10 @@ tests_test_ioreq_vq_SOURCES = tests/test-ioreq-vq.c $(FAKE_XEN_SOURCES)
 tests_test_ioreq_vq_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
 tests_test_ioreq_vq_LDADD = libgrantmem-ioreq.la $(GM_TEST_DRIVER_LIBS)
 
+# ---- tools: every tool's command line (tools/common/args.h) ----
+TESTS += tests/test-tools.sh
+EXTRA_DIST += tests/test-tools.sh
+
 # ---- tools: grantmem-blk's RAM transport ----
 # End to end, with a hostile peer first (tests/blk-ram-hostile).
 check_PROGRAMS += tests/blk-ram-hostile

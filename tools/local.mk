@@ -18,9 +18,11 @@ tools_common_libgm_tools_la_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 GM_TOOL_LIBS = tools/common/libgm-tools.la libgrantmem.la $(PTHREAD_LIBS)
 GM_EMU_LIBS = libgrantmem-emu.la
 
-# The emulated Xen's hub, a manual test domain, and the guest/backend
-# scenario that runs unchanged on the emulated world and on real Xen.
-bin_PROGRAMS += tools/grantmem-xen-emu tools/grantmem-domain tools/grantmem-scenario
+# The emulated Xen's hub (installed), and two testing aids that are built
+# but not installed: a manual test domain, and the guest/backend scenario
+# that runs unchanged on the emulated world and on real Xen (tests/xen).
+bin_PROGRAMS += tools/grantmem-xen-emu
+noinst_PROGRAMS += tools/grantmem-domain tools/grantmem-scenario
 tools_grantmem_xen_emu_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_domain_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_scenario_CPPFLAGS = $(GM_TOOL_CPPFLAGS)

@@ -930,7 +930,7 @@ MODEL_LOOP static int m_xl(const char *dir, struct gm_xl_virtio *o)
 	int r;
 
 	memset(o, 0, sizeof(*o));
-	if ((r = m_u64(dir, "frontend-id", 0x7fef, &v)))
+	if ((r = m_u64(dir, "frontend-id", GM_DOMID_MAX, &v)))
 		return r;
 	o->frontend_id = (gm_domid)v;
 	if ((r = m_str_into(dir, "type", o->type, sizeof(o->type))) ||
@@ -1338,7 +1338,7 @@ static void mode_xl(struct fin *in)
 	enum gm_vdev_state st = (enum gm_vdev_state)SENTINEL, mst = GM_VDEV_STATE_UNKNOWN;
 	uint64_t v;
 
-	put_num(in, XL_DIR, "frontend-id", 1 + fin_below(in, 0x7fef), 0x7fef);
+	put_num(in, XL_DIR, "frontend-id", 1 + fin_below(in, GM_DOMID_MAX), GM_DOMID_MAX);
 	put_str(in, XL_DIR, "type", types[fin_below(in, 2)], types,
 		sizeof(types) / sizeof(types[0]));
 	put_str(in, XL_DIR, "transport", "mmio", transports,
@@ -1539,7 +1539,7 @@ static void mode_device(struct fin *in)
 			break;
 		case 8: /* a hostile toolstack entry */
 			if (fin_u8(in) & 1)
-				put_num(in, BE_DIR, "frontend-id", FE, 0x7fef);
+				put_num(in, BE_DIR, "frontend-id", FE, GM_DOMID_MAX);
 			else
 				put_str(in, BE_DIR, "frontend", FE_DIR, (const char *const[]){
 						"/local/domain/6/device/" TYPE "/0",

@@ -173,7 +173,7 @@ real_binary() {
 	elif [ -x "$1" ]; then
 		echo "$1"
 	else
-		die "$1 is not built (run make check-xen, or make all)"
+		die "$1 is not built (run make check-xen; or make all tests/xen/xen-selfgrant)"
 	fi
 }
 scenario=$(real_binary "$builddir/tools/grantmem-scenario")
