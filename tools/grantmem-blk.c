@@ -106,9 +106,17 @@ struct queue {
 	 */
 	gm_port masked;
 	bool owed;
+	int retry_ms; /* the next retry's delay: RETRY_MS, doubling up to RETRY_MAX_MS */
 };
 
 #define RETRY_MS 10
+#define RETRY_MAX_MS 1000
+
+/* Errors that say the event channel's peer (the hub, Xen) is gone for good. */
+static bool evtchn_gone(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ESHUTDOWN;
+}
 
 struct blkdev {
 	gm_vdev *vd;         /* the xenstore transport's device; NULL on RAM */
@@ -604,8 +612,9 @@ static void *queue_main(void *arg)
 			if (k < 0 && !q->owed)
 				fprintf(stderr, "grantmem-blk: %s queue %u: notify: %d (%s)\n",
 					d->name, q->index, k, gm_strerror(k));
-			/* the driver may wait for this one: send it again until it goes */
-			q->owed = k < 0;
+			/* the driver may wait for this one: send it again until it goes
+			 * (not when the event channels went away with the hub) */
+			q->owed = k < 0 && !evtchn_gone(k);
 		}
 		if (fault.site)
 			fault_check(d);
@@ -623,8 +632,13 @@ static void *queue_main(void *arg)
 			poll(&p[1], 1, 1);
 			continue;
 		}
-		if (poll(p, 2, q->masked || q->owed ? RETRY_MS : -1) < 0 && errno != EINTR)
+		/* retries back off while they keep failing */
+		if ((!q->masked && !q->owed) || !q->retry_ms)
+			q->retry_ms = RETRY_MS;
+		if (poll(p, 2, q->masked || q->owed ? q->retry_ms : -1) < 0 && errno != EINTR)
 			break;
+		if (q->masked || q->owed)
+			q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
 		if (p[1].revents)
 			break;
 		if (p[0].revents & POLLIN) {
