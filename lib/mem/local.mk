@@ -3,6 +3,7 @@
 noinst_LTLIBRARIES += lib/mem/libgm-mem.la
 lib_mem_libgm_mem_la_SOURCES = \
 	lib/mem/mem-internal.h \
+	lib/mem/region.c \
 	lib/mem/space.c \
 	lib/mem/view.c \
 	lib/mem/map.c \

@@ -46,7 +46,7 @@ void gm__exit(struct gm__rd *rd);
  */
 int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
 
-/* ---- regions ---- */
+/* ---- regions (region.c) ---- */
 struct gm_region {
 	struct gm_mem mem; /* must stay first */
 	const struct gm_region_ops *ops;
@@ -63,21 +63,22 @@ struct gm_region {
 	int ram_prot;
 };
 
-/* Spaces (lib/space.c) */
-/* Bounce budget of the space behind @m: reserve up to @len bytes (returns
- * how many, 0 when exhausted) and give them back. */
-size_t gm__bounce_get(gm_mem *m, size_t len);
-void gm__bounce_put(gm_mem *m, size_t len);
-/* A mapping of @r starts (takes a reference) / ends (drops it). */
+/* A mapping of @r starts (takes a reference) / ends (drops it) (region.c). */
 static inline gm_region *gm__region_map_get(gm_region *r)
 {
 	atomic_fetch_add_explicit(&r->maps, 1, memory_order_relaxed);
 	return gm_region_ref(r);
 }
 void gm__region_map_put(gm_region *r);
+
+/* Spaces (space.c) */
+/* Bounce budget of the space behind @m: reserve up to @len bytes (returns
+ * how many, 0 when exhausted) and give them back. */
+size_t gm__bounce_get(gm_mem *m, size_t len);
+void gm__bounce_put(gm_mem *m, size_t len);
 /* Region lookup for gm_unmap: also finds regions removed since the map. */
 gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
-/* Views (lib/view.c). */
+/* Views (view.c). */
 gm_mem *gm__view_target(gm_mem *m);
 int gm__view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
 

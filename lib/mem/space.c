@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Regions and address spaces.
+ * Address spaces.
  *
  * A space publishes its layout as an immutable, sorted table behind an
  * atomic pointer.  Readers never lock: inside a read-side section (epoch.c)
@@ -47,63 +47,6 @@ struct gm_space {
 	atomic_size_t bounce_limit;
 	struct gm__epoch rd; /* read-side sections over table */
 };
-
-/* ---- regions ---- */
-
-GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
-			 gm_region **out)
-{
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (!size || !ops || (!ops->map && !ops->read && !ops->write))
-		return -EINVAL;
-	if (!ops->map != !ops->unmap)
-		return -EINVAL;
-	gm_region *r = gm__calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->mem.kind = GM__MEM_REGION;
-	r->ops = ops;
-	r->opaque = opaque;
-	r->size = size;
-	atomic_init(&r->refs, 1);
-	*out = r;
-	return 0;
-}
-
-GM_API gm_region *gm_region_ref(gm_region *r)
-{
-	if (r)
-		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-	return r;
-}
-
-GM_API void gm_region_free(gm_region *r)
-{
-	if (!r)
-		return;
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	if (r->ops->free)
-		r->ops->free(r);
-	free(r);
-}
-
-GM_API void *gm_region_opaque(const gm_region *r)
-{
-	return r ? r->opaque : NULL;
-}
-
-GM_API uint64_t gm_region_size(const gm_region *r)
-{
-	return r ? r->size : 0;
-}
-
-GM_API gm_mem *gm_region_mem(gm_region *r)
-{
-	return r ? &r->mem : NULL;
-}
 
 /* ---- spaces ---- */
 
@@ -256,12 +199,6 @@ gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 	}
 	pthread_mutex_unlock(&s->retired_lock);
 	return r;
-}
-
-void gm__region_map_put(gm_region *r)
-{
-	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
-	gm_region_free(r);
 }
 
 /*

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Regions: one object [0, size) with the map/unmap/read/write callbacks of
+ * its type, reference-counted.  A region also counts the mappings handed
+ * out of it (gm_map, gm_map_sg, bounce buffers) and not yet released, so a
+ * space knows when a removed region no longer owns its addresses.
+ */
+#include "config.h"
+
+#include "mem-internal.h"
+
+GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
+			 gm_region **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!size || !ops || (!ops->map && !ops->read && !ops->write))
+		return -EINVAL;
+	if (!ops->map != !ops->unmap)
+		return -EINVAL;
+	gm_region *r = gm__calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->mem.kind = GM__MEM_REGION;
+	r->ops = ops;
+	r->opaque = opaque;
+	r->size = size;
+	atomic_init(&r->refs, 1);
+	*out = r;
+	return 0;
+}
+
+GM_API gm_region *gm_region_ref(gm_region *r)
+{
+	if (r)
+		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return r;
+}
+
+GM_API void gm_region_free(gm_region *r)
+{
+	if (!r)
+		return;
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (r->ops->free)
+		r->ops->free(r);
+	free(r);
+}
+
+GM_API void *gm_region_opaque(const gm_region *r)
+{
+	return r ? r->opaque : NULL;
+}
+
+GM_API uint64_t gm_region_size(const gm_region *r)
+{
+	return r ? r->size : 0;
+}
+
+GM_API gm_mem *gm_region_mem(gm_region *r)
+{
+	return r ? &r->mem : NULL;
+}
+
+void gm__region_map_put(gm_region *r)
+{
+	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
+	gm_region_free(r);
+}
