@@ -11,12 +11,15 @@
 
 #include <grantmem/mem.h>
 
-/* ---- bytes-API handles ---- */
-enum gm__mem_kind { GM__MEM_SPACE, GM__MEM_REGION, GM__MEM_VIEW };
-
-struct gm_mem {
-	enum gm__mem_kind kind;
-};
+/* ---- bytes-API handles ----
+ *
+ * Every gm_mem handle (space, region, view) starts with struct gm_mem: the
+ * callers of the core (map.c, bytes.c) reach any of them through its ops
+ * table, and a view reaches its target the same way, so no file calls back
+ * into one that calls it.  Below the chain of views there is always a space
+ * or a region, its "base": what bounds sections, bounce budgets and the
+ * search for a mapping's region.
+ */
 
 /*
  * A located piece of guest memory: region @r at region offset @off, of which
@@ -28,23 +31,52 @@ struct gm__loc {
 	uint64_t avail;
 };
 
+struct gm__mem_ops {
+	/*
+	 * locate: find the memory at @addr for an access with @prot.  Returns
+	 * 0, -EFAULT (no region / outside the view), -EACCES (the view's
+	 * permission).  Runs inside gm__enter/exit of the handle.
+	 */
+	int (*locate)(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+};
+
+struct gm_mem {
+	const struct gm__mem_ops *ops;
+	/* The space or region under the views (the handle itself for those).
+	 * Set at creation, never changes. */
+	gm_mem *base;
+	/* The read-side sections of @base when it is a space, else NULL. */
+	struct gm__epoch *rd;
+};
+
 /*
  * Read-side section: between gm__enter() and gm__exit(), regions found by
  * gm__locate() stay valid (gm_space_remove() waits for the section to end).
  */
 struct gm__rd {
-	struct gm_space *s; /* NULL when nothing was entered */
+	struct gm__epoch *e; /* NULL when nothing was entered */
 	struct gm__epoch_token t;
 };
-void gm__enter(gm_mem *m, struct gm__rd *rd);
-void gm__exit(struct gm__rd *rd);
 
-/*
- * gm__locate - find the memory at @addr for an access with @prot.
- * Returns 0, -EFAULT (no region / outside the view), -EACCES (the view's
- * permission).  Must run inside gm__enter/exit.
- */
-int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
+static inline void gm__enter(gm_mem *m, struct gm__rd *rd)
+{
+	rd->e = m->rd;
+	if (rd->e)
+		gm__epoch_enter(rd->e, &rd->t);
+}
+
+static inline void gm__exit(struct gm__rd *rd)
+{
+	if (rd->e)
+		gm__epoch_exit(rd->e, &rd->t);
+	rd->e = NULL;
+}
+
+/* gm__locate - m->ops->locate: see struct gm__mem_ops. */
+static inline int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
+{
+	return m->ops->locate(m, addr, prot, loc);
+}
 
 /* ---- regions (region.c) ---- */
 struct gm_region {
@@ -78,9 +110,5 @@ size_t gm__bounce_get(gm_mem *m, size_t len);
 void gm__bounce_put(gm_mem *m, size_t len);
 /* Region lookup for gm_unmap: also finds regions removed since the map. */
 gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
-/* Views (view.c). */
-gm_mem *gm__view_target(gm_mem *m);
-int gm__view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc);
-
 
 #endif /* GM_MEM_INTERNAL_H */

@@ -9,6 +9,22 @@
 
 #include "mem-internal.h"
 
+/* On a region handle, addresses are offsets into the region. */
+static int region_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
+{
+	gm_region *r = (gm_region *)m;
+
+	(void)prot;
+	if (addr >= r->size)
+		return -EFAULT;
+	loc->r = r;
+	loc->off = addr;
+	loc->avail = r->size - addr;
+	return 0;
+}
+
+static const struct gm__mem_ops region_mem_ops = {.locate = region_locate};
+
 GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
 			 gm_region **out)
 {
@@ -22,7 +38,7 @@ GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *o
 	gm_region *r = gm__calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->mem.kind = GM__MEM_REGION;
+	r->mem = (struct gm_mem){.ops = &region_mem_ops, .base = &r->mem};
 	r->ops = ops;
 	r->opaque = opaque;
 	r->size = size;

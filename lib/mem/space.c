@@ -48,6 +48,51 @@ struct gm_space {
 	struct gm__epoch rd; /* read-side sections over table */
 };
 
+/* ---- lookup ---- */
+
+/* Binary search: the last entry with base <= addr. */
+static const struct gm__entry *table_find(const struct gm__table *t, uint64_t addr)
+{
+	unsigned lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (t->e[mid].base <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct gm__entry *e = &t->e[lo - 1];
+	return addr <= e->last ? e : NULL;
+}
+
+static int space_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
+{
+	gm_space *s = (gm_space *)m;
+	const struct gm__table *t = atomic_load_explicit(&s->table, memory_order_acquire);
+	const struct gm__entry *e = table_find(t, addr);
+
+	(void)prot;
+	if (!e)
+		return -EFAULT;
+	loc->r = e->r;
+	loc->off = addr - e->base;
+	loc->avail = e->last - addr + 1; /* may wrap to 0 for 2^64: see below */
+	if (GM__UNLIKELY(loc->avail == 0))
+		loc->avail = UINT64_MAX;
+	return 0;
+}
+
+static const struct gm__mem_ops space_mem_ops = {.locate = space_locate};
+
+/* The space under @m's views, or NULL when a region is. */
+static gm_space *base_space(gm_mem *m)
+{
+	return m->base->ops == &space_mem_ops ? (gm_space *)m->base : NULL;
+}
+
 /* ---- spaces ---- */
 
 GM_API int gm_space_new(gm_space **out)
@@ -62,7 +107,7 @@ GM_API int gm_space_new(gm_space **out)
 		free(t);
 		return -ENOMEM;
 	}
-	s->mem.kind = GM__MEM_SPACE;
+	s->mem = (struct gm_mem){.ops = &space_mem_ops, .base = &s->mem, .rd = &s->rd};
 	atomic_init(&s->table, t);
 	atomic_init(&s->bounce_limit, (size_t)1 << 20);
 	pthread_mutex_init(&s->wlock, NULL);
@@ -103,90 +148,20 @@ GM_API int gm_space_set_bounce_limit(gm_space *s, size_t bytes)
 	return 0;
 }
 
-void gm__exit(struct gm__rd *rd)
-{
-	if (rd->s)
-		gm__epoch_exit(&rd->s->rd, &rd->t);
-	rd->s = NULL;
-}
-
-void gm__enter(gm_mem *m, struct gm__rd *rd)
-{
-	rd->s = NULL;
-	while (m->kind == GM__MEM_VIEW)
-		m = gm__view_target(m);
-	if (m->kind == GM__MEM_SPACE) {
-		rd->s = (gm_space *)m;
-		gm__epoch_enter(&rd->s->rd, &rd->t);
-	}
-}
-
-/* Binary search: the last entry with base <= addr. */
-static const struct gm__entry *table_find(const struct gm__table *t, uint64_t addr)
-{
-	unsigned lo = 0, hi = t->n;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (t->e[mid].base <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	const struct gm__entry *e = &t->e[lo - 1];
-	return addr <= e->last ? e : NULL;
-}
-
-int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
-{
-	switch (m->kind) {
-	case GM__MEM_SPACE: {
-		gm_space *s = (gm_space *)m;
-		const struct gm__table *t =
-			atomic_load_explicit(&s->table, memory_order_acquire);
-		const struct gm__entry *e = table_find(t, addr);
-		if (!e)
-			return -EFAULT;
-		loc->r = e->r;
-		loc->off = addr - e->base;
-		loc->avail = e->last - addr + 1; /* may wrap to 0 for 2^64: see below */
-		if (GM__UNLIKELY(loc->avail == 0))
-			loc->avail = UINT64_MAX;
-		return 0;
-	}
-	case GM__MEM_REGION: {
-		gm_region *r = (gm_region *)m;
-		if (addr >= r->size)
-			return -EFAULT;
-		loc->r = r;
-		loc->off = addr;
-		loc->avail = r->size - addr;
-		return 0;
-	}
-	case GM__MEM_VIEW:
-		return gm__view_locate(m, addr, prot, loc);
-	}
-	return -EINVAL;
-}
-
 /* Find the region a mapping at @addr came from, even if it was removed since.
  * Inside enter/exit.  Returns NULL if none. */
 gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 {
 	struct gm__loc loc;
 
-	while (m->kind == GM__MEM_VIEW)
-		m = gm__view_target(m);
-	if (gm__locate(m, addr, GM_PROT_READ, &loc) == 0) {
+	/* Views change no address: ask what is under them, past their windows
+	 * and permission (which the mapping passed when it was made). */
+	if (gm__locate(m->base, addr, GM_PROT_READ, &loc) == 0) {
 		*off = loc.off;
 		return loc.r;
 	}
-	if (m->kind != GM__MEM_SPACE)
-		return NULL;
-	gm_space *s = (gm_space *)m;
-	if (!atomic_load(&s->nretired))
+	gm_space *s = base_space(m);
+	if (!s || !atomic_load(&s->nretired))
 		return NULL;
 	gm_region *r = NULL;
 	pthread_mutex_lock(&s->retired_lock);
@@ -326,17 +301,10 @@ GM_API int gm_space_remove(gm_space *s, gm_region *r)
 static atomic_size_t region_bounce_used;
 #define GM__REGION_BOUNCE_LIMIT ((size_t)1 << 20)
 
-static gm_space *root_space(gm_mem *m)
-{
-	while (m->kind == GM__MEM_VIEW)
-		m = gm__view_target(m);
-	return m->kind == GM__MEM_SPACE ? (gm_space *)m : NULL;
-}
-
 /* Reserve up to @len bounce bytes; returns how many (0: budget exhausted). */
 size_t gm__bounce_get(gm_mem *m, size_t len)
 {
-	gm_space *s = root_space(m);
+	gm_space *s = base_space(m);
 	atomic_size_t *used = s ? &s->bounce_used : &region_bounce_used;
 	size_t limit = s ? atomic_load(&s->bounce_limit) : GM__REGION_BOUNCE_LIMIT;
 	size_t cur = atomic_load(used);
@@ -352,6 +320,6 @@ size_t gm__bounce_get(gm_mem *m, size_t len)
 
 void gm__bounce_put(gm_mem *m, size_t len)
 {
-	gm_space *s = root_space(m);
+	gm_space *s = base_space(m);
 	atomic_fetch_sub(s ? &s->bounce_used : &region_bounce_used, len);
 }

@@ -14,6 +14,36 @@ struct gm_view {
 	struct gm_sg win[]; /* sorted by address, non-overlapping */
 };
 
+static int view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
+{
+	gm_view *v = (gm_view *)m;
+	unsigned lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (v->win[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -EFAULT;
+	const struct gm_sg *w = &v->win[lo - 1];
+	uint64_t into = addr - w->addr;
+	if (into >= w->len)
+		return -EFAULT;
+	if (prot & ~v->prot)
+		return -EACCES;
+	int ret = gm__locate(v->target, addr, prot, loc); /* through the target's ops */
+	if (ret)
+		return ret;
+	if (loc->avail > w->len - into)
+		loc->avail = w->len - into;
+	return 0;
+}
+
+static const struct gm__mem_ops view_mem_ops = {.locate = view_locate};
+
 static int cmp_win(const void *a, const void *b)
 {
 	const struct gm_sg *x = a, *y = b;
@@ -35,7 +65,7 @@ GM_API int gm_view_new(gm_mem *target, const struct gm_sg *windows, unsigned n, 
 	gm_view *v = gm__malloc(sizeof(*v) + n * sizeof(v->win[0]));
 	if (!v)
 		return -ENOMEM;
-	v->mem.kind = GM__MEM_VIEW;
+	v->mem = (struct gm_mem){.ops = &view_mem_ops, .base = target->base, .rd = target->rd};
 	v->target = target;
 	v->prot = prot;
 	v->n = n;
@@ -61,35 +91,3 @@ GM_API gm_mem *gm_view_mem(gm_view *v)
 	return v ? &v->mem : NULL;
 }
 
-gm_mem *gm__view_target(gm_mem *m)
-{
-	return ((gm_view *)m)->target;
-}
-
-int gm__view_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
-{
-	gm_view *v = (gm_view *)m;
-	unsigned lo = 0, hi = v->n;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (v->win[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return -EFAULT;
-	const struct gm_sg *w = &v->win[lo - 1];
-	uint64_t into = addr - w->addr;
-	if (into >= w->len)
-		return -EFAULT;
-	if (prot & ~v->prot)
-		return -EACCES;
-	int ret = gm__locate(v->target, addr, prot, loc);
-	if (ret)
-		return ret;
-	if (loc->avail > w->len - into)
-		loc->avail = w->len - into;
-	return 0;
-}
