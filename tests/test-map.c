@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gm_map / gm_unmap / gm_map_sg: clamping, bounce buffers, batching. */
+/* gm_map / gm_unmap / gm_map_sg: clamping, bounce buffers, batching, regions
+ * of host memory. */
 #include "test-regions.h"
 
 static gm_space *s;
@@ -159,12 +160,120 @@ static void test_sg(void)
 	ASSERT_ERR(gm_map_sg(m, &one, 0, iov, 16, GM_PROT_READ), -EINVAL);
 }
 
+/* ---- a region type of host memory (gm_region_new_host) ---- */
+
+static int host_frees;
+
+static void *host_never_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err)
+{
+	(void)r, (void)off, (void)len, (void)flags, (void)err;
+	GM_TEST_FAIL("map callback of a host region called");
+}
+
+static int host_never_read(gm_region *r, uint64_t off, void *buf, size_t len)
+{
+	(void)r, (void)off, (void)buf, (void)len;
+	GM_TEST_FAIL("read callback of a host region called");
+}
+
+static void host_free(gm_region *r)
+{
+	ASSERT_PTR_EQ(gm_region_opaque(r), &host_frees);
+	host_frees++;
+}
+
+/* The access callbacks are there only to prove they are never called. */
+static const struct gm_region_ops host_ops = {
+	.map = host_never_map,
+	.unmap = tb_unmap,
+	.read = host_never_read,
+	.free = host_free,
+};
+
+static void test_host(void)
+{
+	static unsigned char buf[0x2000] __attribute__((aligned(8)));
+	gm_space *hs;
+	gm_region *h, *c;
+	struct iovec iov[4];
+	size_t len = 0x10000;
+	uint32_t v;
+	int err;
+
+	gm_test_fill(buf, sizeof(buf), 7);
+	ASSERT_OK(gm_space_new(&hs));
+	gm_mem *hm = gm_space_mem(hs);
+	ASSERT_OK(gm_region_new_host(buf, sizeof(buf), GM_PROT_READ, &host_ops, &host_frees, &h));
+	ASSERT_PTR_EQ(gm_region_host(h), buf);
+	ASSERT_PTR_EQ(gm_ram_region_host(h), buf);
+	ASSERT_EQ(gm_region_size(h), sizeof(buf));
+	ASSERT_OK(gm_space_add(hs, 0x40000, h));
+	gm_region_free(h); /* the space holds it */
+	ASSERT_EQ(host_frees, 0);
+
+	/* gm_map: the memory in place, clamped at the region's end only. */
+	unsigned char *p = gm_map(hm, 0x40100, &len, GM_PROT_READ, &err);
+	ASSERT_PTR_EQ(p, buf + 0x100);
+	ASSERT_EQ(len, sizeof(buf) - 0x100);
+	gm_unmap(hm, 0x40100, p, len, GM_PROT_READ, 0);
+	len = 8;
+	ASSERT_NULL(gm_map(hm, 0x40100, &len, GM_PROT_WRITE, &err));
+	ASSERT_EQ(err, -EACCES);
+	/* The bytes API and the atomics, in place. */
+	unsigned char got[64];
+	ASSERT_OK(gm_read(hm, 0x41ff0, got, 16));
+	ASSERT_MEM_EQ(got, buf + 0x1ff0, 16);
+	ASSERT_ERR(gm_write(hm, 0x40000, got, 1), -EACCES);
+	ASSERT_OK(gm_load_acquire32(hm, 0x40008, &v));
+	ASSERT_EQ(v, (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 |
+			     (uint32_t)buf[11] << 24);
+	ASSERT_ERR(gm_store_release32(hm, 0x40008, 1), -EACCES);
+	/* gm_map_sg: host pointers, no batch call. */
+	struct gm_sg sg[2] = {{0x40010, 0x10}, {0x41000, 0x1000}};
+	ASSERT_EQ(gm_map_sg(hm, sg, 2, iov, 4, GM_PROT_READ), 2);
+	ASSERT_PTR_EQ(iov[0].iov_base, buf + 0x10);
+	ASSERT_PTR_EQ(iov[1].iov_base, buf + 0x1000);
+	ASSERT_EQ(iov[1].iov_len, 0x1000);
+	gm_unmap_sg(hm, sg, 2, iov, 2, GM_PROT_READ, 0);
+	/* free runs once, with the last reference. */
+	gm_space_free(hs);
+	ASSERT_EQ(host_frees, 1);
+
+	/* No ops at all; write-only memory. */
+	ASSERT_OK(gm_region_new_host(buf, 16, GM_PROT_WRITE, NULL, NULL, &h));
+	ASSERT_NULL(gm_region_opaque(h));
+	ASSERT_OK(gm_write(gm_region_mem(h), 0, "host", 4));
+	ASSERT_MEM_EQ(buf, "host", 4);
+	ASSERT_ERR(gm_read(gm_region_mem(h), 0, got, 1), -EACCES);
+	ASSERT_ERR(gm_read(gm_region_mem(h), 16, got, 1), -EFAULT);
+	gm_region_free(h);
+
+	/* Callback regions have no host address. */
+	ASSERT_NULL(gm_region_host(copy));
+	ASSERT_NULL(gm_region_host(NULL));
+	c = NULL;
+	ASSERT_ERR(gm_region_new_host(NULL, 16, GM_PROT_RW, NULL, NULL, &c), -EINVAL);
+	ASSERT_ERR(gm_region_new_host(buf, 0, GM_PROT_RW, NULL, NULL, &c), -EINVAL);
+	ASSERT_ERR(gm_region_new_host(buf, 16, 0, NULL, NULL, &c), -EINVAL);
+	ASSERT_ERR(gm_region_new_host(buf, 16, GM_PROT_RW | GM_MAP_TRANSIENT, NULL, NULL, &c),
+		   -EINVAL);
+	ASSERT_ERR(gm_region_new_host((void *)(UINTPTR_MAX - 0xff), 0x101, GM_PROT_RW, NULL,
+				      NULL, &c), -EINVAL);
+	ASSERT_NULL(c);
+	ASSERT_ERR(gm_region_new_host(buf, 16, GM_PROT_RW, NULL, NULL, NULL), -EINVAL);
+	/* The last byte of the address space is still addressable. */
+	ASSERT_OK(gm_region_new_host((void *)(UINTPTR_MAX - 0xff), 0x100, GM_PROT_RW, NULL, NULL,
+				     &c));
+	gm_region_free(c);
+}
+
 int main(void)
 {
 	setup();
 	test_clamp();
 	test_bounce();
 	test_sg();
+	test_host();
 	gm_region_free(ram);
 	gm_region_free(copy);
 	gm_region_free(chunk);

@@ -5,7 +5,8 @@
  * Three kinds of object hold guest memory:
  *
  *   gm_space   guest addresses (uint64_t) -> sorted, non-overlapping regions;
- *   gm_region  one object [0, size) with map/unmap/read/write callbacks;
+ *   gm_region  one object [0, size) with map/unmap/read/write callbacks,
+ *              or plain host memory the library reaches directly;
  *   gm_view    a restricted window (list of windows) onto another object,
  *              with its own permission.  Addresses are unchanged.
  *
@@ -43,7 +44,8 @@ struct gm_sg {
 
 /*
  * The map/unmap callback layer.  A region implements map+unmap, or
- * read+write, or all four.  Offsets are relative to the region; the library
+ * read+write, or all four (or none of them: gm_region_new_host() makes a
+ * region of plain host memory).  Offsets are relative to the region; the library
  * has already checked that [offset, offset + len) lies inside the region and
  * that len > 0.  Callbacks may run concurrently from many threads.
  *
@@ -89,6 +91,30 @@ GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *o
 			 gm_region **out);
 
 /*
+ * gm_region_new_host - create a region whose @size bytes are host memory at
+ * [host, host + size) for the region's whole life, usable with @prot
+ * (GM_PROT_READ and/or GM_PROT_WRITE).
+ * The library reaches such memory directly, the fastest way it has: gm_map
+ * returns host + offset (no bounce buffer, shortened only where the region
+ * or a view's window ends), the bytes API and the atomics work on it in
+ * place, with no callback.  An
+ * access @prot does not allow fails -EACCES.  RAM regions (ram.h) are made
+ * this way; a region type whose memory is plain host memory, such as a
+ * buffer shared with another process, should be too.
+ * @ops:    may be NULL.  Only ops->free is ever called (when the last
+ *          reference goes, e.g. to release @host); the access callbacks are
+ *          not.  Must outlive the region.
+ * @opaque: returned by gm_region_opaque().
+ * The memory stays the caller's: the library never frees it.  The caller
+ * owns one reference, dropped with gm_region_free().
+ * Returns 0, -EINVAL (NULL @host or @out, size 0, bad @prot, a range that
+ * wraps past the top of the address space), -ENOMEM.  Thread-safe; does not
+ * log.
+ */
+GM_API int gm_region_new_host(void *host, uint64_t size, int prot,
+			      const struct gm_region_ops *ops, void *opaque, gm_region **out);
+
+/*
  * gm_region_free - drop the caller's reference.  The region lives on while a
  * space holds it or a mapping of it is outstanding; ops->free runs when the
  * last reference goes.  Accepts NULL.
@@ -98,8 +124,17 @@ GM_API void gm_region_free(gm_region *r);
 /* gm_region_ref - take an extra reference (released with gm_region_free). */
 GM_API gm_region *gm_region_ref(gm_region *r);
 
+/* gm_region_opaque, gm_region_size - what the region was created with (NULL
+ * and 0 for a NULL @r).  Thread-safe. */
 GM_API void *gm_region_opaque(const gm_region *r);
 GM_API uint64_t gm_region_size(const gm_region *r);
+
+/*
+ * gm_region_host - the host address of offset 0 of a region made with
+ * gm_region_new_host() (RAM regions among them), or NULL for any other
+ * region and for NULL.  Valid while the region lives.  Thread-safe.
+ */
+GM_API void *gm_region_host(const gm_region *r);
 
 /* gm_region_mem - the bytes-API handle of a region; addresses are offsets. */
 GM_API gm_mem *gm_region_mem(gm_region *r);

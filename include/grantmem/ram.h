@@ -2,7 +2,8 @@
 /*
  * grantmem: RAM regions — guest memory that is plain host memory.
  *
- * A RAM region maps directly (gm_map returns a pointer into it, no copy) and
+ * A RAM region is a region of host memory (gm_region_new_host() in mem.h):
+ * it maps directly (gm_map returns a pointer into it, no copy) and
  * is what a device model uses for guest RAM it may access, for test memory,
  * and what the emulated Xen shares between processes (memfd).
  */
@@ -42,7 +43,9 @@ GM_API int gm_ram_region_new_memfd(int fd, uint64_t offset, size_t size, int pro
 
 /*
  * gm_ram_region_host - the host address of offset 0 of a RAM region, or NULL
- * if @r is not a RAM region.  Valid while the region lives.
+ * if @r is not one.  The same as gm_region_host() (mem.h), which also
+ * answers for other regions of host memory (gm_region_new_host()).  Valid
+ * while the region lives.  Thread-safe.
  */
 GM_API void *gm_ram_region_host(const gm_region *r);
 

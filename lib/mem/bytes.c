@@ -61,10 +61,10 @@ static int piece_io(gm_region *r, uint64_t off, size_t l, const struct xfer *x, 
 {
 	int prot = x->kind == X_READ ? GM_PROT_READ : GM_PROT_WRITE;
 
-	if (GM__LIKELY(r->ram_host != NULL)) {
-		if (!(r->ram_prot & prot))
+	if (GM__LIKELY(r->host != NULL)) {
+		if (!(r->host_prot & prot))
 			return -EACCES;
-		host_op(x, r->ram_host + off, done, l);
+		host_op(x, r->host + off, done, l);
 		return 0;
 	}
 	if (x->kind == X_READ && r->ops->read)
@@ -231,12 +231,12 @@ static void *atomic_map(gm_mem *m, uint64_t addr, size_t size, int prot, struct 
 	}
 	gm_region *r = loc->r;
 	void *p;
-	if (r->ram_host) {
-		if (!(r->ram_prot & prot)) {
+	if (r->host) {
+		if (!(r->host_prot & prot)) {
 			*err = -EACCES;
 			goto fail;
 		}
-		p = r->ram_host + loc->off;
+		p = r->host + loc->off;
 	} else if (r->ops->map) {
 		size_t l = size;
 		p = r->ops->map(r, loc->off, &l, prot, err);
@@ -252,7 +252,7 @@ static void *atomic_map(gm_mem *m, uint64_t addr, size_t size, int prot, struct 
 		goto fail;
 	}
 	if ((uintptr_t)p & (size - 1)) {
-		if (!r->ram_host)
+		if (!r->host)
 			r->ops->unmap(r, p, loc->off, size, prot, 0);
 		*err = -EINVAL;
 		goto fail;
@@ -268,7 +268,7 @@ static void atomic_unmap(void *p, size_t size, int prot, struct gm__rd *rd,
 {
 	gm_region *r = loc->r;
 
-	if (!r->ram_host)
+	if (!r->host)
 		r->ops->unmap(r, p, loc->off, size, prot, prot & GM_PROT_WRITE ? size : 0);
 	gm__exit(rd);
 }

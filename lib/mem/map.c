@@ -113,13 +113,13 @@ static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flag
 {
 	gm_region *r = loc->r;
 
-	if (r->ram_host) {
-		if (flags & GM_PROT_RW & ~r->ram_prot) {
+	if (r->host) {
+		if (flags & GM_PROT_RW & ~r->host_prot) {
 			*err = -EACCES;
 			return NULL;
 		}
 		gm__region_map_get(r);
-		return r->ram_host + loc->off;
+		return r->host + loc->off;
 	}
 	if (r->ops->map) {
 		void *p = r->ops->map(r, loc->off, len, flags, err);
@@ -172,7 +172,7 @@ GM_API void *gm_map(gm_mem *m, uint64_t addr, size_t *len, int flags, int *err)
 static void unmap_region(gm_region *r, void *ptr, uint64_t off, size_t len, int flags,
 			 size_t access_len)
 {
-	if (!r->ram_host)
+	if (!r->host)
 		r->ops->unmap(r, ptr, off, len, flags, GM__MIN(access_len, len));
 	gm__region_map_put(r);
 }
@@ -241,8 +241,9 @@ static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int prot,
 }
 
 /*
- * For every region with a map_sg callback, map all of its pieces with one
- * call.  Inside enter/exit.  On failure everything premapped is released.
+ * For every region with a map_sg callback (and no host memory, which needs
+ * no call), map all of its pieces with one call.  Inside enter/exit.  On
+ * failure everything premapped is released.
  */
 static int premap_batches(struct gm__piece *pc, unsigned np, int flags)
 {
@@ -252,7 +253,7 @@ static int premap_batches(struct gm__piece *pc, unsigned np, int flags)
 
 	for (unsigned i = 0; i < np; i++) {
 		gm_region *r = pc[i].r;
-		if (pc[i].has_pre || !r->ops->map_sg)
+		if (pc[i].has_pre || r->host || !r->ops->map_sg)
 			continue;
 		/* Gather this region's pieces; any beyond the batch size start
 		 * another batch when the loop reaches them. */

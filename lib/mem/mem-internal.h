@@ -89,10 +89,11 @@ struct gm_region {
 	 * unmapped: a removed region keeps its addresses while any is live.
 	 * Each also holds one of @refs. */
 	atomic_uint maps;
-	/* RAM fast path: non-NULL when the region is host memory at a fixed
-	 * address; @ram_prot says what it allows. */
-	uint8_t *ram_host;
-	int ram_prot;
+	/* Direct access: non-NULL when the region's bytes live in host memory
+	 * at a fixed address (gm_region_new_host); @host_prot says what it
+	 * allows.  Such a region's access callbacks are never called. */
+	uint8_t *host;
+	int host_prot;
 };
 
 /* A mapping of @r starts (takes a reference) / ends (drops it) (region.c). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Regions: one object [0, size) with the map/unmap/read/write callbacks of
- * its type, reference-counted.  A region also counts the mappings handed
+ * its type, or plain host memory the core reaches directly;
+ * reference-counted.  A region also counts the mappings handed
  * out of it (gm_map, gm_map_sg, bounce buffers) and not yet released, so a
  * space knows when a removed region no longer owns its addresses.
  */
@@ -25,6 +26,24 @@ static int region_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc
 
 static const struct gm__mem_ops region_mem_ops = {.locate = region_locate};
 
+/* A region made of host memory may have no callbacks at all. */
+static const struct gm_region_ops no_ops;
+
+static int region_alloc(uint64_t size, const struct gm_region_ops *ops, void *opaque,
+			gm_region **out)
+{
+	gm_region *r = gm__calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->mem = (struct gm_mem){.ops = &region_mem_ops, .base = &r->mem};
+	r->ops = ops;
+	r->opaque = opaque;
+	r->size = size;
+	atomic_init(&r->refs, 1);
+	*out = r;
+	return 0;
+}
+
 GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
 			 gm_region **out)
 {
@@ -35,15 +54,25 @@ GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *o
 		return -EINVAL;
 	if (!ops->map != !ops->unmap)
 		return -EINVAL;
-	gm_region *r = gm__calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->mem = (struct gm_mem){.ops = &region_mem_ops, .base = &r->mem};
-	r->ops = ops;
-	r->opaque = opaque;
-	r->size = size;
-	atomic_init(&r->refs, 1);
-	*out = r;
+	return region_alloc(size, ops, opaque, out);
+}
+
+GM_API int gm_region_new_host(void *host, uint64_t size, int prot,
+			      const struct gm_region_ops *ops, void *opaque, gm_region **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!host || !size || !(prot & GM_PROT_RW) || (prot & ~GM_PROT_RW))
+		return -EINVAL;
+	/* [host, host + size) must be addressable: no wrap past the top. */
+	if (size - 1 > UINTPTR_MAX - (uintptr_t)host)
+		return -EINVAL;
+	int ret = region_alloc(size, ops ? ops : &no_ops, opaque, out);
+	if (ret)
+		return ret;
+	(*out)->host = host;
+	(*out)->host_prot = prot;
 	return 0;
 }
 
@@ -73,6 +102,11 @@ GM_API void *gm_region_opaque(const gm_region *r)
 GM_API uint64_t gm_region_size(const gm_region *r)
 {
 	return r ? r->size : 0;
+}
+
+GM_API void *gm_region_host(const gm_region *r)
+{
+	return r ? r->host : NULL;
 }
 
 GM_API gm_mem *gm_region_mem(gm_region *r)

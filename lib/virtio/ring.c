@@ -49,7 +49,7 @@ static int check_mappable(gm_mem *m, uint64_t addr, int prot)
 
 	gm__enter(m, &rd);
 	ret = gm__locate(m, addr, prot, &loc);
-	if (!ret && !loc.r->ram_host && !loc.r->ops->map)
+	if (!ret && !loc.r->host && !loc.r->ops->map)
 		ret = -EOPNOTSUPP;
 	gm__exit(&rd);
 	return ret;
