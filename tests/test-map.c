@@ -160,6 +160,79 @@ static void test_sg(void)
 	ASSERT_ERR(gm_map_sg(m, &one, 0, iov, 16, GM_PROT_READ), -EINVAL);
 }
 
+/* GM_MAP_NO_BOUNCE: -EOPNOTSUPP wherever a bounce buffer would stand in. */
+static void test_no_bounce(void)
+{
+	static const struct gm_region_ops mixed_ops = {
+		.map = tb_map, .unmap = tb_unmap, .read = tb_read, .write = tb_write};
+	struct test_buf tmixed;
+	gm_region *mixed = test_region(&mixed_ops, &tmixed, 0x1000, 0x1000);
+	const int nb = GM_PROT_READ | GM_MAP_NO_BOUNCE;
+	struct iovec iov[8];
+	size_t len;
+	int err;
+
+	ASSERT_OK(gm_space_add(s, 0x20000, mixed));
+	/* A region with only read/write callbacks: refused, nothing read. */
+	int reads = tcopy.reads;
+	len = 16;
+	err = 0;
+	ASSERT_NULL(gm_map(m, 0x2000, &len, nb, &err));
+	ASSERT_EQ(err, -EOPNOTSUPP);
+	ASSERT_NULL(gm_map(m, 0x2000, &len, GM_PROT_WRITE | GM_MAP_NO_BOUNCE, &err));
+	ASSERT_EQ(err, -EOPNOTSUPP);
+	ASSERT_EQ(tcopy.reads, reads);
+	/* A map callback that asks for a bounce buffer: bounced without the
+	 * flag, refused with it. */
+	tmixed.fail_map = -EOPNOTSUPP;
+	len = 16;
+	unsigned char *p = gm_map(m, 0x20000, &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_TRUE(p != tmixed.mem);
+	gm_unmap(m, 0x20000, p, len, GM_PROT_READ, 0);
+	ASSERT_NULL(gm_map(m, 0x20000, &len, nb, &err));
+	ASSERT_EQ(err, -EOPNOTSUPP);
+	/* Any other failure of the callback is still its own. */
+	tmixed.fail_map = -EIO;
+	ASSERT_NULL(gm_map(m, 0x20000, &len, nb, &err));
+	ASSERT_EQ(err, -EIO);
+	tmixed.fail_map = 0;
+	/* Memory mapped in place is unaffected: RAM, callbacks, views. */
+	len = 0x10000;
+	p = gm_map(m, 0x1800, &len, GM_PROT_RW | GM_MAP_NO_BOUNCE | GM_MAP_PERSISTENT, &err);
+	ASSERT_PTR_EQ(p, (unsigned char *)gm_ram_region_host(ram) + 0x800);
+	ASSERT_EQ(len, 0x800);
+	gm_unmap(m, 0x1800, p, len, GM_PROT_RW | GM_MAP_NO_BOUNCE | GM_MAP_PERSISTENT, 0);
+	len = 0x1000;
+	p = gm_map(m, 0x20000, &len, nb, &err);
+	ASSERT_PTR_EQ(p, tmixed.mem);
+	gm_unmap(m, 0x20000, p, len, nb, 0);
+	ASSERT_EQ(tmixed.outstanding, 0);
+	gm_view *v;
+	struct gm_sg win = {0x2000, 0x1000};
+	ASSERT_OK(gm_view_new(m, &win, 1, GM_PROT_READ, &v));
+	ASSERT_NULL(gm_map(gm_view_mem(v), 0x2000, &len, nb, &err));
+	ASSERT_EQ(err, -EOPNOTSUPP);
+	gm_view_free(v);
+	/* Bad flag combinations stay -EINVAL. */
+	ASSERT_NULL(gm_map(gm_region_mem(copy), 0, &len, GM_PROT_READ | GM_MAP_TRANSIENT |
+				   GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE, &err));
+	ASSERT_EQ(err, -EINVAL);
+	/* gm_map_sg: all or nothing, as for any other error. */
+	struct gm_sg sg[2] = {{0x1000, 0x10}, {0x2000, 0x10}};
+	ASSERT_ERR(gm_map_sg(m, sg, 2, iov, 8, nb), -EOPNOTSUPP);
+	ASSERT_EQ(gm_map_sg(m, sg, 2, iov, 8, GM_PROT_READ), 2);
+	gm_unmap_sg(m, sg, 2, iov, 2, GM_PROT_READ, 0);
+	sg[1].addr = 0x20000;
+	ASSERT_EQ(gm_map_sg(m, sg, 2, iov, 8, nb), 2);
+	ASSERT_PTR_EQ(iov[1].iov_base, tmixed.mem);
+	gm_unmap_sg(m, sg, 2, iov, 2, nb, 0);
+	ASSERT_EQ(tmixed.outstanding, 0);
+	ASSERT_OK(gm_space_remove(s, mixed));
+	gm_region_free(mixed);
+	test_buf_free(&tmixed);
+}
+
 /* ---- a region type of host memory (gm_region_new_host) ---- */
 
 static int host_frees;
@@ -273,6 +346,7 @@ int main(void)
 	test_clamp();
 	test_bounce();
 	test_sg();
+	test_no_bounce();
 	test_host();
 	gm_region_free(ram);
 	gm_region_free(copy);

@@ -13,6 +13,23 @@ static int ro_read(gm_region *r, uint64_t off, void *buf, size_t len)
 
 static const struct gm_region_ops copy_only_ops = {.read = ro_read};
 
+/* A map callback that always asks for a bounce buffer instead. */
+static void *bounce_please(gm_region *r, uint64_t off, size_t *len, int flags, int *err)
+{
+	(void)r, (void)off, (void)len, (void)flags;
+	*err = -EOPNOTSUPP;
+	return NULL;
+}
+
+static void no_unmap(gm_region *r, void *p, uint64_t off, size_t len, int flags, size_t acc)
+{
+	(void)r, (void)p, (void)off, (void)len, (void)flags, (void)acc;
+	GM_TEST_FAIL("unmap of a mapping never made");
+}
+
+static const struct gm_region_ops bounce_ops = {
+	.map = bounce_please, .unmap = no_unmap, .read = ro_read};
+
 static void t_accessors(void)
 {
 	gm_region *rg;
@@ -91,7 +108,7 @@ static void t_accessors(void)
 /* A ring across two regions (boundary at an odd address). */
 static void t_pieces(void)
 {
-	gm_region *a, *b, *c;
+	gm_region *a, *b, *c, *d, *e;
 	gm_space *s;
 	gm_ring *r;
 	uint16_t v16;
@@ -131,6 +148,23 @@ static void t_pieces(void)
 	r = NULL;
 	ASSERT_ERR(gm_ring_new(m, 0x10000, 64, GM_PROT_READ, &r), -EOPNOTSUPP);
 	ASSERT_NULL(r);
+	/* nor memory whose map callback asks for a bounce buffer */
+	ASSERT_OK(gm_region_new(0x1000, &bounce_ops, NULL, &d));
+	ASSERT_OK(gm_space_add(s, 0x20000, d));
+	ASSERT_ERR(gm_ring_new(m, 0x20000, 64, GM_PROT_READ, &r), -EOPNOTSUPP);
+	ASSERT_NULL(r);
+	/* and a ring that runs from RAM into such memory keeps nothing mapped:
+	 * a leaked mapping would keep the RAM's addresses busy once removed */
+	ASSERT_OK(gm_ram_region_new_anon(0x1000, &e));
+	ASSERT_OK(gm_space_add(s, 0x1f000, e));
+	ASSERT_OK(gm_ring_new(m, 0x1ff80, 0x80, GM_PROT_RW, &r)); /* RAM alone maps */
+	gm_ring_free(r);
+	ASSERT_ERR(gm_ring_new(m, 0x1ffc0, 0x80, GM_PROT_READ, &r), -EOPNOTSUPP);
+	ASSERT_NULL(r);
+	ASSERT_OK(gm_space_remove(s, e));
+	ASSERT_OK(gm_space_add(s, 0x1f000, e));
+	gm_region_free(d);
+	gm_region_free(e);
 	gm_space_free(s);
 	gm_region_free(a);
 	gm_region_free(b);

@@ -31,12 +31,19 @@ extern "C" {
  * GM_MAP_TRANSIENT / GM_MAP_PERSISTENT override a region's mapping policy for
  * one call (grant regions: release the mapping on the last unpin, or keep it
  * cached).  Regions without a policy ignore them.
+ *
+ * GM_MAP_NO_BOUNCE (gm_map, gm_map_sg) refuses bounce buffers: where the
+ * memory cannot be mapped in place and the call would hand out a private
+ * copy instead, it fails -EOPNOTSUPP.  For memory both sides keep using
+ * while it is mapped (rings, shared indices), where a copy would never see
+ * the other side's stores, nor it ours.
  */
 #define GM_PROT_READ 0x1
 #define GM_PROT_WRITE 0x2
 #define GM_PROT_RW (GM_PROT_READ | GM_PROT_WRITE)
 #define GM_MAP_TRANSIENT 0x10
 #define GM_MAP_PERSISTENT 0x20
+#define GM_MAP_NO_BOUNCE 0x40
 
 /* Xen's page: the unit of grants and of every mapping grantmem makes. */
 #define GM_PAGE_SHIFT 12

@@ -51,9 +51,10 @@ struct gm_sg {
  *
  * map:      return a host pointer for [offset, offset + *len) usable with
  *           @flags' permissions, shortening *len where a mapping boundary
- *           stops it (never to 0).  On failure return NULL with a negative
- *           errno in *err; -EOPNOTSUPP asks the caller to use a bounce buffer
- *           through read/write instead.
+ *           stops it (never to 0).  @flags are gm_map's.  On failure return
+ *           NULL with a negative errno in *err; -EOPNOTSUPP asks the caller
+ *           to use a bounce buffer through read/write instead (gm_map then
+ *           fails -EOPNOTSUPP under GM_MAP_NO_BOUNCE).
  * unmap:    release what map returned; @len is the mapped length and
  *           @access_len how much of it was actually accessed.
  * map_sg:   optional.  Map @n ranges (region offsets in in[].addr) at once,
@@ -199,13 +200,15 @@ GM_API gm_mem *gm_view_mem(gm_view *v);
 /*
  * gm_map - get a host pointer for guest memory [addr, addr + *len).
  * @flags: GM_PROT_READ and/or GM_PROT_WRITE, optionally GM_MAP_TRANSIENT or
- *         GM_MAP_PERSISTENT.
+ *         GM_MAP_PERSISTENT, optionally GM_MAP_NO_BOUNCE (common.h).
  * Shortens *len at a region or mapping boundary (the address_space_map
  * contract: never longer, never 0 on success).  A region that cannot be
  * mapped gets a bounce buffer, filled for reads, copied back on gm_unmap()
- * for writes, bounded per space.
+ * for writes, bounded per space; unless GM_MAP_NO_BOUNCE refuses it.
  * Returns the pointer, or NULL with *err (if non-NULL) set: -EINVAL (*len 0,
- * bad flags), -EFAULT (no region at @addr), -EACCES (permission), -ENOSPC
+ * bad flags), -EFAULT (no region at @addr), -EACCES (permission, or a
+ * bounce buffer the region has no read/write callback for), -EOPNOTSUPP
+ * (only a bounce buffer would do, and GM_MAP_NO_BOUNCE refuses it), -ENOSPC
  * (bounce or mapping budget exhausted), or a region's error.  Logs failures
  * caused by guest addresses at debug level only: callers decide.
  * Thread-safe.  Every successful call must be paired with gm_unmap().
@@ -227,10 +230,12 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
  * split where it crosses a region boundary, so more iovecs than ranges may be
  * needed.  Ranges on a region with a map_sg callback (grant regions) are
  * mapped by one call for all of them.
+ * @flags: as gm_map's (GM_MAP_NO_BOUNCE included).
  * Returns the number of iovecs written (>= n), or a negative errno with
  * nothing mapped: -EINVAL (n == 0, bad flags, a zero-length range), -E2BIG
  * (more than @max_out iovecs needed), -EFAULT (no region, or a range that
- * wraps past 2^64, as gm_read), -EACCES, -ENOSPC, or a region's error.
+ * wraps past 2^64, as gm_read), -EACCES, -EOPNOTSUPP, -ENOSPC (as gm_map),
+ * or a region's error.
  * Ranges are checked in order: the first bad one decides the errno.  Never
  * shortens a range: all or nothing.
  */

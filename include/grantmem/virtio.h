@@ -148,8 +148,9 @@ typedef struct gm_ring gm_ring;
  * Where gm_map shortens the mapping (a region or mapping boundary) the ring
  * keeps the pieces (at most 16) and the accessors split accesses across
  * them.  Memory that cannot be mapped in place (a region offering only
- * read/write callbacks) is refused: a bounce buffer would not see the
- * other side's updates.
+ * read/write callbacks, or whose map callback asks for a bounce buffer) is
+ * refused: a bounce buffer would not see the other side's updates
+ * (GM_MAP_NO_BOUNCE).
  * Returns 0; -EINVAL (len 0, range wrapping past 2^64, bad prot);
  * -EOPNOTSUPP (memory only copyable); -E2BIG (more than 16 pieces);
  * -ENOMEM; or gm_map's error (-EFAULT, -EACCES, -ENOSPC, a region's).

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#define GM__FLAGS_VALID (GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)
+#define GM__FLAGS_VALID (GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE)
 
 /* ---- bounce buffers ---- */
 
@@ -29,14 +29,26 @@ static pthread_mutex_t bounce_lock = PTHREAD_MUTEX_INITIALIZER; /* protects boun
 static struct gm__bounce *bounces;
 static atomic_uint nbounces; /* lets gm_unmap skip the list when empty */
 
+/*
+ * May a bounce buffer stand in for @r's memory with @flags?  0; -EOPNOTSUPP
+ * (the caller refuses bounce buffers); -EACCES (no callback to copy with).
+ */
+static int bounce_allowed(const gm_region *r, int flags)
+{
+	if (flags & GM_MAP_NO_BOUNCE)
+		return -EOPNOTSUPP;
+	if (((flags & GM_PROT_READ) && !r->ops->read) ||
+	    ((flags & GM_PROT_WRITE) && !r->ops->write))
+		return -EACCES;
+	return 0;
+}
+
 static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, size_t *len, int flags,
 			int *err)
 {
-	if (((flags & GM_PROT_READ) && !r->ops->read) ||
-	    ((flags & GM_PROT_WRITE) && !r->ops->write)) {
-		*err = -EACCES;
+	*err = bounce_allowed(r, flags);
+	if (*err)
 		return NULL;
-	}
 	size_t take = gm__bounce_get(m, *len);
 	if (!take) {
 		*err = -ENOSPC;

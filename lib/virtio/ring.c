@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include "mem/mem-internal.h"
+#include "base/base.h"
 
 #include <grantmem/virtio.h>
 
@@ -36,25 +36,6 @@ struct gm_ring {
 	struct ring_piece pc[RING_MAX_PIECES];
 };
 
-/*
- * Would gm_map hand out a bounce buffer at @addr?  A bounce buffer is a
- * private copy: the guest would never see our stores, nor we its.  Regions
- * with a direct host pointer or a map callback are mapped in place.
- */
-static int check_mappable(gm_mem *m, uint64_t addr, int prot)
-{
-	struct gm__rd rd;
-	struct gm__loc loc;
-	int ret;
-
-	gm__enter(m, &rd);
-	ret = gm__locate(m, addr, prot, &loc);
-	if (!ret && !loc.r->host && !loc.r->ops->map)
-		ret = -EOPNOTSUPP;
-	gm__exit(&rd);
-	return ret;
-}
-
 static void ring_unmap_all(gm_ring *r)
 {
 	for (unsigned i = 0; i < r->n; i++)
@@ -82,7 +63,9 @@ GM_API int gm_ring_new(gm_mem *m, uint64_t addr, size_t len, int prot, gm_ring *
 	r->addr = addr;
 	r->len = len;
 	r->prot = prot;
-	r->map_flags = prot | GM_MAP_PERSISTENT;
+	/* A bounce buffer would be a private copy: the guest would never see
+	 * our stores, nor we its.  Only memory mapped in place will do. */
+	r->map_flags = prot | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE;
 	while (done < len) {
 		size_t l = len - done;
 		void *p;
@@ -91,9 +74,6 @@ GM_API int gm_ring_new(gm_mem *m, uint64_t addr, size_t len, int prot, gm_ring *
 			ret = -E2BIG;
 			break;
 		}
-		ret = check_mappable(m, addr + done, prot);
-		if (ret)
-			break;
 		p = gm_map(m, addr + done, &l, r->map_flags, &ret);
 		if (!p)
 			break;

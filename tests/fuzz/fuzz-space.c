@@ -812,7 +812,8 @@ static void op_copy(struct fin *in)
 
 static int pick_map_flags(struct fin *in)
 {
-	static const int extra[] = {0, GM_MAP_TRANSIENT, GM_MAP_PERSISTENT, 0};
+	/* Every region here maps in place: GM_MAP_NO_BOUNCE changes nothing. */
+	static const int extra[] = {0, GM_MAP_TRANSIENT, GM_MAP_PERSISTENT, GM_MAP_NO_BOUNCE};
 	int f = pick_prot(in) | extra[fin_below(in, 4)];
 
 	if (fin_u8(in) == 0xff)
@@ -822,7 +823,8 @@ static int pick_map_flags(struct fin *in)
 
 static bool flags_valid(int f)
 {
-	return (f & GM_PROT_RW) && !(f & ~(GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)) &&
+	return (f & GM_PROT_RW) &&
+	       !(f & ~(GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE)) &&
 	       (f & (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)) !=
 		       (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT);
 }
