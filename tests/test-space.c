@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Address spaces: placement, overlap, edges, wrap, removal. */
+/* Address spaces: placement, overlap, edges, wrap, removal, -EBUSY. */
 #include <grantmem/grantmem.h>
 
 #include "helpers.h"
@@ -114,11 +114,59 @@ static void test_remove_while_mapped(void)
 	ASSERT_OK(gm_space_remove(s, r));
 	memcpy(p, "still here", 11); /* must not be freed */
 	ASSERT_ERR(gm_read(gm_space_mem(s), 0x4000, &err, 1), -EFAULT);
-	/* Its addresses stay taken until the mapping goes. */
+	/* Its addresses stay taken until the mapping goes: any overlap. */
 	ASSERT_ERR(gm_space_add(s, 0x4000, r2), -EBUSY);
+	ASSERT_ERR(gm_space_add(s, 0x3001, r2), -EBUSY);
+	ASSERT_ERR(gm_space_add(s, 0x4fff, r2), -EBUSY);
+	ASSERT_OK(gm_space_add(s, 0x5000, r2)); /* just past it */
+	ASSERT_OK(gm_space_remove(s, r2));
 	gm_unmap(gm_space_mem(s), 0x4000, p, len, GM_PROT_RW, len);
 	ASSERT_OK(gm_space_add(s, 0x4000, r2));
 	gm_region_free(r2);
+	gm_space_free(s);
+}
+
+/* Every kind of mapping keeps a removed region's addresses: gm_map_sg's
+ * iovecs and bounce buffers too. */
+static int bounce_read(gm_region *r, uint64_t off, void *buf, size_t len)
+{
+	(void)r, (void)off;
+	memset(buf, 0x5a, len);
+	return 0;
+}
+
+static void test_busy_kinds(void)
+{
+	static const struct gm_region_ops copy_ops = {.read = bounce_read};
+	gm_space *s;
+	gm_region *r = ram(0x1000), *c, *other = ram(0x1000);
+	struct gm_sg sg = {0x4100, 0x100};
+	struct iovec iov[2];
+	size_t len = 0x10;
+	int err;
+
+	ASSERT_OK(gm_space_new(&s));
+	gm_mem *m = gm_space_mem(s);
+	ASSERT_OK(gm_region_new(0x1000, &copy_ops, NULL, &c));
+	ASSERT_OK(gm_space_add(s, 0x4000, r));
+	ASSERT_OK(gm_space_add(s, 0x8000, c));
+	ASSERT_EQ(gm_map_sg(m, &sg, 1, iov, 2, GM_PROT_READ), 1);
+	void *b = gm_map(m, 0x8000, &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(b);
+	ASSERT_EQ(((unsigned char *)b)[0], 0x5a);
+	ASSERT_OK(gm_space_remove(s, r));
+	ASSERT_OK(gm_space_remove(s, c));
+	ASSERT_ERR(gm_space_add(s, 0x4000, other), -EBUSY);
+	ASSERT_ERR(gm_space_add(s, 0x8000, other), -EBUSY);
+	gm_unmap_sg(m, &sg, 1, iov, 1, GM_PROT_READ, 0);
+	ASSERT_OK(gm_space_add(s, 0x4000, other));
+	ASSERT_OK(gm_space_remove(s, other));
+	ASSERT_ERR(gm_space_add(s, 0x8000, other), -EBUSY);
+	gm_unmap(m, 0x8000, b, len, GM_PROT_READ, 0);
+	ASSERT_OK(gm_space_add(s, 0x8000, other));
+	gm_region_free(r);
+	gm_region_free(c);
+	gm_region_free(other);
 	gm_space_free(s);
 }
 
@@ -136,6 +184,7 @@ static void test_args(void)
 	ASSERT_ERR(gm_ram_region_new_anon(0, &r), -EINVAL);
 	ASSERT_OK(gm_space_new(&s));
 	ASSERT_ERR(gm_space_add(s, 0, NULL), -EINVAL);
+	ASSERT_ERR(gm_space_remove(s, NULL), -EINVAL);
 	ASSERT_ERR(gm_read(NULL, 0, &r, 1), -EINVAL);
 	gm_space_free(s);
 	gm_space_free(NULL);
@@ -149,6 +198,7 @@ int main(void)
 	test_edges();
 	test_many();
 	test_remove_while_mapped();
+	test_busy_kinds();
 	test_args();
 	return 0;
 }

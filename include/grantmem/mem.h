@@ -156,9 +156,11 @@ GM_API gm_mem *gm_space_mem(gm_space *s);
 
 /*
  * gm_space_add - place @r at guest address @base; the space takes a reference.
- * Returns 0; -EEXIST if [base, base + size) overlaps a region already there
- * (or @r is already in this space); -EOVERFLOW if base + size wraps past 2^64;
- * -ENOMEM.
+ * Returns 0; -EINVAL (NULL @s or @r); -EEXIST if [base, base + size)
+ * overlaps a region already there (or @r is already in this space); -EBUSY
+ * if it overlaps a region removed (gm_space_remove) while mappings of it
+ * are still out: that region keeps its addresses until the last of them
+ * is unmapped; -EOVERFLOW if base + size wraps past 2^64; -ENOMEM.
  * Thread-safe against concurrent accesses and other add/remove calls:
  * accesses see either the old or the new layout, never a mix.
  */
@@ -166,10 +168,12 @@ GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r);
 
 /*
  * gm_space_remove - take @r out of the space.
- * Returns 0 or -ENOENT.  On return, no access that started before the call is
- * still using @r through this space and no new one can find it.  Mappings of
- * @r handed out earlier by gm_map() stay valid until gm_unmap(), which still
- * reaches @r's callbacks (the mapping holds a reference).
+ * Returns 0, -EINVAL (NULL @s or @r), -ENOENT, -ENOMEM.  On return, no
+ * access that started before the call is still using @r through this space
+ * and no new one can find it.  Mappings of @r handed out earlier by gm_map()
+ * or gm_map_sg() stay valid until unmapped, which still reaches @r's
+ * callbacks (the mapping holds a reference); until then @r's addresses stay
+ * taken (gm_space_add fails -EBUSY there).
  * Must not be called from inside a region callback of the same space.
  */
 GM_API int gm_space_remove(gm_space *s, gm_region *r);
