@@ -160,6 +160,69 @@ static void test_sg(void)
 	ASSERT_ERR(gm_map_sg(m, &one, 0, iov, 16, GM_PROT_READ), -EINVAL);
 }
 
+/*
+ * gm_map_sg's errno: the ranges are checked in order before anything is
+ * mapped, and the first bad one decides, whatever fails in later ranges or
+ * would fail when mapping.
+ */
+static void test_sg_order(void)
+{
+	static unsigned char ro_buf[0x1000];
+	gm_region *ro;
+	gm_view *v;
+	struct iovec iov[16];
+	const int w = GM_PROT_WRITE;
+
+	ASSERT_OK(gm_ram_region_new(ro_buf, sizeof(ro_buf), GM_PROT_READ, &ro));
+	ASSERT_OK(gm_space_add(s, 0x5000, ro));
+	/* Read-only RAM asked for write, before a batch that would fail. */
+	tbatch.fail_map = -EIO;
+	struct gm_sg a[2] = {{0x5000, 0x10}, {0x10000, 0x10}};
+	ASSERT_ERR(gm_map_sg(m, a, 2, iov, 16, w), -EACCES);
+	/* ... and after it: the batch is never called, the check comes first. */
+	struct gm_sg a2[2] = {{0x10000, 0x10}, {0x5000, 0x10}};
+	int calls = tbatch.map_sgs;
+	ASSERT_ERR(gm_map_sg(m, a2, 2, iov, 16, w), -EACCES);
+	ASSERT_EQ(tbatch.map_sgs, calls);
+	/* A bounce buffer that cannot be (no write callback on chunk) or is
+	 * refused, before the failing batch. */
+	struct gm_sg b[2] = {{0x3000, 0x10}, {0x10000, 0x10}};
+	ASSERT_ERR(gm_map_sg(m, b, 2, iov, 16, GM_PROT_READ | GM_MAP_NO_BOUNCE), -EIO);
+	b[0].addr = 0x2000;
+	ASSERT_ERR(gm_map_sg(m, b, 2, iov, 16, GM_PROT_READ | GM_MAP_NO_BOUNCE), -EOPNOTSUPP);
+	/* With every check passed, the mapping's own failure shows. */
+	ASSERT_ERR(gm_map_sg(m, b, 2, iov, 16, GM_PROT_READ), -EIO);
+	tbatch.fail_map = 0;
+	ASSERT_EQ(tbatch.outstanding, 0);
+	ASSERT_EQ(tchunk.outstanding, 0);
+
+	/* Zero length, wrap, hole, in either order. */
+	struct gm_sg zero = {0x1000, 0}, wrap = {UINT64_MAX, 2}, hole = {0x9000, 1};
+	struct gm_sg into_hole = {0x3f00, 0x200}; /* a good piece, then nothing */
+	struct gm_sg l1[2] = {hole, zero}, l2[2] = {zero, hole}, l3[2] = {wrap, zero},
+		     l4[2] = {zero, wrap}, l5[2] = {into_hole, zero}, l6[2] = {zero, into_hole};
+	ASSERT_ERR(gm_map_sg(m, l1, 2, iov, 16, GM_PROT_READ), -EFAULT);
+	ASSERT_ERR(gm_map_sg(m, l2, 2, iov, 16, GM_PROT_READ), -EINVAL);
+	ASSERT_ERR(gm_map_sg(m, l3, 2, iov, 16, GM_PROT_READ), -EFAULT);
+	ASSERT_ERR(gm_map_sg(m, l4, 2, iov, 16, GM_PROT_READ), -EINVAL);
+	ASSERT_ERR(gm_map_sg(m, l5, 2, iov, 16, GM_PROT_READ), -EFAULT);
+	ASSERT_ERR(gm_map_sg(m, l6, 2, iov, 16, GM_PROT_READ), -EINVAL);
+	/* Permission against an address outside a read-only view's window. */
+	struct gm_sg window = {0x1000, 0x1000};
+	ASSERT_OK(gm_view_new(m, &window, 1, GM_PROT_READ, &v));
+	struct gm_sg p1[2] = {{0x1000, 0x10}, hole}, p2[2] = {hole, {0x1000, 0x10}};
+	ASSERT_ERR(gm_map_sg(gm_view_mem(v), p1, 2, iov, 16, w), -EACCES);
+	ASSERT_ERR(gm_map_sg(gm_view_mem(v), p2, 2, iov, 16, w), -EFAULT);
+	gm_view_free(v);
+	/* Room for the pieces is a check of its range too: 5 pieces, 2 iovecs. */
+	struct gm_sg big = {0x1f00, 0x1200}, e1[2] = {big, hole}, e2[2] = {hole, big};
+	ASSERT_ERR(gm_map_sg(m, e1, 2, iov, 2, GM_PROT_READ), -E2BIG);
+	ASSERT_ERR(gm_map_sg(m, e2, 2, iov, 2, GM_PROT_READ), -EFAULT);
+	ASSERT_EQ(tchunk.outstanding, 0);
+	ASSERT_OK(gm_space_remove(s, ro));
+	gm_region_free(ro);
+}
+
 /* GM_MAP_NO_BOUNCE: -EOPNOTSUPP wherever a bounce buffer would stand in. */
 static void test_no_bounce(void)
 {
@@ -346,6 +409,7 @@ int main(void)
 	test_clamp();
 	test_bounce();
 	test_sg();
+	test_sg_order();
 	test_no_bounce();
 	test_host();
 	gm_region_free(ram);

@@ -240,8 +240,17 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
  * (more than @max_out iovecs needed), -EFAULT (no region, or a range that
  * wraps past 2^64, as gm_read), -EACCES, -EOPNOTSUPP, -ENOSPC (as gm_map),
  * or a region's error.
- * Ranges are checked in order: the first bad one decides the errno.  Never
- * shortens a range: all or nothing.
+ * Before anything is mapped, the ranges are checked in order, and the first
+ * bad one decides the errno: its length (-EINVAL if 0), a wrap past 2^64
+ * (-EFAULT), then piece by piece a missing region or a view's window
+ * (-EFAULT), a view's or host memory's permission (-EACCES), a bounce
+ * buffer refused or impossible (-EOPNOTSUPP, -EACCES), and room for its
+ * pieces (-E2BIG).  A later range is not looked at.  Only when every range
+ * passes are they mapped; a failure then (a region's error, -ENOSPC, or
+ * -E2BIG where mappings come out shorter than the regions) is that of the
+ * first mapping call to fail: ranges on a region with map_sg first, in one
+ * call per region, then the others in order.  Never shortens a range: all
+ * or nothing.
  */
 GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec *out,
 		     unsigned max_out, int flags);

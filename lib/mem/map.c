@@ -118,6 +118,18 @@ static void bounce_unmap(struct gm__bounce *b, int flags, size_t access_len)
 /* ---- single mappings ---- */
 
 /*
+ * What can be told about mapping @r with @flags without calling it: the
+ * permission of host memory and, for a region without a map callback,
+ * whether a bounce buffer may and can stand in.  0 or gm_map's errno.
+ */
+static int access_check(const gm_region *r, int flags)
+{
+	if (r->host)
+		return (flags & GM_PROT_RW & ~r->host_prot) ? -EACCES : 0;
+	return r->ops->map ? 0 : bounce_allowed(r, flags);
+}
+
+/*
  * Map what @loc names for up to *len bytes (already clamped to loc->avail).
  * Inside enter/exit.  Takes a region reference on success.
  */
@@ -125,11 +137,10 @@ static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flag
 {
 	gm_region *r = loc->r;
 
+	*err = access_check(r, flags);
+	if (*err)
+		return NULL;
 	if (r->host) {
-		if (flags & GM_PROT_RW & ~r->host_prot) {
-			*err = -EACCES;
-			return NULL;
-		}
 		gm__region_map_get(r);
 		return r->host + loc->off;
 	}
@@ -224,8 +235,12 @@ struct gm__piece {
 	bool has_pre;
 };
 
-/* Split @in into region pieces.  Inside enter/exit.  Returns the count. */
-static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int prot,
+/*
+ * Split @in into region pieces, checking in order everything that needs no
+ * mapping call (see gm_map_sg): the first bad range decides.  Inside
+ * enter/exit.  Returns the count.
+ */
+static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int flags,
 			struct gm__piece *pc, unsigned max)
 {
 	unsigned k = 0;
@@ -238,7 +253,9 @@ static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int prot,
 			return left ? -EFAULT : -EINVAL;
 		while (left) {
 			struct gm__loc loc;
-			int ret = gm__locate(m, addr, prot, &loc);
+			int ret = gm__locate(m, addr, flags & GM_PROT_RW, &loc);
+			if (!ret)
+				ret = access_check(loc.r, flags);
 			if (ret)
 				return ret;
 			if (k == max)
@@ -314,7 +331,7 @@ GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec
 			return -ENOMEM;
 	}
 	gm__enter(m, &rd);
-	np = split_pieces(m, in, n, flags & GM_PROT_RW, pc, max_out);
+	np = split_pieces(m, in, n, flags, pc, max_out);
 	if (np < 0) {
 		ret = np;
 		goto out;

@@ -452,14 +452,14 @@ MODEL_LOOP static int walk_packed(void)
 
 /*
  * gm_map_sg of @n ranges, as the model sees it: the iovec count or the
- * errno.  Ranges are split at region ends; unbacked bytes (-EFAULT) and
- * running out of iovecs (-E2BIG) are found in order while splitting, then
- * read-only memory for writing (-EACCES) while mapping.
+ * errno.  Ranges are split at region ends and checked in order, piece by
+ * piece, before anything is mapped: unbacked bytes (-EFAULT), read-only
+ * memory for writing (-EACCES), running out of iovecs (-E2BIG).  The first
+ * bad piece decides.
  */
 MODEL_LOOP static int map_sg(const struct gm_sg *sg, unsigned n, unsigned max_out, bool w)
 {
 	unsigned k = 0;
-	bool ro = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t a = sg[i].addr, left = sg[i].len;
@@ -468,16 +468,17 @@ MODEL_LOOP static int map_sg(const struct gm_sg *sg, unsigned n, unsigned max_ou
 			const struct mregion *m = region_of(a);
 			if (!m)
 				return -EFAULT;
+			if (w && m->ro)
+				return -EACCES;
 			if (k == max_out)
 				return -E2BIG;
 			uint64_t l = GM__FUZZ_MIN(left, m->size - (a - m->base));
-			ro |= w && m->ro;
 			k++;
 			a += l;
 			left -= l;
 		}
 	}
-	return ro ? -EACCES : (int)k;
+	return (int)k;
 }
 
 static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
