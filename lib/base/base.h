@@ -42,6 +42,37 @@ GM__PRIVATE bool gm__log_enabled(gm_log_level level);
 			gm__log(GM_LOG_DEBUG, __VA_ARGS__);                                \
 	} while (0)
 
+/* ---- rate-limited logging (lib/log.c) ----
+ *
+ * For lines a guest can trigger as often as it likes.  Each call site keeps
+ * its own zeroed, static struct gm__ratelimit (the gm__*_rl() macros make
+ * one) and logs through gm__log_rl(): the site lets GM__RL_BURST lines
+ * through at once, then about one per GM__RL_INTERVAL_NS, and a quiet site
+ * earns its burst back at that rate.  The first line let through after
+ * some were dropped is preceded by one saying how many.  Lock-free: a line
+ * let through costs a compare-and-swap, a dropped one an atomic add, and a
+ * line whose level is disabled nothing (it neither logs nor counts).
+ */
+#define GM__RL_BURST 10
+#define GM__RL_INTERVAL_NS 1000000000ull
+struct gm__ratelimit {
+	_Atomic uint64_t tat;          /* when the bucket is empty again (ns) */
+	atomic_uint_least64_t dropped; /* lines dropped since one was let through */
+};
+GM__PRIVATE void gm__log_rl(struct gm__ratelimit *rl, gm_log_level level, const char *fmt, ...)
+	GM__PRINTF(3, 4);
+#define GM__LOG_RL(level, ...)                                                             \
+	do {                                                                               \
+		static struct gm__ratelimit gm__rl_;                                       \
+		gm__log_rl(&gm__rl_, level, __VA_ARGS__);                                  \
+	} while (0)
+#define gm__err_rl(...) GM__LOG_RL(GM_LOG_ERROR, __VA_ARGS__)
+#define gm__warn_rl(...) GM__LOG_RL(GM_LOG_WARNING, __VA_ARGS__)
+#define gm__info_rl(...) GM__LOG_RL(GM_LOG_INFO, __VA_ARGS__)
+/* For tests: the limiter's clock (monotonic nanoseconds); NULL restores the
+ * real one.  Set it while no thread logs. */
+void gm__ratelimit_set_clock(uint64_t (*now)(void));
+
 /* ---- fault injection (lib/fault.c) ---- */
 /*
  * gm__fault(site): count a call at @site and return the injected negative

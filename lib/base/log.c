@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Logging through a caller-supplied sink; stderr at warning by default. */
+/*
+ * Logging through a caller-supplied sink; stderr at warning by default.
+ * Rate-limited lines for what guests can trigger.
+ */
 #include "config.h"
 
 #include "base.h"
@@ -7,11 +10,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct gm__sink {
 	gm_log_fn *fn;
 	void *opaque;
 };
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER; /* protects sink */
 static struct gm__sink sink;
@@ -19,10 +25,8 @@ static atomic_int max_level = GM_LOG_WARNING;
 
 static void default_sink(void *opaque, gm_log_level level, const char *msg)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
-
 	(void)opaque;
-	fprintf(stderr, "grantmem: %s: %s\n", names[level], msg);
+	fprintf(stderr, "grantmem: %s: %s\n", level_names[level], msg);
 }
 
 GM_API void gm_set_log(gm_log_fn *fn, void *opaque, gm_log_level level)
@@ -43,17 +47,12 @@ bool gm__log_enabled(gm_log_level level)
 	return (int)level <= atomic_load_explicit(&max_level, memory_order_relaxed);
 }
 
-void gm__log(gm_log_level level, const char *fmt, ...)
+static void vlog(gm_log_level level, const char *fmt, va_list ap)
 {
 	char buf[512];
 	struct gm__sink s;
-	va_list ap;
 
-	if (!gm__log_enabled(level))
-		return;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	pthread_mutex_lock(&sink_lock);
 	s = sink;
 	pthread_mutex_unlock(&sink_lock);
@@ -61,6 +60,74 @@ void gm__log(gm_log_level level, const char *fmt, ...)
 		s.fn(s.opaque, level, buf);
 	else
 		default_sink(NULL, level, buf);
+}
+
+void gm__log(gm_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!gm__log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- rate limit ---- */
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t (*rl_clock)(void) = monotonic_ns;
+
+void gm__ratelimit_set_clock(uint64_t (*now)(void))
+{
+	rl_clock = now ? now : monotonic_ns;
+}
+
+/*
+ * May a line through @rl go out at @now?  A token bucket in one word (the
+ * generic cell rate algorithm): @tat is when the bucket would be full
+ * again; each line moves it one interval on, and a line that would move it
+ * more than a burst of intervals past now is dropped.
+ */
+static bool rl_pass(struct gm__ratelimit *rl, uint64_t now)
+{
+	uint64_t tat = atomic_load_explicit(&rl->tat, memory_order_relaxed);
+
+	for (;;) {
+		uint64_t next = (tat > now ? tat : now) + GM__RL_INTERVAL_NS;
+		if (next - now > GM__RL_BURST * GM__RL_INTERVAL_NS)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&rl->tat, &tat, next,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return true;
+	}
+}
+
+void gm__log_rl(struct gm__ratelimit *rl, gm_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!gm__log_enabled(level))
+		return;
+	if (!rl_pass(rl, rl_clock())) {
+		atomic_fetch_add_explicit(&rl->dropped, 1, memory_order_relaxed);
+		return;
+	}
+	uint64_t dropped = atomic_exchange_explicit(&rl->dropped, 0, memory_order_relaxed);
+	if (dropped)
+		gm__log(level, "rate limit: %" PRIu64 " line%s like the next one dropped", dropped,
+			dropped == 1 ? "" : "s");
+	va_start(ap, fmt);
+	vlog(level, fmt, ap);
+	va_end(ap);
 }
 
 GM_API const char *gm_strerror(int err)
