@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Logging: the caller's sink and its level, and the rate limit on lines a
- * guest can trigger (on a clock of the test's own, so nothing sleeps).
+ * Logging: the caller's sink and its level, $GRANTMEM_LOG for the default
+ * sink, and the rate limit on lines a guest can trigger (on a clock of the
+ * test's own, so nothing sleeps).
  */
 #include <grantmem/grantmem.h>
 
@@ -9,6 +10,8 @@
 #include "helpers.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int lines;
 static gm_log_level last_level, prev_level;
@@ -177,10 +180,102 @@ static void test_ratelimit_threads(void)
 	gm__ratelimit_set_clock(NULL);
 }
 
-int main(void)
+/* ---- $GRANTMEM_LOG, read when the library loads: a fresh process each ---- */
+
+/* In the child: exit 10 + the most verbose level enabled. */
+static int env_child(bool set_log)
 {
+	int level = -1;
+
+	if (set_log)
+		gm_set_log(NULL, NULL, GM_LOG_ERROR);
+	for (int l = GM_LOG_ERROR; l <= GM_LOG_DEBUG; l++)
+		if (gm__log_enabled((gm_log_level)l))
+			level = l;
+	return 10 + level;
+}
+
+/* Run this program as a child with GRANTMEM_LOG=@env (NULL: unset); its
+ * stderr into @err.  Returns the child's level (exit status - 10). */
+static int run_child(const char *env, bool set_log, char *err, size_t errlen)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t n;
+
+	ASSERT_OK(pipe(pfd));
+	pid_t pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		close(pfd[1]);
+		if (env)
+			setenv("GRANTMEM_LOG", env, 1);
+		else
+			unsetenv("GRANTMEM_LOG");
+		execl("/proc/self/exe", "test-log", set_log ? "env-child-set" : "env-child",
+		      (char *)NULL);
+		_exit(GM_TEST_HARD_ERROR);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], err + got, errlen - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = 0;
+	close(pfd[0]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == GM_TEST_HARD_ERROR)
+		GM_TEST_FAIL("could not run /proc/self/exe: %s", err);
+	return WEXITSTATUS(status) - 10;
+}
+
+static int count_lines(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_env(void)
+{
+	static const struct {
+		const char *env;
+		int level;
+	} ok[] = {
+		{NULL, GM_LOG_WARNING}, {"", GM_LOG_WARNING}, {"error", GM_LOG_ERROR},
+		{"warning", GM_LOG_WARNING}, {"info", GM_LOG_INFO}, {"debug", GM_LOG_DEBUG},
+		{"DEBUG", GM_LOG_DEBUG}, {"0", GM_LOG_ERROR}, {"1", GM_LOG_WARNING},
+		{"2", GM_LOG_INFO}, {"3", GM_LOG_DEBUG},
+	};
+	static const char *const bad[] = {"4", "-1", "verbose", "debugx", "03", " info"};
+	char err[4096];
+
+	for (unsigned i = 0; i < GM__ARRAY_SIZE(ok); i++) {
+		ASSERT_EQ(run_child(ok[i].env, false, err, sizeof(err)), ok[i].level);
+		ASSERT_STREQ(err, "");
+	}
+	/* An invalid value: the default level and one warning. */
+	for (unsigned i = 0; i < GM__ARRAY_SIZE(bad); i++) {
+		ASSERT_EQ(run_child(bad[i], false, err, sizeof(err)), GM_LOG_WARNING);
+		ASSERT_EQ(count_lines(err, "\n"), 1);
+		ASSERT_EQ(count_lines(err, "grantmem: warning: GRANTMEM_LOG="), 1);
+	}
+	/* The program's own choice wins. */
+	ASSERT_EQ(run_child("debug", true, err, sizeof(err)), GM_LOG_ERROR);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "env-child"))
+		return env_child(false);
+	if (argc > 1 && !strcmp(argv[1], "env-child-set"))
+		return env_child(true);
 	test_sink();
 	test_ratelimit();
 	test_ratelimit_threads();
+	test_env();
 	return 0;
 }

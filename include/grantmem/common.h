@@ -67,10 +67,17 @@ typedef void gm_log_fn(void *opaque, gm_log_level level, const char *msg);
  * gm_set_log - route grantmem's log lines.
  * @fn:        the sink, or NULL for the default (stderr, "grantmem: " prefix).
  * @opaque:    passed back to @fn.
- * @max_level: lines less severe than this are dropped (default GM_LOG_WARNING).
+ * @max_level: lines less severe than this are dropped (default GM_LOG_WARNING,
+ *             or the level GRANTMEM_LOG names, below).
  *
  * Process-wide.  Thread-safe: lines in flight may still reach the previous
  * sink.  Never fails, never logs.
+ *
+ * Until the program calls gm_set_log(), the default sink's level is the one
+ * the environment variable GRANTMEM_LOG names when the library is loaded:
+ * "error", "warning", "info" or "debug" (any case), or 0 to 3.  Unset or
+ * empty means warning; any other value is ignored with one warning line.
+ * Set-user-ID programs ignore it.
  */
 GM_API void gm_set_log(gm_log_fn *fn, void *opaque, gm_log_level max_level);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Logging through a caller-supplied sink; stderr at warning by default.
- * Rate-limited lines for what guests can trigger.
+ * Logging through a caller-supplied sink; stderr at warning by default, or
+ * at the level $GRANTMEM_LOG names.  Rate-limited lines for what guests can
+ * trigger.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct gm__sink {
@@ -71,6 +73,45 @@ void gm__log(gm_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- $GRANTMEM_LOG ---- */
+
+/* A level's name (any case) or number, else -1. */
+static int parse_level(const char *v)
+{
+	for (int i = GM_LOG_ERROR; i <= GM_LOG_DEBUG; i++)
+		if (!strcasecmp(v, level_names[i]))
+			return i;
+	if (v[0] >= '0' && v[0] <= '0' + GM_LOG_DEBUG && !v[1])
+		return v[0] - '0';
+	return -1;
+}
+
+/*
+ * The default sink's level from the environment, read once when the library
+ * is loaded: before the program can have called gm_set_log(), which
+ * overrides it.
+ */
+__attribute__((constructor)) static void level_from_env(void)
+{
+	const char *v;
+
+#if defined(__GLIBC__)
+	v = secure_getenv("GRANTMEM_LOG");
+#else
+	v = getenv("GRANTMEM_LOG");
+#endif
+	if (!v || !*v)
+		return;
+	int level = parse_level(v);
+	if (level < 0) {
+		gm__warn("GRANTMEM_LOG=\"%.40s\" is not a log level (error, warning, info, debug "
+			 "or 0-3): ignored",
+			 v);
+		return;
+	}
+	atomic_store_explicit(&max_level, level, memory_order_relaxed);
 }
 
 /* ---- rate limit ---- */
