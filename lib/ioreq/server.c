@@ -418,10 +418,11 @@ static void serve(gm_ioreq_server *s, volatile ioreq_t *slot)
 		 * cannot reach (we only map grants): complete it without effect.
 		 */
 		count(&s->n_unhandled);
-		gm__info("ioreq: domain %u: unsupported MMIO access at 0x%" PRIx64
-			 " (count %u, %s)",
-			 s->domid, (uint64_t)req.addr, req.count,
-			 req.data_is_ptr ? "via memory" : "repeated");
+		/* the guest may issue one per instruction: rate-limited */
+		gm__info_rl("ioreq: domain %u: unsupported MMIO access at 0x%" PRIx64
+			    " (count %u, %s)",
+			    s->domid, (uint64_t)req.addr, req.count,
+			    req.data_is_ptr ? "via memory" : "repeated");
 		if (req.dir == IOREQ_READ && !req.data_is_ptr)
 			req.data = ~0ull;
 		break;
