@@ -2,7 +2,8 @@
 # Each library exports exactly the functions its headers declare GM_API,
 # under its version node:
 #   libgrantmem.so        every header but emu.h and ioreq.h   GRANTMEM_0.1
-#                         + the base layer's GM__PRIVATE names   GRANTMEM_PRIVATE
+#                         + the GM__PRIVATE names of every       GRANTMEM_PRIVATE
+#                           internal header under lib/ and backends/
 #   libgrantmem-emu.so    emu.h                                 GRANTMEM_EMU_0.1
 #   libgrantmem-ioreq.so  ioreq.h                               GRANTMEM_IOREQ_0.1
 set -u
@@ -45,7 +46,9 @@ check() {
 core_headers=$(ls "$inc"/*.h | grep -v '/emu\.h$' | grep -v '/ioreq\.h$')
 # shellcheck disable=SC2086
 declared GM_API $core_headers >"$tmp/core"
-declared GM__PRIVATE "$top_srcdir/lib/base/base.h" >"$tmp/private"
+# shellcheck disable=SC2046
+declared GM__PRIVATE $(find "$top_srcdir/lib" "$top_srcdir/backends" -name '*.h' | sort) \
+	>"$tmp/private"
 declared GM_API "$inc/emu.h" >"$tmp/emu"
 declared GM_API "$inc/ioreq.h" >"$tmp/ioreq"
 sort -u "$tmp/core" "$tmp/private" >"$tmp/all-libgrantmem.so"
