@@ -30,7 +30,7 @@
  */
 #define GM__PRIVATE __attribute__((visibility("default")))
 
-/* ---- logging (lib/log.c) ---- */
+/* ---- logging (log.c) ---- */
 GM__PRIVATE void gm__log(gm_log_level level, const char *fmt, ...) GM__PRINTF(2, 3);
 GM__PRIVATE bool gm__log_enabled(gm_log_level level);
 #define gm__err(...) gm__log(GM_LOG_ERROR, __VA_ARGS__)
@@ -42,7 +42,7 @@ GM__PRIVATE bool gm__log_enabled(gm_log_level level);
 			gm__log(GM_LOG_DEBUG, __VA_ARGS__);                                \
 	} while (0)
 
-/* ---- rate-limited logging (lib/log.c) ----
+/* ---- rate-limited logging (log.c) ----
  *
  * For lines a guest can trigger as often as it likes.  Each call site keeps
  * its own zeroed, static struct gm__ratelimit (the gm__*_rl() macros make
@@ -73,7 +73,7 @@ GM__PRIVATE void gm__log_rl(struct gm__ratelimit *rl, gm_log_level level, const 
  * real one.  Set it while no thread logs. */
 void gm__ratelimit_set_clock(uint64_t (*now)(void));
 
-/* ---- fault injection (lib/fault.c) ---- */
+/* ---- fault injection (fault.c) ---- */
 /*
  * gm__fault(site): count a call at @site and return the injected negative
  * errno if this call is armed to fail, else 0.  One relaxed load when no site
@@ -94,7 +94,7 @@ GM__PRIVATE void *gm__calloc(size_t n, size_t size);
 GM__PRIVATE void *gm__realloc(void *p, size_t n); /* on failure @p is untouched */
 GM__PRIVATE char *gm__strdup(const char *s);
 
-/* ---- read-side sections (lib/epoch.c) ----
+/* ---- read-side sections (epoch.c) ----
  *
  * Readers announce themselves in a counter of the current parity and never
  * block; a writer publishes new data, then gm__epoch_synchronize() flips the

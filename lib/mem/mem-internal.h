@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * grantmem internals, memory core (lib/mem): the objects behind gm_mem
- * handles, region internals, read-side sections over a space and the
- * locate step shared by map, bytes and fdio.  Never installed.
+ * handles and their ops, region internals, read-side sections over a space
+ * and the locate step shared by map and bytes.  Never installed.
  */
 #ifndef GM_MEM_INTERNAL_H
 #define GM_MEM_INTERNAL_H
