@@ -83,9 +83,11 @@ run_case() {
 	local name="$mode/$when $site:$n:-$err"
 
 	mkdir -p "$dir"
+	# Runs when the case's subshell exits, after run_case has returned and
+	# its locals are gone: hence the defaults.
 	case_cleanup() {
-		[ -n "$blk_pid" ] && kill -KILL "$blk_pid" 2>/dev/null
-		[ -n "$hub_pid" ] && kill -TERM "$hub_pid" 2>/dev/null
+		[ -n "${blk_pid:-}" ] && kill -KILL "$blk_pid" 2>/dev/null
+		[ -n "${hub_pid:-}" ] && kill -TERM "$hub_pid" 2>/dev/null
 		wait 2>/dev/null
 	}
 	trap case_cleanup EXIT
