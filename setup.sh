@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Install what building and testing grantmem needs on Debian 12, if missing.
 # Usage: ./setup.sh [--xen] [--fuzz]   (run as root, or with sudo available)
 #   default  the build, `make check` and `make demo`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- bench: `make bench` ----------------------------------------------------------
 # tools/grantmem-bench on its own emulated Xen.  Writes latest.{txt,json,png}
 # to $(BENCH_OUT): the build directory's bench/ unless asked otherwise;

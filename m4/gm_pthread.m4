@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # AX_PTHREAD_SIMPLE: find the flags for POSIX threads (glibc: -pthread).
 AC_DEFUN([AX_PTHREAD_SIMPLE], [
   AC_MSG_CHECKING([whether $CC accepts -pthread])

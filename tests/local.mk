@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- tests: the automake parallel harness (exit 0 pass, 77 skip, 99 error) --------
 # One section per layer, in the order of the layers.  GM_TEST_LIBS gives the
 # installed libraries (and the emulated Xen); tests of internals link
@@ -15,6 +16,9 @@ EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h \
 # ---- the whole library: headers and exported symbols ----
 TESTS += tests/test-headers.sh tests/test-symbols.sh
 EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh
+# ---- every file: its SPDX licence line (COPYING, COPYING.GPL-2) ----
+TESTS += tests/test-spdx.sh
+EXTRA_DIST += tests/test-spdx.sh
 
 # ---- lib/base and lib/mem: the memory core ----
 core_tests = \

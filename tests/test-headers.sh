@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every public header compiles alone, in C and in C++, with -Wall -Werror.
 set -u
 : "${top_srcdir:=.}" "${CC:=cc}" "${CXX:=c++}"

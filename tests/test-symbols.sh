@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Each library exports exactly the functions its headers declare GM_API,
 # under its version node:
 #   libgrantmem.so        every header but emu.h and ioreq.h   GRANTMEM_0.1

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- tools: reference backends and tools -----------------------------------------
 # tools/common: what the tools share (not installed): the command line of
 # every tool (args: one option table drives getopt, --help and --version,

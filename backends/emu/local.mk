@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- backends/emu: the emulated Xen, libgrantmem-emu (include/grantmem/emu.h) ----
 # A test world: the hub (emulated hypervisor: grant tables, event channels,
 # xenstore, domains) and the world's ops that reach it.  Its own library, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- backends/world: the Xen worlds (include/grantmem/world.h) ----
 # gm_xen_open() and the registry of worlds (open.c), and the real world over
 # libxengnttab, libxenevtchn and libxenstore (real.c; only with the Xen

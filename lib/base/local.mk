@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/base: the base layer (include/grantmem/common.h) ----
 # Logging, fault injection, allocation and read-side sections: what every
 # layer above uses, depending on none of them.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/ioreq: virtio-mmio over a Xen ioreq server, libgrantmem-ioreq (include/grantmem/ioreq.h) ----
 # The register file (mmio.c) is always built and unit-tested without Xen;
 # the server (server.c) needs libxendevicemodel, libxenforeignmemory and

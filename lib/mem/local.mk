@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/mem: the memory core (include/grantmem/mem.h) ----
 # Regions, address spaces, views, map/unmap, the bytes API, fd transfers.
 noinst_LTLIBRARIES += lib/mem/libgm-mem.la

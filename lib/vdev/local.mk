@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/vdev: virtio over xenstore, grants and event channels (include/grantmem/vdev.h) ----
 # The transport protocol is docs/vdev-protocol.md.
 noinst_LTLIBRARIES += lib/vdev/libgm-vdev.la

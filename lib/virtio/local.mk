@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/virtio: rings and virtqueues (include/grantmem/virtio.h) ----
 # gm_ring (persistent ring mappings) and gm_vq (split and packed virtqueues).
 noinst_LTLIBRARIES += lib/virtio/libgm-virtio.la

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- lib/xen: the Xen ops facade (include/grantmem/xen.h) ----
 # Grant-table, grant-sharing, event-channel and xenstore handles over any
 # world's ops table; the worlds themselves are in backends/world and

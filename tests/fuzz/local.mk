@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- tests/fuzz: libFuzzer targets (tests/fuzz/README.md) ----
 # Built with clang whatever CC is:
 #   make fuzz                      build them into tests/fuzz/build/

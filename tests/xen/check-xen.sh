@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make check-xen: both real-Xen scenarios, one result line.
 #   1. tests/xen/run.sh           PV dom0 + PV test domain (grantmem's own programs)
 #   2. tests/xen/pvh/run-pvh.sh   a PVH guest's own virtio-blk driver over an

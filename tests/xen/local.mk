@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- tests/xen: `make check-xen`, grantmem on real Xen ----
 # Xen 4.17, a PV dom0 and a PV test domain under qemu (tests/xen/README.md),
 # then a PVH guest with Linux's own virtio drivers (tests/xen/pvh/).  Not
