@@ -19,6 +19,9 @@ EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh
 # ---- every file: its SPDX licence line (COPYING, COPYING.GPL-2) ----
 TESTS += tests/test-spdx.sh
 EXTRA_DIST += tests/test-spdx.sh
+# ---- the manual pages (docs/man) ----
+TESTS += tests/test-man3.sh
+EXTRA_DIST += tests/test-man3.sh
 
 # ---- lib/base and lib/mem: the memory core ----
 core_tests = \
