@@ -20,8 +20,8 @@ EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh
 TESTS += tests/test-spdx.sh
 EXTRA_DIST += tests/test-spdx.sh
 # ---- the manual pages (docs/man) ----
-TESTS += tests/test-man3.sh
-EXTRA_DIST += tests/test-man3.sh
+TESTS += tests/test-man3.sh tests/test-man1.sh
+EXTRA_DIST += tests/test-man3.sh tests/test-man1.sh
 
 # ---- lib/base and lib/mem: the memory core ----
 core_tests = \

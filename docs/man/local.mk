@@ -6,6 +6,20 @@
 # there.  tests/test-man3.sh checks that every function the libraries
 # export has a page.  The build fails on a GM_API declaration without a doc
 # block.  The date is $SOURCE_DATE_EPOCH's when set (reproducible builds).
+#
+# Section 7 (grantmem(7), the overview) and section 1 (one page per
+# installed tool) are written by hand; tests/test-man1.sh checks that every
+# installed tool has its page and that the page lists exactly the long
+# options the tool's option table accepts.
+dist_man7_MANS = docs/man/grantmem.7
+dist_man1_MANS = \
+	docs/man/grantmem-xen-emu.1 \
+	docs/man/grantmem-domain.1 \
+	docs/man/grantmem-scenario.1 \
+	docs/man/grantmem-blk.1 \
+	docs/man/grantmem-guest.1 \
+	docs/man/grantmem-vdev.1 \
+	docs/man/grantmem-bench.1
 EXTRA_DIST += docs/man/gen-man3.sh docs/man/gen-man3.awk
 noinst_DATA = docs/man/man3.stamp
 docs/man/man3.stamp: $(srcdir)/docs/man/gen-man3.sh $(srcdir)/docs/man/gen-man3.awk \

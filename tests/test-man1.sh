@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The pages of sections 1 and 7 (docs/man/*.1, grantmem.7):
+#   - every installed tool ($GM_INSTALLED_TOOLS, make's bin_PROGRAMS) has a
+#     page, and the page is installed ($GM_MAN1_PAGES, dist_man1_MANS); no
+#     page for a tool that is not installed;
+#   - every long option in the tool's option table (the struct option array
+#     getopt_long parses) is in its page's OPTIONS, and every option the
+#     OPTIONS list is one the tool accepts: the page cannot go stale;
+#   - each page has an EXIT STATUS and an EXAMPLES section;
+#   - where man(1) is installed, every page formats without a warning.
+set -u
+: "${top_srcdir:=.}"
+: "${GM_INSTALLED_TOOLS:?set by make check}" "${GM_MAN1_PAGES:?set by make check}"
+status=0 n=0
+fail() { echo "FAIL: $*"; status=1; }
+
+# long_options SOURCE: the names in SOURCE's struct option table(s).
+long_options() {
+	awk '/struct option [A-Za-z_0-9]*\[\] *= *\{/ { t = 1 }
+	     t { s = $0
+		 while (match(s, /\{"[A-Za-z0-9-]+",/)) {
+			print substr(s, RSTART + 2, RLENGTH - 4)
+			s = substr(s, RSTART + RLENGTH)
+		 } }
+	     t && /^[ \t]*\};/ { t = 0 }' "$1" | sort -u
+}
+
+# page_options PAGE: the long options its OPTIONS section lists (the tag
+# line after each .TP).
+page_options() {
+	awk '/^\.SH/ { in_opts = ($0 ~ /^\.SH "?OPTIONS"?$/) }
+	     in_opts && prev == ".TP" { s = $0
+		 while (match(s, /\\-\\-[A-Za-z0-9][A-Za-z0-9\\-]*/)) {
+			o = substr(s, RSTART + 4, RLENGTH - 4); gsub(/\\-/, "-", o); print o
+			s = substr(s, RSTART + RLENGTH)
+		 } }
+	     { prev = $0 }' "$1" | sort -u
+}
+
+for tool in $GM_INSTALLED_TOOLS; do
+	name=${tool##*/}
+	name=${name%.exe}
+	src=$top_srcdir/tools/$name.c
+	page=$top_srcdir/docs/man/$name.1
+	n=$((n + 1))
+	[ -f "$page" ] || { fail "$name is installed but has no page docs/man/$name.1"; continue; }
+	case " $GM_MAN1_PAGES " in
+	*" docs/man/$name.1 "*) ;;
+	*) fail "docs/man/$name.1 is not installed (dist_man1_MANS)" ;;
+	esac
+	[ -f "$src" ] || { fail "no source $src for $name"; continue; }
+	opts=$(long_options "$src")
+	[ -n "$opts" ] || { fail "$src: found no option table"; continue; }
+	listed=$(page_options "$page")
+	for o in $opts; do
+		echo "$listed" | grep -qx -- "$o" || fail "$name accepts --$o, its page's OPTIONS do not list it"
+	done
+	for o in $listed; do
+		echo "$opts" | grep -qx -- "$o" || fail "$name.1 lists --$o, which $name does not accept"
+	done
+	grep -Eq '^\.SH "?EXIT STATUS"?$' "$page" || fail "$name.1 has no EXIT STATUS section"
+	grep -q '^\.SH EXAMPLES' "$page" || fail "$name.1 has no EXAMPLES section"
+done
+for page in "$top_srcdir"/docs/man/*.1; do
+	name=${page##*/}
+	name=${name%.1}
+	case " $GM_INSTALLED_TOOLS " in
+	*"/$name "* | *"/$name.exe "*) ;;
+	*) fail "docs/man/$name.1 documents $name, which is not installed" ;;
+	esac
+done
+
+if command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1; then
+	for page in "$top_srcdir"/docs/man/*.1 "$top_srcdir"/docs/man/*.7; do
+		out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+			man --warnings -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null)
+		[ -z "$out" ] || { fail "${page##*/} does not format cleanly:"; echo "$out"; }
+	done
+else
+	echo "man or groff is not installed: pages not formatted"
+fi
+echo "$n tools checked"
+exit $status
