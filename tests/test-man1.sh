@@ -4,26 +4,27 @@
 #   - every installed tool ($GM_INSTALLED_TOOLS, make's bin_PROGRAMS) has a
 #     page, and the page is installed ($GM_MAN1_PAGES, dist_man1_MANS); no
 #     page for a tool that is not installed;
-#   - every long option in the tool's option table (the struct option array
-#     getopt_long parses) is in its page's OPTIONS, and every option the
-#     OPTIONS list is one the tool accepts: the page cannot go stale;
+#   - every long option the tool's --help lists (tools/common/args.h prints
+#     its whole option table, --help and --version included) is in its
+#     page's OPTIONS, and every option the OPTIONS list is one the tool
+#     accepts: the page cannot go stale;
 #   - each page has an EXIT STATUS and an EXAMPLES section;
 #   - where man(1) is installed, every page formats without a warning.
 set -u
-: "${top_srcdir:=.}"
+: "${top_srcdir:=.}" "${top_builddir:=.}"
 : "${GM_INSTALLED_TOOLS:?set by make check}" "${GM_MAN1_PAGES:?set by make check}"
 status=0 n=0
 fail() { echo "FAIL: $*"; status=1; }
 
-# long_options SOURCE: the names in SOURCE's struct option table(s).
+# long_options TOOL: the long options TOOL --help lists, one per line of its
+# "options:" block ("  -x, --xen SPEC  ..." or "      --fault ...").
 long_options() {
-	awk '/struct option [A-Za-z_0-9]*\[\] *= *\{/ { t = 1 }
-	     t { s = $0
-		 while (match(s, /\{"[A-Za-z0-9-]+",/)) {
-			print substr(s, RSTART + 2, RLENGTH - 4)
-			s = substr(s, RSTART + RLENGTH)
-		 } }
-	     t && /^[ \t]*\};/ { t = 0 }' "$1" | sort -u
+	"$1" --help </dev/null 2>/dev/null |
+		awk '/^options:/ { t = 1; next }
+		     t && /^[^ ]/ { t = 0 }
+		     t && match($0, /^  (-[A-Za-z], |    )--[a-z0-9][a-z0-9-]*/) {
+			s = substr($0, 1, RLENGTH); sub(/.*--/, "", s); print s
+		     }' | sort -u
 }
 
 # page_options PAGE: the long options its OPTIONS section lists (the tag
@@ -41,7 +42,6 @@ page_options() {
 for tool in $GM_INSTALLED_TOOLS; do
 	name=${tool##*/}
 	name=${name%.exe}
-	src=$top_srcdir/tools/$name.c
 	page=$top_srcdir/docs/man/$name.1
 	n=$((n + 1))
 	[ -f "$page" ] || { fail "$name is installed but has no page docs/man/$name.1"; continue; }
@@ -49,9 +49,8 @@ for tool in $GM_INSTALLED_TOOLS; do
 	*" docs/man/$name.1 "*) ;;
 	*) fail "docs/man/$name.1 is not installed (dist_man1_MANS)" ;;
 	esac
-	[ -f "$src" ] || { fail "no source $src for $name"; continue; }
-	opts=$(long_options "$src")
-	[ -n "$opts" ] || { fail "$src: found no option table"; continue; }
+	opts=$(long_options "$top_builddir/$tool")
+	echo "$opts" | grep -qx help || { fail "$name --help lists no options"; continue; }
 	listed=$(page_options "$page")
 	for o in $opts; do
 		echo "$listed" | grep -qx -- "$o" || fail "$name accepts --$o, its page's OPTIONS do not list it"

@@ -14,8 +14,6 @@
 dist_man7_MANS = docs/man/grantmem.7
 dist_man1_MANS = \
 	docs/man/grantmem-xen-emu.1 \
-	docs/man/grantmem-domain.1 \
-	docs/man/grantmem-scenario.1 \
 	docs/man/grantmem-blk.1 \
 	docs/man/grantmem-guest.1 \
 	docs/man/grantmem-vdev.1 \
