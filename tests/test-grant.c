@@ -70,6 +70,38 @@ static unsigned share(unsigned n, int writable, uint64_t seed, gm_gref *refs)
 	return idx;
 }
 
+/* GM_GRANT_ADDR and its decoders round-trip over the whole gref space. */
+static void test_addr_codec(void)
+{
+	static const gm_gref refs[] = {0, 1, 0x7ff, 0x12345678, 0xfffffffeu, 0xffffffffu};
+	static const uint32_t offs[] = {0, 1, 8, 2048, 4095};
+
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]); j++) {
+			uint64_t a = GM_GRANT_ADDR(refs[i], offs[j]);
+			ASSERT_TRUE(GM_GRANT_IS_GRANT(a));
+			ASSERT_EQ(GM_GRANT_REF(a), refs[i]);
+			ASSERT_EQ(GM_GRANT_OFFSET(a), offs[j]);
+			ASSERT_TRUE(a - GM_GRANT_BASE < GM_GRANT_REGION_SIZE);
+			/* a grant region's offset decodes alike */
+			ASSERT_EQ(GM_GRANT_REF(a - GM_GRANT_BASE), refs[i]);
+			ASSERT_EQ(GM_GRANT_OFFSET(a - GM_GRANT_BASE), offs[j]);
+			ASSERT_EQ_U64(GM_GRANT_ADDR(GM_GRANT_REF(a), GM_GRANT_OFFSET(a)), a);
+		}
+	}
+	/* the ends of the region */
+	ASSERT_EQ_U64(GM_GRANT_ADDR(0, 0), GM_GRANT_BASE);
+	ASSERT_EQ_U64(GM_GRANT_ADDR(0xffffffffu, 4095), GM_GRANT_BASE + GM_GRANT_REGION_SIZE - 1);
+	/* the types: a gm_gref, and an offset that is not sign-extended */
+	ASSERT_TRUE(sizeof(GM_GRANT_REF(0)) == sizeof(gm_gref));
+	ASSERT_TRUE(GM_GRANT_REF(UINT64_MAX) == 0xffffffffu);
+	ASSERT_TRUE(GM_GRANT_OFFSET(UINT64_MAX) == 4095);
+	/* not grant addresses */
+	ASSERT_TRUE(!GM_GRANT_IS_GRANT(0));
+	ASSERT_TRUE(!GM_GRANT_IS_GRANT(GM_GRANT_BASE - 1));
+	ASSERT_TRUE(GM_GRANT_IS_GRANT(UINT64_MAX));
+}
+
 static void test_hit_miss(void)
 {
 	struct be b = be_new(GM_GRANT_PERSISTENT, 0, 0, 0);
@@ -545,6 +577,7 @@ static void test_two_domains(void)
 
 int main(void)
 {
+	test_addr_codec();
 	emu_test_start(&T);
 	guest_start(&G, &T, GUEST);
 	X = emu_world(&T, 0);

@@ -69,8 +69,22 @@ extern "C" {
 #define GM_GRANT_BASE (1ULL << 63)
 /* Offsets of every gref (2^32 refs of 4 KiB). */
 #define GM_GRANT_REGION_SIZE (1ULL << 44)
-/* The guest address of byte @off of the page granted as @gref. */
+/* The guest address of byte @off (0..4095) of the page granted as @gref. */
 #define GM_GRANT_ADDR(gref, off) (GM_GRANT_BASE | ((uint64_t)(gref) << 12) | (uint64_t)(off))
+/*
+ * Decoders, the inverse of GM_GRANT_ADDR (integer constant expressions when
+ * @addr is one; C and C++):
+ *   GM_GRANT_IS_GRANT(addr)  bit 63: nonzero for an address in grant space
+ *   GM_GRANT_REF(addr)       the gref, bits 12..43, as a gm_gref
+ *   GM_GRANT_OFFSET(addr)    the byte in that page, bits 0..11, as a uint32_t
+ * GM_GRANT_REF and GM_GRANT_OFFSET ignore bit 63, so they decode the offsets
+ * a grant region is given (a grant address minus its base) alike.  They do
+ * not check the bits in between: an address with any of bits 44..62 set
+ * lies beyond the grant region (see GM_GRANT_REGION_SIZE).
+ */
+#define GM_GRANT_IS_GRANT(addr) (((uint64_t)(addr) & GM_GRANT_BASE) != 0)
+#define GM_GRANT_REF(addr) ((gm_gref)(((uint64_t)(addr) >> 12) & 0xffffffffu))
+#define GM_GRANT_OFFSET(addr) ((uint32_t)((uint64_t)(addr) & 0xfffu))
 
 typedef struct gm_grant_cache gm_grant_cache;
 
