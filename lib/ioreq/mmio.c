@@ -177,14 +177,12 @@ static uint32_t vmmio_int_status(gm_ioreq_dev *d)
 /* Release what the cache still holds of a ring area (persistent mappings). */
 static void vmmio_invalidate_area(gm_ioreq_dev *d, uint64_t addr, uint64_t len)
 {
-	uint64_t off, pages;
+	uint64_t pages;
 
-	if (!d->cache || addr < GM_GRANT_BASE || addr - GM_GRANT_BASE >= GM_GRANT_REGION_SIZE)
+	if (!d->cache || !GM_GRANT_IS_GRANT(addr) || addr - GM_GRANT_BASE >= GM_GRANT_REGION_SIZE)
 		return;
-	off = addr - GM_GRANT_BASE;
-	pages = ((off & (GM_PAGE_SIZE - 1)) + len + GM_PAGE_SIZE - 1) >> GM_PAGE_SHIFT;
-	gm_grant_cache_invalidate_refs(d->cache, d->domid, (gm_gref)(off >> GM_PAGE_SHIFT),
-				       (uint32_t)pages);
+	pages = (GM_GRANT_OFFSET(addr) + len + GM_PAGE_SIZE - 1) >> GM_PAGE_SHIFT;
+	gm_grant_cache_invalidate_refs(d->cache, d->domid, GM_GRANT_REF(addr), (uint32_t)pages);
 }
 
 static bool vmmio_packed(const gm_ioreq_dev *d)

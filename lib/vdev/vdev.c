@@ -229,7 +229,7 @@ static int check_area(const char *dir, unsigned qi, const char *key, uint64_t ad
 {
 	const char *why = NULL;
 
-	if (!(addr & GM_GRANT_BASE))
+	if (!GM_GRANT_IS_GRANT(addr))
 		why = "not a grant address";
 	else if (addr & (align - 1))
 		why = "misaligned";

@@ -181,10 +181,10 @@ MODEL_LOOP static void mseg_space(uint64_t a, int prot, struct seg *s)
 			return;
 		}
 		const struct mgrant *g = NULL;
-		uint64_t ref = off / PG;
+		uint64_t ref = GM_GRANT_REF(off);
 		s->grant = true;
-		s->avail = PG - off % PG;
-		s->pgoff = (unsigned)(off % PG);
+		s->avail = PG - GM_GRANT_OFFSET(off);
+		s->pgoff = GM_GRANT_OFFSET(off);
 		if (ref >= NREF) {
 			/* no ref from here on is granted: one segment (scans of
 			 * huge lengths would otherwise go page by page) */
@@ -200,8 +200,8 @@ MODEL_LOOP static void mseg_space(uint64_t a, int prot, struct seg *s)
 		else if ((prot & GM_PROT_WRITE) && !g->w)
 			s->err = -EACCES;
 		if (g) {
-			s->sh = &pool_sh[g->page][off % PG];
-			s->real = (uint8_t *)fake_xen_page(fx, g->page) + off % PG;
+			s->sh = &pool_sh[g->page][GM_GRANT_OFFSET(off)];
+			s->real = (uint8_t *)fake_xen_page(fx, g->page) + GM_GRANT_OFFSET(off);
 		}
 		return;
 	}
@@ -432,7 +432,7 @@ static uint64_t pick_addr(struct fin *in)
 	case 5:
 		return UINT64_MAX - (uint16_t)d;
 	case 6:
-		return (1ULL << 63) - (uint16_t)d;
+		return GM_GRANT_BASE - (uint16_t)d;
 	default:
 		return fin_u64(in);
 	}
@@ -476,7 +476,7 @@ static uint64_t pick_base(struct fin *in, uint64_t size)
 	case 1:
 		return (uint64_t)fin_below(in, 16) * (RAMSZ / 2);
 	case 2:
-		return (1ULL << 63) - size + (uint64_t)fin_below(in, 3) * 512;
+		return GM_GRANT_BASE - size + (uint64_t)fin_below(in, 3) * 512;
 	case 3:
 		return UINT64_MAX - size + 1 - (uint64_t)fin_below(in, 2) * 512;
 	case 4:

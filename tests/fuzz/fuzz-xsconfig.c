@@ -754,7 +754,7 @@ static bool pow2(uint64_t v)
 /* A ring area: a grant address, aligned, its bytes inside the grant region. */
 static bool m_area_ok(uint64_t a, uint64_t size, uint64_t align)
 {
-	return (a & GM_GRANT_BASE) && !(a % align) &&
+	return GM_GRANT_IS_GRANT(a) && !(a % align) &&
 	       (a & ~GM_GRANT_BASE) + size <= GM_GRANT_REGION_SIZE;
 }
 
