@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grantmem internals, backends/grant: the mapping cache's internal API, as
+ * the grant region (region.c) uses it.  The cache (cache.c) never calls the
+ * region.  Never installed.
+ *
+ * Data structures
+ *   entry   one batch mapping: refs[] of one domain mapped at va, as a whole.
+ *           pins counts gm_map users; the DEAD bit says "never pin again,
+ *           the last unpin releases it".
+ *   table   per domain, gref -> (entry, index of gref in entry->refs): three
+ *           levels (10/11/11 bits), allocated on first use, never freed
+ *           before the cache.  Read without locks inside a read-side section.
+ *   list    every entry that is still mapped (reachable or dying), under
+ *           the cache lock: eviction, invalidation and unmap-by-pointer.
+ *
+ * Hit path:  section enter, three loads, pin CAS, section exit.  No lock, no
+ *            system call.  Everything it needs is inline below.
+ * Miss path: the cache lock to reserve budget, evict and register the map as
+ *            in flight (other misses for the same refs wait for it), then the
+ *            map call with no lock held, then the lock again to publish.
+ * Release:   unlink under the lock, wait for readers (epoch), unmap, free.
+ *
+ * Locking rules
+ *  - The cache lock (c->lock) guards what is marked "lock" below.  It is
+ *    never held across a call into Xen, an epoch wait or a log line, and
+ *    the hit path never takes it.
+ *  - c->sync_lock only serialises epoch waits; it is never taken with the
+ *    cache lock held, nor the other way round.
+ *  - The tables are written under the cache lock and read without it inside
+ *    a read-side section (gm__epoch_enter/exit on c->ep).  An entry found in
+ *    a slot stays mapped and allocated until the section ends: release()
+ *    unlinks it, then waits for readers before it unmaps and frees it.
+ *  - Beyond the section, only a pin keeps an entry mapped.  A pin is taken
+ *    with gm__gcache_try_pin (fails on a DEAD entry) and dropped with
+ *    gm__gcache_unpin; after the drop the entry may be freed at any time.
+ *  - Immutable once published: an entry's dom, va, npages, prot, persistent
+ *    and refs; the cache's g, idle_ms and copy_threshold; a domain's domid.
+ *  - Counters are relaxed atomics, added to from anywhere (GM__GCACHE_STAT).
+ *
+ * The functions declared below (not inline) take the locks they need: call
+ * them with no lock held and outside any read-side section of c->ep.
+ */
+#ifndef GM_GRANT_INTERNAL_H
+#define GM_GRANT_INTERNAL_H
+
+#include "base/base.h"
+
+#include <grantmem/grant.h>
+
+#define GM__GCACHE_L1_BITS 10
+#define GM__GCACHE_L2_BITS 11
+#define GM__GCACHE_L3_BITS 11
+#define GM__GCACHE_DEAD 0x80000000u
+/* Pages in one map call: gntdev's per-request limit. */
+#define GM__GCACHE_MAX_MAP_PAGES 65536u
+/* Calls Xen answers "try again" (paged-out grants) are retried this often. */
+#define GM__GCACHE_EAGAIN_TRIES 5
+/* Idle sweeps remembered (their time and LRU clock). */
+#define GM__GCACHE_SWEEPS 8
+/* gm__gcache_map: another thread mapped the refs meanwhile, look again. */
+#define GM__GCACHE_RETRY 1
+
+struct gm__gentry {
+	struct gm__gentry *prev, *next; /* the cache's list; lock */
+	struct gm__gdom *dom;
+	void *va;
+	uint32_t npages;
+	int prot;            /* GM_PROT_READ or GM_PROT_RW, as mapped */
+	bool persistent;
+	bool linked;         /* reachable from the table; lock */
+	bool uncounted;      /* pages already taken off the budget; lock */
+	atomic_uint pins;    /* users | GM__GCACHE_DEAD */
+	atomic_uint_least64_t last_used; /* LRU clock */
+	gm_gref refs[];
+};
+
+struct gm__gslot {
+	_Atomic(struct gm__gentry *) e;
+	atomic_uint idx;
+};
+
+struct gm__gl3 {
+	struct gm__gslot s[1u << GM__GCACHE_L3_BITS];
+};
+
+struct gm__gl2 {
+	_Atomic(struct gm__gl3 *) p[1u << GM__GCACHE_L2_BITS];
+};
+
+/* One frontend domain: its table.  Lives as long as the cache. */
+struct gm__gdom {
+	struct gm__gdom *next; /* lock */
+	gm_domid domid;
+	_Atomic(struct gm__gl2 *) l1[1u << GM__GCACHE_L1_BITS];
+};
+
+struct gm__gstat_slot {
+	atomic_uint_least64_t hits;
+} __attribute__((aligned(GM__CACHELINE)));
+
+struct gm__ginflight; /* a map call in progress (cache.c) */
+
+struct gm_grant_cache {
+	gm_gnttab *g;
+	struct gm__epoch ep;         /* read-side sections over the tables */
+	pthread_mutex_t sync_lock;   /* serialises epoch waits */
+	pthread_mutex_t lock;        /* the cache lock: everything marked "lock" */
+	pthread_cond_t cond;         /* an in-flight map finished */
+	struct gm__gdom *doms;       /* lock */
+	struct gm__gentry list;      /* list head; lock */
+	struct gm__gentry *zombies;  /* unmap failed: retried later; lock */
+	atomic_bool have_zombies;    /* lets release skip the retry */
+	struct gm__ginflight *inflight; /* lock */
+	uint32_t max_pages, mapped_pages, entries; /* lock */
+	unsigned idle_ms;
+	size_t copy_threshold;
+	struct {
+		uint64_t ns, clock;
+	} sweeps[GM__GCACHE_SWEEPS]; /* recent idle sweeps, newest first; lock */
+	atomic_uint_least64_t clock; /* LRU: bumped when a different entry is used */
+	atomic_bool no_copy;         /* the world has no grant copy */
+	struct gm__gstat_slot st[GM__EPOCH_SLOTS];
+	atomic_uint_least64_t misses, map_calls, pages_mapped, unmap_calls, evictions,
+		invalidations, copy_calls, copy_segs, bounce_uses, dedup_waits, map_errors;
+};
+
+#define GM__GCACHE_STAT(c, f, n) atomic_fetch_add_explicit(&(c)->f, (n), memory_order_relaxed)
+
+/* ---- the hit path (inline, lock-free) ---- */
+
+/* The slot of @ref in @d's table, NULL if its levels do not exist yet. */
+static inline struct gm__gslot *gm__gcache_slot(struct gm__gdom *d, gm_gref ref)
+{
+	struct gm__gl2 *l2 = atomic_load_explicit(
+		&d->l1[ref >> (GM__GCACHE_L2_BITS + GM__GCACHE_L3_BITS)], memory_order_acquire);
+	if (!l2)
+		return NULL;
+	struct gm__gl3 *l3 = atomic_load_explicit(
+		&l2->p[(ref >> GM__GCACHE_L3_BITS) & ((1u << GM__GCACHE_L2_BITS) - 1)],
+		memory_order_acquire);
+	if (!l3)
+		return NULL;
+	return &l3->s[ref & ((1u << GM__GCACHE_L3_BITS) - 1)];
+}
+
+/*
+ * The entry that maps @ref with at least @prot, with *idx = the page index
+ * of @ref in it, or NULL.  Inside a read-side section of c->ep; the entry
+ * may be dying (check GM__GCACHE_DEAD, or pin it).  Counts nothing.
+ */
+static inline struct gm__gentry *gm__gcache_find(struct gm__gdom *d, gm_gref ref, int prot,
+						 uint32_t *idx)
+{
+	struct gm__gslot *s = gm__gcache_slot(d, ref);
+	struct gm__gentry *e = s ? atomic_load_explicit(&s->e, memory_order_acquire) : NULL;
+
+	if (!e)
+		return NULL;
+	*idx = atomic_load_explicit(&s->idx, memory_order_relaxed);
+	/* idx is written before e; a changed slot means a new entry. */
+	if (atomic_load_explicit(&s->e, memory_order_acquire) != e || (prot & ~e->prot))
+		return NULL;
+	return e;
+}
+
+/* Pages of the run that starts at @idx of @e and continues @ref upwards, at
+ * most @want.  Pinned, or inside a read-side section. */
+static inline uint32_t gm__gcache_run_len(const struct gm__gentry *e, uint32_t idx, gm_gref ref,
+					  uint32_t want)
+{
+	uint32_t n = 1;
+
+	while (n < want && idx + n < e->npages && e->refs[idx + n] == ref + n)
+		n++;
+	return n;
+}
+
+/* Take a pin on @e unless it is dead. */
+static inline bool gm__gcache_try_pin(struct gm__gentry *e)
+{
+	unsigned p = atomic_load_explicit(&e->pins, memory_order_relaxed);
+
+	do {
+		if (p & GM__GCACHE_DEAD)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&e->pins, &p, p + 1, memory_order_acquire,
+							 memory_order_relaxed));
+	return true;
+}
+
+/* Mark @e used now (LRU).  Pinned, or inside a read-side section. */
+static inline void gm__gcache_touch(gm_grant_cache *c, struct gm__gentry *e)
+{
+	uint64_t now = atomic_load_explicit(&c->clock, memory_order_relaxed);
+
+	/* Write only when another entry was used since: a hot entry stays a
+	 * read-only cache line. */
+	if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now) {
+		uint64_t t = atomic_fetch_add_explicit(&c->clock, 1, memory_order_relaxed) + 1;
+		atomic_store_explicit(&e->last_used, t, memory_order_relaxed);
+	}
+}
+
+/* Count a hit served in the section of token @t. */
+static inline void gm__gcache_hit(gm_grant_cache *c, const struct gm__epoch_token *t)
+{
+	gm__slot_add(&c->st[t->slot].hits, t->slot, 1);
+}
+
+/*
+ * The hit path: pin the entry that maps @ref with at least @prot; *idx =
+ * the page index of @ref in it.  Counts a hit and touches the entry when it
+ * pins one.  NULL if none.
+ */
+static inline struct gm__gentry *gm__gcache_lookup_pin(gm_grant_cache *c, struct gm__gdom *d,
+						       gm_gref ref, int prot, uint32_t *idx)
+{
+	struct gm__epoch_token t;
+
+	gm__epoch_enter(&c->ep, &t);
+	struct gm__gentry *e = gm__gcache_find(d, ref, prot, idx);
+	if (e && !gm__gcache_try_pin(e))
+		e = NULL;
+	gm__epoch_exit(&c->ep, &t);
+	if (e) {
+		gm__gcache_touch(c, e);
+		gm__gcache_hit(c, &t);
+	}
+	return e;
+}
+
+/*
+ * gm__gcache_release - release entries that are dead and no longer pinned
+ * (the caller owns them): unlink, wait for readers, unmap, free.  With
+ * @n == 0, retries unmaps Xen refused before.  No lock held.
+ */
+void gm__gcache_release(gm_grant_cache *c, struct gm__gentry **victims, unsigned n);
+
+/*
+ * Drop one pin.  Once our pin is gone, @e may be killed and freed by
+ * another thread at any moment (invalidation, eviction), so nothing here
+ * touches @e after the decrement unless it owns @e or sits in a read-side
+ * section, which release waits for before it frees.  The last unpin of a
+ * dead or transient entry releases it: call outside any read-side section.
+ */
+static inline void gm__gcache_unpin(gm_grant_cache *c, struct gm__gentry *e)
+{
+	if (e->persistent) { /* read while pinned: it never changes */
+		/* Kept after the last pin; only a killed entry is ours to free. */
+		if (atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1 ==
+		    GM__GCACHE_DEAD)
+			gm__gcache_release(c, &e, 1);
+		return;
+	}
+	/* Transient: the last user gives the grant back now.  The section keeps
+	 * @e alive between the decrement and the claim. */
+	struct gm__epoch_token t;
+	bool mine;
+
+	gm__epoch_enter(&c->ep, &t);
+	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1;
+	if (p == 0) {
+		unsigned zero = 0;
+		/* Fails if re-pinned meanwhile (that user releases it) or killed
+		 * (the killer does). */
+		mine = atomic_compare_exchange_strong(&e->pins, &zero, GM__GCACHE_DEAD);
+	} else {
+		mine = p == GM__GCACHE_DEAD;
+	}
+	gm__epoch_exit(&c->ep, &t);
+	if (mine)
+		gm__gcache_release(c, &e, 1);
+}
+
+/* ---- the slow path (cache.c) ---- */
+
+/* gm__gcache_dom - the table of @domid, created on first use; NULL: -ENOMEM. */
+struct gm__gdom *gm__gcache_dom(gm_grant_cache *c, gm_domid domid);
+
+/*
+ * gm__gcache_map - map @refs (@n of them, any order, repeats allowed) of @d
+ * with @prot as one new entry, pinned once for the caller.  Evicts for room
+ * and sweeps idle entries as needed.  With @may_wait, a miss that another
+ * thread is already mapping waits for it and returns NULL with
+ * *err = GM__GCACHE_RETRY (look the refs up again).  Otherwise NULL with a
+ * negative errno: -ENOSPC (more than one call maps, or the budget is pinned
+ * full), -ENOMEM, -EACCES (a write Xen refused, to refs it maps read-only),
+ * or the map call's error after bounded -EAGAIN retries.  Logs the failure.
+ */
+struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
+				  uint32_t n, int prot, bool persistent, bool may_wait, int *err);
+
+/*
+ * gm__gcache_entry_at - the live entry (reachable or dying) whose mapping
+ * holds @ptr, or NULL.  Searches the list under the cache lock: for
+ * pointers whose table slot has moved on.
+ */
+struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr);
+
+#endif /* GM_GRANT_INTERNAL_H */

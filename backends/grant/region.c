@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Grant regions (see grant.h for the contract): the gm_region_ops callbacks
+ * over the mapping cache.  map and map_sg translate region offsets (gref <<
+ * 12 | page offset) through the cache's hit path or map what misses; read
+ * and write copy to and from mapped pages, and reach unmapped ones with
+ * grant copy or a transient map.
+ *
+ * This file calls the cache through grant-internal.h; the cache never calls
+ * back.
+ */
+#include "config.h"
+
+#include "grant-internal.h"
+
+#include <string.h>
+#include <time.h>
+
+#define PAGE GM_PAGE_SIZE
+#define MAX_MAP_SHORT 1024u  /* gm_map may shorten: never map more per call */
+#define COPY_BATCH 32
+#define HIT_COPY_MAX (64u << 10) /* bytes copied in one read-side section */
+
+struct gregion {
+	gm_grant_cache *c;
+	struct gm__gdom *dom;
+	bool persistent;
+};
+
+static bool want_persistent(const struct gregion *gr, int flags)
+{
+	if (flags & GM_MAP_PERSISTENT)
+		return true;
+	if (flags & GM_MAP_TRANSIENT)
+		return false;
+	return gr->persistent;
+}
+
+static int prot_of(int flags)
+{
+	return flags & GM_PROT_WRITE ? GM_PROT_RW : GM_PROT_READ;
+}
+
+static uint32_t pages_spanned(uint64_t off, size_t len)
+{
+	uint64_t first = off >> GM_PAGE_SHIFT;
+	uint64_t last = (off + len - 1) >> GM_PAGE_SHIFT;
+	uint64_t n = last - first + 1;
+
+	return n > GM__GCACHE_MAX_MAP_PAGES ? GM__GCACHE_MAX_MAP_PAGES : (uint32_t)n;
+}
+
+static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	gm_grant_cache *c = gr->c;
+	gm_gref ref = GM_GRANT_REF(off);
+	size_t pgoff = GM_GRANT_OFFSET(off);
+	/* A guest-sized length must not turn into a huge mapping: map shortens. */
+	uint32_t want = GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
+	int prot = prot_of(flags);
+
+	for (int attempt = 0;; attempt++) {
+		uint32_t idx;
+		struct gm__gentry *e = gm__gcache_lookup_pin(c, gr->dom, ref, prot, &idx);
+		if (e) {
+			size_t avail = (size_t)gm__gcache_run_len(e, idx, ref, want) * PAGE - pgoff;
+			if (*len > avail)
+				*len = avail;
+			return (char *)e->va + (size_t)idx * PAGE + pgoff;
+		}
+		/* A run of consecutive refs; never past the last gref. */
+		if ((uint64_t)ref + want - 1 > UINT32_MAX)
+			want = (uint32_t)(UINT32_MAX - ref + 1);
+		gm_gref stack_refs[64];
+		gm_gref *refs = want <= 64 ? stack_refs : gm__malloc(want * sizeof(*refs));
+		if (!refs) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		for (uint32_t i = 0; i < want; i++)
+			refs[i] = ref + i;
+		e = gm__gcache_map(c, gr->dom, refs, want, prot, want_persistent(gr, flags),
+				   attempt < 3, err);
+		if (refs != stack_refs)
+			free(refs);
+		if (e) {
+			size_t avail = (size_t)want * PAGE - pgoff;
+			if (*len > avail)
+				*len = avail;
+			return (char *)e->va + pgoff;
+		}
+		if (*err != GM__GCACHE_RETRY)
+			return NULL;
+	}
+}
+
+/* The entry a pointer from gr_map/gr_map_sg came from. */
+static struct gm__gentry *entry_of(gm_grant_cache *c, struct gm__gdom *d, gm_gref ref,
+				   const void *ptr)
+{
+	struct gm__epoch_token t;
+	struct gm__gentry *e;
+
+	gm__epoch_enter(&c->ep, &t);
+	struct gm__gslot *s = gm__gcache_slot(d, ref);
+	e = s ? atomic_load_explicit(&s->e, memory_order_acquire) : NULL;
+	if (e && ((const char *)ptr < (char *)e->va ||
+		  (const char *)ptr >= (char *)e->va + (size_t)e->npages * PAGE))
+		e = NULL;
+	gm__epoch_exit(&c->ep, &t);
+	if (e)
+		return e; /* our own pin keeps it alive */
+	/* Superseded or invalidated since: search the list. */
+	return gm__gcache_entry_at(c, ptr);
+}
+
+static void gr_unmap(gm_region *r, void *ptr, uint64_t off, size_t len, int flags,
+		     size_t access_len)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	struct gm__gentry *e = entry_of(gr->c, gr->dom, GM_GRANT_REF(off), ptr);
+
+	(void)len, (void)flags, (void)access_len;
+	if (!e) {
+		gm__warn("grant unmap: %p is not a mapping of domain %u", ptr, gr->dom->domid);
+		return;
+	}
+	gm__gcache_unpin(gr->c, e);
+}
+
+/*
+ * All ranges of a request: hits are pinned as they are; every page of the
+ * ranges that miss goes into one list mapped with one call.
+ */
+static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct iovec *out,
+		     int flags)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	gm_grant_cache *c = gr->c;
+	int prot = prot_of(flags);
+	struct gm__gentry *stack_hit[32];
+	uint32_t stack_first[32];
+	struct gm__gentry **hit = n <= 32 ? stack_hit : gm__calloc(n, sizeof(*hit));
+	uint32_t *first = n <= 32 ? stack_first : gm__calloc(n, sizeof(*first));
+	gm_gref *refs = NULL;
+	int ret = 0;
+
+	if (!hit || !first) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int attempt = 0;; attempt++) {
+		uint64_t total = 0;
+		for (unsigned i = 0; i < n; i++) {
+			gm_gref ref = GM_GRANT_REF(in[i].addr);
+			uint32_t want = pages_spanned(in[i].addr, in[i].len);
+			uint32_t idx;
+			hit[i] = gm__gcache_lookup_pin(c, gr->dom, ref, prot, &idx);
+			if (hit[i] && gm__gcache_run_len(hit[i], idx, ref, want) == want) {
+				out[i].iov_base = (char *)hit[i]->va + (size_t)idx * PAGE +
+						  GM_GRANT_OFFSET(in[i].addr);
+				out[i].iov_len = in[i].len;
+				continue;
+			}
+			if (hit[i]) {
+				gm__gcache_unpin(c, hit[i]); /* only part of it: map it whole */
+				hit[i] = NULL;
+			}
+			first[i] = (uint32_t)total;
+			total += want;
+		}
+		if (!total)
+			goto out;
+		if (total > GM__GCACHE_MAX_MAP_PAGES) {
+			ret = -ENOSPC;
+			goto undo;
+		}
+		refs = gm__malloc(total * sizeof(*refs));
+		if (!refs) {
+			ret = -ENOMEM;
+			goto undo;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (hit[i])
+				continue;
+			gm_gref ref = GM_GRANT_REF(in[i].addr);
+			uint32_t want = pages_spanned(in[i].addr, in[i].len);
+			for (uint32_t k = 0; k < want; k++)
+				refs[first[i] + k] = ref + k;
+		}
+		int err;
+		struct gm__gentry *e = gm__gcache_map(c, gr->dom, refs, (uint32_t)total, prot,
+						      want_persistent(gr, flags), attempt < 3,
+						      &err);
+		free(refs);
+		refs = NULL;
+		if (!e && err == GM__GCACHE_RETRY) {
+			for (unsigned i = 0; i < n; i++)
+				if (hit[i])
+					gm__gcache_unpin(c, hit[i]);
+			continue;
+		}
+		if (!e) {
+			ret = err;
+			goto undo;
+		}
+		/* One pin per range handed out; drop the creation pin last. */
+		for (unsigned i = 0; i < n; i++) {
+			if (hit[i])
+				continue;
+			atomic_fetch_add(&e->pins, 1);
+			out[i].iov_base = (char *)e->va + (size_t)first[i] * PAGE +
+					  GM_GRANT_OFFSET(in[i].addr);
+			out[i].iov_len = in[i].len;
+		}
+		gm__gcache_unpin(c, e);
+		goto out;
+	}
+undo:
+	for (unsigned i = 0; i < n; i++)
+		if (hit[i])
+			gm__gcache_unpin(c, hit[i]);
+out:
+	if (hit != stack_hit)
+		free(hit);
+	if (first != stack_first)
+		free(first);
+	return ret;
+}
+
+/* ---- reads and writes of unmapped grant memory ---- */
+
+/* Xen's copy statuses, in the cache's errno terms (see grant.h). */
+static int copy_status_errno(int st)
+{
+	switch (st) {
+	case GM_GNTST_OKAY:
+		return 0;
+	case GM_GNTST_GENERAL_ERROR:
+	case GM_GNTST_BAD_GNTREF:
+	case GM_GNTST_BAD_DOMAIN:
+		return -EINVAL;
+	default:
+		return gm_gntst_errno(st);
+	}
+}
+
+/* Does the guest let us read @ref?  (Tells read-only grants from bad refs.) */
+static bool ref_readable(gm_grant_cache *c, struct gm__gdom *d, gm_gref ref)
+{
+	unsigned char b;
+	struct gm_copy_seg seg = {.len = 1, .flags = GM_COPY_SOURCE_GREF};
+
+	seg.source.foreign.ref = ref;
+	seg.source.foreign.domid = d->domid;
+	seg.dest.virt = &b;
+	GM__GCACHE_STAT(c, copy_calls, 1);
+	return gm_gnttab_copy(c->g, 1, &seg) == 0 && seg.status == GM_GNTST_OKAY;
+}
+
+/* Grant copy of [off, off + len), page-split, COPY_BATCH segments a call. */
+static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned char *buf,
+		   size_t len, bool write)
+{
+	struct gm_copy_seg seg[COPY_BATCH];
+
+	while (len) {
+		unsigned n = 0;
+		size_t done = 0;
+		for (; n < COPY_BATCH && done < len; n++) {
+			uint64_t o = off + done;
+			size_t l = GM__MIN(len - done, PAGE - GM_GRANT_OFFSET(o));
+			struct gm_copy_seg *s = &seg[n];
+			memset(s, 0, sizeof(*s));
+			s->len = (uint16_t)l;
+			if (write) {
+				s->flags = GM_COPY_DEST_GREF;
+				s->source.virt = buf + done;
+				s->dest.foreign.ref = GM_GRANT_REF(o);
+				s->dest.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
+				s->dest.foreign.domid = d->domid;
+			} else {
+				s->flags = GM_COPY_SOURCE_GREF;
+				s->dest.virt = buf + done;
+				s->source.foreign.ref = GM_GRANT_REF(o);
+				s->source.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
+				s->source.foreign.domid = d->domid;
+			}
+			done += l;
+		}
+		int ret = 0;
+		for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
+			GM__GCACHE_STAT(c, copy_calls, 1);
+			GM__GCACHE_STAT(c, copy_segs, n);
+			ret = gm_gnttab_copy(c->g, n, seg);
+			if (ret)
+				return ret;
+			bool again = false;
+			for (unsigned i = 0; i < n; i++)
+				again |= seg[i].status == GM_GNTST_EAGAIN;
+			if (!again)
+				break;
+			struct timespec ts = {0, 1000000L << tries};
+			nanosleep(&ts, NULL);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (seg[i].status == GM_GNTST_OKAY)
+				continue;
+			gm_gref ref = write ? seg[i].dest.foreign.ref : seg[i].source.foreign.ref;
+			ret = copy_status_errno(seg[i].status);
+			if (write && ret == -EINVAL && ref_readable(c, d, ref))
+				ret = -EACCES;
+			gm__info("grant copy %s ref %u of domain %u failed: status %d (%s)",
+				 write ? "to" : "from", ref, d->domid, seg[i].status,
+				 gm_strerror(ret));
+			return ret;
+		}
+		off += done;
+		buf += done;
+		len -= done;
+	}
+	return 0;
+}
+
+/* Copy through a transient mapping (large accesses, or no grant copy). */
+static int map_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, bool write)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	int flags = (write ? GM_PROT_WRITE : GM_PROT_READ) | GM_MAP_TRANSIENT;
+
+	GM__GCACHE_STAT(gr->c, bounce_uses, 1);
+	while (len) {
+		size_t l = len;
+		int err;
+		void *p = gr_map(r, off, &l, flags, &err);
+		if (!p)
+			return err;
+		if (write)
+			memcpy(p, buf, l);
+		else
+			memcpy(buf, p, l);
+		gr_unmap(r, p, off, l, flags, write ? l : 0);
+		off += l;
+		buf += l;
+		len -= l;
+	}
+	return 0;
+}
+
+static bool copy_unsupported(int err)
+{
+	return err == -EOPNOTSUPP || err == -ENOSYS || err == -ENOTTY;
+}
+
+/*
+ * The hit path of reads and writes: copy to or from the mapping of @off if
+ * there is one with @prot.  No pin: inside the read-side section the entry
+ * stays mapped (release unlinks it, then waits for readers before it
+ * unmaps), so the copy is safe without the pin's two atomic operations.
+ * At most HIT_COPY_MAX bytes, so that a writer never waits long for us.
+ * Returns the bytes copied, 0 if nothing usable is mapped there.
+ */
+static size_t copy_hit(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned char *buf,
+		       size_t len, int prot, bool write)
+{
+	gm_gref ref = GM_GRANT_REF(off);
+	struct gm__epoch_token t;
+	uint32_t idx;
+	size_t l = 0;
+
+	gm__epoch_enter(&c->ep, &t);
+	struct gm__gentry *e = gm__gcache_find(d, ref, prot, &idx);
+	/* A dying entry is left to the slow path. */
+	if (e && !(atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD)) {
+		size_t pgoff = GM_GRANT_OFFSET(off);
+		len = GM__MIN(len, HIT_COPY_MAX);
+		uint32_t run = gm__gcache_run_len(e, idx, ref, pages_spanned(off, len));
+		l = GM__MIN(len, (size_t)run * PAGE - pgoff);
+		char *p = (char *)e->va + (size_t)idx * PAGE + pgoff;
+		if (write)
+			memcpy(p, buf, l);
+		else
+			memcpy(buf, p, l);
+		gm__gcache_touch(c, e); /* inside: @e may go once we leave */
+	}
+	gm__epoch_exit(&c->ep, &t);
+	if (l)
+		gm__gcache_hit(c, &t);
+	return l;
+}
+
+static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, bool write)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	gm_grant_cache *c = gr->c;
+	int prot = write ? GM_PROT_RW : GM_PROT_READ;
+
+	while (len) {
+		/* Mapped already?  Then it is a memcpy. */
+		size_t l = copy_hit(c, gr->dom, off, buf, len, prot, write);
+		if (l) {
+			off += l;
+			buf += l;
+			len -= l;
+			continue;
+		}
+		/* Not mapped: copy up to the next page that is, or the end, but
+		 * look no further than one map call covers: a guest-sized
+		 * length (up to the region's 2^44 bytes) must not turn into
+		 * billions of lookups before the first byte moves. */
+		l = PAGE - GM_GRANT_OFFSET(off);
+		while (l < len && l < (size_t)MAX_MAP_SHORT * PAGE) {
+			uint32_t i2;
+			gm_gref r2 = GM_GRANT_REF(off + l);
+			struct gm__gentry *e2 = gm__gcache_lookup_pin(c, gr->dom, r2, prot, &i2);
+			if (e2) {
+				gm__gcache_unpin(c, e2);
+				break;
+			}
+			l += PAGE;
+		}
+		l = GM__MIN(l, len);
+		int ret = -EOPNOTSUPP;
+		if (l <= c->copy_threshold &&
+		    !atomic_load_explicit(&c->no_copy, memory_order_relaxed)) {
+			ret = copy_rw(c, gr->dom, off, buf, l, write);
+			if (copy_unsupported(ret)) {
+				gm__info("no grant copy here (%s): reads and writes map instead",
+					 gm_strerror(ret));
+				atomic_store(&c->no_copy, true);
+			}
+		}
+		if (copy_unsupported(ret) || ret == -EOPNOTSUPP)
+			ret = map_rw(r, off, buf, l, write);
+		if (ret)
+			return ret;
+		off += l;
+		buf += l;
+		len -= l;
+	}
+	return 0;
+}
+
+static int gr_read(gm_region *r, uint64_t off, void *buf, size_t len)
+{
+	return gr_rw(r, off, buf, len, false);
+}
+
+static int gr_write(gm_region *r, uint64_t off, const void *buf, size_t len)
+{
+	return gr_rw(r, off, (unsigned char *)buf, len, true);
+}
+
+static void gr_free(gm_region *r)
+{
+	free(gm_region_opaque(r));
+}
+
+static const struct gm_region_ops grant_ops = {
+	.map = gr_map,
+	.unmap = gr_unmap,
+	.map_sg = gr_map_sg,
+	.read = gr_read,
+	.write = gr_write,
+	.free = gr_free,
+};
+
+GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_policy policy,
+			       gm_region **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!c || (policy != GM_GRANT_TRANSIENT && policy != GM_GRANT_PERSISTENT))
+		return -EINVAL;
+	struct gregion *gr = gm__calloc(1, sizeof(*gr));
+	if (!gr)
+		return -ENOMEM;
+	gr->c = c;
+	gr->persistent = policy == GM_GRANT_PERSISTENT;
+	gr->dom = gm__gcache_dom(c, domid);
+	int ret = gr->dom ? gm_region_new(GM_GRANT_REGION_SIZE, &grant_ops, gr, out) : -ENOMEM;
+	if (ret)
+		free(gr);
+	return ret;
+}
