@@ -906,6 +906,39 @@ static void endian_across_pages(void)
 	env_fini(&e);
 }
 
+/* ---- the last gref ---- */
+
+/* A cached mapping of gref 0xffffffff, the top of the gref space, must go
+ * with its domain and with everything. */
+static void last_gref_invalidated(void)
+{
+	const gm_gref top = 0xffffffffu;
+	struct env e;
+	size_t len = PG;
+	int err;
+
+	env_init(&e, GM_GRANT_PERSISTENT, 0);
+	ASSERT_OK(fake_xen_grant(e.fx, DOM, top, 9, true));
+	for (int pass = 0; pass < 3; pass++) {
+		len = PG;
+		unsigned char *p = gm_map(e.m, GM_GRANT_ADDR(top, 0), &len, GM_PROT_RW, &err);
+		ASSERT_NOT_NULL(p);
+		ASSERT_EQ(len, PG);
+		ASSERT_TRUE(pattern_ok(p, PG, 9));
+		gm_unmap(e.m, GM_GRANT_ADDR(top, 0), p, len, GM_PROT_RW, 0);
+		ASSERT_EQ(fake_xen_ref_mapped(e.fx, DOM, top), 1); /* persistent: kept */
+		if (pass == 0)
+			ASSERT_EQ(gm_grant_cache_invalidate_domain(e.c, DOM), 1);
+		else if (pass == 1)
+			ASSERT_EQ(gm_grant_cache_invalidate_all(e.c), 1);
+		else
+			ASSERT_EQ(gm_grant_cache_invalidate_refs(e.c, DOM, top, 1), 1);
+		ASSERT_EQ(fake_xen_ref_mapped(e.fx, DOM, top), 0);
+	}
+	ASSERT_OK(fake_xen_revoke(e.fx, DOM, top));
+	env_fini(&e);
+}
+
 static const struct hostile_case cases[] = {
 	HOSTILE_CASE(bad_gref_read),
 	HOSTILE_CASE(bad_gref_map),
@@ -953,6 +986,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(map_sg_max_out_zero),
 	HOSTILE_CASE(read_from_fd_into_ro_grant),
 	HOSTILE_CASE(endian_across_pages),
+	HOSTILE_CASE(last_gref_invalidated),
 	HOSTILE_CASE(emu_revoked_between_publish_and_map),
 	HOSTILE_CASE(emu_end_access_busy),
 	HOSTILE_CASE(emu_ro_for_device_writable),

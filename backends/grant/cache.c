@@ -17,6 +17,7 @@
 
 #define PAGE GM_PAGE_SIZE
 #define DEFAULT_MAX_PAGES 65536u
+#define ALL_REFS (1ULL << 32) /* a count of refs: every gref, 0 to 0xffffffff */
 
 /* A map call in progress, on its caller's stack while on the list. */
 struct gm__ginflight {
@@ -622,10 +623,12 @@ GM_API int gm_grant_cache_set_max_pages(gm_grant_cache *c, uint32_t max_pages)
 	return 0;
 }
 
-static bool overlaps_refs(const struct gm__gentry *e, gm_gref first, uint32_t count)
+/* Does @e hold a ref in [first, first + count)?  @count may be 2^32: every
+ * ref from @first on, up to and including 0xffffffff. */
+static bool overlaps_refs(const struct gm__gentry *e, gm_gref first, uint64_t count)
 {
 	for (uint32_t i = 0; i < e->npages; i++)
-		if (e->refs[i] >= first && e->refs[i] - first < count)
+		if (e->refs[i] >= first && (uint64_t)(e->refs[i] - first) < count)
 			return true;
 	return false;
 }
@@ -633,7 +636,7 @@ static bool overlaps_refs(const struct gm__gentry *e, gm_gref first, uint32_t co
 /* Are pages of @domid (any domain unless @one_dom) in the refs range still
  * mapped because their unmap failed? */
 static bool zombies_left(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref first,
-			 uint32_t count)
+			 uint64_t count)
 {
 	bool left = false;
 
@@ -645,9 +648,9 @@ static bool zombies_left(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gre
 }
 
 /* Invalidate entries of @domid (all domains unless @one_dom) touching the
- * refs range. */
+ * refs range (overlaps_refs). */
 static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref first,
-		      uint32_t count)
+		      uint64_t count)
 {
 	struct gm__gentry **vic = NULL;
 	unsigned nvic = 0;
@@ -691,14 +694,14 @@ GM_API int gm_grant_cache_invalidate_domain(gm_grant_cache *c, gm_domid domid)
 {
 	if (!c)
 		return -EINVAL;
-	return invalidate(c, domid, true, 0, UINT32_MAX);
+	return invalidate(c, domid, true, 0, ALL_REFS);
 }
 
 GM_API int gm_grant_cache_invalidate_all(gm_grant_cache *c)
 {
 	if (!c)
 		return -EINVAL;
-	return invalidate(c, 0, false, 0, UINT32_MAX);
+	return invalidate(c, 0, false, 0, ALL_REFS);
 }
 
 GM_API int gm_grant_cache_evict_idle(gm_grant_cache *c)
