@@ -271,40 +271,64 @@ static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int flags
 
 /*
  * For every region with a map_sg callback (and no host memory, which needs
- * no call), map all of its pieces with one call.  Inside enter/exit.  On
- * failure everything premapped is released.
+ * no call), map all of its pieces with one call, however many there are.
+ * Inside enter/exit.  On failure everything premapped is released by the
+ * caller (release_pre).
  */
 static int premap_batches(struct gm__piece *pc, unsigned np, int flags)
 {
-	struct gm_sg sg[128];
-	struct iovec iov[128];
-	unsigned idx[128];
+	struct gm_sg stack_sg[128];
+	struct iovec stack_iov[128];
+	unsigned stack_idx[128];
+	struct gm_sg *sg = stack_sg;
+	struct iovec *iov = stack_iov;
+	unsigned *idx = stack_idx;
+	int ret = 0;
 
-	for (unsigned i = 0; i < np; i++) {
+	for (unsigned i = 0; i < np && !ret; i++) {
 		gm_region *r = pc[i].r;
 		if (pc[i].has_pre || r->host || !r->ops->map_sg)
 			continue;
-		/* Gather this region's pieces; any beyond the batch size start
-		 * another batch when the loop reaches them. */
+		/* This region's pieces from here on; earlier ones are done. */
 		unsigned cnt = 0;
-		for (unsigned j = i; j < np && cnt < GM__ARRAY_SIZE(sg); j++) {
+		for (unsigned j = i; j < np; j++)
+			cnt += pc[j].r == r && !pc[j].has_pre;
+		if (cnt > GM__ARRAY_SIZE(stack_sg) && sg == stack_sg) {
+			/* at most np pieces for any region: allocate once */
+			sg = gm__calloc(np, sizeof(*sg));
+			iov = gm__calloc(np, sizeof(*iov));
+			idx = gm__calloc(np, sizeof(*idx));
+			if (!sg || !iov || !idx) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		cnt = 0;
+		for (unsigned j = i; j < np; j++) {
 			if (pc[j].r != r || pc[j].has_pre)
 				continue;
 			sg[cnt] = (struct gm_sg){.addr = pc[j].off, .len = pc[j].len};
 			idx[cnt++] = j;
 		}
-		int ret = r->ops->map_sg(r, sg, cnt, iov, flags);
-		if (ret == -EAGAIN)
+		ret = r->ops->map_sg(r, sg, cnt, iov, flags);
+		if (ret == -EAGAIN) {
+			ret = 0;
 			continue; /* per-piece fallback */
+		}
 		if (ret)
-			return ret;
+			break;
 		for (unsigned c = 0; c < cnt; c++) {
 			pc[idx[c]].pre = iov[c];
 			pc[idx[c]].has_pre = true;
 			gm__region_map_get(r);
 		}
 	}
-	return 0;
+	if (sg != stack_sg) {
+		free(sg);
+		free(iov);
+		free(idx);
+	}
+	return ret;
 }
 
 static void release_pre(struct gm__piece *pc, unsigned from, unsigned np, int flags)
