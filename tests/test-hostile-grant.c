@@ -939,6 +939,86 @@ static void last_gref_invalidated(void)
 	env_fini(&e);
 }
 
+/* ---- one failure, one log line ---- */
+
+static unsigned lines, line_level;
+static char line[512];
+
+static void line_log(void *opaque, gm_log_level level, const char *msg)
+{
+	(void)opaque;
+	lines++;
+	line_level = level;
+	snprintf(line, sizeof(line), "%s", msg);
+}
+
+/* Run @what, which must fail, and check it logged exactly one line (info
+ * and above) at @level. */
+#define ONE_LINE(what, level)                                                              \
+	do {                                                                               \
+		gm_set_log(line_log, NULL, GM_LOG_INFO);                                   \
+		lines = 0;                                                                 \
+		what;                                                                      \
+		gm_set_log(count_log, NULL, GM_LOG_WARNING);                               \
+		if (lines != 1)                                                            \
+			GM_TEST_FAIL("%s logged %u lines (last: \"%s\")", #what, lines, line); \
+		ASSERT_EQ(line_level, level);                                              \
+	} while (0)
+
+static void one_log_line_per_failure(void)
+{
+	struct env e;
+	struct gm_sg sg[2] = {{GM_GRANT_ADDR(R_RW, 0), 64}, {GM_GRANT_ADDR(R_NONE, 0), 64}};
+	struct iovec iov[2];
+	unsigned char b[16];
+	size_t len;
+	int err;
+
+	env_init(&e, GM_GRANT_TRANSIENT, 0);
+	/* the guest's doing: info */
+	len = 8;
+	ONE_LINE(ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_NONE, 0), &len, GM_PROT_READ, &err)),
+		 GM_LOG_INFO);
+	ASSERT_EQ(err, -EINVAL);
+	len = 8;
+	ONE_LINE(ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_RO, 0), &len, GM_PROT_RW, &err)),
+		 GM_LOG_INFO);
+	ASSERT_EQ(err, -EACCES);
+	ASSERT_TRUE(strstr(line, gm_strerror(-EACCES)) != NULL); /* the final answer */
+	ONE_LINE(ASSERT_ERR(gm_map_sg(e.m, sg, 2, iov, 2, GM_PROT_READ), -EINVAL), GM_LOG_INFO);
+	ONE_LINE(ASSERT_ERR(gm_write(e.m, GM_GRANT_ADDR(R_RO, 0), b, 8), -EACCES), GM_LOG_INFO);
+	static unsigned char big[5 * PG]; /* above the copy threshold: a transient map */
+	ONE_LINE(ASSERT_ERR(gm_read(e.m, GM_GRANT_ADDR(R_NONE, 0), big, 2 * PG), -EINVAL),
+		 GM_LOG_INFO);
+	ONE_LINE(ASSERT_ERR(gm_read(e.m, GM_GRANT_ADDR(R_NONE, 0), big, sizeof(big)), -EINVAL),
+		 GM_LOG_INFO);
+	/* Xen's or the host's: warning */
+	ASSERT_OK(gm_fault_inject("gnttab_map", 1, -EIO));
+	len = 8;
+	ONE_LINE(ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_RW, 0), &len, GM_PROT_READ, &err)),
+		 GM_LOG_WARNING);
+	ASSERT_EQ(err, -EIO);
+	/* "try again" every time: retried, then one line */
+	gm_fault_reset();
+	ASSERT_OK(gm_fault_inject_times("gnttab_map", 1, 1000, -EAGAIN));
+	len = 8;
+	ONE_LINE(ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_RW, 0), &len, GM_PROT_READ, &err)),
+		 GM_LOG_WARNING);
+	ASSERT_EQ(err, -EAGAIN);
+	ASSERT_TRUE(gm_fault_count("gnttab_map") >= 2);
+	gm_fault_reset();
+	/* an unmap Xen refuses once (then retried at once) */
+	len = 8;
+	void *p = gm_map(e.m, GM_GRANT_ADDR(R_RW, 0), &len, GM_PROT_READ | GM_MAP_PERSISTENT, &err);
+	ASSERT_NOT_NULL(p);
+	gm_unmap(e.m, GM_GRANT_ADDR(R_RW, 0), p, len, GM_PROT_READ | GM_MAP_PERSISTENT, 0);
+	ASSERT_OK(gm_fault_inject("gnttab_unmap", 1, -EIO));
+	ONE_LINE(ASSERT_EQ(gm_grant_cache_invalidate_all(e.c), 1), GM_LOG_WARNING);
+	gm_fault_reset();
+	assert_unmapped(&e);
+	env_fini(&e);
+}
+
 static const struct hostile_case cases[] = {
 	HOSTILE_CASE(bad_gref_read),
 	HOSTILE_CASE(bad_gref_map),
@@ -987,6 +1067,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(read_from_fd_into_ro_grant),
 	HOSTILE_CASE(endian_across_pages),
 	HOSTILE_CASE(last_gref_invalidated),
+	HOSTILE_CASE(one_log_line_per_failure),
 	HOSTILE_CASE(emu_revoked_between_publish_and_map),
 	HOSTILE_CASE(emu_end_access_busy),
 	HOSTILE_CASE(emu_ro_for_device_writable),

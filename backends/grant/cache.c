@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "grant-internal.h"
+#include "xen/xen-internal.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -117,10 +118,11 @@ static void wait_readers(gm_grant_cache *c)
 }
 
 /* Unmap and free @e; if Xen refuses, keep it to retry (a grant left
- * mapped forever would stop the guest from ever reusing the page). */
+ * mapped forever would stop the guest from ever reusing the page).  A
+ * refusal logs one line, here. */
 static void unmap_entry(gm_grant_cache *c, struct gm__gentry *e)
 {
-	int ret = gm_gnttab_unmap(c->g, e->va, e->npages);
+	int ret = gm__gnttab_unmap_quiet(c->g, e->va, e->npages);
 
 	GM__GCACHE_STAT(c, unmap_calls, 1);
 	if (!ret) {
@@ -360,31 +362,9 @@ static int publish(struct gm__gentry *e, struct gm__gentry ***vic, unsigned *nvi
 }
 
 /*
- * Unmap a mapping that was only a probe.  If Xen refuses, it becomes a
- * zombie like any entry (retried later): a page left mapped could never be
- * ended by the guest.
+ * The map call of a miss, with bounded retries on EAGAIN (paged-out grants).
+ * Quiet: the caller logs.
  */
-static void unmap_probe(gm_grant_cache *c, struct gm__gdom *d, void *va, const gm_gref *refs,
-			uint32_t n)
-{
-	struct gm__gentry *e = gm__calloc(1, sizeof(*e) + n * sizeof(e->refs[0]));
-
-	if (!e) {
-		int ret = gm_gnttab_unmap(c->g, va, n);
-		GM__GCACHE_STAT(c, unmap_calls, 1);
-		if (ret)
-			gm__err("%u grant page(s) of domain %u stay mapped: unmap failed: %s", n,
-				d->domid, gm_strerror(ret));
-		return;
-	}
-	e->dom = d;
-	e->va = va;
-	e->npages = n;
-	memcpy(e->refs, refs, n * sizeof(e->refs[0]));
-	unmap_entry(c, e);
-}
-
-/* The map call itself, with bounded retries on EAGAIN (paged-out grants). */
 static void *do_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
 		    int prot, int *err)
 {
@@ -392,7 +372,7 @@ static void *do_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, 
 
 	for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
 		GM__GCACHE_STAT(c, map_calls, 1);
-		va = gm_gnttab_map(c->g, n, d->domid, refs, prot, err);
+		va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, err);
 		if (va || *err != -EAGAIN)
 			break;
 		struct timespec ts = {0, 1000000L << tries};
@@ -406,20 +386,35 @@ static void *do_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, 
 		return va;
 	}
 	GM__GCACHE_STAT(c, map_errors, 1);
-	/* Xen says EINVAL for every refusal: a write to a read-only grant is
-	 * worth telling apart, by asking for read access only. */
-	if (*err == -EINVAL && (prot & GM_PROT_WRITE)) {
-		int e2;
-		GM__GCACHE_STAT(c, map_calls, 1);
-		void *ro = gm_gnttab_map(c->g, n, d->domid, refs, GM_PROT_READ, &e2);
-		if (ro) {
-			unmap_probe(c, d, ro, refs, n);
-			*err = -EACCES;
-		}
-	}
-	gm__info("mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n, d->domid,
-		 refs[0], prot & GM_PROT_WRITE ? "read-write" : "read-only", gm_strerror(*err));
 	return NULL;
+}
+
+int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
+		     int prot)
+{
+	int err;
+
+	GM__GCACHE_STAT(c, map_calls, 1);
+	void *va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, &err);
+	if (!va)
+		return err;
+	/* Unmapped like an entry: if Xen refuses, it becomes a zombie and is
+	 * retried (a page left mapped could never be ended by the guest). */
+	struct gm__gentry *e = gm__calloc(1, sizeof(*e) + n * sizeof(e->refs[0]));
+	if (!e) {
+		int ret = gm__gnttab_unmap_quiet(c->g, va, n);
+		GM__GCACHE_STAT(c, unmap_calls, 1);
+		if (ret)
+			gm__err("%u grant page(s) of domain %u stay mapped: unmap failed: %s", n,
+				d->domid, gm_strerror(ret));
+		return 0;
+	}
+	e->dom = d;
+	e->va = va;
+	e->npages = n;
+	memcpy(e->refs, refs, n * sizeof(e->refs[0]));
+	unmap_entry(c, e);
+	return 0;
 }
 
 struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
@@ -429,7 +424,6 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
 	unsigned nvic = 0;
 	int dummy = 0;
 	struct gm__ginflight me = {.dom = d, .refs = refs, .n = n, .prot = prot};
-	uint32_t used, max;
 
 	if (n > GM__GCACHE_MAX_MAP_PAGES) {
 		*err = -ENOSPC;
@@ -457,8 +451,6 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
 	if (sweep_due(c))
 		sweep_idle(c, &vic, &nvic, &dummy);
 	*err = make_room(c, n, &vic, &nvic);
-	used = c->mapped_pages;
-	max = c->max_pages;
 	if (!*err) {
 		c->mapped_pages += n; /* reserved */
 		me.next = c->inflight;
@@ -469,11 +461,8 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
 	free(vic);
 	vic = NULL;
 	nvic = 0;
-	if (*err) {
-		gm__info("no room to map %u grant page(s) of domain %u: %u of %u pages pinned",
-			 n, d->domid, used, max);
+	if (*err)
 		return NULL;
-	}
 
 	struct gm__gentry *e = gm__calloc(1, sizeof(*e) + n * sizeof(e->refs[0]));
 	void *va = e ? do_map(c, d, refs, n, prot, err) : NULL;
@@ -532,6 +521,14 @@ struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr)
 			break;
 	pthread_mutex_unlock(&c->lock);
 	return e == &c->list ? NULL : e;
+}
+
+void gm__gcache_budget(gm_grant_cache *c, uint32_t *used, uint32_t *max)
+{
+	pthread_mutex_lock(&c->lock);
+	*used = c->mapped_pages;
+	*max = c->max_pages;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* ---- the cache ---- */

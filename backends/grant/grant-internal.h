@@ -285,11 +285,20 @@ struct gm__gdom *gm__gcache_dom(gm_grant_cache *c, gm_domid domid);
  * thread is already mapping waits for it and returns NULL with
  * *err = GM__GCACHE_RETRY (look the refs up again).  Otherwise NULL with a
  * negative errno: -ENOSPC (more than one call maps, or the budget is pinned
- * full), -ENOMEM, -EACCES (a write Xen refused, to refs it maps read-only),
- * or the map call's error after bounded -EAGAIN retries.  Logs the failure.
+ * full), -ENOMEM, or the map call's error after bounded -EAGAIN retries.
+ * Logs nothing: the caller says what failed, once.
  */
 struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
 				  uint32_t n, int prot, bool persistent, bool may_wait, int *err);
+
+/*
+ * gm__gcache_probe - would Xen map @refs of @d with @prot?  One map call,
+ * counted in map_calls; a mapping it gets is unmapped at once (a refused
+ * unmap is retried like an entry's).  Nothing enters the cache.  Returns 0
+ * or the map call's negative errno.  Logs nothing.
+ */
+int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
+		     int prot);
 
 /*
  * gm__gcache_entry_at - the live entry (reachable or dying) whose mapping
@@ -297,5 +306,8 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
  * pointers whose table slot has moved on.
  */
 struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr);
+
+/* gm__gcache_budget - the pages mapped (or reserved) now and the budget. */
+void gm__gcache_budget(gm_grant_cache *c, uint32_t *used, uint32_t *max);
 
 #endif /* GM_GRANT_INTERNAL_H */

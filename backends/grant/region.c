@@ -4,7 +4,9 @@
  * over the mapping cache.  map and map_sg translate region offsets (gref <<
  * 12 | page offset) through the cache's hit path or map what misses; read
  * and write copy to and from mapped pages, and reach unmapped ones with
- * grant copy or a transient map.
+ * grant copy or a transient map.  When Xen refuses a write it answers
+ * EINVAL whatever the reason, so a read-only probe tells a read-only grant
+ * (-EACCES) from a bad ref (-EINVAL).  Failures are logged here, once.
  *
  * This file calls the cache through grant-internal.h; the cache never calls
  * back.
@@ -12,6 +14,7 @@
 #include "config.h"
 
 #include "grant-internal.h"
+#include "xen/xen-internal.h"
 
 #include <string.h>
 #include <time.h>
@@ -50,6 +53,38 @@ static uint32_t pages_spanned(uint64_t off, size_t len)
 	return n > GM__GCACHE_MAX_MAP_PAGES ? GM__GCACHE_MAX_MAP_PAGES : (uint32_t)n;
 }
 
+/*
+ * Map @refs through the cache for a translation in @gr.  A write Xen
+ * refuses is probed read-only, to tell a read-only grant (-EACCES) from a
+ * bad ref (-EINVAL).  A failure logs one line: info when the guest caused
+ * it, warning when Xen or the host did.  Returns the entry, pinned once, or
+ * NULL with *err (GM__GCACHE_RETRY: look again; not a failure).
+ */
+static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint32_t n, int prot,
+				   bool persistent, bool may_wait, int *err)
+{
+	gm_grant_cache *c = gr->c;
+	struct gm__gentry *e = gm__gcache_map(c, gr->dom, refs, n, prot, persistent, may_wait, err);
+
+	if (e || *err == GM__GCACHE_RETRY)
+		return e;
+	if (*err == -EINVAL && (prot & GM_PROT_WRITE) &&
+	    !gm__gcache_probe(c, gr->dom, refs, n, GM_PROT_READ))
+		*err = -EACCES;
+	if (*err == -ENOSPC) {
+		uint32_t used, max;
+		gm__gcache_budget(c, &used, &max);
+		gm__info("no room to map %u grant page(s) of domain %u: %u of %u pages in use", n,
+			 gr->dom->domid, used, max);
+	} else {
+		gm__log(gm__xen_fail_level(*err),
+			"mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n,
+			gr->dom->domid, refs[0], prot & GM_PROT_WRITE ? "read-write" : "read-only",
+			gm_strerror(*err));
+	}
+	return NULL;
+}
+
 static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err)
 {
 	struct gregion *gr = gm_region_opaque(r);
@@ -80,8 +115,7 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 		}
 		for (uint32_t i = 0; i < want; i++)
 			refs[i] = ref + i;
-		e = gm__gcache_map(c, gr->dom, refs, want, prot, want_persistent(gr, flags),
-				   attempt < 3, err);
+		e = map_refs(gr, refs, want, prot, want_persistent(gr, flags), attempt < 3, err);
 		if (refs != stack_refs)
 			free(refs);
 		if (e) {
@@ -190,9 +224,8 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 				refs[first[i] + k] = ref + k;
 		}
 		int err;
-		struct gm__gentry *e = gm__gcache_map(c, gr->dom, refs, (uint32_t)total, prot,
-						      want_persistent(gr, flags), attempt < 3,
-						      &err);
+		struct gm__gentry *e = map_refs(gr, refs, (uint32_t)total, prot,
+						want_persistent(gr, flags), attempt < 3, &err);
 		free(refs);
 		refs = NULL;
 		if (!e && err == GM__GCACHE_RETRY) {
@@ -311,9 +344,10 @@ static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned
 			ret = copy_status_errno(seg[i].status);
 			if (write && ret == -EINVAL && ref_readable(c, d, ref))
 				ret = -EACCES;
-			gm__info("grant copy %s ref %u of domain %u failed: status %d (%s)",
-				 write ? "to" : "from", ref, d->domid, seg[i].status,
-				 gm_strerror(ret));
+			gm__log(gm__xen_fail_level(ret),
+				"grant copy %s ref %u of domain %u failed: status %d (%s)",
+				write ? "to" : "from", ref, d->domid, seg[i].status,
+				gm_strerror(ret));
 			return ret;
 		}
 		off += done;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * grantmem internals: Xen worlds (lib/xen.c) and the worlds that build them
- * (backends/xen-real.c, backends/emu*).  Never installed.
+ * grantmem internals of the Xen ops facade: the world behind a gm_xen
+ * (lib/xen/xen.c), and the quiet wrappers that the layers above in
+ * libgrantmem use when they log a failure themselves.  Never installed.
  */
 #ifndef GM_XEN_INTERNAL_H
 #define GM_XEN_INTERNAL_H
@@ -23,5 +24,22 @@ struct gm_xen {
  * through ops->world_close.  If gm_xen_open_ops() fails, world_close is NOT
  * called: the caller still owns @world.
  */
+
+/*
+ * gm__gnttab_map_quiet, gm__gnttab_unmap_quiet - gm_gnttab_map and
+ * gm_gnttab_unmap exactly (arguments, fault sites, errors) except that a
+ * failure of the world is not logged: for callers that say more about it
+ * than the wrapper can (the grant cache retries, probes, then logs one line).
+ */
+void *gm__gnttab_map_quiet(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
+			   int prot, int *err);
+int gm__gnttab_unmap_quiet(gm_gnttab *g, void *addr, uint32_t count);
+
+/*
+ * gm__xen_fail_level - the level a failure with negative errno @err logs at
+ * (xen.h): info for what a guest can cause (-EINVAL, -ESRCH, -ENOENT,
+ * -EACCES, -EPERM, -ENOSPC, -EBUSY), warning for the rest.
+ */
+gm_log_level gm__xen_fail_level(int err);
 
 #endif /* GM_XEN_INTERNAL_H */

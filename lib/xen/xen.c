@@ -73,7 +73,7 @@ static bool guest_caused(int err)
 	}
 }
 
-static gm_log_level fail_level(int err)
+gm_log_level gm__xen_fail_level(int err)
 {
 	return guest_caused(err) ? GM_LOG_INFO : GM_LOG_WARNING;
 }
@@ -244,8 +244,9 @@ GM_API int gm_gnttab_set_max_grants(gm_gnttab *g, uint32_t count)
 	return r;
 }
 
-GM_API void *gm_gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
-			   int prot, int *err)
+/* gm_gnttab_map, logging its failure unless @quiet. */
+static void *gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
+			int prot, int *err, bool quiet)
 {
 	int dummy, r;
 	void *p = NULL;
@@ -270,16 +271,31 @@ GM_API void *gm_gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const g
 			r = 0;
 	}
 	if (r < 0) {
-		gm__log(fail_level(r), "%s: gnttab_map dom %u, %u ref(s) from %u, %s: %s",
-			g->hd.world, domid, count, refs[0], (prot & GM_PROT_WRITE) ? "rw" : "ro",
-			gm_strerror(r));
+		if (!quiet)
+			gm__log(gm__xen_fail_level(r),
+				"%s: gnttab_map dom %u, %u ref(s) from %u, %s: %s", g->hd.world,
+				domid, count, refs[0], (prot & GM_PROT_WRITE) ? "rw" : "ro",
+				gm_strerror(r));
 		*err = r;
 		return NULL;
 	}
 	return p;
 }
 
-GM_API int gm_gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count)
+GM_API void *gm_gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
+			   int prot, int *err)
+{
+	return gnttab_map(g, count, domid, refs, prot, err, false);
+}
+
+void *gm__gnttab_map_quiet(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
+			   int prot, int *err)
+{
+	return gnttab_map(g, count, domid, refs, prot, err, true);
+}
+
+/* gm_gnttab_unmap, logging its failure unless @quiet. */
+static int gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count, bool quiet)
 {
 	int r;
 
@@ -290,10 +306,20 @@ GM_API int gm_gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count)
 	r = gm__fault("gnttab_unmap");
 	if (!r)
 		r = g->hd.ops->gnttab_unmap(g->hd.h, addr, count);
-	if (r < 0)
+	if (r < 0 && !quiet)
 		gm__warn("%s: gnttab_unmap %p, %u page(s): %s", g->hd.world, addr, count,
 			 gm_strerror(r));
 	return r;
+}
+
+GM_API int gm_gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count)
+{
+	return gnttab_unmap(g, addr, count, false);
+}
+
+int gm__gnttab_unmap_quiet(gm_gnttab *g, void *addr, uint32_t count)
+{
+	return gnttab_unmap(g, addr, count, true);
 }
 
 /* Is one side of a copy segment well-formed? */
@@ -481,7 +507,7 @@ GM_API int gm_evtchn_bind_interdomain(gm_evtchn *e, gm_domid remote, gm_port rem
 	if (!r)
 		r = e->hd.ops->evtchn_bind_interdomain(e->hd.h, remote, remote_port);
 	if (r < 0)
-		gm__log(fail_level(r), "%s: evtchn_bind_interdomain dom %u port %u: %s",
+		gm__log(gm__xen_fail_level(r), "%s: evtchn_bind_interdomain dom %u port %u: %s",
 			e->hd.world, remote, remote_port, gm_strerror(r));
 	return r;
 }
@@ -517,7 +543,7 @@ static int evtchn_port_call(gm_evtchn *e, gm_port port, const char *site,
 	if (!r)
 		r = op(e->hd.h, port);
 	if (r < 0)
-		gm__log(fail_level(r), "%s: %s port %u: %s", e->hd.world, site, port,
+		gm__log(gm__xen_fail_level(r), "%s: %s port %u: %s", e->hd.world, site, port,
 			gm_strerror(r));
 	return r;
 }
@@ -594,7 +620,7 @@ GM_API int gm_xs_fd(gm_xs *h)
 /* Log a failed xenstore call on @path: a missing node is routine. */
 static void xs_log_fail(gm_xs *h, const char *site, const char *path, int r)
 {
-	gm_log_level lvl = r == -ENOENT ? GM_LOG_DEBUG : fail_level(r);
+	gm_log_level lvl = r == -ENOENT ? GM_LOG_DEBUG : gm__xen_fail_level(r);
 
 	gm__log(lvl, "%s: %s %s: %s", h->hd.world, site, path ? path : "", gm_strerror(r));
 }
