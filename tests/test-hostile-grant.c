@@ -1019,6 +1019,70 @@ static void one_log_line_per_failure(void)
 	env_fini(&e);
 }
 
+/* ---- statistics ---- */
+
+/* The cache's call counters agree with what reached Xen (the fake's). */
+static void assert_stats_match(struct env *e)
+{
+	struct gm_grant_stats st;
+	struct fake_xen_stats fs;
+
+	gm_grant_cache_stats(e->c, &st);
+	fake_xen_stats(e->fx, &fs);
+	ASSERT_EQ(st.map_calls, fs.map_calls);
+	ASSERT_EQ(st.map_errors, fs.map_fails);
+	ASSERT_EQ(st.unmap_calls, fs.unmap_calls);
+	ASSERT_EQ(st.copy_calls, fs.copy_calls);
+	ASSERT_EQ(st.copy_segs, fs.copy_segs);
+}
+
+/* The probes that tell a read-only grant from a bad ref are counted like
+ * any call: map_calls with pages_mapped, copy_calls with copy_segs. */
+static void probe_stats(void)
+{
+	struct env e;
+	struct gm_grant_stats st0, st;
+	unsigned char b[8] = {0};
+	size_t len = 8;
+	int err;
+
+	env_init(&e, GM_GRANT_TRANSIENT, 0);
+	gm_grant_cache_stats(e.c, &st0);
+	/* refused read-write, then a read-only probe that maps one page */
+	ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_RO, 0), &len, GM_PROT_RW, &err));
+	ASSERT_EQ(err, -EACCES);
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.map_calls - st0.map_calls, 2);
+	ASSERT_EQ(st.map_errors - st0.map_errors, 1);
+	ASSERT_EQ(st.pages_mapped - st0.pages_mapped, 1);
+	ASSERT_EQ(st.unmap_calls - st0.unmap_calls, 1);
+	ASSERT_EQ(st.misses - st0.misses, 1);
+	assert_stats_match(&e);
+	/* a bad ref: the probe is refused too */
+	st0 = st;
+	len = 8;
+	ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(R_NONE, 0), &len, GM_PROT_RW, &err));
+	ASSERT_EQ(err, -EINVAL);
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.map_calls - st0.map_calls, 2);
+	ASSERT_EQ(st.map_errors - st0.map_errors, 2);
+	ASSERT_EQ(st.pages_mapped - st0.pages_mapped, 0);
+	assert_stats_match(&e);
+	/* grant copy refused, then a one-byte copy probe */
+	st0 = st;
+	ASSERT_ERR(gm_write(e.m, GM_GRANT_ADDR(R_RO, 8), b, sizeof(b)), -EACCES);
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.copy_calls - st0.copy_calls, 2);
+	ASSERT_EQ(st.copy_segs - st0.copy_segs, 2);
+	assert_stats_match(&e);
+	/* and the ordinary paths still agree */
+	ASSERT_OK(gm_read(e.m, GM_GRANT_ADDR(R_RUN, PG - 4), b, sizeof(b)));
+	static unsigned char big[3 * PG];
+	ASSERT_OK(gm_read(e.m, GM_GRANT_ADDR(R_RUN, 0), big, sizeof(big)));
+	assert_stats_match(&e);
+	env_fini(&e);
+}
+
 static const struct hostile_case cases[] = {
 	HOSTILE_CASE(bad_gref_read),
 	HOSTILE_CASE(bad_gref_map),
@@ -1068,6 +1132,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(endian_across_pages),
 	HOSTILE_CASE(last_gref_invalidated),
 	HOSTILE_CASE(one_log_line_per_failure),
+	HOSTILE_CASE(probe_stats),
 	HOSTILE_CASE(emu_revoked_between_publish_and_map),
 	HOSTILE_CASE(emu_end_access_busy),
 	HOSTILE_CASE(emu_ro_for_device_writable),

@@ -362,40 +362,50 @@ static int publish(struct gm__gentry *e, struct gm__gentry ***vic, unsigned *nvi
 }
 
 /*
- * The map call of a miss, with bounded retries on EAGAIN (paged-out grants).
+ * One map call, counted: map_calls, then pages_mapped or map_errors.
  * Quiet: the caller logs.
  */
+static void *map_call(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
+		      int prot, int *err)
+{
+	void *va;
+
+	GM__GCACHE_STAT(c, map_calls, 1);
+	va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, err);
+	if (va)
+		GM__GCACHE_STAT(c, pages_mapped, n);
+	else
+		GM__GCACHE_STAT(c, map_errors, 1);
+	return va;
+}
+
+/* The map call of a miss, with bounded retries on EAGAIN (paged-out grants). */
 static void *do_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
 		    int prot, int *err)
 {
 	void *va = NULL;
 
 	for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
-		GM__GCACHE_STAT(c, map_calls, 1);
-		va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, err);
+		va = map_call(c, d, refs, n, prot, err);
 		if (va || *err != -EAGAIN)
 			break;
 		struct timespec ts = {0, 1000000L << tries};
 		nanosleep(&ts, NULL);
 	}
 	if (va) {
-		GM__GCACHE_STAT(c, pages_mapped, n);
 		size_t bytes = (size_t)n * PAGE;
 		if (madvise(va, bytes, MADV_DONTDUMP) || madvise(va, bytes, MADV_DONTFORK))
 			gm__dbg("madvise on a grant mapping failed: %s", gm_strerror(-errno));
-		return va;
 	}
-	GM__GCACHE_STAT(c, map_errors, 1);
-	return NULL;
+	return va;
 }
 
 int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
 		     int prot)
 {
 	int err;
+	void *va = map_call(c, d, refs, n, prot, &err);
 
-	GM__GCACHE_STAT(c, map_calls, 1);
-	void *va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, &err);
 	if (!va)
 		return err;
 	/* Unmapped like an entry: if Xen refuses, it becomes a zombie and is

@@ -293,9 +293,10 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
 
 /*
  * gm__gcache_probe - would Xen map @refs of @d with @prot?  One map call,
- * counted in map_calls; a mapping it gets is unmapped at once (a refused
- * unmap is retried like an entry's).  Nothing enters the cache.  Returns 0
- * or the map call's negative errno.  Logs nothing.
+ * counted like any (map_calls, pages_mapped or map_errors); a mapping it
+ * gets is unmapped at once (a refused unmap is retried like an entry's).
+ * Nothing enters the cache.  Returns 0 or the map call's negative errno.
+ * Logs nothing.
  */
 int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs, uint32_t n,
 		     int prot);

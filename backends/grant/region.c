@@ -279,6 +279,14 @@ static int copy_status_errno(int st)
 	}
 }
 
+/* One copy call, counted (copy_calls, copy_segs). */
+static int copy_call(gm_grant_cache *c, unsigned n, struct gm_copy_seg *seg)
+{
+	GM__GCACHE_STAT(c, copy_calls, 1);
+	GM__GCACHE_STAT(c, copy_segs, n);
+	return gm_gnttab_copy(c->g, n, seg);
+}
+
 /* Does the guest let us read @ref?  (Tells read-only grants from bad refs.) */
 static bool ref_readable(gm_grant_cache *c, struct gm__gdom *d, gm_gref ref)
 {
@@ -288,8 +296,7 @@ static bool ref_readable(gm_grant_cache *c, struct gm__gdom *d, gm_gref ref)
 	seg.source.foreign.ref = ref;
 	seg.source.foreign.domid = d->domid;
 	seg.dest.virt = &b;
-	GM__GCACHE_STAT(c, copy_calls, 1);
-	return gm_gnttab_copy(c->g, 1, &seg) == 0 && seg.status == GM_GNTST_OKAY;
+	return copy_call(c, 1, &seg) == 0 && seg.status == GM_GNTST_OKAY;
 }
 
 /* Grant copy of [off, off + len), page-split, COPY_BATCH segments a call. */
@@ -324,9 +331,7 @@ static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned
 		}
 		int ret = 0;
 		for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
-			GM__GCACHE_STAT(c, copy_calls, 1);
-			GM__GCACHE_STAT(c, copy_segs, n);
-			ret = gm_gnttab_copy(c->g, n, seg);
+			ret = copy_call(c, n, seg);
 			if (ret)
 				return ret;
 			bool again = false;

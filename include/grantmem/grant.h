@@ -102,19 +102,26 @@ struct gm_grant_cache_config {
 };
 #define GM_GRANT_COPY_THRESHOLD (16u << 10)
 
+/*
+ * The cache's counters.  The call counters count every call made to Xen,
+ * whatever it was for: serving a miss, retrying after "try again" (-EAGAIN),
+ * or probing a refused ref to tell a read-only grant from a bad one (a
+ * read-only map, or a one-byte copy, answered and undone at once).
+ */
 struct gm_grant_stats {
 	uint64_t hits;           /* translations served by a mapped entry */
-	uint64_t misses;         /* translations that needed a map call */
-	uint64_t map_calls;      /* gnttab map calls */
-	uint64_t pages_mapped;   /* pages those calls mapped */
-	uint64_t unmap_calls;    /* gnttab unmap calls */
+	uint64_t misses;         /* translations that found nothing usable mapped and
+				  * went to map (merged ones too: dedup_waits) */
+	uint64_t map_calls;      /* gnttab map calls, refused ones and probes included */
+	uint64_t pages_mapped;   /* pages the map calls that succeeded mapped */
+	uint64_t unmap_calls;    /* gnttab unmap calls, retries and probes included */
 	uint64_t evictions;      /* persistent entries evicted (budget or idle) */
 	uint64_t invalidations;  /* entries invalidated */
-	uint64_t copy_calls;     /* gnttab copy calls */
-	uint64_t copy_segs;      /* segments those calls carried */
+	uint64_t copy_calls;     /* gnttab copy calls, retries and probes included */
+	uint64_t copy_segs;      /* segments the copy calls carried */
 	uint64_t bounce_uses;    /* map-copy-unmap fallbacks for reads/writes */
 	uint64_t dedup_waits;    /* misses that waited for another thread's map */
-	uint64_t map_errors;     /* map calls Xen refused */
+	uint64_t map_errors;     /* map calls Xen refused (a subset of map_calls) */
 	uint32_t entries;        /* now: live entries */
 	uint32_t pinned_entries; /* now: entries with pins */
 	uint32_t mapped_pages;   /* now: pages mapped */
