@@ -1083,6 +1083,50 @@ static void probe_stats(void)
 	env_fini(&e);
 }
 
+/* A read across an unmapped page then a mapped one is one hit (the mapped
+ * page), and a gm_map_sg range only partly mapped is no hit at all. */
+static void hits_counted_once(void)
+{
+	struct env e;
+	struct gm_grant_stats st0, st;
+	unsigned char b[16];
+	size_t len = PG;
+	int err;
+
+	env_init(&e, GM_GRANT_PERSISTENT, 0);
+	void *p = gm_map(e.m, GM_GRANT_ADDR(R_RUN + 1, 0), &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(len, PG);
+	gm_unmap(e.m, GM_GRANT_ADDR(R_RUN + 1, 0), p, len, GM_PROT_READ, 0);
+	gm_grant_cache_stats(e.c, &st0);
+	ASSERT_OK(gm_read(e.m, GM_GRANT_ADDR(R_RUN, PG - 8), b, sizeof(b)));
+	ASSERT_TRUE(pattern_ok_at(b, PG - 8, 8, 4));
+	ASSERT_TRUE(pattern_ok_at(b + 8, 0, 8, 5));
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.hits - st0.hits, 1);
+	ASSERT_EQ(st.copy_calls - st0.copy_calls, 1); /* the unmapped page */
+	ASSERT_EQ(st.map_calls - st0.map_calls, 0);
+	/* ref 15 is mapped alone: a range over 15 and 16 maps both, no hit */
+	struct gm_sg sg = {GM_GRANT_ADDR(R_RUN + 1, PG - 8), 16};
+	struct iovec iov[2];
+	st0 = st;
+	ASSERT_EQ(gm_map_sg(e.m, &sg, 1, iov, 2, GM_PROT_READ), 1);
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.hits - st0.hits, 0);
+	ASSERT_EQ(st.misses - st0.misses, 1);
+	ASSERT_EQ(st.map_calls - st0.map_calls, 1);
+	ASSERT_TRUE(pattern_ok_at(iov[0].iov_base, PG - 8, 8, 5));
+	gm_unmap_sg(e.m, &sg, 1, iov, 1, GM_PROT_READ, 0);
+	/* and now that they are mapped whole, the same range is one hit */
+	st0 = st;
+	ASSERT_EQ(gm_map_sg(e.m, &sg, 1, iov, 2, GM_PROT_READ), 1);
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_EQ(st.hits - st0.hits, 1);
+	ASSERT_EQ(st.map_calls - st0.map_calls, 0);
+	gm_unmap_sg(e.m, &sg, 1, iov, 1, GM_PROT_READ, 0);
+	env_fini(&e);
+}
+
 static const struct hostile_case cases[] = {
 	HOSTILE_CASE(bad_gref_read),
 	HOSTILE_CASE(bad_gref_map),
@@ -1133,6 +1177,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(last_gref_invalidated),
 	HOSTILE_CASE(one_log_line_per_failure),
 	HOSTILE_CASE(probe_stats),
+	HOSTILE_CASE(hits_counted_once),
 	HOSTILE_CASE(emu_revoked_between_publish_and_map),
 	HOSTILE_CASE(emu_end_access_busy),
 	HOSTILE_CASE(emu_ro_for_device_writable),

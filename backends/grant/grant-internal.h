@@ -209,18 +209,19 @@ static inline void gm__gcache_hit(gm_grant_cache *c, const struct gm__epoch_toke
 }
 
 /*
- * The hit path: pin the entry that maps @ref with at least @prot; *idx =
- * the page index of @ref in it.  Counts a hit and touches the entry when it
- * pins one.  NULL if none.
+ * The hit path: pin the entry that maps @ref with at least @prot and holds
+ * the @want pages from @ref on as one run; *idx = the page index of @ref in
+ * it.  Counts a hit and touches the entry when it pins one.  NULL if none.
  */
 static inline struct gm__gentry *gm__gcache_lookup_pin(gm_grant_cache *c, struct gm__gdom *d,
-						       gm_gref ref, int prot, uint32_t *idx)
+						       gm_gref ref, int prot, uint32_t want,
+						       uint32_t *idx)
 {
 	struct gm__epoch_token t;
 
 	gm__epoch_enter(&c->ep, &t);
 	struct gm__gentry *e = gm__gcache_find(d, ref, prot, idx);
-	if (e && !gm__gcache_try_pin(e))
+	if (e && (gm__gcache_run_len(e, *idx, ref, want) < want || !gm__gcache_try_pin(e)))
 		e = NULL;
 	gm__epoch_exit(&c->ep, &t);
 	if (e) {

@@ -97,7 +97,7 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 
 	for (int attempt = 0;; attempt++) {
 		uint32_t idx;
-		struct gm__gentry *e = gm__gcache_lookup_pin(c, gr->dom, ref, prot, &idx);
+		struct gm__gentry *e = gm__gcache_lookup_pin(c, gr->dom, ref, prot, 1, &idx);
 		if (e) {
 			size_t avail = (size_t)gm__gcache_run_len(e, idx, ref, want) * PAGE - pgoff;
 			if (*len > avail)
@@ -164,8 +164,8 @@ static void gr_unmap(gm_region *r, void *ptr, uint64_t off, size_t len, int flag
 }
 
 /*
- * All ranges of a request: hits are pinned as they are; every page of the
- * ranges that miss goes into one list mapped with one call.
+ * All ranges of a request: ranges mapped whole are pinned as they are;
+ * every page of the others goes into one list mapped with one call.
  */
 static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct iovec *out,
 		     int flags)
@@ -190,16 +190,14 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 			gm_gref ref = GM_GRANT_REF(in[i].addr);
 			uint32_t want = pages_spanned(in[i].addr, in[i].len);
 			uint32_t idx;
-			hit[i] = gm__gcache_lookup_pin(c, gr->dom, ref, prot, &idx);
-			if (hit[i] && gm__gcache_run_len(hit[i], idx, ref, want) == want) {
+			/* Only an entry that holds the whole range serves it (and
+			 * counts as a hit); any other is mapped whole below. */
+			hit[i] = gm__gcache_lookup_pin(c, gr->dom, ref, prot, want, &idx);
+			if (hit[i]) {
 				out[i].iov_base = (char *)hit[i]->va + (size_t)idx * PAGE +
 						  GM_GRANT_OFFSET(in[i].addr);
 				out[i].iov_len = in[i].len;
 				continue;
-			}
-			if (hit[i]) {
-				gm__gcache_unpin(c, hit[i]); /* only part of it: map it whole */
-				hit[i] = NULL;
 			}
 			first[i] = (uint32_t)total;
 			total += want;
@@ -429,6 +427,20 @@ static size_t copy_hit(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsi
 	return l;
 }
 
+/* Is the page at @off mapped with @prot?  A look only: no pin, no hit. */
+static bool mapped_at(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, int prot)
+{
+	struct gm__epoch_token t;
+	uint32_t idx;
+
+	gm__epoch_enter(&c->ep, &t);
+	struct gm__gentry *e = gm__gcache_find(d, GM_GRANT_REF(off), prot, &idx);
+	bool usable = e &&
+		      !(atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD);
+	gm__epoch_exit(&c->ep, &t);
+	return usable;
+}
+
 static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, bool write)
 {
 	struct gregion *gr = gm_region_opaque(r);
@@ -449,16 +461,9 @@ static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, boo
 		 * length (up to the region's 2^44 bytes) must not turn into
 		 * billions of lookups before the first byte moves. */
 		l = PAGE - GM_GRANT_OFFSET(off);
-		while (l < len && l < (size_t)MAX_MAP_SHORT * PAGE) {
-			uint32_t i2;
-			gm_gref r2 = GM_GRANT_REF(off + l);
-			struct gm__gentry *e2 = gm__gcache_lookup_pin(c, gr->dom, r2, prot, &i2);
-			if (e2) {
-				gm__gcache_unpin(c, e2);
-				break;
-			}
+		while (l < len && l < (size_t)MAX_MAP_SHORT * PAGE &&
+		       !mapped_at(c, gr->dom, off + l, prot))
 			l += PAGE;
-		}
 		l = GM__MIN(l, len);
 		int ret = -EOPNOTSUPP;
 		if (l <= c->copy_threshold &&

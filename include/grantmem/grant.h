@@ -109,7 +109,9 @@ struct gm_grant_cache_config {
  * read-only map, or a one-byte copy, answered and undone at once).
  */
 struct gm_grant_stats {
-	uint64_t hits;           /* translations served by a mapped entry */
+	uint64_t hits;           /* translations served by a mapped entry: a gm_map,
+				  * a gm_map_sg range, or a piece of a read or
+				  * write that found its pages mapped */
 	uint64_t misses;         /* translations that found nothing usable mapped and
 				  * went to map (merged ones too: dedup_waits) */
 	uint64_t map_calls;      /* gnttab map calls, refused ones and probes included */
