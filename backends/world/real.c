@@ -698,7 +698,7 @@ static int real_self_domid(void *world, gm_domid *domid)
 		return r;
 	errno = 0;
 	id = strtoul(v, &end, 10);
-	if (errno || end == v || *end || id >= GM_DOMID_SELF)
+	if (errno || end == v || *end || id > GM_DOMID_MAX)
 		r = -EPROTO;
 	else
 		*domid = (gm_domid)id;

@@ -336,7 +336,7 @@ enum gm_ioreq_irq_method {
 };
 
 struct gm_ioreq_server_config {
-	gm_domid domid;                     /* the guest (not DOMID_SELF) */
+	gm_domid domid;                     /* the guest: 0..GM_DOMID_MAX */
 	uint64_t base;                      /* MMIO window; 0: 0xfe000000 */
 	enum gm_ioreq_irq_method irq;
 	unsigned isa_irq;                   /* GM_IOREQ_IRQ_ISA: 0..15 */

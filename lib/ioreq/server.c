@@ -309,9 +309,9 @@ int gm_ioreq_server_new(gm_xen *x, const struct gm_ioreq_server_config *cfg,
 
 	if (out)
 		*out = NULL;
-	if (!x || !cfg || !dcfg || !ops || !out || cfg->domid == GM_DOMID_SELF ||
-	    cfg->domid >= 0x7ff0u || cfg->base & (GM_PAGE_SIZE - 1) ||
-	    cfg->irq > GM_IOREQ_IRQ_CUSTOM ||
+	/* a guest's own id: DOMID_SELF and Xen's other special ids are not guests */
+	if (!x || !cfg || !dcfg || !ops || !out || cfg->domid > GM_DOMID_MAX ||
+	    cfg->base & (GM_PAGE_SIZE - 1) || cfg->irq > GM_IOREQ_IRQ_CUSTOM ||
 	    (cfg->irq == GM_IOREQ_IRQ_ISA && cfg->isa_irq > 15) ||
 	    (cfg->irq == GM_IOREQ_IRQ_CUSTOM && (!cfg->irq_ops || !cfg->irq_ops->raise)))
 		return -EINVAL;

@@ -656,7 +656,7 @@ GM_API int gm_vdev_parse_xl_virtio(gm_xs *xs, const char *dir, struct gm_xl_virt
 	if (!xs || !dir || !out)
 		return -EINVAL;
 	memset(&o, 0, sizeof(o));
-	if ((r = read_u64_req(xs, dir, "frontend-id", 0x7fef, &v)) < 0)
+	if ((r = read_u64_req(xs, dir, "frontend-id", GM_DOMID_MAX, &v)) < 0)
 		return r;
 	o.frontend_id = (gm_domid)v;
 	if ((r = read_str_into(xs, dir, "type", o.type, sizeof(o.type), 1)) < 0 ||
@@ -933,7 +933,7 @@ static int dev_init(struct gm_vdev *d)
 	uint64_t fid;
 	int r;
 
-	if ((r = read_u64_tx(b->xs, GM_XS_TX_NONE, d->be_dir, "frontend-id", 0x7fef, &fid)) < 0)
+	if ((r = read_u64_tx(b->xs, GM_XS_TX_NONE, d->be_dir, "frontend-id", GM_DOMID_MAX, &fid)) < 0)
 		return r;
 	if (fid != d->fdom) {
 		gm__info("vdev: %s/frontend-id: %" PRIu64 " is not %u", d->be_dir, fid, d->fdom);
@@ -1137,7 +1137,7 @@ static int scan(struct gm_vdev_backend *b)
 	for (int i = 0; i < n; i++) {
 		uint64_t fdom;
 
-		if (gm_vdev_parse_u64(names[i], 0x7fef, &fdom) < 0)
+		if (gm_vdev_parse_u64(names[i], GM_DOMID_MAX, &fdom) < 0)
 			continue;
 		if (b->cfg.frontend >= 0 && fdom != (uint64_t)b->cfg.frontend)
 			continue;
@@ -1234,7 +1234,7 @@ GM_API int gm_vdev_backend_new(gm_xen *x, const struct gm_vdev_backend_config *c
 	if (!x || !cfg || !ops || !ops->connect || !ops->disconnect || !out ||
 	    cfg->config_len > GM_VDEV_CONFIG_MAX || (cfg->config_len && !cfg->config) ||
 	    cfg->max_queues > GM_VDEV_MAX_QUEUES || cfg->max_queue_size > GM_VDEV_MAX_QUEUE_SIZE ||
-	    (cfg->layouts & ~3u) || cfg->frontend > 0x7fef ||
+	    (cfg->layouts & ~3u) || cfg->frontend > (int)GM_DOMID_MAX ||
 	    (cfg->type && !type_ok(cfg->type)))
 		return -EINVAL;
 	b = gm__calloc(1, sizeof(*b));
