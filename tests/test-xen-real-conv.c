@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The real world's conversions at the libxen* boundary (backends/xen-real.c),
+ * The real world's conversions at the libxen* boundary (backends/world/real.c),
  * without Xen: the world runs on a table of fake libxen* functions that fail
  * with chosen errno values (0 included), return NULL/false/-1, fill partial
- * statuses, and check what they were given.
+ * statuses, and check what they were given.  Also the xentoollog bridge
+ * (backends/world/xtl.c) that every libxen* handle logs through.
  */
 #include "config.h"
 
 #include "world/real.h"
+#include "world/xtl.h"
 
 #include "helpers.h"
 
+#include <stdarg.h>
 #include <sys/mman.h>
 
 /* ---- failure control ------------------------------------------------------- */
@@ -48,7 +51,7 @@ static int closes;
 
 static xengnttab_handle *f_gnttab_open(xentoollog_logger *l, unsigned flags)
 {
-	ASSERT_NOT_NULL(l); /* the quiet logger, never libxengnttab's stderr one */
+	ASSERT_PTR_EQ(l, gm__xtl_logger()); /* the bridge, never libxengnttab's stderr logger */
 	ASSERT_EQ(flags, 0);
 	return failing() ? NULL : (xengnttab_handle *)&gt_h;
 }
@@ -122,7 +125,7 @@ static int f_copy(xengnttab_handle *h, uint32_t count, xengnttab_grant_copy_segm
 
 static xengntshr_handle *f_gntshr_open(xentoollog_logger *l, unsigned flags)
 {
-	ASSERT_NOT_NULL(l);
+	ASSERT_PTR_EQ(l, gm__xtl_logger());
 	ASSERT_EQ(flags, 0);
 	return failing() ? NULL : (xengntshr_handle *)&gs_h;
 }
@@ -161,7 +164,7 @@ static int nonblock_fd = -1, nonblock_fail;
 
 static xenevtchn_handle *f_evtchn_open(xentoollog_logger *l, unsigned flags)
 {
-	ASSERT_NOT_NULL(l);
+	ASSERT_PTR_EQ(l, gm__xtl_logger());
 	ASSERT_EQ(flags, 0);
 	return failing() ? NULL : (xenevtchn_handle *)&ev_h;
 }
@@ -725,16 +728,93 @@ static void test_self_domid(void)
 	ASSERT_EQ(d, 7);
 }
 
-static void quiet(void *opaque, gm_log_level level, const char *msg)
+/* ---- the log sink ------------------------------------------------------------------ */
+
+static int log_lines[4];
+static char last_log[512];
+
+static void sink(void *opaque, gm_log_level level, const char *msg)
 {
 	(void)opaque;
-	(void)level;
-	(void)msg;
+	log_lines[level]++;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+static void log_reset(void)
+{
+	memset(log_lines, 0, sizeof(log_lines));
+	last_log[0] = '\0';
+}
+
+static int log_total(void)
+{
+	return log_lines[0] + log_lines[1] + log_lines[2] + log_lines[3];
+}
+
+/* ---- the xentoollog bridge (xtl.c) ----------------------------------------------------- */
+
+static void xtl_say(xentoollog_level level, int errnoval, const char *context, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
+
+static void xtl_say(xentoollog_level level, int errnoval, const char *context, const char *fmt,
+		    ...)
+{
+	xentoollog_logger *l = gm__xtl_logger();
+	va_list ap;
+
+	va_start(ap, fmt);
+	l->vmessage(l, level, errnoval, context, fmt, ap);
+	va_end(ap);
+}
+
+static void test_xtl_bridge(void)
+{
+	xentoollog_logger *l = gm__xtl_logger();
+
+	ASSERT_PTR_EQ(l, gm__xtl_logger()); /* one logger for every handle */
+	ASSERT_NULL(l->progress);           /* allowed: progress reports are dropped */
+
+	/* the table: tracing dropped, every message of substance at debug */
+	for (int lvl = XTL_NONE; lvl <= XTL_NUM_LEVELS; lvl++) {
+		bool kept = lvl >= XTL_DETAIL && lvl < XTL_NUM_LEVELS;
+
+		log_reset();
+		errno = ENOTRECOVERABLE;
+		xtl_say((xentoollog_level)lvl, EACCES, "xengnttab", "level %d", lvl);
+		ASSERT_EQ(errno, ENOTRECOVERABLE); /* the caller reads errno after */
+		if (log_lines[GM_LOG_DEBUG] != kept || log_total() != kept)
+			GM_TEST_FAIL("xentoollog level %d: %d debug line(s) of %d", lvl,
+				     log_lines[GM_LOG_DEBUG], log_total());
+	}
+
+	/* "<context>: <message>[: <errno>]" */
+	log_reset();
+	xtl_say(XTL_ERROR, ENOENT, "xengnttab", "open %s", "/dev/xen/gntdev");
+	ASSERT_STREQ(last_log, "xengnttab: open /dev/xen/gntdev: No such file or directory");
+	xtl_say(XTL_CRITICAL, -1, NULL, "no errno");
+	ASSERT_STREQ(last_log, "libxen: no errno");
+	xtl_say(XTL_WARN, 0, "xc", "errno 0");
+	ASSERT_STREQ(last_log, "xc: errno 0");
+
+	/* not formatted when debug is off, errno untouched all the same */
+	gm_set_log(sink, NULL, GM_LOG_INFO);
+	log_reset();
+	errno = ENOTRECOVERABLE;
+	xtl_say(XTL_CRITICAL, EIO, "xc", "dropped");
+	ASSERT_EQ(errno, ENOTRECOVERABLE);
+	ASSERT_EQ(log_total(), 0);
+	gm_set_log(sink, NULL, GM_LOG_DEBUG);
+
+	l->destroy(l); /* static: does nothing, the logger still works */
+	log_reset();
+	xtl_say(XTL_ERROR, -1, "xc", "after destroy");
+	ASSERT_EQ(log_lines[GM_LOG_DEBUG], 1);
 }
 
 int main(void)
 {
-	gm_set_log(quiet, NULL, GM_LOG_DEBUG);
+	gm_set_log(sink, NULL, GM_LOG_DEBUG);
+	test_xtl_bridge();
 	ASSERT_OK(gm_xen_open_ops(&gm__xen_real_ops, (void *)(uintptr_t)&fake, &X));
 	ASSERT_TRUE(!strcmp(gm_xen_name(X), "real"));
 	test_gnttab();

@@ -6,11 +6,11 @@
  * This file is the boundary: every -1/errno, NULL or false that libxen*
  * returns becomes a negative errno here, and an errno of 0 (a library that
  * failed without saying why) becomes -EIO, never success.  Every libxen*
- * call goes through the world's `struct gm__xenlibs` (see xen-real.h) so
+ * call goes through the world's `struct gm__xenlibs` (see real.h) so
  * that the conversions can be tested without Xen.
  *
- * libxen* messages go to a quiet logger that forwards them to grantmem's log
- * at debug level: the wrappers in lib/xen.c log the converted failure once,
+ * libxen* messages go to grantmem's log through the xentoollog bridge
+ * (xtl.c), at debug: the wrappers in lib/xen log the converted failure once,
  * at the level it deserves (libxengnttab would otherwise print an error line
  * on stderr for every bad ref a guest hands us).
  */
@@ -18,6 +18,7 @@
 
 #include "base/base.h"
 #include "real.h"
+#include "xtl.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -108,36 +109,6 @@ static int neg_errno(void)
 	return e > 0 ? -e : -EIO;
 }
 
-static void quiet_vmessage(xentoollog_logger *logger, xentoollog_level level, int errnoval,
-			   const char *context, const char *format, va_list al)
-	__attribute__((format(printf, 5, 0)));
-
-static void quiet_vmessage(xentoollog_logger *logger, xentoollog_level level, int errnoval,
-			   const char *context, const char *format, va_list al)
-{
-	char buf[256];
-	int saved = errno; /* a logger must not disturb the caller's errno */
-
-	(void)logger;
-	if (gm__log_enabled(GM_LOG_DEBUG) && level >= XTL_DETAIL) {
-		vsnprintf(buf, sizeof(buf), format, al);
-		gm__dbg("%s: %s%s%s", context ? context : "libxen", buf, errnoval > 0 ? ": " : "",
-			errnoval > 0 ? strerror(errnoval) : "");
-	}
-	errno = saved;
-}
-
-static void quiet_destroy(xentoollog_logger *logger)
-{
-	(void)logger; /* static: nothing to free */
-}
-
-static xentoollog_logger quiet_logger = {
-	.vmessage = quiet_vmessage,
-	.progress = NULL,
-	.destroy = quiet_destroy,
-};
-
 static const struct gm__xenlibs *libs_of(void *world)
 {
 	return world;
@@ -172,7 +143,7 @@ static int real_gnttab_open(void *world, void **out)
 	int r;
 
 	errno = 0;
-	h = L->gnttab_open(&quiet_logger, 0);
+	h = L->gnttab_open(gm__xtl_logger(), 0);
 	if (!h)
 		return neg_errno();
 	r = real_h_new(world, h, out);
@@ -282,7 +253,7 @@ static int real_gntshr_open(void *world, void **out)
 	int r;
 
 	errno = 0;
-	h = L->gntshr_open(&quiet_logger, 0);
+	h = L->gntshr_open(gm__xtl_logger(), 0);
 	if (!h)
 		return neg_errno();
 	r = real_h_new(world, h, out);
@@ -349,7 +320,7 @@ static int real_evtchn_open(void *world, void **out)
 	int fd, r;
 
 	errno = 0;
-	h = L->evtchn_open(&quiet_logger, 0);
+	h = L->evtchn_open(gm__xtl_logger(), 0);
 	if (!h)
 		return neg_errno();
 	/* pending must not block: it returns -EAGAIN when nothing fired */

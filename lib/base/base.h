@@ -26,7 +26,8 @@
  * Exported from libgrantmem for grantmem's own libraries built on it
  * (libgrantmem-emu, libgrantmem-ioreq) under the version node
  * GRANTMEM_PRIVATE: one log sink and one fault-injection switch for all of
- * them.  No ABI promise.
+ * them.  No ABI promise.  Other internal headers of libgrantmem may
+ * declare GM__PRIVATE names too (tests/test-symbols.sh reads them all).
  */
 #define GM__PRIVATE __attribute__((visibility("default")))
 

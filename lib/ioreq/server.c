@@ -4,9 +4,11 @@
  * its ioreq page (libxenforeignmemory), the vCPUs' event channels and the
  * guest's liveness (libxenctrl), around a gm_ioreq_dev.  See
  * include/grantmem/ioreq.h.  Built only when configure found those
- * libraries (ioreq-none.c stands in otherwise).
+ * libraries (server-none.c stands in otherwise).
  *
- * Every libxen* failure becomes a negative errno here (0 errno: -EIO).
+ * Every libxen* failure becomes a negative errno here (0 errno: -EIO),
+ * logged once by the caller; libxen*'s own messages go through the
+ * xentoollog bridge of backends/world (xtl.h).
  * Grants and event channels go through the caller's gm_xen world, so the
  * mapping cache and the event-channel wrappers are the ones every other
  * transport uses.
@@ -20,17 +22,15 @@
 #include <grantmem/virtio.h>
 
 #include "base/base.h"
+#include "world/xtl.h"
 
 #include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <xenctrl.h>
 #include <xendevicemodel.h>
 #include <xenforeignmemory.h>
-#include <xentoollog.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
 
@@ -44,7 +44,6 @@ struct gm_ioreq_server {
 	enum gm_ioreq_irq_method method;
 	unsigned isa_irq;
 
-	xentoollog_logger quiet;
 	xendevicemodel_handle *dm;
 	xenforeignmemory_handle *fmem;
 	xc_interface *xch;
@@ -73,44 +72,6 @@ struct gm_ioreq_server {
 static int neg_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;
-}
-
-/*
- * libxen* would print its own error lines on stderr; the failures are
- * converted and logged once by the callers here, so forward its messages
- * to grantmem's log at debug level.
- */
-static void quiet_vmessage(xentoollog_logger *logger, xentoollog_level level, int errnoval,
-			   const char *context, const char *format, va_list al)
-	__attribute__((format(printf, 5, 0)));
-static void quiet_vmessage(xentoollog_logger *logger, xentoollog_level level, int errnoval,
-			   const char *context, const char *format, va_list al)
-{
-	char msg[200];
-
-	(void)logger;
-	(void)level;
-	(void)errnoval;
-	if (!gm__log_enabled(GM_LOG_DEBUG))
-		return;
-	vsnprintf(msg, sizeof(msg), format, al);
-	gm__dbg("ioreq: %s: %s", context ? context : "libxen", msg);
-}
-
-static void quiet_progress(xentoollog_logger *logger, const char *context, const char *doing_what,
-			   int percent, unsigned long done, unsigned long total)
-{
-	(void)logger;
-	(void)context;
-	(void)doing_what;
-	(void)percent;
-	(void)done;
-	(void)total;
-}
-
-static void quiet_destroy(xentoollog_logger *logger)
-{
-	(void)logger;
 }
 
 static void count(atomic_uint_least64_t *c)
@@ -255,13 +216,13 @@ static int server_open_xen(gm_ioreq_server *s)
 	unsigned i;
 	int p;
 
-	s->dm = xendevicemodel_open(&s->quiet, 0);
+	s->dm = xendevicemodel_open(gm__xtl_logger(), 0);
 	if (!s->dm)
 		return setup_failed(s, "xendevicemodel_open");
-	s->fmem = xenforeignmemory_open(&s->quiet, 0);
+	s->fmem = xenforeignmemory_open(gm__xtl_logger(), 0);
 	if (!s->fmem)
 		return setup_failed(s, "xenforeignmemory_open");
-	s->xch = xc_interface_open(&s->quiet, &s->quiet, 0);
+	s->xch = xc_interface_open(gm__xtl_logger(), gm__xtl_logger(), 0);
 	if (!s->xch)
 		return setup_failed(s, "xc_interface_open");
 	if (xendevicemodel_nr_vcpus(s->dm, s->domid, &n))
@@ -326,9 +287,6 @@ int gm_ioreq_server_new(gm_xen *x, const struct gm_ioreq_server_config *cfg,
 	s->guest_port = -1;
 	for (i = 0; i < GM__IOREQ_MAX_VCPUS; i++)
 		s->vcpu_port[i] = -1;
-	s->quiet.vmessage = quiet_vmessage;
-	s->quiet.progress = quiet_progress;
-	s->quiet.destroy = quiet_destroy;
 
 	err = gm_evtchn_open(x, &s->evt);
 	if (err)
