@@ -46,6 +46,7 @@ tests_test_threads_LDADD = $(GM_TEST_LIBS)
 # ---- lib/xen and backends/world: the Xen ops ----
 check_PROGRAMS += tests/test-xen-ops tests/test-fake-xen
 TESTS += tests/test-xen-ops tests/test-fake-xen
+thread_tests += tests/test-xen-ops
 tests_test_xen_ops_LDADD = $(GM_TEST_LIBS)
 tests_test_fake_xen_SOURCES = tests/test-fake-xen.c $(FAKE_XEN_SOURCES)
 tests_test_fake_xen_LDADD = $(GM_TEST_LIBS)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The gm_xen wrappers (lib/xen.c) over a counting fake ops table: argument
- * checks, -EOPNOTSUPP, fault injection on every site, log levels,
+ * The gm_xen wrappers (lib/xen/xen.c) over a counting fake ops table:
+ * argument checks, -EOPNOTSUPP, fault injection on every site, each call's
+ * log class, outputs a world left empty, xenstore serialisation,
  * gm_xs_transact, gm_gntst_errno, world selection by spec and $GRANTMEM_XEN.
  */
 #include "config.h"
@@ -11,6 +12,9 @@
 
 #include "helpers.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* ---- a counting world ------------------------------------------------------ */
@@ -693,6 +697,255 @@ static void test_world_errors_and_log_levels(void)
 	set_fail("gnttab_open", 0);
 }
 
+/* The wrapper call of @site (from cases[]). */
+static int (*call_of(const char *site))(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(cases[i].site, site))
+			return cases[i].call;
+	GM_TEST_FAIL("no case for site %s", site);
+}
+
+#define NOT_LOGGED (-1)
+
+/*
+ * Each wrapper's log class: the level a world's failure with this errno logs
+ * at (xen.h: guest-caused errnos at info, a missing node or a busy grant at
+ * debug, "nothing yet" not at all, the rest at warning, and always warning
+ * for the calls whose failure the caller must act on).
+ */
+static const struct {
+	const char *site;
+	int err;
+	int level;
+} log_classes[] = {
+	/* opening a handle: the caller must act */
+	{"gnttab_open", -ENOENT, GM_LOG_WARNING},
+	{"gntshr_open", -EACCES, GM_LOG_WARNING},
+	{"evtchn_open", -ENOENT, GM_LOG_WARNING},
+	{"xs_open", -EPERM, GM_LOG_WARNING},
+	/* gnttab */
+	{"gnttab_set_max_grants", -EINVAL, GM_LOG_WARNING},
+	{"gnttab_map", -EINVAL, GM_LOG_INFO},
+	{"gnttab_map", -ESRCH, GM_LOG_INFO},
+	{"gnttab_map", -EACCES, GM_LOG_INFO},
+	{"gnttab_map", -ENOSPC, GM_LOG_INFO},
+	{"gnttab_map", -ENOMEM, GM_LOG_WARNING},
+	{"gnttab_unmap", -EINVAL, GM_LOG_WARNING},
+	{"gnttab_copy", -EINVAL, GM_LOG_WARNING},
+	{"gnttab_copy", -EFAULT, GM_LOG_WARNING},
+	/* gntshr */
+	{"gntshr_share", -ENOSPC, GM_LOG_WARNING},
+	{"gntshr_end_access", -EBUSY, GM_LOG_DEBUG},
+	{"gntshr_end_access", -EINVAL, GM_LOG_WARNING},
+	{"gntshr_unshare", -EBUSY, GM_LOG_INFO},
+	{"gntshr_unshare", -EINVAL, GM_LOG_WARNING},
+	/* evtchn */
+	{"evtchn_bind_interdomain", -EINVAL, GM_LOG_INFO},
+	{"evtchn_bind_interdomain", -ESRCH, GM_LOG_INFO},
+	{"evtchn_bind_interdomain", -ENOMEM, GM_LOG_WARNING},
+	{"evtchn_bind_unbound", -ESRCH, GM_LOG_WARNING},
+	{"evtchn_unbind", -EINVAL, GM_LOG_INFO},
+	{"evtchn_unbind", -ENOTCONN, GM_LOG_WARNING},
+	{"evtchn_notify", -EINVAL, GM_LOG_INFO},
+	{"evtchn_notify", -ENOTCONN, GM_LOG_WARNING},
+	{"evtchn_unmask", -EINVAL, GM_LOG_INFO},
+	{"evtchn_unmask", -ENOTCONN, GM_LOG_WARNING},
+	{"evtchn_pending", -EAGAIN, NOT_LOGGED},
+	{"evtchn_pending", -EINVAL, GM_LOG_WARNING},
+	/* xenstore */
+	{"xs_read", -ENOENT, GM_LOG_DEBUG},
+	{"xs_read", -EACCES, GM_LOG_INFO},
+	{"xs_read", -EIO, GM_LOG_WARNING},
+	{"xs_write", -ENOENT, GM_LOG_DEBUG},
+	{"xs_write", -EPERM, GM_LOG_INFO},
+	{"xs_write", -ENOSPC, GM_LOG_INFO},
+	{"xs_write", -E2BIG, GM_LOG_WARNING},
+	{"xs_directory", -ENOENT, GM_LOG_DEBUG},
+	{"xs_directory", -EACCES, GM_LOG_INFO},
+	{"xs_rm", -ENOENT, GM_LOG_DEBUG},
+	{"xs_rm", -EACCES, GM_LOG_INFO},
+	{"xs_mkdir", -EEXIST, GM_LOG_WARNING},
+	{"xs_set_perms", -EPERM, GM_LOG_INFO},
+	{"xs_watch", -EINVAL, GM_LOG_INFO},
+	{"xs_watch", -EEXIST, GM_LOG_WARNING},
+	{"xs_unwatch", -ENOENT, GM_LOG_DEBUG},
+	{"xs_read_watch", -EAGAIN, NOT_LOGGED},
+	{"xs_read_watch", -ENOENT, GM_LOG_DEBUG},
+	{"xs_read_watch", -EIO, GM_LOG_WARNING},
+	{"xs_tx_start", -ENOSPC, GM_LOG_INFO},
+	{"xs_tx_start", -EIO, GM_LOG_WARNING},
+	{"xs_tx_end", -EAGAIN, GM_LOG_DEBUG},
+	{"xs_tx_end", -EINVAL, GM_LOG_INFO},
+	{"xs_tx_end", -EIO, GM_LOG_WARNING},
+	{"xs_domain_path", -ENOENT, GM_LOG_WARNING},
+	{"xs_domain_path", -EACCES, GM_LOG_WARNING},
+};
+
+static void test_log_classes(void)
+{
+	for (size_t i = 0; i < sizeof(log_classes) / sizeof(log_classes[0]); i++) {
+		const char *site = log_classes[i].site;
+		int err = log_classes[i].err, want = log_classes[i].level;
+		int got = NOT_LOGGED, lines = 0;
+
+		set_fail(site, err);
+		log_reset();
+		if (call_of(site)() != err)
+			GM_TEST_FAIL("site %s: world's %d not returned", site, err);
+		set_fail(site, 0);
+		for (int l = GM_LOG_ERROR; l <= GM_LOG_DEBUG; l++) {
+			lines += log_lines[l];
+			if (log_lines[l])
+				got = l;
+		}
+		if (lines > 1 || got != want)
+			GM_TEST_FAIL("site %s, errno %d: %d line(s), last at level %d, "
+				     "want one at %d (\"%s\")",
+				     site, -err, lines, got, want, last_log);
+		/* the line names the world and the call */
+		if (want != NOT_LOGGED &&
+		    (strncmp(last_log, "counting: ", 10) || !strstr(last_log, site)))
+			GM_TEST_FAIL("site %s: line \"%s\"", site, last_log);
+	}
+}
+
+/* A world whose calls "succeed" without their output: never success. */
+static int l_open(void *w, void **h) { (void)w; *h = NULL; return 0; }
+static void *l_map(void *h, uint32_t c, gm_domid d, const gm_gref *r, int p, int *err)
+{
+	(void)h; (void)c; (void)d; (void)r; (void)p;
+	*err = 0;
+	return NULL;
+}
+static void *l_share(void *h, gm_domid d, uint32_t c, gm_gref *r, int w, int *err)
+{
+	(void)h; (void)d; (void)c; (void)r; (void)w;
+	*err = 0;
+	return NULL;
+}
+static int l_xs_read(void *h, gm_xs_tx tx, const char *p, char **v, size_t *len)
+{
+	(void)h; (void)tx; (void)p;
+	*v = NULL;
+	*len = 3;
+	return 0;
+}
+static int l_xs_dir(void *h, gm_xs_tx tx, const char *p, char ***names)
+{
+	(void)h; (void)tx; (void)p;
+	*names = NULL;
+	return 2;
+}
+static int l_read_watch(void *h, char **path, char **token)
+{
+	(void)h;
+	*path = strdup("/half"); /* freed by the wrapper: the call "succeeded" */
+	*token = NULL;
+	return 0;
+}
+static int l_tx_start(void *h, gm_xs_tx *tx) { (void)h; *tx = GM_XS_TX_NONE; return 0; }
+static int l_domain_path(void *h, gm_domid d, char **p) { (void)h; (void)d; *p = NULL; return 0; }
+
+static const struct gm_xen_ops lying_open_ops = {
+	.name = "lying",
+	.gnttab_open = l_open,
+	.gnttab_close = f_close,
+};
+
+static void test_missing_outputs(void)
+{
+	gm_gnttab *g = (gm_gnttab *)1;
+	char *v = (char *)1, **n = (char **)1, *p = (char *)1, *t = (char *)1;
+	size_t len = 99;
+	gm_xs_tx tx = 99;
+	gm_gref r[1];
+	gm_xen *x;
+	int err = 1;
+
+	/* the counting world's handles, lying calls */
+	static struct gm_xen_ops ops;
+
+	ops = full_ops;
+	ops.gnttab_map = l_map;
+	ops.gntshr_share = l_share;
+	ops.xs_read = l_xs_read;
+	ops.xs_directory = l_xs_dir;
+	ops.xs_read_watch = l_read_watch;
+	ops.xs_tx_start = l_tx_start;
+	ops.xs_domain_path = l_domain_path;
+	open_all(&ops);
+
+	log_reset();
+	ASSERT_NULL(gm_gnttab_map(G, 1, 1, refs, GM_PROT_READ, &err));
+	ASSERT_EQ(err, -EIO);
+	err = 1;
+	ASSERT_NULL(gm_gntshr_share(S, 1, 1, r, 1, &err));
+	ASSERT_EQ(err, -EIO);
+	ASSERT_ERR(gm_xs_read(H, 0, "/a", &v, &len), -EIO);
+	ASSERT_NULL(v);
+	ASSERT_EQ(len, 0);
+	ASSERT_ERR(gm_xs_directory(H, 0, "/a", &n), -EIO);
+	ASSERT_NULL(n);
+	ASSERT_ERR(gm_xs_read_watch(H, &p, &t), -EIO);
+	ASSERT_NULL(p);
+	ASSERT_NULL(t);
+	ASSERT_ERR(gm_xs_tx_start(H, &tx), -EIO);
+	ASSERT_EQ(tx, GM_XS_TX_NONE);
+	ASSERT_ERR(gm_xs_domain_path(H, 1, &p), -EIO);
+	ASSERT_NULL(p);
+	/* -EIO is the host's trouble: one warning each */
+	ASSERT_EQ(log_lines[GM_LOG_WARNING], 7);
+	ASSERT_EQ(log_lines[GM_LOG_INFO], 0);
+	close_all();
+
+	/* an open that "succeeds" without a handle */
+	ASSERT_OK(gm_xen_open_ops(&lying_open_ops, &handle_token, &x));
+	log_reset();
+	ASSERT_ERR(gm_gnttab_open(x, &g), -EIO);
+	ASSERT_NULL(g);
+	ASSERT_EQ(log_lines[GM_LOG_WARNING], 1);
+	gm_xen_close(x);
+}
+
+/* xenstore calls on one handle are serialised; the world sees one at a time. */
+static atomic_int xs_inside, xs_overlaps;
+
+static int s_xs_write(void *h, gm_xs_tx tx, const char *path, const void *v, size_t len)
+{
+	(void)h; (void)tx; (void)path; (void)v; (void)len;
+	if (atomic_fetch_add(&xs_inside, 1) != 0)
+		atomic_fetch_add(&xs_overlaps, 1);
+	for (int i = 0; i < 3; i++)
+		sched_yield();
+	atomic_fetch_sub(&xs_inside, 1);
+	return 0;
+}
+
+static void *xs_writer(void *arg)
+{
+	for (int i = 0; i < 300; i++)
+		if (gm_xs_write_str(arg, 0, "/a", "v"))
+			atomic_fetch_add(&xs_overlaps, 1000);
+	return NULL;
+}
+
+static void test_xs_serialised(void)
+{
+	static struct gm_xen_ops ops;
+	pthread_t th[4];
+
+	ops = full_ops;
+	ops.xs_write = s_xs_write;
+	open_all(&ops);
+	for (int i = 0; i < 4; i++)
+		ASSERT_OK(pthread_create(&th[i], NULL, xs_writer, H));
+	for (int i = 0; i < 4; i++)
+		ASSERT_OK(pthread_join(th[i], NULL));
+	ASSERT_EQ(atomic_load(&xs_overlaps), 0);
+	close_all();
+}
+
 static void test_bad_arguments(void)
 {
 	unsigned long before = total_calls;
@@ -710,6 +963,7 @@ static void test_bad_arguments(void)
 
 	gm_xen *x = (gm_xen *)1;
 
+	log_reset();
 	ASSERT_ERR(gm_xen_open_ops(NULL, NULL, &x), -EINVAL);
 	ASSERT_NULL(x);
 	ASSERT_ERR(gm_xen_open_ops(&full_ops, NULL, NULL), -EINVAL);
@@ -804,8 +1058,10 @@ static void test_bad_arguments(void)
 	ASSERT_ERR(gm_xs_domain_path(H, 1, NULL), -EINVAL);
 	ASSERT_ERR(gm_xs_domain_path(NULL, 1, &p), -EINVAL);
 
-	/* none of them reached the world */
+	/* none of them reached the world; the caller's bugs log at debug only */
 	ASSERT_EQ(total_calls, before);
+	ASSERT_EQ(log_lines[GM_LOG_ERROR] + log_lines[GM_LOG_WARNING] + log_lines[GM_LOG_INFO], 0);
+	ASSERT_TRUE(log_lines[GM_LOG_DEBUG] > 0);
 
 	/* close functions accept NULL */
 	gm_gnttab_close(NULL);
@@ -838,6 +1094,9 @@ static void test_null_ops(void)
 	/* handles open, nothing else works */
 	open_all(&open_only_ops);
 	unsigned long before = total_calls;
+	struct gm_xs_perm perm = {0, GM_XS_PERM_READ};
+
+	log_reset();
 
 	ASSERT_ERR(gm_gnttab_set_max_grants(G, 1), -EOPNOTSUPP);
 	ASSERT_NULL(gm_gnttab_map(G, 1, 1, refs, GM_PROT_READ, &err));
@@ -861,6 +1120,8 @@ static void test_null_ops(void)
 	ASSERT_ERR(gm_xs_fd(H), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_read(H, 0, "/a", &v, NULL), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_write_str(H, 0, "/a", "x"), -EOPNOTSUPP);
+	ASSERT_ERR(gm_xs_write(H, 0, "/a", "x", 1), -EOPNOTSUPP);
+	ASSERT_ERR(gm_xs_set_perms(H, 0, "/a", &perm, 1), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_directory(H, 0, "/a", &n), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_rm(H, 0, "/a"), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_mkdir(H, 0, "/a"), -EOPNOTSUPP);
@@ -871,6 +1132,10 @@ static void test_null_ops(void)
 	ASSERT_ERR(gm_xs_tx_end(H, 7, 0), -EOPNOTSUPP);
 	ASSERT_ERR(gm_xs_domain_path(H, 1, &p), -EOPNOTSUPP);
 	ASSERT_EQ(total_calls, before);
+	/* what the world cannot do is no failure of it: not logged */
+	ASSERT_EQ(log_lines[GM_LOG_ERROR] + log_lines[GM_LOG_WARNING] + log_lines[GM_LOG_INFO] +
+			  log_lines[GM_LOG_DEBUG],
+		  0);
 	close_all();
 }
 
@@ -1098,10 +1363,14 @@ int main(void)
 	test_every_site_succeeds();
 	test_fault_injection();
 	test_world_errors_and_log_levels();
+	test_log_classes();
 	test_bad_arguments();
 	test_transact();
 	test_misc();
 	close_all();
 	ASSERT_EQ(world_closed, 1);
+
+	test_missing_outputs();
+	test_xs_serialised();
 	return 0;
 }

@@ -2,34 +2,41 @@
 /*
  * Xen ops: the public wrappers over a world's `struct gm_xen_ops`.
  *
- * Every wrapper does the same four steps: validate its arguments (-EINVAL),
- * find the callback (-EOPNOTSUPP when the world lacks it), pass the fault
- * site of the call (an injected errno is returned as the op's own failure,
- * without calling the op), then call the op and log a failure.
+ * Every wrapper takes the same steps, written once in GM__RUN below:
+ * validate its arguments (-EINVAL, logged at debug: the caller's bug), find
+ * the callback (-EOPNOTSUPP when the world lacks it; not logged), pass the
+ * fault site of the call (an injected errno is returned as the op's own
+ * failure, without calling the op), call the op (holding the handle's lock
+ * for xenstore), then log a failure at the level of its class.  Each
+ * wrapper is one entry of the lists at the end of this file: its signature,
+ * its validation, its log class and what its log line says.
  *
- * Log levels: failures a hostile or departing guest can cause (a bad ref,
- * port or path, a mapping budget reached, a busy grant) log at info or debug
- * so that a guest cannot flood the host's log; failures of Xen or of the
- * host that the caller must act on (a handle that does not open, an unmap
- * that fails) log at warning.  Argument errors (the caller's bugs) log at
- * debug.
+ * Log levels (xen.h states them for callers): failures a hostile or
+ * departing guest can cause (a bad ref, port or path, a mapping budget
+ * reached, a busy grant) log at info or debug so that a guest cannot flood
+ * the host's log; failures of Xen or of the host that the caller must act on
+ * (a handle that does not open, an unmap that fails) log at warning.
  */
 #include "config.h"
 
 #include "base/base.h"
 #include "xen-internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * Handles: the world's ops, the world's handle, the world's name for logs.
- * Immutable after open, so calls need no lock (but gm_xs serialises).
+ * Every handle: the world's ops, the world's handle, the world's name for
+ * logs.  Immutable after open, so calls need no lock, except on a serial
+ * handle (gm_xs), whose every ops call holds @lock.
  */
 struct gm__hdr {
 	const struct gm_xen_ops *ops;
 	void *h;
 	const char *world;
+	bool serial;
+	pthread_mutex_t lock; /* initialised only if @serial */
 };
 
 struct gm_gnttab {
@@ -46,8 +53,19 @@ struct gm_evtchn {
 
 struct gm_xs {
 	struct gm__hdr hd;
-	pthread_mutex_t lock; /* held across every ops->xs_* call on hd.h */
 };
+
+static inline void hd_lock(struct gm__hdr *hd)
+{
+	if (hd->serial)
+		pthread_mutex_lock(&hd->lock);
+}
+
+static inline void hd_unlock(struct gm__hdr *hd)
+{
+	if (hd->serial)
+		pthread_mutex_unlock(&hd->lock);
+}
 
 /* An argument error: the caller's bug. */
 #define GM__BADARG(fn)                                                                     \
@@ -56,8 +74,9 @@ struct gm_xs {
 		-EINVAL;                                                                   \
 	})
 
-/* Errors a guest can cause by what it grants, binds or writes. */
-static bool guest_caused(int err)
+/* ---- log classes ----------------------------------------------------------------- */
+
+gm_log_level gm__xen_fail_level(int err)
 {
 	switch (err) {
 	case -EINVAL:
@@ -67,16 +86,72 @@ static bool guest_caused(int err)
 	case -EPERM:
 	case -ENOSPC:
 	case -EBUSY:
-		return true;
+		return GM_LOG_INFO;
 	default:
-		return false;
+		return GM_LOG_WARNING;
 	}
 }
 
-gm_log_level gm__xen_fail_level(int err)
+/*
+ * How a wrapper logs the failure of its op:
+ *
+ *   class   level
+ *   HOST    warning: Xen or the host failed, the caller must act
+ *   GUEST   gm__xen_fail_level(): info for what a guest can cause, else warning
+ *   XS      as GUEST, but a missing node (-ENOENT) at debug: it is routine
+ *   QUIET   not logged: the quiet twins, whose callers log the failure
+ *
+ * LOG(class) is the rule of most ops.  LOG_BUT(class, errno, level) names one
+ * errno of the op's normal life, logged at @level instead, or not at all
+ * (NOLOG).
+ */
+enum fail_class { FAIL_HOST, FAIL_GUEST, FAIL_XS, FAIL_QUIET };
+
+#define NOLOG (-1)
+
+struct fail_rule {
+	enum fail_class cls;
+	int expected; /* 0, or an errno ... */
+	int level;    /* ... logged at this level (or NOLOG) */
+};
+
+#define LOG(cls) ((struct fail_rule){FAIL_##cls, 0, NOLOG})
+#define LOG_BUT(cls, err, lvl) ((struct fail_rule){FAIL_##cls, (err), (lvl)})
+
+static int fail_level(struct fail_rule rule, int err)
 {
-	return guest_caused(err) ? GM_LOG_INFO : GM_LOG_WARNING;
+	if (rule.cls == FAIL_QUIET)
+		return NOLOG;
+	if (rule.expected && err == rule.expected)
+		return rule.level;
+	if (rule.cls == FAIL_XS && err == -ENOENT)
+		return GM_LOG_DEBUG;
+	if (rule.cls == FAIL_HOST)
+		return GM_LOG_WARNING;
+	return gm__xen_fail_level(err);
 }
+
+/* Log the failure @err of @site on @world as @rule says:
+ * "<world>: <site><detail>: <error>". */
+static void call_failed(const char *world, struct fail_rule rule, const char *site, int err,
+			const char *fmt, ...) GM__PRINTF(5, 6);
+
+static void call_failed(const char *world, struct fail_rule rule, const char *site, int err,
+			const char *fmt, ...)
+{
+	int level = fail_level(rule, err);
+	char detail[160];
+	va_list ap;
+
+	if (level == NOLOG || !gm__log_enabled((gm_log_level)level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	gm__log((gm_log_level)level, "%s: %s%s: %s", world, site, detail, gm_strerror(err));
+}
+
+#define NO_DETAIL "%s", ""
 
 /* ---- worlds ---------------------------------------------------------------- */
 
@@ -128,7 +203,7 @@ GM_API int gm_xen_self_domid(gm_xen *x, gm_domid *domid)
 		return -EOPNOTSUPP;
 	r = x->ops->self_domid(x->world, domid);
 	if (r < 0)
-		gm__warn("%s: self_domid: %s", x->name, gm_strerror(r));
+		call_failed(x->name, LOG(HOST), "self_domid", r, NO_DETAIL);
 	return r;
 }
 
@@ -157,27 +232,29 @@ GM_API int gm_gntst_errno(int gntst)
 	}
 }
 
+/* ---- opening and closing handles ---------------------------------------------------- */
+
 /*
- * Open a handle of one kind: the shared part of gm_{gnttab,gntshr,evtchn,xs}
- * _open.  @hsize is the size of the wrapper handle, which starts with a
- * struct gm__hdr.
+ * Open a handle of any kind on @x with @op (x->ops-><kind>_open, NULL if the
+ * world has none); fault site and log name @site.  A @serial handle holds
+ * its lock across every ops call.
  */
-static struct gm__hdr *open_handle(gm_xen *x, size_t hsize, const char *site,
-				  int (*op)(void *world, void **h), int *err)
+static struct gm__hdr *open_handle(gm_xen *x, const char *fn, const char *site,
+				   int (*op)(void *world, void **h), bool serial, int *err)
 {
 	struct gm__hdr *hd;
 	int r;
 
 	*err = 0;
 	if (!x) {
-		*err = GM__BADARG(site);
+		*err = GM__BADARG(fn);
 		return NULL;
 	}
 	if (!op) {
 		*err = -EOPNOTSUPP;
 		return NULL;
 	}
-	hd = gm__calloc(1, hsize);
+	hd = gm__calloc(1, sizeof(*hd));
 	if (!hd) {
 		*err = -ENOMEM;
 		return NULL;
@@ -185,13 +262,18 @@ static struct gm__hdr *open_handle(gm_xen *x, size_t hsize, const char *site,
 	hd->ops = x->ops;
 	hd->world = x->name;
 	r = gm__fault(site);
+	if (!r && serial)
+		r = -pthread_mutex_init(&hd->lock, NULL);
+	hd->serial = serial && !r;
 	if (!r) {
 		r = op(x->world, &hd->h);
 		if (r >= 0 && !hd->h)
 			r = -EIO; /* a world that "succeeded" without a handle */
 	}
 	if (r < 0) {
-		gm__warn("%s: %s: %s", x->name, site, gm_strerror(r));
+		call_failed(x->name, LOG(HOST), site, r, NO_DETAIL);
+		if (hd->serial)
+			pthread_mutex_destroy(&hd->lock);
 		free(hd);
 		*err = r;
 		return NULL;
@@ -199,127 +281,180 @@ static struct gm__hdr *open_handle(gm_xen *x, size_t hsize, const char *site,
 	return hd;
 }
 
-/* The handle types start with their struct gm__hdr: convert back. */
-#define GM__HANDLE(type, hd)                                                               \
-	({                                                                                 \
-		struct gm__hdr *hd_ = (hd);                                                \
-		hd_ ? (type *)(void *)hd_ : NULL;                                          \
-	})
-
-/* ---- gnttab -------------------------------------------------------------------- */
-
-GM_API int gm_gnttab_open(gm_xen *x, gm_gnttab **out)
+static void close_handle(struct gm__hdr *hd, void (*op)(void *h))
 {
-	int r;
-
-	if (!out)
-		return GM__BADARG("gm_gnttab_open");
-	*out = GM__HANDLE(gm_gnttab, open_handle(x, sizeof(gm_gnttab), "gnttab_open",
-						  x ? x->ops->gnttab_open : NULL, &r));
-	return r;
+	if (op)
+		op(hd->h);
+	if (hd->serial)
+		pthread_mutex_destroy(&hd->lock);
+	free(hd);
 }
 
-GM_API void gm_gnttab_close(gm_gnttab *g)
-{
-	if (!g)
-		return;
-	if (g->hd.ops->gnttab_close)
-		g->hd.ops->gnttab_close(g->hd.h);
-	free(g);
-}
-
-GM_API int gm_gnttab_set_max_grants(gm_gnttab *g, uint32_t count)
-{
-	int r;
-
-	if (!g || !count)
-		return GM__BADARG("gm_gnttab_set_max_grants");
-	if (!g->hd.ops->gnttab_set_max_grants)
-		return -EOPNOTSUPP;
-	r = gm__fault("gnttab_set_max_grants");
-	if (!r)
-		r = g->hd.ops->gnttab_set_max_grants(g->hd.h, count);
-	if (r < 0)
-		gm__warn("%s: gnttab_set_max_grants(%u): %s", g->hd.world, count, gm_strerror(r));
-	return r;
-}
-
-/* gm_gnttab_map, logging its failure unless @quiet. */
-static void *gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
-			int prot, int *err, bool quiet)
-{
-	int dummy, r;
-	void *p = NULL;
-
-	if (!err)
-		err = &dummy;
-	*err = 0;
-	if (!g || !count || !refs || !prot || (prot & ~GM_PROT_RW)) {
-		*err = GM__BADARG("gm_gnttab_map");
-		return NULL;
+/*
+ * GM__KIND(type, kind, serial): gm_<kind>_open(gm_xen *x, type **out) and
+ * gm_<kind>_close(type *v) over ops-><kind>_open and ops-><kind>_close;
+ * fault site "<kind>_open".  A handle type is its struct gm__hdr.
+ */
+#define GM__KIND(T, kind, serial)                                                          \
+	GM_API int gm_##kind##_open(gm_xen *x, T **out)                                    \
+	{                                                                                  \
+		struct gm__hdr *hd;                                                        \
+		int r;                                                                     \
+                                                                                           \
+		if (!out)                                                                  \
+			return GM__BADARG("gm_" #kind "_open");                            \
+		hd = open_handle(x, "gm_" #kind "_open", #kind "_open",                    \
+				 x ? x->ops->kind##_open : NULL, (serial), &r);            \
+		*out = hd ? (T *)(void *)hd : NULL;                                        \
+		return r;                                                                  \
+	}                                                                                  \
+                                                                                           \
+	GM_API void gm_##kind##_close(T *v)                                                \
+	{                                                                                  \
+		if (v)                                                                     \
+			close_handle(&v->hd, v->hd.ops->kind##_close);                     \
 	}
-	if (!g->hd.ops->gnttab_map) {
-		*err = -EOPNOTSUPP;
-		return NULL;
+
+/* ---- calls ---------------------------------------------------------------------------- */
+
+/* ", a, b" for (a, b); nothing for (): what follows the handle in a list. */
+#define GM__TAIL(...) , ##__VA_ARGS__
+
+/*
+ * The steps of every call, written once: sets @r to -EINVAL unless @v and
+ * @valid; else to -EOPNOTSUPP when the world has no ops-><op>; else to the
+ * errno fault site "<op>" injects; else to the value of @call (the op,
+ * under the handle's lock) and then, if that succeeded and @check (0 or a
+ * negative errno) fails, to @check.  Failures of the last two are logged as
+ * @rule says, with the detail (a format and its arguments).
+ */
+#define GM__RUN(r, v, op, rule, valid, call, check, ...)                                   \
+	do {                                                                               \
+		if (!(v) || !(valid)) {                                                    \
+			r = GM__BADARG("gm_" #op);                                         \
+			break;                                                             \
+		}                                                                          \
+		if (!(v)->hd.ops->op) {                                                    \
+			r = -EOPNOTSUPP;                                                   \
+			break;                                                             \
+		}                                                                          \
+		r = gm__fault(#op);                                                        \
+		if (!r) {                                                                  \
+			hd_lock(&(v)->hd);                                                 \
+			r = (call);                                                        \
+			hd_unlock(&(v)->hd);                                               \
+			if (r >= 0) {                                                      \
+				int c_ = (check);                                          \
+				if (c_ < 0)                                                \
+					r = c_;                                            \
+			}                                                                  \
+		}                                                                          \
+		if (r < 0)                                                                 \
+			call_failed((v)->hd.world, (rule), #op, r, __VA_ARGS__);           \
+	} while (0)
+
+/*
+ * GM__CALL_OUT(type, v, op, rule, (params), valid, (args), reset, check, detail...)
+ *
+ *	GM_API int gm_<op>(type *v, params)
+ *
+ * calls ops-><op>(v's world handle, args) as GM__RUN says and returns its
+ * result.  @reset clears the call's outputs: on entry (so it must accept
+ * NULL pointers) and after any failure (what a failing world left there is
+ * its own).  @check runs once the op succeeded: 0, or a negative errno
+ * that becomes the result (NEED(): -EIO for an output the world left empty).
+ */
+#define GM__CALL_OUT(T, v, op, rule, params, valid, args, reset, check, ...)               \
+	GM_API int gm_##op(T *v GM__TAIL params)                                           \
+	GM__INT_BODY(v, op, rule, valid, args, reset, check, __VA_ARGS__)
+
+#define GM__INT_BODY(v, op, rule, valid, args, reset, check, ...)                          \
+	{                                                                                  \
+		int r_;                                                                    \
+                                                                                           \
+		reset;                                                                     \
+		GM__RUN(r_, v, op, rule, valid, v->hd.ops->op(v->hd.h GM__TAIL args), check, \
+			__VA_ARGS__);                                                      \
+		if (r_ < 0)                                                                \
+			reset;                                                             \
+		return r_;                                                                 \
 	}
-	r = gm__fault("gnttab_map");
-	if (!r) {
-		p = g->hd.ops->gnttab_map(g->hd.h, count, domid, refs, prot, &r);
-		if (!p && r >= 0)
-			r = -EIO;
-		else if (p)
-			r = 0;
+
+/* GM__CALL(type, v, op, rule, (params), valid, (args), detail...): no outputs. */
+#define GM__CALL(T, v, op, rule, params, valid, args, ...)                                 \
+	GM__CALL_OUT(T, v, op, rule, params, valid, args, (void)0, 0, __VA_ARGS__)
+
+/*
+ * GM__CALL_QUIET_TOO(...): GM__CALL, and its quiet twin
+ *
+ *	int gm__<op>_quiet(type *v, params)
+ *
+ * the same call but for the failure's log line (xen-internal.h).
+ */
+#define GM__CALL_QUIET_TOO(T, v, op, rule, params, valid, args, ...)                       \
+	GM__CALL(T, v, op, rule, params, valid, args, __VA_ARGS__)                         \
+	int gm__##op##_quiet(T *v GM__TAIL params)                                         \
+	GM__INT_BODY(v, op, LOG(QUIET), valid, args, (void)0, 0, __VA_ARGS__)
+
+/*
+ * GM__CALL_PTR(type, v, op, rule, (params), valid, (args), detail...)
+ *
+ *	GM_API void *gm_<op>(type *v, params, int *err)
+ *
+ * for an op that returns a pointer, or NULL with its errno in its last
+ * argument: returns the pointer, or NULL with *err (if @err) set; a NULL
+ * without an errno is -EIO, never success.
+ */
+#define GM__CALL_PTR(T, v, op, rule, params, valid, args, ...)                             \
+	GM_API void *gm_##op(T *v GM__TAIL params, int *err)                               \
+	GM__PTR_BODY(v, op, rule, valid, args, __VA_ARGS__)
+
+#define GM__PTR_BODY(v, op, rule, valid, args, ...)                                        \
+	{                                                                                  \
+		void *p_ = NULL;                                                           \
+		int r_, e_ = 0;                                                            \
+                                                                                           \
+		GM__RUN(r_, v, op, rule, valid,                                            \
+			(p_ = v->hd.ops->op(v->hd.h GM__TAIL args, &e_),                   \
+			 p_ ? 0 : e_ < 0 ? e_ : -EIO),                                     \
+			0, __VA_ARGS__);                                                   \
+		if (err)                                                                   \
+			*err = r_ < 0 ? r_ : 0;                                            \
+		return r_ < 0 ? NULL : p_;                                                 \
 	}
-	if (r < 0) {
-		if (!quiet)
-			gm__log(gm__xen_fail_level(r),
-				"%s: gnttab_map dom %u, %u ref(s) from %u, %s: %s", g->hd.world,
-				domid, count, refs[0], (prot & GM_PROT_WRITE) ? "rw" : "ro",
-				gm_strerror(r));
-		*err = r;
-		return NULL;
+
+/* GM__CALL_PTR_QUIET_TOO(...): GM__CALL_PTR, and gm__<op>_quiet() likewise. */
+#define GM__CALL_PTR_QUIET_TOO(T, v, op, rule, params, valid, args, ...)                   \
+	GM__CALL_PTR(T, v, op, rule, params, valid, args, __VA_ARGS__)                     \
+	void *gm__##op##_quiet(T *v GM__TAIL params, int *err)                             \
+	GM__PTR_BODY(v, op, LOG(QUIET), valid, args, __VA_ARGS__)
+
+/*
+ * GM__FD(type, v, op): GM_API int gm_<op>(type *v), the handle's fd; no fault
+ * site, never logs.
+ */
+#define GM__FD(T, v, op)                                                                   \
+	GM_API int gm_##op(T *v)                                                           \
+	{                                                                                  \
+		if (!v)                                                                    \
+			return GM__BADARG("gm_" #op);                                      \
+		if (!v->hd.ops->op)                                                        \
+			return -EOPNOTSUPP;                                                \
+		return v->hd.ops->op(v->hd.h);                                             \
 	}
-	return p;
-}
 
-GM_API void *gm_gnttab_map(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
-			   int prot, int *err)
+/* Clear one output (@p may be NULL). */
+#define CLEAR(p) ((p) ? (void)(*(p) = 0) : (void)0)
+/* An op that succeeded must have filled its output. */
+#define NEED(c) ((c) ? 0 : -EIO)
+
+_Static_assert(GM_XS_TX_NONE == 0, "CLEAR() of a transaction is GM_XS_TX_NONE");
+
+/* ---- validation and checks of single calls ------------------------------------------- */
+
+static inline bool page_aligned(const void *addr)
 {
-	return gnttab_map(g, count, domid, refs, prot, err, false);
-}
-
-void *gm__gnttab_map_quiet(gm_gnttab *g, uint32_t count, gm_domid domid, const gm_gref *refs,
-			   int prot, int *err)
-{
-	return gnttab_map(g, count, domid, refs, prot, err, true);
-}
-
-/* gm_gnttab_unmap, logging its failure unless @quiet. */
-static int gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count, bool quiet)
-{
-	int r;
-
-	if (!g || !addr || !count || ((uintptr_t)addr & (GM_PAGE_SIZE - 1)))
-		return GM__BADARG("gm_gnttab_unmap");
-	if (!g->hd.ops->gnttab_unmap)
-		return -EOPNOTSUPP;
-	r = gm__fault("gnttab_unmap");
-	if (!r)
-		r = g->hd.ops->gnttab_unmap(g->hd.h, addr, count);
-	if (r < 0 && !quiet)
-		gm__warn("%s: gnttab_unmap %p, %u page(s): %s", g->hd.world, addr, count,
-			 gm_strerror(r));
-	return r;
-}
-
-GM_API int gm_gnttab_unmap(gm_gnttab *g, void *addr, uint32_t count)
-{
-	return gnttab_unmap(g, addr, count, false);
-}
-
-int gm__gnttab_unmap_quiet(gm_gnttab *g, void *addr, uint32_t count)
-{
-	return gnttab_unmap(g, addr, count, true);
+	return !((uintptr_t)addr & (GM_PAGE_SIZE - 1));
 }
 
 /* Is one side of a copy segment well-formed? */
@@ -333,12 +468,9 @@ static bool seg_side_ok(const struct gm_copy_seg *s, bool gref, bool source)
 	return s->len == 0 || (source ? s->source.virt : s->dest.virt) != NULL;
 }
 
-GM_API int gm_gnttab_copy(gm_gnttab *g, uint32_t count, struct gm_copy_seg *segs)
+/* Known flags, and no foreign side crossing a page end (Xen refuses it). */
+static bool segs_ok(const struct gm_copy_seg *segs, uint32_t count)
 {
-	int r;
-
-	if (!g || !count || !segs)
-		return GM__BADARG("gm_gnttab_copy");
 	for (uint32_t i = 0; i < count; i++) {
 		const struct gm_copy_seg *s = &segs[i];
 
@@ -347,19 +479,15 @@ GM_API int gm_gnttab_copy(gm_gnttab *g, uint32_t count, struct gm_copy_seg *segs
 		    !seg_side_ok(s, s->flags & GM_COPY_DEST_GREF, false)) {
 			gm__dbg("gm_gnttab_copy: segment %u malformed (flags %#x, len %u)", i,
 				s->flags, s->len);
-			return -EINVAL;
+			return false;
 		}
 	}
-	if (!g->hd.ops->gnttab_copy)
-		return -EOPNOTSUPP;
-	r = gm__fault("gnttab_copy");
-	if (!r)
-		r = g->hd.ops->gnttab_copy(g->hd.h, count, segs);
-	if (r < 0) {
-		gm__warn("%s: gnttab_copy of %u segment(s): %s", g->hd.world, count,
-			 gm_strerror(r));
-		return r;
-	}
+	return true;
+}
+
+/* After a copy ran: failed segments are the caller's to judge (debug). */
+static int copy_report(const gm_gnttab *g, uint32_t count, const struct gm_copy_seg *segs)
+{
 	if (gm__log_enabled(GM_LOG_DEBUG)) {
 		unsigned bad = 0;
 
@@ -372,505 +500,164 @@ GM_API int gm_gnttab_copy(gm_gnttab *g, uint32_t count, struct gm_copy_seg *segs
 	return 0;
 }
 
-/* ---- gntshr -------------------------------------------------------------------- */
-
-GM_API int gm_gntshr_open(gm_xen *x, gm_gntshr **out)
-{
-	int r;
-
-	if (!out)
-		return GM__BADARG("gm_gntshr_open");
-	*out = GM__HANDLE(gm_gntshr, open_handle(x, sizeof(gm_gntshr), "gntshr_open",
-						  x ? x->ops->gntshr_open : NULL, &r));
-	return r;
-}
-
-GM_API void gm_gntshr_close(gm_gntshr *s)
-{
-	if (!s)
-		return;
-	if (s->hd.ops->gntshr_close)
-		s->hd.ops->gntshr_close(s->hd.h);
-	free(s);
-}
-
-GM_API void *gm_gntshr_share(gm_gntshr *s, gm_domid domid, uint32_t count, gm_gref *refs,
-			     int writable, int *err)
-{
-	int dummy, r;
-	void *p = NULL;
-
-	if (!err)
-		err = &dummy;
-	*err = 0;
-	if (!s || !count || !refs) {
-		*err = GM__BADARG("gm_gntshr_share");
-		return NULL;
-	}
-	if (!s->hd.ops->gntshr_share) {
-		*err = -EOPNOTSUPP;
-		return NULL;
-	}
-	r = gm__fault("gntshr_share");
-	if (!r) {
-		p = s->hd.ops->gntshr_share(s->hd.h, domid, count, refs, !!writable, &r);
-		if (!p && r >= 0)
-			r = -EIO;
-		else if (p)
-			r = 0;
-	}
-	if (r < 0) {
-		gm__warn("%s: gntshr_share %u page(s) with dom %u: %s", s->hd.world, count, domid,
-			 gm_strerror(r));
-		*err = r;
-		return NULL;
-	}
-	return p;
-}
-
-GM_API int gm_gntshr_end_access(gm_gntshr *s, gm_gref ref)
-{
-	int r;
-
-	if (!s)
-		return GM__BADARG("gm_gntshr_end_access");
-	if (!s->hd.ops->gntshr_end_access)
-		return -EOPNOTSUPP;
-	r = gm__fault("gntshr_end_access");
-	if (!r)
-		r = s->hd.ops->gntshr_end_access(s->hd.h, ref);
-	if (r == -EBUSY)
-		gm__dbg("%s: gntshr_end_access ref %u: still mapped", s->hd.world, ref);
-	else if (r < 0)
-		gm__warn("%s: gntshr_end_access ref %u: %s", s->hd.world, ref, gm_strerror(r));
-	return r;
-}
-
-GM_API int gm_gntshr_unshare(gm_gntshr *s, void *addr, uint32_t count)
-{
-	int r;
-
-	if (!s || !addr || !count)
-		return GM__BADARG("gm_gntshr_unshare");
-	if (!s->hd.ops->gntshr_unshare)
-		return -EOPNOTSUPP;
-	r = gm__fault("gntshr_unshare");
-	if (!r)
-		r = s->hd.ops->gntshr_unshare(s->hd.h, addr, count);
-	if (r < 0)
-		gm__log(r == -EBUSY ? GM_LOG_INFO : GM_LOG_WARNING,
-			"%s: gntshr_unshare %p, %u page(s): %s", s->hd.world, addr, count,
-			gm_strerror(r));
-	return r;
-}
-
-/* ---- evtchn -------------------------------------------------------------------- */
-
-GM_API int gm_evtchn_open(gm_xen *x, gm_evtchn **out)
-{
-	int r;
-
-	if (!out)
-		return GM__BADARG("gm_evtchn_open");
-	*out = GM__HANDLE(gm_evtchn, open_handle(x, sizeof(gm_evtchn), "evtchn_open",
-						  x ? x->ops->evtchn_open : NULL, &r));
-	return r;
-}
-
-GM_API void gm_evtchn_close(gm_evtchn *e)
-{
-	if (!e)
-		return;
-	if (e->hd.ops->evtchn_close)
-		e->hd.ops->evtchn_close(e->hd.h);
-	free(e);
-}
-
-GM_API int gm_evtchn_fd(gm_evtchn *e)
-{
-	if (!e)
-		return GM__BADARG("gm_evtchn_fd");
-	if (!e->hd.ops->evtchn_fd)
-		return -EOPNOTSUPP;
-	return e->hd.ops->evtchn_fd(e->hd.h);
-}
-
-GM_API int gm_evtchn_bind_interdomain(gm_evtchn *e, gm_domid remote, gm_port remote_port)
-{
-	int r;
-
-	if (!e)
-		return GM__BADARG("gm_evtchn_bind_interdomain");
-	if (!e->hd.ops->evtchn_bind_interdomain)
-		return -EOPNOTSUPP;
-	r = gm__fault("evtchn_bind_interdomain");
-	if (!r)
-		r = e->hd.ops->evtchn_bind_interdomain(e->hd.h, remote, remote_port);
-	if (r < 0)
-		gm__log(gm__xen_fail_level(r), "%s: evtchn_bind_interdomain dom %u port %u: %s",
-			e->hd.world, remote, remote_port, gm_strerror(r));
-	return r;
-}
-
-GM_API int gm_evtchn_bind_unbound(gm_evtchn *e, gm_domid remote)
-{
-	int r;
-
-	if (!e)
-		return GM__BADARG("gm_evtchn_bind_unbound");
-	if (!e->hd.ops->evtchn_bind_unbound)
-		return -EOPNOTSUPP;
-	r = gm__fault("evtchn_bind_unbound");
-	if (!r)
-		r = e->hd.ops->evtchn_bind_unbound(e->hd.h, remote);
-	if (r < 0)
-		gm__warn("%s: evtchn_bind_unbound for dom %u: %s", e->hd.world, remote,
-			 gm_strerror(r));
-	return r;
-}
-
-/* The shared body of unbind, notify and unmask. */
-static int evtchn_port_call(gm_evtchn *e, gm_port port, const char *site,
-			    int (*op)(void *h, gm_port port))
-{
-	int r;
-
-	if (!e)
-		return GM__BADARG(site);
-	if (!op)
-		return -EOPNOTSUPP;
-	r = gm__fault(site);
-	if (!r)
-		r = op(e->hd.h, port);
-	if (r < 0)
-		gm__log(gm__xen_fail_level(r), "%s: %s port %u: %s", e->hd.world, site, port,
-			gm_strerror(r));
-	return r;
-}
-
-GM_API int gm_evtchn_unbind(gm_evtchn *e, gm_port port)
-{
-	return evtchn_port_call(e, port, "evtchn_unbind", e ? e->hd.ops->evtchn_unbind : NULL);
-}
-
-GM_API int gm_evtchn_notify(gm_evtchn *e, gm_port port)
-{
-	return evtchn_port_call(e, port, "evtchn_notify", e ? e->hd.ops->evtchn_notify : NULL);
-}
-
-GM_API int gm_evtchn_unmask(gm_evtchn *e, gm_port port)
-{
-	return evtchn_port_call(e, port, "evtchn_unmask", e ? e->hd.ops->evtchn_unmask : NULL);
-}
-
-GM_API int gm_evtchn_pending(gm_evtchn *e)
-{
-	int r;
-
-	if (!e)
-		return GM__BADARG("gm_evtchn_pending");
-	if (!e->hd.ops->evtchn_pending)
-		return -EOPNOTSUPP;
-	r = gm__fault("evtchn_pending");
-	if (!r)
-		r = e->hd.ops->evtchn_pending(e->hd.h);
-	if (r < 0 && r != -EAGAIN)
-		gm__warn("%s: evtchn_pending: %s", e->hd.world, gm_strerror(r));
-	return r;
-}
-
-/* ---- xenstore ------------------------------------------------------------------ */
-
-GM_API int gm_xs_open(gm_xen *x, gm_xs **out)
-{
-	int r;
-
-	if (!out)
-		return GM__BADARG("gm_xs_open");
-	*out = GM__HANDLE(gm_xs, open_handle(x, sizeof(gm_xs), "xs_open",
-					      x ? x->ops->xs_open : NULL, &r));
-	if (r == 0 && (r = -pthread_mutex_init(&(*out)->lock, NULL)) < 0) {
-		if ((*out)->hd.ops->xs_close)
-			(*out)->hd.ops->xs_close((*out)->hd.h);
-		free(*out);
-		*out = NULL;
-	}
-	return r;
-}
-
-GM_API void gm_xs_close(gm_xs *h)
-{
-	if (!h)
-		return;
-	if (h->hd.ops->xs_close)
-		h->hd.ops->xs_close(h->hd.h);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
-}
-
-GM_API int gm_xs_fd(gm_xs *h)
-{
-	if (!h)
-		return GM__BADARG("gm_xs_fd");
-	if (!h->hd.ops->xs_fd)
-		return -EOPNOTSUPP;
-	return h->hd.ops->xs_fd(h->hd.h);
-}
-
-/* Log a failed xenstore call on @path: a missing node is routine. */
-static void xs_log_fail(gm_xs *h, const char *site, const char *path, int r)
-{
-	gm_log_level lvl = r == -ENOENT ? GM_LOG_DEBUG : gm__xen_fail_level(r);
-
-	gm__log(lvl, "%s: %s %s: %s", h->hd.world, site, path ? path : "", gm_strerror(r));
-}
-
 static inline bool path_ok(const char *path)
 {
 	return path && *path;
 }
 
-GM_API int gm_xs_read(gm_xs *h, gm_xs_tx tx, const char *path, char **value, size_t *len)
+static bool perms_ok(const struct gm_xs_perm *p, unsigned n)
 {
-	size_t dummy;
-	int r;
-
-	if (value)
-		*value = NULL;
-	if (!len)
-		len = &dummy;
-	*len = 0;
-	if (!h || !path_ok(path) || !value)
-		return GM__BADARG("gm_xs_read");
-	if (!h->hd.ops->xs_read)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_read");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_read(h->hd.h, tx, path, value, len);
-		pthread_mutex_unlock(&h->lock);
-		if (r >= 0 && !*value)
-			r = -EIO;
-	}
-	if (r < 0) {
-		*value = NULL; /* a failing world owns what it left there */
-		*len = 0;
-		xs_log_fail(h, "xs_read", path, r);
-	}
-	return r;
+	for (unsigned i = 0; i < n; i++)
+		if (p[i].perms & ~(unsigned)(GM_XS_PERM_READ | GM_XS_PERM_WRITE))
+			return false;
+	return true;
 }
 
-GM_API int gm_xs_write(gm_xs *h, gm_xs_tx tx, const char *path, const void *value, size_t len)
+/* A fired watch has both strings: else free the one there is (ours: the
+ * call succeeded) and say so. */
+static bool watch_complete(char **path, char **token)
 {
-	int r;
-
-	if (!h || !path_ok(path) || (!value && len))
-		return GM__BADARG("gm_xs_write");
-	if (!h->hd.ops->xs_write)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_write");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_write(h->hd.h, tx, path, value ? value : "", len);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r < 0)
-		xs_log_fail(h, "xs_write", path, r);
-	return r;
+	if (*path && *token)
+		return true;
+	free(*path);
+	free(*token);
+	*path = *token = NULL;
+	return false;
 }
+
+/* ---- the wrappers ------------------------------------------------------------------------ */
+
+GM__KIND(gm_gnttab, gnttab, false)
+GM__KIND(gm_gntshr, gntshr, false)
+GM__KIND(gm_evtchn, evtchn, false)
+GM__KIND(gm_xs, xs, true)
+
+GM__FD(gm_evtchn, e, evtchn_fd)
+GM__FD(gm_xs, h, xs_fd)
+
+/* gnttab */
+
+GM__CALL(gm_gnttab, g, gnttab_set_max_grants, LOG(HOST),
+	 (uint32_t count), count,
+	 (count), "(%u)", count)
+
+GM__CALL_PTR_QUIET_TOO(gm_gnttab, g, gnttab_map, LOG(GUEST),
+		       (uint32_t count, gm_domid domid, const gm_gref *refs, int prot),
+		       count && refs && prot && !(prot & ~GM_PROT_RW),
+		       (count, domid, refs, prot),
+		       " dom %u, %u ref(s) from %u, %s", domid, count, refs[0],
+		       (prot & GM_PROT_WRITE) ? "rw" : "ro")
+
+GM__CALL_QUIET_TOO(gm_gnttab, g, gnttab_unmap, LOG(HOST),
+		   (void *addr, uint32_t count), addr && count && page_aligned(addr),
+		   (addr, count), " %p, %u page(s)", addr, count)
+
+GM__CALL_OUT(gm_gnttab, g, gnttab_copy, LOG(HOST),
+	     (uint32_t count, struct gm_copy_seg *segs), count && segs && segs_ok(segs, count),
+	     (count, segs), (void)0, copy_report(g, count, segs),
+	     " of %u segment(s)", count)
+
+/* gntshr */
+
+GM__CALL_PTR(gm_gntshr, s, gntshr_share, LOG(HOST),
+	     (gm_domid domid, uint32_t count, gm_gref *refs, int writable), count && refs,
+	     (domid, count, refs, !!writable), " %u page(s) with dom %u", count, domid)
+
+GM__CALL(gm_gntshr, s, gntshr_end_access, LOG_BUT(HOST, -EBUSY, GM_LOG_DEBUG),
+	 (gm_gref ref), true,
+	 (ref), " ref %u", ref)
+
+GM__CALL(gm_gntshr, s, gntshr_unshare, LOG_BUT(HOST, -EBUSY, GM_LOG_INFO),
+	 (void *addr, uint32_t count), addr && count,
+	 (addr, count), " %p, %u page(s)", addr, count)
+
+/* evtchn */
+
+GM__CALL(gm_evtchn, e, evtchn_bind_interdomain, LOG(GUEST),
+	 (gm_domid remote, gm_port remote_port), true,
+	 (remote, remote_port), " dom %u port %u", remote, remote_port)
+
+GM__CALL(gm_evtchn, e, evtchn_bind_unbound, LOG(HOST),
+	 (gm_domid remote), true,
+	 (remote), " for dom %u", remote)
+
+GM__CALL(gm_evtchn, e, evtchn_unbind, LOG(GUEST),
+	 (gm_port port), true,
+	 (port), " port %u", port)
+
+GM__CALL(gm_evtchn, e, evtchn_notify, LOG(GUEST),
+	 (gm_port port), true,
+	 (port), " port %u", port)
+
+GM__CALL(gm_evtchn, e, evtchn_unmask, LOG(GUEST),
+	 (gm_port port), true,
+	 (port), " port %u", port)
+
+GM__CALL(gm_evtchn, e, evtchn_pending, LOG_BUT(HOST, -EAGAIN, NOLOG),
+	 (), true,
+	 (), NO_DETAIL)
+
+/* xenstore: every call holds the handle's lock */
+
+GM__CALL_OUT(gm_xs, h, xs_read, LOG(XS),
+	     (gm_xs_tx tx, const char *path, char **value, size_t *len), path_ok(path) && value,
+	     (tx, path, value, len ? len : &(size_t){0}),
+	     (CLEAR(value), CLEAR(len)), NEED(*value), " %s", path)
+
+GM__CALL(gm_xs, h, xs_write, LOG(XS),
+	 (gm_xs_tx tx, const char *path, const void *value, size_t len),
+	 path_ok(path) && (value || !len),
+	 (tx, path, value ? value : "", len), " %s", path)
+
+GM__CALL_OUT(gm_xs, h, xs_directory, LOG(XS),
+	     (gm_xs_tx tx, const char *path, char ***names), path_ok(path) && names,
+	     (tx, path, names), CLEAR(names), NEED(*names), " %s", path)
+
+GM__CALL(gm_xs, h, xs_rm, LOG(XS),
+	 (gm_xs_tx tx, const char *path), path_ok(path),
+	 (tx, path), " %s", path)
+
+GM__CALL(gm_xs, h, xs_mkdir, LOG(XS),
+	 (gm_xs_tx tx, const char *path), path_ok(path),
+	 (tx, path), " %s", path)
+
+GM__CALL(gm_xs, h, xs_set_perms, LOG(XS),
+	 (gm_xs_tx tx, const char *path, const struct gm_xs_perm *p, unsigned n),
+	 path_ok(path) && p && n && perms_ok(p, n),
+	 (tx, path, p, n), " %s", path)
+
+GM__CALL(gm_xs, h, xs_watch, LOG(XS),
+	 (const char *path, const char *token), path_ok(path) && token,
+	 (path, token), " %s", path)
+
+GM__CALL(gm_xs, h, xs_unwatch, LOG(XS),
+	 (const char *path, const char *token), path_ok(path) && token,
+	 (path, token), " %s", path)
+
+GM__CALL_OUT(gm_xs, h, xs_read_watch, LOG_BUT(XS, -EAGAIN, NOLOG),
+	     (char **path, char **token), path && token,
+	     (path, token), (CLEAR(path), CLEAR(token)), NEED(watch_complete(path, token)),
+	     NO_DETAIL)
+
+GM__CALL_OUT(gm_xs, h, xs_tx_start, LOG(XS),
+	     (gm_xs_tx *tx), tx,
+	     (tx), CLEAR(tx), NEED(*tx != GM_XS_TX_NONE), NO_DETAIL)
+
+GM__CALL(gm_xs, h, xs_tx_end, LOG_BUT(XS, -EAGAIN, GM_LOG_DEBUG),
+	 (gm_xs_tx tx, int abort), tx != GM_XS_TX_NONE,
+	 (tx, !!abort), NO_DETAIL)
+
+GM__CALL_OUT(gm_xs, h, xs_domain_path, LOG(HOST),
+	     (gm_domid domid, char **path), path,
+	     (domid, path), CLEAR(path), NEED(*path), " dom %u", domid)
+
+/* ---- built on the wrappers ------------------------------------------------------------- */
 
 GM_API int gm_xs_write_str(gm_xs *h, gm_xs_tx tx, const char *path, const char *value)
 {
 	if (!value)
 		return GM__BADARG("gm_xs_write_str");
 	return gm_xs_write(h, tx, path, value, strlen(value));
-}
-
-GM_API int gm_xs_directory(gm_xs *h, gm_xs_tx tx, const char *path, char ***names)
-{
-	int r;
-
-	if (names)
-		*names = NULL;
-	if (!h || !path_ok(path) || !names)
-		return GM__BADARG("gm_xs_directory");
-	if (!h->hd.ops->xs_directory)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_directory");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_directory(h->hd.h, tx, path, names);
-		pthread_mutex_unlock(&h->lock);
-		if (r >= 0 && !*names)
-			r = -EIO;
-	}
-	if (r < 0) {
-		*names = NULL;
-		xs_log_fail(h, "xs_directory", path, r);
-	}
-	return r;
-}
-
-/* The shared body of rm and mkdir. */
-static int xs_path_call(gm_xs *h, gm_xs_tx tx, const char *path, const char *site,
-			int (*op)(void *h, gm_xs_tx tx, const char *path))
-{
-	int r;
-
-	if (!h || !path_ok(path))
-		return GM__BADARG(site);
-	if (!op)
-		return -EOPNOTSUPP;
-	r = gm__fault(site);
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = op(h->hd.h, tx, path);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r < 0)
-		xs_log_fail(h, site, path, r);
-	return r;
-}
-
-GM_API int gm_xs_rm(gm_xs *h, gm_xs_tx tx, const char *path)
-{
-	return xs_path_call(h, tx, path, "xs_rm", h ? h->hd.ops->xs_rm : NULL);
-}
-
-GM_API int gm_xs_mkdir(gm_xs *h, gm_xs_tx tx, const char *path)
-{
-	return xs_path_call(h, tx, path, "xs_mkdir", h ? h->hd.ops->xs_mkdir : NULL);
-}
-
-GM_API int gm_xs_set_perms(gm_xs *h, gm_xs_tx tx, const char *path, const struct gm_xs_perm *p,
-			   unsigned n)
-{
-	int r;
-
-	if (!h || !path_ok(path) || !p || !n)
-		return GM__BADARG("gm_xs_set_perms");
-	for (unsigned i = 0; i < n; i++)
-		if (p[i].perms & ~(unsigned)(GM_XS_PERM_READ | GM_XS_PERM_WRITE))
-			return GM__BADARG("gm_xs_set_perms");
-	if (!h->hd.ops->xs_set_perms)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_set_perms");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_set_perms(h->hd.h, tx, path, p, n);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r < 0)
-		xs_log_fail(h, "xs_set_perms", path, r);
-	return r;
-}
-
-/* The shared body of watch and unwatch. */
-static int xs_watch_call(gm_xs *h, const char *path, const char *token, const char *site,
-			 int (*op)(void *h, const char *path, const char *token))
-{
-	int r;
-
-	if (!h || !path_ok(path) || !token)
-		return GM__BADARG(site);
-	if (!op)
-		return -EOPNOTSUPP;
-	r = gm__fault(site);
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = op(h->hd.h, path, token);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r < 0)
-		xs_log_fail(h, site, path, r);
-	return r;
-}
-
-GM_API int gm_xs_watch(gm_xs *h, const char *path, const char *token)
-{
-	return xs_watch_call(h, path, token, "xs_watch", h ? h->hd.ops->xs_watch : NULL);
-}
-
-GM_API int gm_xs_unwatch(gm_xs *h, const char *path, const char *token)
-{
-	return xs_watch_call(h, path, token, "xs_unwatch", h ? h->hd.ops->xs_unwatch : NULL);
-}
-
-GM_API int gm_xs_read_watch(gm_xs *h, char **path, char **token)
-{
-	int r;
-
-	if (path)
-		*path = NULL;
-	if (token)
-		*token = NULL;
-	if (!h || !path || !token)
-		return GM__BADARG("gm_xs_read_watch");
-	if (!h->hd.ops->xs_read_watch)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_read_watch");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_read_watch(h->hd.h, path, token);
-		pthread_mutex_unlock(&h->lock);
-		if (r >= 0 && (!*path || !*token)) {
-			free(*path); /* ours: the call succeeded */
-			free(*token);
-			r = -EIO;
-		}
-	}
-	if (r < 0) {
-		*path = *token = NULL;
-		if (r != -EAGAIN)
-			xs_log_fail(h, "xs_read_watch", NULL, r);
-	}
-	return r;
-}
-
-GM_API int gm_xs_tx_start(gm_xs *h, gm_xs_tx *tx)
-{
-	int r;
-
-	if (tx)
-		*tx = GM_XS_TX_NONE;
-	if (!h || !tx)
-		return GM__BADARG("gm_xs_tx_start");
-	if (!h->hd.ops->xs_tx_start)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_tx_start");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_tx_start(h->hd.h, tx);
-		pthread_mutex_unlock(&h->lock);
-		if (r >= 0 && *tx == GM_XS_TX_NONE)
-			r = -EIO;
-	}
-	if (r < 0) {
-		*tx = GM_XS_TX_NONE;
-		xs_log_fail(h, "xs_tx_start", NULL, r);
-	}
-	return r;
-}
-
-GM_API int gm_xs_tx_end(gm_xs *h, gm_xs_tx tx, int abort)
-{
-	int r;
-
-	if (!h || tx == GM_XS_TX_NONE)
-		return GM__BADARG("gm_xs_tx_end");
-	if (!h->hd.ops->xs_tx_end)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_tx_end");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_tx_end(h->hd.h, tx, !!abort);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r == -EAGAIN)
-		gm__dbg("%s: xs_tx_end: conflict", h->hd.world);
-	else if (r < 0)
-		xs_log_fail(h, "xs_tx_end", NULL, r);
-	return r;
 }
 
 GM_API int gm_xs_transact(gm_xs *h, int (*fn)(gm_xs *h, gm_xs_tx tx, void *arg), void *arg,
@@ -899,29 +686,4 @@ GM_API int gm_xs_transact(gm_xs *h, int (*fn)(gm_xs *h, gm_xs_tx tx, void *arg),
 	gm__info("%s: xenstore transaction still conflicting after %u tries", h->hd.world,
 		 max_tries);
 	return -EAGAIN;
-}
-
-GM_API int gm_xs_domain_path(gm_xs *h, gm_domid domid, char **path)
-{
-	int r;
-
-	if (path)
-		*path = NULL;
-	if (!h || !path)
-		return GM__BADARG("gm_xs_domain_path");
-	if (!h->hd.ops->xs_domain_path)
-		return -EOPNOTSUPP;
-	r = gm__fault("xs_domain_path");
-	if (!r) {
-		pthread_mutex_lock(&h->lock);
-		r = h->hd.ops->xs_domain_path(h->hd.h, domid, path);
-		pthread_mutex_unlock(&h->lock);
-		if (r >= 0 && !*path)
-			r = -EIO;
-	}
-	if (r < 0) {
-		*path = NULL;
-		gm__warn("%s: xs_domain_path dom %u: %s", h->hd.world, domid, gm_strerror(r));
-	}
-	return r;
 }
