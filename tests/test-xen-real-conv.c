@@ -374,6 +374,37 @@ static ssize_t f_read_file(const char *path, char *buf, size_t size)
 	return caps_len;
 }
 
+/* The paths that do not exist ("" by default: every path exists). */
+static const char *absent[8];
+
+static bool f_path_exists(const char *path)
+{
+	static const char *const known[] = {
+		"/dev/xen/gntdev", "/dev/xen/gntalloc", "/dev/xen/evtchn", "/dev/xen/xenbus",
+		"/proc/xen/xenbus", "/proc/xen/capabilities", "/var/run/xenstored/socket",
+		"/tmp/gm-test-rundir/socket", "/tmp/gm-test-xenstored",
+	};
+	bool ok = false;
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		ok |= !strcmp(path, known[i]);
+	if (!ok)
+		GM_TEST_FAIL("path_exists(\"%s\"): not a path the real world should ask for", path);
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]) && absent[i]; i++)
+		if (!strcmp(path, absent[i]))
+			return false;
+	return true;
+}
+
+static void set_absent(const char *a, const char *b, const char *c, const char *d)
+{
+	memset(absent, 0, sizeof(absent));
+	absent[0] = a;
+	absent[1] = b;
+	absent[2] = c;
+	absent[3] = d;
+}
+
 static const struct gm__xenlibs fake = {
 	.gnttab_open = f_gnttab_open,
 	.gnttab_close = f_gnttab_close,
@@ -411,6 +442,7 @@ static const struct gm__xenlibs fake = {
 	.xs_get_domain_path = f_domain_path,
 	.set_nonblock = f_set_nonblock,
 	.read_file = f_read_file,
+	.path_exists = f_path_exists,
 };
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -811,6 +843,132 @@ static void test_xtl_bridge(void)
 	ASSERT_EQ(log_lines[GM_LOG_DEBUG], 1);
 }
 
+/* ---- no Xen here: the failure line names what is absent --------------------------------- */
+
+#define REMEDY "; for the emulated Xen use --xen emu:SOCKET or GRANTMEM_XEN=emu:SOCKET"
+
+/* One line at warning, exactly @want. */
+static void expect_line(const char *want)
+{
+	if (log_total() != 1 || log_lines[GM_LOG_WARNING] != 1)
+		GM_TEST_FAIL("%d line(s), %d at warning; last \"%s\"", log_total(),
+			     log_lines[GM_LOG_WARNING], last_log);
+	ASSERT_STREQ(last_log, want);
+}
+
+static void test_no_xen_here(void)
+{
+	gm_gnttab *g = (gm_gnttab *)1;
+	gm_gntshr *s;
+	gm_evtchn *e;
+	gm_domid d;
+	gm_xs *h;
+
+	ASSERT_OK(unsetenv("XENSTORED_PATH"));
+	ASSERT_OK(unsetenv("XENSTORED_RUNDIR"));
+
+	/* the device is there: the errno is all there is to say */
+	set_absent(NULL, NULL, NULL, NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_gnttab_open(X, &g), -ENOENT);
+	expect_line("real: gnttab_open: No such file or directory");
+
+	/* each device absent: same errno, same level, the path and the remedy */
+	set_absent("/dev/xen/gntdev", NULL, NULL, NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_gnttab_open(X, &g), -ENOENT);
+	ASSERT_NULL(g);
+	expect_line("real: gnttab_open: no Xen here: /dev/xen/gntdev is absent (not running on "
+		    "Xen, or the xen-gntdev module is not loaded)" REMEDY);
+	/* whatever errno libxengnttab reported */
+	fail_next(0);
+	log_reset();
+	ASSERT_ERR(gm_gnttab_open(X, &g), -EIO);
+	ASSERT_TRUE(strstr(last_log, "/dev/xen/gntdev is absent") != NULL);
+
+	set_absent("/dev/xen/gntalloc", NULL, NULL, NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_gntshr_open(X, &s), -ENOENT);
+	expect_line("real: gntshr_open: no Xen here: /dev/xen/gntalloc is absent (not running on "
+		    "Xen, or the xen-gntalloc module is not loaded)" REMEDY);
+
+	set_absent("/dev/xen/evtchn", NULL, NULL, NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_evtchn_open(X, &e), -ENOENT);
+	expect_line("real: evtchn_open: no Xen here: /dev/xen/evtchn is absent (not running on "
+		    "Xen, or the xen-evtchn module is not loaded)" REMEDY);
+
+	/* xenstore: absent only if neither the socket nor a xenbus device is */
+	set_absent("/var/run/xenstored/socket", "/proc/xen/xenbus", NULL, NULL);
+	fail_next(EACCES);
+	log_reset();
+	ASSERT_ERR(gm_xs_open(X, &h), -EACCES);
+	expect_line("real: xs_open: access not permitted (read-only grant or view)");
+	set_absent("/var/run/xenstored/socket", "/dev/xen/xenbus", "/proc/xen/xenbus", NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_xs_open(X, &h), -ENOENT);
+	expect_line("real: xs_open: no Xen here: neither /var/run/xenstored/socket nor "
+		    "/dev/xen/xenbus exists (not running on Xen, or neither xenstored nor the "
+		    "xenbus device is there)" REMEDY);
+	/* where libxenstore would look */
+	ASSERT_OK(setenv("XENSTORED_RUNDIR", "/tmp/gm-test-rundir", 1));
+	set_absent("/tmp/gm-test-rundir/socket", "/dev/xen/xenbus", "/proc/xen/xenbus", NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_xs_open(X, &h), -ENOENT);
+	ASSERT_TRUE(strstr(last_log, "neither /tmp/gm-test-rundir/socket nor") != NULL);
+	ASSERT_OK(setenv("XENSTORED_PATH", "/tmp/gm-test-xenstored", 1));
+	set_absent("/tmp/gm-test-xenstored", NULL, NULL, NULL);
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_xs_open(X, &h), -ENOENT);
+	expect_line("real: xs_open: no Xen here: XENSTORED_PATH /tmp/gm-test-xenstored does not "
+		    "exist (not running on Xen, or neither xenstored nor the xenbus device is "
+		    "there)" REMEDY);
+	ASSERT_OK(unsetenv("XENSTORED_PATH"));
+	ASSERT_OK(unsetenv("XENSTORED_RUNDIR"));
+
+	/* self_domid: no capabilities file and no xenstore */
+	set_absent("/proc/xen/capabilities", "/var/run/xenstored/socket", "/dev/xen/xenbus",
+		   "/proc/xen/xenbus");
+	caps_len = -1;
+	fail_next(ENOENT);
+	log_reset();
+	ASSERT_ERR(gm_xen_self_domid(X, &d), -ENOENT);
+	expect_line("real: self_domid: no Xen here: /proc/xen/capabilities is absent and so is "
+		    "xenstore (not running on Xen, or xenfs is not mounted on /proc/xen)" REMEDY);
+	/* a domU without xenfs: xenstore is there, its failure is what it is */
+	set_absent("/proc/xen/capabilities", "/var/run/xenstored/socket", NULL, NULL);
+	fail_next(EACCES);
+	log_reset();
+	ASSERT_ERR(gm_xen_self_domid(X, &d), -EACCES);
+	expect_line("real: self_domid: access not permitted (read-only grant or view)");
+
+	/* an explanation never outlives its call */
+	set_absent("/dev/xen/gntdev", NULL, NULL, NULL);
+	fail_next(ENOENT);
+	ASSERT_ERR(gm_gnttab_open(X, &g), -ENOENT);
+	set_absent(NULL, NULL, NULL, NULL);
+	gm_fault_reset();
+	ASSERT_OK(gm_fault_inject("gnttab_open", 1, -ENODEV));
+	log_reset();
+	ASSERT_ERR(gm_gnttab_open(X, &g), -ENODEV);
+	ASSERT_EQ(log_lines[GM_LOG_WARNING], 1); /* (and fault.c's debug line) */
+	ASSERT_STREQ(last_log, "real: gnttab_open: No such device");
+	gm_fault_reset();
+	ASSERT_OK(gm_gnttab_open(X, &g));
+	fail_next(ENOSPC);
+	log_reset();
+	ASSERT_ERR(gm_gnttab_set_max_grants(g, 64), -ENOSPC);
+	expect_line("real: gnttab_set_max_grants(64): mapping or bounce budget exhausted");
+	gm_gnttab_close(g);
+}
+
 int main(void)
 {
 	gm_set_log(sink, NULL, GM_LOG_DEBUG);
@@ -822,6 +980,7 @@ int main(void)
 	test_evtchn();
 	test_xs();
 	test_self_domid();
+	test_no_xen_here();
 	gm_xen_close(X);
 
 	/* the default table is libxen* itself */

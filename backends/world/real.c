@@ -9,6 +9,11 @@
  * call goes through the world's `struct gm__xenlibs` (see real.h) so
  * that the conversions can be tested without Xen.
  *
+ * When Xen is not there at all, the errno (-ENOENT from a device that does
+ * not exist) says little: a failing open checks whether its device is
+ * absent and, if so, has the wrapper's failure line name it and the remedy
+ * (gm__xen_explain); errno and level stay as they are.
+ *
  * libxen* messages go to grantmem's log through the xentoollog bridge
  * (xtl.c), at debug: the wrappers in lib/xen log the converted failure once,
  * at the level it deserves (libxengnttab would otherwise print an error line
@@ -18,6 +23,7 @@
 
 #include "base/base.h"
 #include "real.h"
+#include "xen/xen-internal.h"
 #include "xtl.h"
 
 #include <fcntl.h>
@@ -37,6 +43,11 @@ static int sys_set_nonblock(int fd)
 	if (fl < 0)
 		return -1;
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -1 : 0;
+}
+
+static bool sys_path_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
 }
 
 static ssize_t sys_read_file(const char *path, char *buf, size_t size)
@@ -97,6 +108,7 @@ const struct gm__xenlibs gm__xenlibs_real = {
 	.xs_get_domain_path = xs_get_domain_path,
 	.set_nonblock = sys_set_nonblock,
 	.read_file = sys_read_file,
+	.path_exists = sys_path_exists,
 };
 
 /* ---- helpers -------------------------------------------------------------------- */
@@ -107,6 +119,58 @@ static int neg_errno(void)
 	int e = errno;
 
 	return e > 0 ? -e : -EIO;
+}
+
+/* ---- when there is no Xen here -------------------------------------------------- */
+
+#define NO_XEN_REMEDY "; for the emulated Xen use --xen emu:SOCKET or GRANTMEM_XEN=emu:SOCKET"
+
+/*
+ * Opening @dev (a device of the kernel module @module) failed with @err: if
+ * @dev is absent, explain that in the wrapper's failure line.  Returns @err.
+ */
+static int explain_dev(const struct gm__xenlibs *L, int err, const char *dev, const char *module)
+{
+	if (!L->path_exists(dev))
+		gm__xen_explain("no Xen here: %s is absent (not running on Xen, or the %s "
+				"module is not loaded)" NO_XEN_REMEDY,
+				dev, module);
+	return err;
+}
+
+/*
+ * Is xenstore absent from where xs_open(0) looks for it?  As libxenstore
+ * does: $XENSTORED_PATH alone if set, else the daemon's socket (in
+ * $XENSTORED_RUNDIR, default /var/run/xenstored), then the xenbus device
+ * (/dev/xen/xenbus, or /proc/xen/xenbus on older kernels).  If so, @what
+ * says which paths are missing.
+ */
+static bool xs_absent(const struct gm__xenlibs *L, char *what, size_t size)
+{
+	const char *env = getenv("XENSTORED_PATH");
+	const char *rundir = getenv("XENSTORED_RUNDIR");
+	char sock[256];
+
+	if (env) {
+		snprintf(what, size, "XENSTORED_PATH %s does not exist", env);
+		return !L->path_exists(env);
+	}
+	snprintf(sock, sizeof(sock), "%s/socket", rundir ? rundir : "/var/run/xenstored");
+	snprintf(what, size, "neither %s nor /dev/xen/xenbus exists", sock);
+	return !L->path_exists(sock) && !L->path_exists("/dev/xen/xenbus") &&
+	       !L->path_exists("/proc/xen/xenbus");
+}
+
+/* Opening xenstore failed with @err: explain it if xenstore is absent. */
+static int explain_xs(const struct gm__xenlibs *L, int err)
+{
+	char what[300];
+
+	if (xs_absent(L, what, sizeof(what)))
+		gm__xen_explain("no Xen here: %s (not running on Xen, or neither xenstored nor "
+				"the xenbus device is there)" NO_XEN_REMEDY,
+				what);
+	return err;
 }
 
 static const struct gm__xenlibs *libs_of(void *world)
@@ -145,7 +209,7 @@ static int real_gnttab_open(void *world, void **out)
 	errno = 0;
 	h = L->gnttab_open(gm__xtl_logger(), 0);
 	if (!h)
-		return neg_errno();
+		return explain_dev(L, neg_errno(), "/dev/xen/gntdev", "xen-gntdev");
 	r = real_h_new(world, h, out);
 	if (r < 0)
 		L->gnttab_close(h);
@@ -255,7 +319,7 @@ static int real_gntshr_open(void *world, void **out)
 	errno = 0;
 	h = L->gntshr_open(gm__xtl_logger(), 0);
 	if (!h)
-		return neg_errno();
+		return explain_dev(L, neg_errno(), "/dev/xen/gntalloc", "xen-gntalloc");
 	r = real_h_new(world, h, out);
 	if (r < 0)
 		L->gntshr_close(h);
@@ -322,7 +386,7 @@ static int real_evtchn_open(void *world, void **out)
 	errno = 0;
 	h = L->evtchn_open(gm__xtl_logger(), 0);
 	if (!h)
-		return neg_errno();
+		return explain_dev(L, neg_errno(), "/dev/xen/evtchn", "xen-evtchn");
 	/* pending must not block: it returns -EAGAIN when nothing fired */
 	errno = 0;
 	fd = L->evtchn_fd(h);
@@ -423,7 +487,7 @@ static int real_xs_open(void *world, void **out)
 	errno = 0;
 	h = L->xs_open(0);
 	if (!h)
-		return neg_errno();
+		return explain_xs(L, neg_errno());
 	r = real_h_new(world, h, out);
 	if (r < 0)
 		L->xs_close(h);
@@ -659,8 +723,17 @@ static int real_self_domid(void *world, gm_domid *domid)
 	}
 	errno = 0;
 	h = L->xs_open(0);
-	if (!h)
-		return neg_errno();
+	if (!h) {
+		char what[300];
+
+		r = neg_errno();
+		if (n < 0 && !L->path_exists("/proc/xen/capabilities") &&
+		    xs_absent(L, what, sizeof(what)))
+			gm__xen_explain("no Xen here: /proc/xen/capabilities is absent and so is "
+					"xenstore (not running on Xen, or xenfs is not mounted on "
+					"/proc/xen)" NO_XEN_REMEDY);
+		return r;
+	}
 	errno = 0;
 	v = L->xs_read(h, XBT_NULL, "domid", &len);
 	r = v ? 0 : neg_errno();

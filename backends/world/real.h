@@ -3,7 +3,7 @@
  * grantmem internals: the real Xen world (backends/world/real.c).
  *
  * Every libxen* call of the real world goes through a `struct gm__xenlibs`:
- * the world's `void *world` *is* the table.  gm_xen_real_open() uses
+ * the world's `void *world` *is* the table.  gm__xen_real_open() uses
  * gm__xenlibs_real (the libxen* functions themselves); a unit test builds a
  * world on a table of fakes with
  *
@@ -27,7 +27,7 @@
 /*
  * The libxen* entry points the real world uses, with libxen*'s own
  * signatures and error conventions (-1 / NULL / false with errno).  Every
- * member must be set.  The last two stand for the system calls the world
+ * member must be set.  The last three stand for the system calls the world
  * makes itself.
  */
 struct gm__xenlibs {
@@ -82,6 +82,8 @@ struct gm__xenlibs {
 	int (*set_nonblock)(int fd);
 	/* system: read up to @size bytes of @path (count or -1/errno) */
 	ssize_t (*read_file)(const char *path, char *buf, size_t size);
+	/* system: does @path exist?  (Only asked after a failure, to explain it.) */
+	bool (*path_exists)(const char *path);
 };
 
 /* The real libxen* functions. */

@@ -228,7 +228,8 @@ GM_API const char *gm_xen_name(const gm_xen *x);
  * Real Xen: 0 when /proc/xen/capabilities says "control_d", else the "domid"
  * node of the domain's xenstore directory (opens a xenstore connection).
  * Returns 0, -EINVAL (NULL argument), -EOPNOTSUPP, -EPROTO (garbage in
- * xenstore) or the world's error, logged at warning.
+ * xenstore) or the world's error, logged at warning (naming what is absent
+ * when Xen is not there).
  */
 GM_API int gm_xen_self_domid(gm_xen *x, gm_domid *domid);
 
@@ -241,7 +242,8 @@ typedef struct gm_gnttab gm_gnttab;
  * @out: the handle, NULL on failure.  Free with gm_gnttab_close().
  * Returns 0, -EINVAL, -EOPNOTSUPP, -ENOMEM or the world's error (real Xen:
  * -ENOENT without /dev/xen/gntdev); fault site "gnttab_open".  Logs a
- * failure at warning.
+ * failure at warning; when the real world's device is absent (no Xen here,
+ * or its module not loaded) the line names it and the remedy.
  */
 GM_API int gm_gnttab_open(gm_xen *x, gm_gnttab **out);
 /*

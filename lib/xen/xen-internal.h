@@ -42,4 +42,15 @@ int gm__gnttab_unmap_quiet(gm_gnttab *g, void *addr, uint32_t count);
  */
 gm_log_level gm__xen_fail_level(int err);
 
+/*
+ * gm__xen_explain - for a world's *_open and self_domid callbacks that are
+ * about to fail where the errno alone would not tell the user what is wrong
+ * (a device that is absent, and what to do about it).  The wrapper's one
+ * failure line then carries this text in place of the errno's; the errno
+ * returned and the line's level stay as they are.  Per thread, and read only
+ * by the opens and gm_xen_self_domid, which clear it before calling the
+ * world.  Never logs.
+ */
+void gm__xen_explain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* GM_XEN_INTERNAL_H */

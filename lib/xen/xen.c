@@ -131,13 +131,16 @@ static int fail_level(struct fail_rule rule, int err)
 	return gm__xen_fail_level(err);
 }
 
-/* Log the failure @err of @site on @world as @rule says:
- * "<world>: <site><detail>: <error>". */
+/*
+ * Log the failure @err of @site on @world as @rule says:
+ * "<world>: <site><detail>: <error>", where <error> is the world's
+ * explanation @why if it gave one (NULL: none), else the errno's text.
+ */
 static void call_failed(const char *world, struct fail_rule rule, const char *site, int err,
-			const char *fmt, ...) GM__PRINTF(5, 6);
+			const char *why, const char *fmt, ...) GM__PRINTF(6, 7);
 
 static void call_failed(const char *world, struct fail_rule rule, const char *site, int err,
-			const char *fmt, ...)
+			const char *why, const char *fmt, ...)
 {
 	int level = fail_level(rule, err);
 	char detail[160];
@@ -148,10 +151,38 @@ static void call_failed(const char *world, struct fail_rule rule, const char *si
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	gm__log((gm_log_level)level, "%s: %s%s: %s", world, site, detail, gm_strerror(err));
+	gm__log((gm_log_level)level, "%s: %s%s: %s", world, site, detail,
+		why ? why : gm_strerror(err));
 }
 
 #define NO_DETAIL "%s", ""
+
+/*
+ * A world's explanation of the open (or self_domid) in progress on this
+ * thread: gm__xen_explain() writes it, why_clear() and why_take() frame the
+ * world's call.
+ */
+static __thread char explained[400];
+
+void gm__xen_explain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(explained, sizeof(explained), fmt, ap);
+	va_end(ap);
+}
+
+static void why_clear(void)
+{
+	explained[0] = '\0';
+}
+
+/* The explanation, if the world gave one since why_clear(); NULL if not. */
+static const char *why_take(void)
+{
+	return explained[0] ? explained : NULL;
+}
 
 /* ---- worlds ---------------------------------------------------------------- */
 
@@ -201,9 +232,11 @@ GM_API int gm_xen_self_domid(gm_xen *x, gm_domid *domid)
 		return GM__BADARG("gm_xen_self_domid");
 	if (!x->ops->self_domid)
 		return -EOPNOTSUPP;
+	why_clear();
 	r = x->ops->self_domid(x->world, domid);
 	if (r < 0)
-		call_failed(x->name, LOG(HOST), "self_domid", r, NO_DETAIL);
+		call_failed(x->name, LOG(HOST), "self_domid", r, why_take(), NO_DETAIL);
+	why_clear();
 	return r;
 }
 
@@ -236,8 +269,8 @@ GM_API int gm_gntst_errno(int gntst)
 
 /*
  * Open a handle of any kind on @x with @op (x->ops-><kind>_open, NULL if the
- * world has none); fault site and log name @site.  A @serial handle holds
- * its lock across every ops call.
+ * world has none) for the wrapper @fn; fault site and log name @site.  A
+ * @serial handle holds its lock across every ops call.
  */
 static struct gm__hdr *open_handle(gm_xen *x, const char *fn, const char *site,
 				   int (*op)(void *world, void **h), bool serial, int *err)
@@ -261,6 +294,7 @@ static struct gm__hdr *open_handle(gm_xen *x, const char *fn, const char *site,
 	}
 	hd->ops = x->ops;
 	hd->world = x->name;
+	why_clear();
 	r = gm__fault(site);
 	if (!r && serial)
 		r = -pthread_mutex_init(&hd->lock, NULL);
@@ -271,7 +305,8 @@ static struct gm__hdr *open_handle(gm_xen *x, const char *fn, const char *site,
 			r = -EIO; /* a world that "succeeded" without a handle */
 	}
 	if (r < 0) {
-		call_failed(x->name, LOG(HOST), site, r, NO_DETAIL);
+		call_failed(x->name, LOG(HOST), site, r, why_take(), NO_DETAIL);
+		why_clear();
 		if (hd->serial)
 			pthread_mutex_destroy(&hd->lock);
 		free(hd);
@@ -350,7 +385,7 @@ static void close_handle(struct gm__hdr *hd, void (*op)(void *h))
 			}                                                                  \
 		}                                                                          \
 		if (r < 0)                                                                 \
-			call_failed((v)->hd.world, (rule), #op, r, __VA_ARGS__);           \
+			call_failed((v)->hd.world, (rule), #op, r, NULL, __VA_ARGS__);     \
 	} while (0)
 
 /*
