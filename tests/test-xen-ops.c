@@ -1252,6 +1252,13 @@ static int open_other(const char *args, gm_xen **out)
 	return -ECONNREFUSED;
 }
 
+static int open_absent(const char *args, gm_xen **out)
+{
+	(void)args;
+	(void)out;
+	return -ENOENT;
+}
+
 static void test_world_registry(void)
 {
 	gm_xen *x = NULL;
@@ -1285,8 +1292,16 @@ static void test_world_registry(void)
 	ASSERT_ERR(gm_xen_open("test-world", &x), -EINVAL);
 	/* the opener's error comes back, with no world */
 	x = (gm_xen *)1;
+	log_reset();
 	ASSERT_ERR(gm_xen_open("refuses:x", &x), -ECONNREFUSED);
 	ASSERT_NULL(x);
+	ASSERT_EQ(log_lines[GM_LOG_WARNING], 1);
+	/* what a caller may expect (no such device or socket, no rights): info */
+	ASSERT_OK(gm_xen_world_register("absent", open_absent));
+	log_reset();
+	ASSERT_ERR(gm_xen_open("absent:x", &x), -ENOENT);
+	ASSERT_EQ(log_lines[GM_LOG_WARNING], 0);
+	ASSERT_EQ(log_lines[GM_LOG_INFO], 1);
 	/* the table is bounded */
 	int r = 0;
 	for (unsigned i = 0; i < 20 && r == 0; i++) {

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "base/base.h"
+#include "xen/xen-internal.h"
 #ifdef GM_HAVE_XEN
 #include "real.h"
 #endif
@@ -102,23 +103,6 @@ static const char *spec_from_env(void)
 	return env && *env ? env : "real";
 }
 
-/* Xen's own errors that a caller may expect (no device, no rights). */
-static gm_log_level open_fail_level(int err)
-{
-	switch (err) {
-	case -ENOENT:
-	case -EACCES:
-	case -EPERM:
-	case -EINVAL:
-	case -ESRCH:
-	case -ENOSPC:
-	case -EBUSY:
-		return GM_LOG_INFO;
-	default:
-		return GM_LOG_WARNING;
-	}
-}
-
 GM_API int gm_xen_open(const char *spec, gm_xen **out)
 {
 	gm_xen_world_open_fn *open;
@@ -144,7 +128,8 @@ GM_API int gm_xen_open(const char *spec, gm_xen **out)
 	r = open(colon + 1, out);
 	if (r < 0) {
 		*out = NULL;
-		gm__log(open_fail_level(r), "xen world \"%s\": %s", spec, gm_strerror(r));
+		/* no device, no rights, bad args: info, as the wrappers' guest-caused errors */
+		gm__log(gm__xen_fail_level(r), "xen world \"%s\": %s", spec, gm_strerror(r));
 	}
 	return r;
 }

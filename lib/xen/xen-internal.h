@@ -38,7 +38,9 @@ int gm__gnttab_unmap_quiet(gm_gnttab *g, void *addr, uint32_t count);
 /*
  * gm__xen_fail_level - the level a failure with negative errno @err logs at
  * (xen.h): info for what a guest can cause (-EINVAL, -ESRCH, -ENOENT,
- * -EACCES, -EPERM, -ENOSPC, -EBUSY), warning for the rest.
+ * -EACCES, -EPERM, -ENOSPC, -EBUSY), warning for the rest.  The same
+ * errnos are what a caller may expect when opening a world (no device, no
+ * rights, a bad argument): gm_xen_open logs those at info too.
  */
 gm_log_level gm__xen_fail_level(int err);
 
