@@ -1,168 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The emulated world's `struct gm_xen_ops`: every handle is one connection
- * to the hub (emu-hub.c), strictly request/reply; event channel and xenstore
- * handles add an eventfd that the hub signals when news is queued, which is
- * what their *_fd() return.  Also the hub's transport helpers and the public
- * gm_emu_* calls (include/grantmem/emu.h).
+ * to the hub (hub.c), strictly request/reply over wire.c's framing; event
+ * channel and xenstore handles add an eventfd that the hub signals when news
+ * is queued, which is what their *_fd() return.  Also the public gm_emu_*
+ * calls on a world (include/grantmem/emu.h); those that run a hub are in
+ * control.c.
  */
 #include "config.h"
 
-#include "emu-internal.h"
+#include "wire.h"
+
+#include <grantmem/emu.h>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define EMU_DEFAULT_RAM (64ull << 20)
 #define EMU_MAX_RAM (64ull << 30)
 #define EMU_DEFAULT_MAX_GRANTS 65536u /* pages mapped at once per gnttab handle */
-
-/* ---- transport ------------------------------------------------------------------ */
-
-int gm__emu_send(int fd, const struct gm__emu_hdr *hdr, const struct iovec *iov, int niov,
-		 const int *fds, unsigned nfds, int flags)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * GM__EMU_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec v[8];
-	struct msghdr m = {.msg_iov = v};
-	size_t total = sizeof(*hdr);
-	ssize_t n;
-
-	if (niov > 7 || nfds > GM__EMU_MAX_FDS)
-		return -EINVAL;
-	v[0].iov_base = (void *)hdr;
-	v[0].iov_len = sizeof(*hdr);
-	for (int i = 0; i < niov; i++) {
-		v[i + 1] = iov[i];
-		total += iov[i].iov_len;
-	}
-	if (total > GM__EMU_MSG_MAX)
-		return -EMSGSIZE;
-	m.msg_iovlen = (size_t)niov + 1;
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(fd, &m, MSG_NOSIGNAL | flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EPIPE ? -ECONNRESET : -errno;
-	return (size_t)n == total ? 0 : -EPROTO;
-}
-
-int gm__emu_recv(int fd, void *buf, size_t cap, int *fds, unsigned maxfds, unsigned *nfds,
-		 int flags)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * GM__EMU_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec v = {.iov_base = buf, .iov_len = cap};
-	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = u.buf,
-			   .msg_controllen = sizeof(u.buf)};
-	struct gm__emu_hdr hdr;
-	unsigned got = 0;
-	ssize_t n;
-
-	*nfds = 0;
-	do
-		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		unsigned k = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-		for (unsigned i = 0; i < k; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
-			if (got < maxfds)
-				fds[got++] = f;
-			else
-				close(f); /* more than the caller takes */
-		}
-	}
-	*nfds = got;
-	if (n == 0)
-		goto reset;
-	if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(hdr))
-		goto bad;
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.len != (size_t)n - sizeof(hdr))
-		goto bad;
-	return 0;
-reset:
-	n = -ECONNRESET;
-	goto drop;
-bad:
-	n = -EPROTO;
-drop:
-	for (unsigned i = 0; i < got; i++)
-		close(fds[i]);
-	*nfds = 0;
-	return (int)n;
-}
-
-int gm__emu_connect(const char *path, uint32_t kind, gm_domid domid, const int *fds,
-		    unsigned nfds, uint64_t ram_size)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct gm__emu_hello hello = {.magic = GM__EMU_MAGIC, .version = GM__EMU_VERSION,
-				      .kind = kind, .domid = domid, .ram_size = ram_size};
-	struct gm__emu_hdr hdr = {.type = GM__EMU_HELLO, .len = sizeof(hello)};
-	struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
-	unsigned char buf[256];
-	unsigned nr;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -EINVAL;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = gm__emu_send(fd, &hdr, &iov, 1, fds, nfds, 0);
-	if (r == 0)
-		r = gm__emu_recv(fd, buf, sizeof(buf), NULL, 0, &nr, 0);
-	if (r == 0) {
-		memcpy(&hdr, buf, sizeof(hdr));
-		r = hdr.type != GM__EMU_HELLO ? -EPROTO : hdr.status;
-	}
-	if (r == 0)
-		return fd;
-fail:
-	close(fd);
-	return r > 0 ? -EPROTO : r;
-}
 
 /* ---- connections ------------------------------------------------------------------ */
 
@@ -261,6 +123,9 @@ static int ec_call(struct econn *c, uint32_t type, uint32_t arg, const void *p, 
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
+
+/* The world's ops, at the end of the file. */
+static const struct gm_xen_ops emu_ops;
 
 /* ---- the world ---------------------------------------------------------------------- */
 
@@ -385,7 +250,7 @@ GM_API int gm_emu_open(const char *spec, gm_xen **out)
 		free(w);
 		return r;
 	}
-	r = gm_xen_open_ops(&gm__emu_ops, w, out);
+	r = gm_xen_open_ops(&emu_ops, w, out);
 	if (r < 0)
 		world_destroy(w); /* not ours to close yet: no world_close call */
 	return r;
@@ -393,7 +258,7 @@ GM_API int gm_emu_open(const char *spec, gm_xen **out)
 
 static struct emu_world *world_of(gm_xen *x)
 {
-	return gm_xen_world(x, &gm__emu_ops);
+	return gm_xen_world(x, &emu_ops);
 }
 
 GM_API int gm_emu_register(void)
@@ -1356,7 +1221,7 @@ static int xs_domain_path(void *h, gm_domid domid, char **path)
 	return *path ? 0 : -ENOMEM;
 }
 
-const struct gm_xen_ops gm__emu_ops = {
+static const struct gm_xen_ops emu_ops = {
 	.name = "emulated",
 	.gnttab_open = tab_open,
 	.gnttab_close = tab_close,
@@ -1397,106 +1262,7 @@ const struct gm_xen_ops gm__emu_ops = {
 	.world_close = world_destroy,
 };
 
-/* ---- public: hub control and introspection ----------------------------------------------- */
-
-/* In the forked hub: drop every inherited descriptor but stdio and @keep. */
-static void close_inherited(int keep)
-{
-#ifdef SYS_close_range
-	if (keep > 3)
-		syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
-		return;
-#endif
-	for (int fd = 3; fd < 65536; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
-GM_API int gm_emu_hub_spawn(const char *socket_path, pid_t *pid)
-{
-	pid_t parent = getpid(), child;
-	int p[2], st = -EIO;
-	ssize_t n;
-
-	if (!socket_path || !pid || !*socket_path ||
-	    strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return -EINVAL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	child = fork();
-	if (child < 0) {
-		st = -errno;
-		close(p[0]);
-		close(p[1]);
-		return st;
-	}
-	if (child == 0) {
-		/* the hub: it must not outlive its spawner, nor hold its fds */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		close_inherited(p[1]);
-		st = gm__emu_hub_main(socket_path, p[1]);
-		if (st < 0 && write(p[1], &st, sizeof(st)) < 0)
-			_exit(2);
-		_exit(st < 0 ? 1 : 0); /* a forked child must not run atexit handlers */
-	}
-	close(p[1]);
-	do
-		n = read(p[0], &st, sizeof(st));
-	while (n < 0 && errno == EINTR);
-	close(p[0]);
-	if (n == sizeof(st) && st == 0) {
-		*pid = child;
-		return 0;
-	}
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
-	return n == sizeof(st) && st < 0 ? st : -EIO;
-}
-
-GM_API int gm_emu_hub_stop(pid_t pid)
-{
-	int status;
-	pid_t r;
-
-	if (pid <= 0)
-		return -ECHILD;
-	kill(pid, SIGTERM);
-	do
-		r = waitpid(pid, &status, 0);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
-		return 0;
-	return -EIO;
-}
-
-GM_API int gm_emu_hub_run(const char *socket_path, int ready_fd)
-{
-	if (!socket_path)
-		return -EINVAL;
-	return gm__emu_hub_main(socket_path, ready_fd);
-}
-
-GM_API int gm_emu_hub_shutdown(const char *socket_path)
-{
-	struct econn c;
-	int r;
-
-	if (!socket_path)
-		return -EINVAL;
-	r = ec_open(&c, socket_path, GM__EMU_K_CONTROL, 0, NULL, 0, 0);
-	if (r < 0)
-		return r;
-	r = ec_call(&c, GM__EMU_SHUTDOWN, 0, NULL, 0, NULL);
-	ec_close(&c);
-	return r;
-}
+/* ---- public: introspection ------------------------------------------------------------- */
 
 GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_info *info)
 {

@@ -2,7 +2,7 @@
 /*
  * The emulated-Xen hub: one single-threaded process that holds what Xen and
  * xenstored hold — grant tables, event channels, the xenstore tree — and
- * serves every connection with poll().  See emu-proto.h for the protocol and
+ * serves every connection with poll().  See proto.h for the protocol and
  * include/grantmem/emu.h for the semantics it promises.
  *
  * Trust: every peer may be hostile.  Every length, index, domain and ref in
@@ -11,14 +11,16 @@
  */
 #include "config.h"
 
-#include "emu-internal.h"
 #include "gnttab.h"
+#include "hub.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>

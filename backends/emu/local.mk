@@ -1,17 +1,22 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- backends/emu: the emulated Xen, libgrantmem-emu (include/grantmem/emu.h) ----
 # A test world: the hub (emulated hypervisor: grant tables, event channels,
-# xenstore, domains) and the world's ops that reach it.  Its own library, so
+# xenstore, domains), the world's ops that
+# reach it (client.c), the framing both use (wire.c) and the calls that run
+# a hub (control.c).  Its own library, so
 # that a device model that only runs on Xen links none of it.  The grant
 # table is a pure module (gnttab.c) that tests/fuzz/fuzz-gnttab drives
 # in-process.
 lib_LTLIBRARIES += libgrantmem-emu.la
 libgrantmem_emu_la_SOURCES = \
-	backends/emu/emu-internal.h \
 	backends/emu/proto.h \
+	backends/emu/wire.h \
+	backends/emu/wire.c \
 	backends/emu/gnttab.h \
 	backends/emu/gnttab.c \
+	backends/emu/hub.h \
 	backends/emu/hub.c \
+	backends/emu/control.c \
 	backends/emu/client.c
 libgrantmem_emu_la_LIBADD = libgrantmem.la $(PTHREAD_LIBS)
 libgrantmem_emu_la_LDFLAGS = -version-info $(GM_LT_VERSION) \
