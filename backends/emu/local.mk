@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- backends/emu: the emulated Xen, libgrantmem-emu (include/grantmem/emu.h) ----
 # A test world: the hub (emulated hypervisor: grant tables, event channels,
-# xenstore, domains), the world's ops that
+# xenstore, domains; hub-internal.h lists its files), the world's ops that
 # reach it (client.c), the framing both use (wire.c) and the calls that run
 # a hub (control.c).  Its own library, so
 # that a device model that only runs on Xen links none of it.  The grant
@@ -15,6 +15,11 @@ libgrantmem_emu_la_SOURCES = \
 	backends/emu/gnttab.h \
 	backends/emu/gnttab.c \
 	backends/emu/hub.h \
+	backends/emu/hub-internal.h \
+	backends/emu/hub-xs.c \
+	backends/emu/hub-domain.c \
+	backends/emu/hub-grant.c \
+	backends/emu/hub-evtchn.c \
 	backends/emu/hub.c \
 	backends/emu/control.c \
 	backends/emu/client.c
