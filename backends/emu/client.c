@@ -193,7 +193,7 @@ static int parse_spec(const char *spec, struct emu_world *w)
 
 			errno = 0;
 			v = strtoul(buf + 6, &end, 0);
-			if (errno || end == buf + 6 || *end || v > 0x7fef)
+			if (errno || end == buf + 6 || *end || v > GM_DOMID_MAX)
 				return -EINVAL;
 			w->domid = (gm_domid)v;
 		} else if (!strncmp(buf, "ram=", 4)) {

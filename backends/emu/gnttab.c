@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The emulated Xen's grant table of one domain (see emu-gnttab.h).  Kept
+ * The emulated Xen's grant table of one domain (see gnttab.h).  Kept
  * free of I/O and of the hub's structures so that it can be fuzzed
  * in-process against a model of Xen's rules.
  */

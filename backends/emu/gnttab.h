@@ -2,7 +2,7 @@
 /*
  * The emulated Xen's grant table of one domain: v1 entries with their busy
  * bits and maptrack counts, and Xen's rules for granting, mapping, ending
- * access and copying.  Pure state, no I/O: the hub (emu-hub.c) wraps it in
+ * access and copying.  Pure state, no I/O: the hub (hub-grant.c) wraps it in
  * its protocol, and tests/fuzz/fuzz-gnttab.c drives it in-process against a
  * model of the same rules.
  *

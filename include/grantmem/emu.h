@@ -12,7 +12,7 @@
  * a grant gets the granted frames mapped from that memfd at an address of its
  * own, so it sees the guest's bytes exactly as through gntdev.
  *
- *   domid=N    0..32751 (0x7fef).  A domain other than 0 belongs to one
+ *   domid=N    0..GM_DOMID_MAX (32751).  A domain other than 0 belongs to one
  *              process at a time (-EEXIST for another one); dom0 is shared.
  *   ram=BYTES  the size of this process's RAM for gm_gntshr_share() (suffix
  *              k, m or g allowed; default 64m); it is a sparse memfd.

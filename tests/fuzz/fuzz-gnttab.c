@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz-gnttab: the emulated Xen's grant table (backends/emu-gnttab.c, the
+ * fuzz-gnttab: the emulated Xen's grant table (backends/emu/gnttab.c, the
  * code the hub runs) against a model of Xen's v1 grant-table rules.
  *
  * The input is a program over one domain's table: three granting
