@@ -63,7 +63,8 @@ emu_tests = \
 	tests/test-emu-dead \
 	tests/test-emu-evtchn \
 	tests/test-emu-xs \
-	tests/test-emu-hostile
+	tests/test-emu-hostile \
+	tests/test-emu-hubpath
 check_PROGRAMS += $(emu_tests)
 TESTS += $(emu_tests)
 tests_test_emu_gnttab_LDADD = $(GM_TEST_LIBS)
@@ -71,6 +72,7 @@ tests_test_emu_dead_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_evtchn_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_xs_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_hostile_LDADD = $(GM_TEST_LIBS)
+tests_test_emu_hubpath_LDADD = $(GM_TEST_LIBS)
 # The scenario pair on a hub run by tools/grantmem-xen-emu.
 TESTS += tests/test-emu-scenario.sh
 EXTRA_DIST += tests/test-emu-scenario.sh

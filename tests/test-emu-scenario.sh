@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The guest/backend scenario (tools/grantmem-scenario) on the emulated Xen:
 # a hub from tools/grantmem-xen-emu, the backend started first (it finds the
-# guest through a xenstore watch), then the guest as domain 7.
+# guest through a xenstore watch), then the guest as domain 7.  Before that,
+# the hub refuses to start on a path that holds a regular file.
 set -u
 top_builddir=${top_builddir:-.}
 emu=$top_builddir/tools/grantmem-xen-emu
@@ -18,6 +19,18 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# grantmem-xen-emu replaces a stale socket, never anything else: a file
+# given by mistake as SOCKET stays as it is and the hub does not start
+echo "the user's file" >"$tmp/file"
+timeout 10 "$emu" "$tmp/file" 2>"$tmp/refused.err"
+rc=$?
+if [ $rc -ne 1 ]; then
+	echo "grantmem-xen-emu on a regular file: exit $rc, want 1"
+	exit 1
+fi
+grep -q 'is not a socket' "$tmp/refused.err" || { cat "$tmp/refused.err"; exit 1; }
+[ "$(cat "$tmp/file")" = "the user's file" ] || { echo "the file changed"; exit 1; }
 
 "$emu" "$tmp/hub" &
 hub=$!

@@ -9,6 +9,9 @@
  * Processes then join with gm_xen_open("emu:SOCKET[,domid=N][,ram=BYTES]")
  * (or GRANTMEM_XEN=emu:SOCKET,...).  --ready-fd N: write an int 0 (4 bytes)
  * to descriptor N once the hub listens.  Exit status 0 after a clean stop.
+ * SOCKET must not exist, or be a stale socket (it is replaced); anything
+ * else there (a file, a directory) is left alone and the hub does not start
+ * (exit status 1).
  *
  * --domain-info prints one line (gm_emu_domain_info, asked as dom0):
  *   domain N: exists=0|1 dying=0|1 connections=N grants=N mapped=N maps=N ports=N watches=N
@@ -107,6 +110,13 @@ int main(int argc, char **argv)
 		r = domain_info(argv[optind], (gm_domid)info);
 	else
 		r = gm_emu_hub_run(argv[optind], ready);
+	if (r == -ENOTSOCK && !stop && info < 0) {
+		fprintf(stderr,
+			"grantmem-xen-emu: %s exists and is not a socket: not replacing it "
+			"(give the path of a socket to create)\n",
+			argv[optind]);
+		return 1;
+	}
 	if (r < 0) {
 		fprintf(stderr, "grantmem-xen-emu: %s: %s\n", argv[optind], gm_strerror(r));
 		return 1;

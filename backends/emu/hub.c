@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -251,22 +252,45 @@ out:
 	free(who);
 }
 
-static int hub_listen(const char *path)
+/* Is @path the socket @st describes (same file, still a socket)? */
+static bool same_socket(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	return lstat(path, &now) == 0 && S_ISSOCK(now.st_mode) && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino;
+}
+
+/*
+ * Listen at @path.  A socket nobody listens on is stale and replaced;
+ * anything else found there is left alone: a file, a directory or a
+ * symbolic link gives -ENOTSOCK, a live hub -EADDRINUSE.  *st gets the
+ * socket's identity, so that the hub removes only its own socket at exit.
+ */
+static int hub_listen(const char *path, struct stat *st)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, r;
 
-	if (!path || strlen(path) >= sizeof(sa.sun_path))
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		struct stat old;
 		int probe;
 
 		if (errno != EADDRINUSE)
 			goto fail;
+		/* only ever replace a socket: whatever else is there is someone's */
+		if (lstat(path, &old) < 0)
+			goto fail;
+		if (!S_ISSOCK(old.st_mode)) {
+			close(fd);
+			return -ENOTSOCK;
+		}
 		/* a stale socket, or a live hub? */
 		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		r = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -276,11 +300,16 @@ static int hub_listen(const char *path)
 			close(fd);
 			return -EADDRINUSE;
 		}
+		/* the socket probed, unless it was replaced meanwhile */
+		if (!same_socket(path, &old)) {
+			close(fd);
+			return -EADDRINUSE;
+		}
 		unlink(path);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			goto fail;
 	}
-	if (listen(fd, 64) < 0)
+	if (listen(fd, 64) < 0 || lstat(path, st) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -307,6 +336,7 @@ static void hub_free(struct hub *h)
 int gm__emu_hub_main(const char *path, int ready_fd)
 {
 	struct hub h = {.lfd = -1, .sfd = -1, .running = true, .gen = 1};
+	struct stat st;
 	sigset_t set;
 	int r, zero = 0;
 
@@ -327,7 +357,7 @@ int gm__emu_hub_main(const char *path, int ready_fd)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = hub_listen(path);
+	r = hub_listen(path, &st);
 	if (r < 0)
 		goto out;
 	h.lfd = r;
@@ -335,7 +365,8 @@ int gm__emu_hub_main(const char *path, int ready_fd)
 	if (ready_fd >= 0 && write(ready_fd, &zero, sizeof(zero)) != sizeof(zero))
 		gm__warn("emu hub: cannot signal readiness: %s", strerror(errno));
 	hub_loop(&h);
-	unlink(path);
+	if (same_socket(path, &st))
+		unlink(path);
 out:
 	hub_free(&h);
 	if (h.lfd >= 0)

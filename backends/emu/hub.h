@@ -11,9 +11,10 @@
  * gm__emu_hub_main - the hub: listen at @path, write an int 0 to @ready_fd
  * (if >= 0) once listening, serve until SIGTERM/SIGINT/SIGHUP (taken from a
  * signalfd; the caller's thread has them blocked on return) or a SHUTDOWN
- * request.  Returns 0, or -errno if it could not start: -EINVAL (NULL or
- * too long a path), -EADDRINUSE (a hub listens there), the errno of
- * socket/bind/listen.
+ * request.  Only a stale socket at @path is replaced.  Returns 0, or -errno
+ * if it could not start: -EINVAL (NULL, empty or too long a path),
+ * -ENOTSOCK (something else than a socket is there: left alone),
+ * -EADDRINUSE (a hub listens there), the errno of socket/bind/listen.
  */
 int gm__emu_hub_main(const char *path, int ready_fd);
 

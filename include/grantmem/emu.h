@@ -86,8 +86,11 @@ GM_API int gm_emu_register(void);
  * accepts connections.
  * @socket_path: a UNIX socket path (at most 107 bytes) that does not exist
  *               yet, or a stale socket nobody listens on (it is replaced).
+ *               Nothing but a socket is ever removed: a file, directory or
+ *               symbolic link at @socket_path is left untouched.
  * @pid:         out: the hub's process id, for gm_emu_hub_stop().
- * Returns 0, -EINVAL (path too long / NULL), -EADDRINUSE (a hub already
+ * Returns 0, -EINVAL (path empty, too long or NULL), -ENOTSOCK (something
+ * other than a socket is at @socket_path), -EADDRINUSE (a hub already
  * listens there), or the errno of fork/socket/bind/listen.
  * The hub closes every inherited file descriptor and gets SIGTERM when the
  * calling *thread* exits (PR_SET_PDEATHSIG), so a crashed test leaks no
@@ -109,9 +112,13 @@ GM_API int gm_emu_hub_stop(pid_t pid);
  * or a gm_emu_hub_shutdown() request (for tools/grantmem-xen-emu).
  * @ready_fd: if >= 0, an int 0 (4 bytes) is written to it once the hub
  *            listens; it is not closed.
+ * @socket_path is taken as by gm_emu_hub_spawn(): a stale socket there is
+ * replaced, anything else that is not a socket is left alone (-ENOTSOCK).
  * Blocks SIGTERM, SIGINT, SIGHUP and ignores SIGPIPE in the calling thread
- * (it waits for them with a signalfd).  Removes the socket file at the end.
- * Returns 0 after a clean stop or a negative errno if it could not start.
+ * (it waits for them with a signalfd).  Removes its socket file at the end
+ * (if it is still the one it made).
+ * Returns 0 after a clean stop or a negative errno if it could not start:
+ * gm_emu_hub_spawn()'s, but for fork's.
  * Not thread-safe with itself on one path.  Logs through gm_set_log's sink.
  */
 GM_API int gm_emu_hub_run(const char *socket_path, int ready_fd);
