@@ -184,7 +184,7 @@ expect_usage "grantmem-vdev --backend-domid 99999" \
 
 # grantmem-bench
 expect_usage "grantmem-bench --only nosuch" \
-	"unknown group \"nosuch\"; the groups are translation, strategy, batching, scaling and e2e" \
+	"unknown group \"nosuch\"; the groups are translation, strategy, batching, scaling, e2e and xen" \
 	grantmem-bench --only translation,nosuch
 run grantmem-bench --json "$tmp/no/such/dir/out.json" --only nosuch-either
 [ "$rc" -eq 2 ] || fail "grantmem-bench: a usage error comes before the JSON file ($rc)"
