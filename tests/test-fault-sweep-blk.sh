@@ -43,7 +43,11 @@ done
 command -v timeout >/dev/null 2>&1 || { echo "timeout(1) is needed"; exit 77; }
 
 jobs_max=${SWEEP_JOBS:-$(($(nproc 2>/dev/null || echo 2) + 1))}
-requests=400     # over two connections (the guest reconnects halfway)
+# over two connections (the guest reconnects halfway); enough that each
+# lasts well beyond a scheduler time slice, so that every queue thread of the
+# guest runs after a fault even when the emulated Xen serves ten thousand
+# requests a second on a loaded machine
+requests=6000
 # a queue the backend broke is given up after this long (not less: a loaded
 # machine can starve a healthy queue for a second)
 stall_ms=2000
