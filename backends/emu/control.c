@@ -112,7 +112,7 @@ GM_API int gm_emu_hub_shutdown(const char *socket_path)
 
 	if (!socket_path)
 		return -EINVAL;
-	fd = gm__emu_connect(socket_path, GM__EMU_K_CONTROL, 0, NULL, 0, 0);
+	fd = gm__emu_connect(socket_path, GM__EMU_K_CONTROL, 0, NULL, 0, 0, NULL, NULL);
 	if (fd < 0)
 		return fd;
 	r = gm__emu_send(fd, &hdr, NULL, 0, NULL, 0, 0);

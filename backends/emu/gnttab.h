@@ -1,20 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The emulated Xen's grant table of one domain: v1 entries with their busy
- * bits and maptrack counts, and Xen's rules for granting, mapping, ending
- * access and copying.  Pure state, no I/O: the hub (hub-grant.c) wraps it in
- * its protocol, and tests/fuzz/fuzz-gnttab.c drives it in-process against a
- * model of the same rules.
+ * The emulated Xen's grant table of one domain: v1 entries in memory that
+ * every process of the world shares (shm.h puts one table in each domain's
+ * shared page), worked on with Xen's protocol, as atomic operations on the
+ * entry:
  *
- * RAM objects are opaque here: an entry holds one reference on the RAM its
- * page lives in, taken with ops->get when granted and dropped with ops->put
- * when the entry is freed (ended with no mapping left, or its last mapping
- * went after a deferred end).  Owners (the granting connection) are opaque
- * pointers compared for identity only.
+ *  - the granter fills an entry (frame, RAM object, grantee) and then
+ *    publishes GTF_permit_access (and GTF_readonly) with a release store;
+ *  - a mapper checks permit, grantee and readonly and sets GTF_reading
+ *    (and GTF_writing) with a compare-and-swap; unmapping clears them with
+ *    the last mapping;
+ *  - the granter ends access with a compare-and-swap that fails (-EBUSY)
+ *    while those busy bits are set.
+ *
+ * The map counts that Xen keeps in its own active entry live in the same
+ * 64-bit word as the flags and the grantee, so one compare-and-swap moves
+ * a count and the busy bits together, with no lock and no trusted third
+ * party.  An entry ended while mapped ("deferred", as gntalloc does) is
+ * revoked at once and freed by whoever drops its last mapping.
+ *
+ * No I/O and nothing of the hub or of the world's handles: the hub, the
+ * granting and the mapping processes all call this module on the shared
+ * table, and tests/fuzz/fuzz-gnttab.c drives it in-process against a model
+ * of Xen's rules.  Every call is safe on a table other processes change
+ * concurrently (and on one a hostile process scribbled over: nothing here
+ * trusts a value read from the table for more than the answer it gives).
+ * Results are exact against a table nobody else changes meanwhile;
+ * gm__gt_end's all-or-nothing check holds only then.
  */
 #ifndef GM_BACKENDS_EMU_GNTTAB_H
 #define GM_BACKENDS_EMU_GNTTAB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,85 +40,106 @@
 #define GM__GTF_READONLY 0x4u
 #define GM__GTF_READING 0x8u
 #define GM__GTF_WRITING 0x10u
+/* The emulation's own: claimed by a granter that is filling it in; ended
+ * while mapped (freed with its last mapping). */
+#define GM__GTF_RESERVED 0x100u
+#define GM__GTF_REVOKED 0x200u
 
 #define GM__GT_FRAME_ENTRIES 512u           /* v1 entries per grant-table frame */
 #define GM__GT_MAX_ENTRIES (64u * 512u)     /* Xen's default max_grant_frames */
 #define GM__GT_FIRST_REF 8u                 /* refs below are the toolstack's */
-#define GM__GT_MAP_COUNT_MAX 0x7fffffffu
+#define GM__GT_MAP_COUNT_MAX 0xffffu        /* mappings of one kind per entry */
 
-/* A v1 grant entry plus its maptrack counts.  Free iff ram == NULL. */
+/*
+ * One entry.  w: flags (bits 0-15), grantee (16-31), read-only mappings
+ * (32-47), writable mappings (48-63); while GTF_RESERVED, bits 32-63 hold
+ * the claiming owner instead.  0 is a free entry.  frame, ram and owner
+ * are written by the granter before it publishes the flags, and stay put
+ * while the entry is permitted or mapped.
+ */
 struct gm__gt_ent {
-	void *ram;
-	const void *owner; /* the granting connection; NULL once revoked */
-	uint32_t frame;
-	uint16_t flags;
-	uint16_t grantee;
-	uint32_t rd_maps, wr_maps;
+	_Atomic uint64_t w;
+	_Atomic uint32_t frame; /* page index in the RAM object */
+	_Atomic uint32_t ram;   /* the RAM object's id (the hub's numbering) */
+	_Atomic uint32_t owner; /* the granting handle's id (never 0) */
+	uint32_t pad;
 };
 
-struct gm__gt_ram_ops {
-	void (*get)(void *ram);
-	void (*put)(void *ram);
-};
-
+/* One domain's table.  All zero is an empty table. */
 struct gm__gt {
-	const struct gm__gt_ram_ops *ops;
-	struct gm__gt_ent *e; /* size entries */
-	uint32_t size;        /* grows a grant frame at a time */
-	uint32_t used;        /* entries in use, revoked-but-mapped included */
-	/* Bounds on the walks: refs in [GM__GT_FIRST_REF, low) are all in use,
-	 * refs at or above hi are all free. */
-	uint32_t low, hi;
+	_Atomic uint32_t size; /* refs below are in the table: grows a frame at a time */
+	_Atomic uint32_t used; /* entries in use, reserved and revoked-but-mapped included */
+	_Atomic uint32_t low;  /* hint: refs in [GM__GT_FIRST_REF, low) are in use */
+	uint32_t pad;
+	struct gm__gt_ent e[GM__GT_MAX_ENTRIES];
 };
 
-/* An empty table whose entries reference RAM through @ops. */
-void gm__gt_init(struct gm__gt *t, const struct gm__gt_ram_ops *ops);
-/* Free the array; every entry must be free already (used == 0). */
-void gm__gt_destroy(struct gm__gt *t);
+/* An entry decoded (gm__gt_peek). */
+struct gm__gt_view {
+	uint16_t flags, grantee;
+	uint32_t rd_maps, wr_maps;
+	uint32_t frame, ram, owner;
+};
+
+/* Make @t an empty table (it is all zero already when fresh). */
+void gm__gt_init(struct gm__gt *t);
 
 /*
- * gm__gt_grant - grant @count pages (@frames of @ram) to @grantee on behalf
- * of @owner, read-only unless @writable; the refs are the lowest free ones
- * at or above GM__GT_FIRST_REF, written to @refs.  All or nothing.
- * Returns 0, -EINVAL (@count 0, NULL @ram or @owner), -ENOSPC (table full
- * at GM__GT_MAX_ENTRIES) or -ENOMEM.  The caller checks the frames.
+ * gm__gt_grant - grant @count pages (@frames of RAM object @ram) to
+ * @grantee on behalf of @owner (non-zero), read-only unless @writable; the
+ * refs are the lowest free ones at or above GM__GT_FIRST_REF, written to
+ * @refs.  All or nothing.  Returns 0, -EINVAL (@count or @owner 0) or
+ * -ENOSPC (the table is full at GM__GT_MAX_ENTRIES).
  */
-int gm__gt_grant(struct gm__gt *t, uint32_t count, const uint32_t *frames, void *ram,
-		 const void *owner, uint16_t grantee, bool writable, uint32_t *refs);
-
-/* May @mapper map @ref (for writing if @rw)?  Every refusal is Xen's EINVAL. */
-bool gm__gt_mappable(const struct gm__gt *t, uint32_t ref, uint16_t mapper, bool rw);
-
-/* Count one mapping of @ref, which gm__gt_mappable() accepted. */
-void gm__gt_map(struct gm__gt *t, uint32_t ref, bool rw);
+int gm__gt_grant(struct gm__gt *t, uint32_t count, const uint32_t *frames, uint32_t ram,
+		 uint32_t owner, uint16_t grantee, bool writable, uint32_t *refs);
 
 /*
- * Drop one mapping of @ref made by gm__gt_map(t, ref, rw); an entry whose
- * access was ended while mapped is freed with its last mapping.
+ * gm__gt_map - @mapper maps @ref (for writing if @rw): the entry must be
+ * permitted, granted to @mapper, writable if @rw, and below the map count
+ * limit; one mapping is counted and the busy bits set.  *frame and *ram
+ * tell where the page is.  Returns 0 or -EINVAL (every refusal is Xen's
+ * EINVAL).  Undo with gm__gt_unmap(t, ref, rw).
  */
-void gm__gt_unmap(struct gm__gt *t, uint32_t ref, bool rw);
+int gm__gt_map(struct gm__gt *t, uint32_t ref, uint16_t mapper, bool rw, uint32_t *frame,
+	       uint32_t *ram);
+
+/*
+ * gm__gt_unmap - drop one mapping of @ref made by gm__gt_map(.., @rw, ..)
+ * (or pinned by gm__gt_copy_pin(.., @rw, ..)); an entry whose access was
+ * ended while mapped is freed with its last mapping.  Returns 0, or -EINVAL
+ * when there was no such mapping (nothing changed).
+ */
+int gm__gt_unmap(struct gm__gt *t, uint32_t ref, bool rw);
 
 /*
  * gm__gt_end - @owner ends foreign access to @n refs (@refs may be
  * unaligned; duplicates are fine).  All checked first: -EINVAL if a ref is
- * not @owner's live grant, -EBUSY if one is mapped and @defer is false (Xen:
- * the busy bits keep the entry).  With @defer, mapped entries are revoked
- * now and freed by their last unmap.  Returns how many were deferred (>= 0).
+ * not @owner's permitted grant, -EBUSY if one is mapped and @defer is false
+ * (Xen: the busy bits keep the entry).  With @defer, mapped entries are
+ * revoked now and freed by their last unmap.  Returns how many were
+ * deferred (>= 0).
  */
-int gm__gt_end(struct gm__gt *t, const void *refs, uint32_t n, const void *owner, bool defer);
+int gm__gt_end(struct gm__gt *t, const void *refs, uint32_t n, uint32_t owner, bool defer);
 
-/* Revoke everything @owner granted (its connection went away), as gm__gt_end
- * with @defer. */
-void gm__gt_revoke_owner(struct gm__gt *t, const void *owner);
+/* Revoke everything @owner granted or was granting (it went away), as
+ * gm__gt_end with @defer. */
+void gm__gt_revoke_owner(struct gm__gt *t, uint32_t owner);
 
 /*
- * The grant-copy side check: GM_GNTST_OKAY if @caller may access @ref (for
- * writing if @writing), else Xen's status (bad_gntref beyond the table,
- * general_error otherwise).
+ * gm__gt_copy_pin - the grant-copy side of @ref for @caller, writing if
+ * @writing: GM_GNTST_OKAY with the entry pinned as a mapping would (release
+ * with gm__gt_unmap(t, ref, writing)) and *frame, *ram set; else Xen's
+ * status (GNTST_bad_gntref beyond the table, GNTST_general_error
+ * otherwise) and nothing pinned.
  */
-int gm__gt_copy_check(const struct gm__gt *t, uint32_t ref, uint16_t caller, bool writing);
+int gm__gt_copy_pin(struct gm__gt *t, uint32_t ref, uint16_t caller, bool writing,
+		    uint32_t *frame, uint32_t *ram);
 
-/* Entries with busy bits, and the sum of their map counts. */
-void gm__gt_counts(const struct gm__gt *t, unsigned *mapped, unsigned *maps);
+/* Entries in use, entries with busy bits, and the sum of their map counts. */
+void gm__gt_counts(struct gm__gt *t, unsigned *used, unsigned *mapped, unsigned *maps);
+
+/* Entry @ref decoded (all zero beyond the table). */
+void gm__gt_peek(struct gm__gt *t, uint32_t ref, struct gm__gt_view *v);
 
 #endif /* GM_BACKENDS_EMU_GNTTAB_H */

@@ -5,10 +5,17 @@
  * poll().  Its files, each calling only the ones listed before it:
  *
  *   hub-xs.c      the xenstore: nodes, permissions, watches, transactions
- *   hub-domain.c  domains (life, death, their xenstore directory) and RAM
- *   hub-grant.c   grant-table requests (map, unmap, copy, grant, end)
- *   hub-evtchn.c  event channels
+ *   hub-domain.c  domains (life, death, their xenstore directory, their
+ *                 shared page) and RAM objects; DOM_OPEN and DOM_RAM
+ *   hub-grant.c   grant handles: maptracks, and clean-up of what a dead
+ *                 mapper held or a gone granter granted
+ *   hub-evtchn.c  binding and closing event channels
  *   hub.c         connections: HELLO, dispatch, the poll loop, listening
+ *
+ * Grant maps, copies, grants, ends and event delivery happen in the
+ * processes themselves, on each domain's shared page (shm.h); the hub makes
+ * those pages, hands them over, and is the only one to bind ports and to
+ * clean up after a connection.
  *
  * Trust: every peer may be hostile.  Every length, index, domain and ref in
  * a request is checked before use; a request that breaks the framing closes
@@ -17,7 +24,7 @@
 #ifndef GM_BACKENDS_EMU_HUB_INTERNAL_H
 #define GM_BACKENDS_EMU_HUB_INTERNAL_H
 
-#include "gnttab.h"
+#include "shm.h"
 #include "wire.h"
 
 #include <stdbool.h>
@@ -25,9 +32,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define EVT_MAX_PORTS 4096u          /* 2-level ABI, 64-bit guest */
+#define EVT_MAX_PORTS GM__EV_PORTS
 #define CONN_MAX 1024u
-#define CONN_MAP_MAX (1u << 20)      /* pages one connection may map */
 #define RAM_MAX (64ull << 30)
 
 struct conn;
@@ -38,17 +44,18 @@ struct xnode;
 
 /* A RAM object: the memfd of one guest gntshr connection. */
 struct ram {
+	struct ram *next;
+	uint32_t id;   /* in its domain: entries name it */
 	int fd;        /* read-write, as the guest sent it */
 	int ro_fd;     /* read-only reopening (-1: fall back to fd) */
-	uint8_t *base; /* the hub's own mapping, for grant copy */
 	uint32_t pages;
-	unsigned refs; /* the owning connection + every entry in use */
 };
 
 enum { PORT_FREE, PORT_UNBOUND, PORT_INTER };
 
+/* The hub's own record of a port; the shared page mirrors it (evtchn.h). */
 struct port {
-	uint8_t state, pending, masked, queued;
+	uint8_t state;
 	uint16_t remote; /* UNBOUND: who may bind; INTER: the peer domain */
 	uint32_t rport;  /* INTER: the peer port */
 	struct conn *owner;
@@ -60,33 +67,27 @@ struct domain {
 	pid_t pid;       /* the owning process (domains other than 0) */
 	unsigned nconns;
 	bool dying;      /* no connection left, entries still mapped */
-	struct gm__gt gt; /* its grant table (gnttab.c) */
+	uint64_t instance;
+	int shm_fd;      /* its shared page: grant table and event channels */
+	struct gm__emu_dom_shm *shm;
+	struct ram *rams;
+	uint32_t next_ram;
 	struct port *ports;
 	uint32_t nports; /* slots allocated */
-};
-
-/* One GNT_MAP batch of one connection (maptrack). */
-struct maph {
-	struct maph *next;
-	uint64_t id;
-	struct domain *dom;
-	bool rw;
-	uint32_t count;
-	uint32_t refs[];
 };
 
 struct conn {
 	struct conn *next;
 	int fd, evfd;
+	uint32_t id;   /* never 0, never reused */
 	uint32_t kind; /* 0 until HELLO */
 	bool dead;
 	pid_t pid;
 	struct domain *dom;
-	struct ram *ram;         /* GNTSHR */
-	struct maph *maps;       /* GNTTAB */
-	uint64_t mapped;
-	uint32_t *ready;         /* EVTCHN: delivered ports, FIFO */
-	unsigned nready, cready;
+	struct ram *ram;         /* GNTSHR: in dom->rams */
+	int mt_fd;               /* GNTTAB: the maptrack */
+	struct gm__emu_maptrack *mt;
+	size_t mt_size;
 	struct watch *watches;   /* XS */
 	unsigned nwatches;
 	struct wevent *wq, **wq_tail;
@@ -104,7 +105,8 @@ struct hub {
 	struct xnode *root;
 	unsigned xs_nodes;
 	uint64_t gen;
-	uint64_t next_map;
+	uint32_t next_id;
+	uint64_t next_instance;
 	uint32_t next_tx;
 	uint8_t *in, *out;
 };
@@ -161,27 +163,39 @@ void gm__hub_xs_release(struct hub *h, struct conn *c);
 /* ---- hub-domain.c: domains and their RAM ---- */
 
 struct domain *gm__hub_dom_find(struct hub *h, unsigned id);
-/* Domain @id with its xenstore directory, owned by process @pid; NULL: no memory. */
+/* Domain @id with its xenstore directory and shared page, owned by process
+ * @pid; NULL: no memory. */
 struct domain *gm__hub_dom_create(struct hub *h, uint16_t id, pid_t pid);
 /* Connection @c joins domain @id: 0, -EINVAL, -EBUSY (dying), -EEXIST
  * (another process's), -ENOMEM. */
 int gm__hub_dom_join(struct hub *h, struct conn *c, uint32_t id);
-/* A connection of @d went: the last one tears the domain down as Xen does. */
+/* A connection of @d went: the last one tears the domain down as Xen does
+ * and leaves it dying (gm__hub_gnt_sweep() frees it). */
 void gm__hub_dom_leave(struct hub *h, struct domain *d);
-/* Free @d if it is neither dom0, nor joined, nor mapped. */
-void gm__hub_dom_maybe_free(struct hub *h, struct domain *d);
 void gm__hub_dom_free(struct hub *h, struct domain *d);
-/* A RAM object from the sealed memfd @fd of @size bytes: 0 or -EINVAL/-ENOMEM. */
-int gm__hub_ram_new(int fd, uint64_t size, struct ram **out);
-/* Drop one reference (NULL is fine). */
-void gm__hub_ram_put(struct ram *r);
+/* Grant entries of @d in use, with busy bits, and their map counts. */
+void gm__hub_dom_counts(struct domain *d, unsigned *used, unsigned *mapped, unsigned *maps);
+/* A RAM object of @d from the sealed memfd @fd of @size bytes (taken on
+ * success): 0 or -EINVAL/-ENOMEM. */
+int gm__hub_ram_new(struct domain *d, int fd, uint64_t size, struct ram **out);
+/* Drop RAM object @r of @d (NULL is fine). */
+void gm__hub_ram_free(struct domain *d, struct ram *r);
+/* Serve DOM_OPEN or DOM_RAM. */
+int gm__hub_dom_request(struct hub *h, struct rq *q);
 
-/* ---- hub-grant.c: grant tables ---- */
+/* ---- hub-grant.c: grant handles ---- */
 
-/* Serve a GM__EMU_GNT_* or GM__EMU_SHR_* request. */
-int gm__hub_gnt_request(struct hub *h, struct rq *q);
-/* Release @c's mappings and revoke its grants. */
+/* HELLO of a GNTTAB or GNTSHR connection: its maptrack, its RAM object. */
+int gm__hub_gnt_hello(struct hub *h, struct rq *q, const struct gm__emu_hello *hello,
+		      struct gm__emu_hello_rep *rep);
+/* Release what @c's mappings held and revoke its grants. */
 void gm__hub_gnt_release(struct hub *h, struct conn *c);
+/*
+ * Free the dying domains nobody maps any more (their last unmap happens in
+ * the mapper, so the hub looks: before it answers about domains, and now
+ * and then).  Returns true if some stay dying.
+ */
+bool gm__hub_gnt_sweep(struct hub *h);
 
 /* ---- hub-evtchn.c: event channels ---- */
 

@@ -24,14 +24,14 @@
 static int h_info(struct hub *h, struct rq *q)
 {
 	struct gm__emu_info info = {0};
-	struct domain *d = q->arg <= 0xffff ? gm__hub_dom_find(h, q->arg) : NULL;
+	struct domain *d;
 
+	d = q->arg <= 0xffff ? gm__hub_dom_find(h, q->arg) : NULL;
 	if (d) {
 		info.exists = 1;
 		info.dying = d->dying;
 		info.connections = d->nconns;
-		info.grants = d->gt.used;
-		gm__gt_counts(&d->gt, &info.mapped, &info.maps);
+		gm__hub_dom_counts(d, &info.grants, &info.mapped, &info.maps);
 		info.ports = gm__hub_evt_ports(d);
 		for (struct conn *c = h->conns; c; c = c->next)
 			if (c->dom == d)
@@ -45,7 +45,8 @@ static int h_info(struct hub *h, struct rq *q)
 static int h_hello(struct hub *h, struct rq *q)
 {
 	struct gm__emu_hello hello;
-	int r;
+	struct gm__emu_hello_rep rep = {.id = q->c->id};
+	int r = 0;
 
 	if (q->c->kind || q->len != sizeof(hello))
 		return -EPROTO;
@@ -59,34 +60,33 @@ static int h_hello(struct hub *h, struct rq *q)
 		return -EINVAL;
 	if (hello.kind != GM__EMU_K_CONTROL && (r = gm__hub_dom_join(h, q->c, hello.domid)) < 0)
 		return r;
-	if (hello.kind == GM__EMU_K_GNTSHR) {
-		r = gm__hub_ram_new(q->fds[0], hello.ram_size, &q->c->ram);
-		if (r < 0) {
-			gm__hub_dom_leave(h, q->c->dom);
-			q->c->dom = NULL;
-			return r;
-		}
-		q->fds[0] = -1; /* the RAM object owns it now */
+	if (hello.kind == GM__EMU_K_GNTTAB || hello.kind == GM__EMU_K_GNTSHR) {
+		r = gm__hub_gnt_hello(h, q, &hello, &rep);
 	} else if (want_fd) {
 		/* an eventfd: never let a write to it block the hub */
 		int fl = fcntl(q->fds[0], F_GETFL);
 
 		if (fl < 0 || fcntl(q->fds[0], F_SETFL, fl | O_NONBLOCK) < 0) {
-			gm__hub_dom_leave(h, q->c->dom);
-			q->c->dom = NULL;
-			return -EINVAL;
+			r = -EINVAL;
+		} else {
+			q->c->evfd = q->fds[0];
+			q->fds[0] = -1;
 		}
-		q->c->evfd = q->fds[0];
-		q->fds[0] = -1;
+	}
+	if (r < 0) {
+		gm__hub_dom_leave(h, q->c->dom);
+		q->c->dom = NULL;
+		return r;
 	}
 	q->c->kind = hello.kind;
+	memcpy(q->out, &rep, sizeof(rep));
+	q->olen = sizeof(rep);
 	return 0;
 }
 
 static void conn_destroy(struct hub *h, struct conn *c)
 {
 	gm__hub_gnt_release(h, c);
-	gm__hub_ram_put(c->ram);
 	gm__hub_evt_release(h, c);
 	gm__hub_xs_release(h, c);
 	if (c->dom)
@@ -102,6 +102,10 @@ static int dispatch(struct hub *h, struct rq *q)
 {
 	if (!q->c->kind && q->type != GM__EMU_HELLO)
 		return -EPROTO;
+	/* a dying domain's last unmap happens in its mapper: before anything
+	 * that answers about domains, see which went */
+	if (q->type == GM__EMU_HELLO || q->type == GM__EMU_INFO || q->type == GM__EMU_DOM_OPEN)
+		gm__hub_gnt_sweep(h);
 	switch (q->type) {
 	case GM__EMU_HELLO:
 		return h_hello(h, q);
@@ -115,14 +119,11 @@ static int dispatch(struct hub *h, struct rq *q)
 		return 0;
 	case GM__EMU_INFO:
 		return h_info(h, q);
-	case GM__EMU_GNT_MAP:
-	case GM__EMU_GNT_UNMAP:
-	case GM__EMU_GNT_COPY:
-	case GM__EMU_SHR_GRANT:
-	case GM__EMU_SHR_END:
-		return gm__hub_gnt_request(h, q);
+	case GM__EMU_DOM_OPEN:
+	case GM__EMU_DOM_RAM:
+		return gm__hub_dom_request(h, q);
 	}
-	if (q->type >= GM__EMU_EVT_BIND_UNBOUND && q->type <= GM__EMU_EVT_PENDING)
+	if (q->type >= GM__EMU_EVT_BIND_UNBOUND && q->type <= GM__EMU_EVT_PEER)
 		return gm__hub_evt_request(h, q);
 	if (q->type >= GM__EMU_XS_READ && q->type <= GM__EMU_XS_TX_END)
 		return gm__hub_xs_request(h, q);
@@ -188,7 +189,11 @@ static void hub_accept(struct hub *h)
 	}
 	c->fd = fd;
 	c->evfd = -1;
+	c->mt_fd = -1;
 	c->pid = cred.pid;
+	do
+		c->id = ++h->next_id;
+	while (!c->id);
 	c->wq_tail = &c->wq;
 	c->next = h->conns;
 	h->conns = c;
@@ -199,13 +204,17 @@ static void hub_loop(struct hub *h)
 {
 	struct pollfd *pfd = calloc(CONN_MAX + 2, sizeof(*pfd));
 	struct conn **who = calloc(CONN_MAX + 2, sizeof(*who));
+	bool dying = false;
 
 	if (!pfd || !who) {
 		gm__err("emu hub: out of memory");
 		goto out;
 	}
+
 	while (h->running) {
+		bool gone = false;
 		unsigned n = 2;
+		int k;
 
 		pfd[0] = (struct pollfd){.fd = h->lfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = h->sfd, .events = POLLIN};
@@ -213,7 +222,10 @@ static void hub_loop(struct hub *h)
 			pfd[n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
 			who[n++] = c;
 		}
-		if (poll(pfd, n, -1) < 0) {
+		/* a dying domain goes with its last unmap, which only its
+		 * mapper sees: look now and then when nobody asks */
+		k = poll(pfd, n, dying ? 500 : -1);
+		if (k < 0) {
 			if (errno == EINTR)
 				continue;
 			gm__err("emu hub: poll: %s", strerror(errno));
@@ -240,10 +252,13 @@ static void hub_loop(struct hub *h)
 			if (c->dead) {
 				*pp = c->next;
 				conn_destroy(h, c);
+				gone = true;
 			} else {
 				pp = &c->next;
 			}
 		}
+		if (gone || (dying && !k))
+			dying = gm__hub_gnt_sweep(h);
 		if (pfd[0].revents & POLLIN)
 			hub_accept(h);
 	}

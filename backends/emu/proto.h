@@ -7,8 +7,16 @@
  * reads one reply; the hub never sends anything unsolicited.  Asynchronous
  * news (an event channel fired, a watch fired) is signalled through an
  * eventfd the client hands over in its HELLO; the client then fetches the
- * news with a request.  That keeps the client free of reader threads and
- * makes the handle's fd (the eventfd) pollable.
+ * news with a request (watches) or from shared memory (event channels).
+ * That keeps the client free of reader threads and makes the handle's fd
+ * (the eventfd) pollable.
+ *
+ * Grant maps, unmaps, copies, grants, ends of access, notifies, unmasks and
+ * pending queries are no messages at all: they work on the domains' shared
+ * pages (shm.h), which a client gets once per domain with DOM_OPEN, and on
+ * RAM objects it gets once each with DOM_RAM.  The hub binds and closes
+ * event channels, runs the xenstore and domains' lives, and cleans up what
+ * a connection that goes held.
  *
  * A message is a struct gm__emu_hdr followed by hdr.len payload bytes, at
  * most GM__EMU_MSG_MAX in all.  File descriptors travel as SCM_RIGHTS.
@@ -22,15 +30,11 @@
 #include <stdint.h>
 
 #define GM__EMU_MAGIC 0x676d656du /* "gmem" */
-#define GM__EMU_VERSION 1u
+#define GM__EMU_VERSION 2u
 /* Well under the default AF_UNIX send buffer (212992 bytes). */
 #define GM__EMU_MSG_MAX (128u * 1024u)
-#define GM__EMU_MAX_FDS 16u /* fds in one reply (distinct RAM objects per map) */
-
-/* Per-chunk limits the client splits by (each fits GM__EMU_MSG_MAX). */
-#define GM__EMU_MAP_CHUNK 8192u   /* refs per GNT_MAP request */
-#define GM__EMU_COPY_DATA 65536u  /* payload bytes per GNT_COPY request/reply */
-#define GM__EMU_COPY_SEGS 1024u   /* segments per GNT_COPY request */
+#define GM__EMU_MAX_FDS 4u /* fds in one message */
+#define GM__EMU_MAPTRACK_MAX (1u << 20) /* pages one gnttab handle may map */
 
 /* Xenstore limits, as xenstored's. */
 #define GM__EMU_XS_PATH_MAX 3072u
@@ -39,7 +43,7 @@
 enum gm__emu_kind {
 	GM__EMU_K_CONTROL = 1, /* introspection / shutdown; claims no domain */
 	GM__EMU_K_DOMAIN,      /* the world: keeps its domain alive */
-	GM__EMU_K_GNTTAB,
+	GM__EMU_K_GNTTAB,      /* HELLO's reply carries the maptrack */
 	GM__EMU_K_GNTSHR,      /* HELLO carries the RAM memfd */
 	GM__EMU_K_EVTCHN,      /* HELLO carries an eventfd */
 	GM__EMU_K_XS,          /* HELLO carries an eventfd */
@@ -51,18 +55,13 @@ enum gm__emu_type {
 	GM__EMU_INFO,
 	GM__EMU_BYE, /* the client closes: the hub cleans up, replies, hangs up */
 
-	GM__EMU_GNT_MAP = 16,
-	GM__EMU_GNT_UNMAP,
-	GM__EMU_GNT_COPY,
-	GM__EMU_SHR_GRANT,
-	GM__EMU_SHR_END,
+	GM__EMU_DOM_OPEN = 16, /* a domain's shared page */
+	GM__EMU_DOM_RAM,       /* one of a domain's RAM objects */
 
 	GM__EMU_EVT_BIND_UNBOUND = 32,
 	GM__EMU_EVT_BIND_INTER,
 	GM__EMU_EVT_UNBIND,
-	GM__EMU_EVT_NOTIFY,
-	GM__EMU_EVT_UNMASK,
-	GM__EMU_EVT_PENDING,
+	GM__EMU_EVT_PEER,      /* the eventfd of an event-channel handle */
 
 	GM__EMU_XS_READ = 48,
 	GM__EMU_XS_WRITE,
@@ -85,13 +84,21 @@ struct gm__emu_hdr {
 	uint32_t arg;    /* small per-type argument (see below) */
 };
 
-/* HELLO request payload.  Reply: status only. */
+/* HELLO request payload.  Reply: status, payload gm__emu_hello_rep. */
 struct gm__emu_hello {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t kind;    /* enum gm__emu_kind */
 	uint32_t domid;   /* the domain the peer runs in */
 	uint64_t ram_size; /* GNTSHR: bytes of the memfd sent along */
+};
+
+/* HELLO reply payload; a GNTTAB reply carries the maptrack's memfd. */
+struct gm__emu_hello_rep {
+	uint32_t id;      /* the connection's id: grant owner, port owner */
+	uint32_t ram;     /* GNTSHR: the RAM object's id in the domain */
+	uint32_t mt_cap;  /* GNTTAB: records in the maptrack */
+	uint32_t pad;
 };
 
 /* INFO: request arg = domid; reply payload: */
@@ -107,61 +114,33 @@ struct gm__emu_info {
 };
 
 /*
- * GNT_MAP request: payload gm__emu_map_req + refs[count].  Reply payload:
- * gm__emu_map_rep + gm__emu_frame[count]; fds: nfds RAM objects (read-only
- * fds for read-only maps) indexed by gm__emu_frame.slot.
+ * DOM_OPEN: arg = domid (DOMID_SELF allowed).  Reply payload gm__emu_dom;
+ * one fd: the domain's shared page (struct gm__emu_dom_shm), read-write.
+ * -ESRCH for a domain the hub does not know.
  */
-struct gm__emu_map_req {
+struct gm__emu_dom {
+	uint64_t instance;
+	uint64_t size;    /* bytes of the shared page's file */
 	uint32_t domid;
-	uint32_t prot;  /* GM_PROT_* */
-	uint32_t count;
-	uint32_t pad;
-};
-struct gm__emu_map_rep {
-	uint64_t handle; /* pass to GNT_UNMAP */
-	uint32_t nfds;
-	uint32_t pad;
-};
-struct gm__emu_frame {
-	uint32_t slot; /* index into the fds of the reply */
-	uint32_t page; /* page index in that RAM object */
-};
-
-/* GNT_UNMAP request payload: one uint64_t handle. */
-
-/*
- * GNT_COPY request: arg = count; payload gm__emu_seg[count] then the bytes
- * of every segment whose source is local (flags lacks SOURCE_GREF), in order.
- * Reply: payload int32_t status[count] then the bytes of every segment whose
- * destination is local and whose status is okay, in order.
- */
-struct gm__emu_seg {
-	uint32_t flags; /* GM_COPY_SOURCE_GREF / GM_COPY_DEST_GREF */
-	uint32_t len;
-	uint32_t src_ref, src_off, src_dom;
-	uint32_t dst_ref, dst_off, dst_dom;
-};
-
-/* SHR_GRANT request: gm__emu_grant_req + frames[count] (uint32_t pages of
- * the connection's RAM).  Reply: refs[count] (uint32_t). */
-struct gm__emu_grant_req {
-	uint32_t domid;
-	uint32_t writable;
-	uint32_t count;
 	uint32_t pad;
 };
 
 /*
- * SHR_END request: arg = 1 to defer busy entries (unshare/close: they are
- * revoked now and freed on their last unmap), 0 for end_access (-EBUSY if
- * any is mapped, nothing changed); payload refs[].  Reply status: the number
- * of deferred entries (or -errno).
+ * DOM_RAM: payload gm__emu_ram_req.  Reply payload: uint32_t pages; two
+ * fds: the RAM memfd read-write and a read-only reopening of it.
+ * -ESRCH if that life of the domain is over, -ENOENT if the RAM object is
+ * gone (its granting handle closed: its grants are revoked).
  */
+struct gm__emu_ram_req {
+	uint64_t instance;
+	uint32_t domid;
+	uint32_t ram;
+};
 
-/* EVT_*: arg = port (UNBIND/NOTIFY/UNMASK) or remote domid (BIND_UNBOUND);
+/* EVT_*: arg = port (UNBIND), remote domid (BIND_UNBOUND), or the handle
+ * id (PEER: reply fd = that handle's eventfd, -ENOENT if it is gone).
  * BIND_INTER payload: uint32_t remote, uint32_t remote_port.  Reply status:
- * the port or 0 or -errno.  PENDING reply: status = port or -EAGAIN, arg = 1
- * when more ports are ready. */
+ * the port or 0 or -errno. */
 
 /*
  * XS_*: request arg = transaction id.  Payload: the path, NUL-terminated,

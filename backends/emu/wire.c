@@ -113,7 +113,7 @@ drop:
 }
 
 int gm__emu_connect(const char *path, uint32_t kind, gm_domid domid, const int *fds,
-		    unsigned nfds, uint64_t ram_size)
+		    unsigned nfds, uint64_t ram_size, struct gm__emu_hello_rep *rep, int *rfd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct gm__emu_hello hello = {.magic = GM__EMU_MAGIC, .version = GM__EMU_VERSION,
@@ -121,9 +121,12 @@ int gm__emu_connect(const char *path, uint32_t kind, gm_domid domid, const int *
 	struct gm__emu_hdr hdr = {.type = GM__EMU_HELLO, .len = sizeof(hello)};
 	struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
 	unsigned char buf[256];
-	unsigned nr;
+	int got[GM__EMU_MAX_FDS];
+	unsigned nr = 0;
 	int fd, r;
 
+	if (rfd)
+		*rfd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
 	strcpy(sa.sun_path, path);
@@ -136,10 +139,20 @@ int gm__emu_connect(const char *path, uint32_t kind, gm_domid domid, const int *
 	}
 	r = gm__emu_send(fd, &hdr, &iov, 1, fds, nfds, 0);
 	if (r == 0)
-		r = gm__emu_recv(fd, buf, sizeof(buf), NULL, 0, &nr, 0);
+		r = gm__emu_recv(fd, buf, sizeof(buf), got, GM__EMU_MAX_FDS, &nr, 0);
 	if (r == 0) {
 		memcpy(&hdr, buf, sizeof(hdr));
 		r = hdr.type != GM__EMU_HELLO ? -EPROTO : hdr.status;
+		if (r == 0 && hdr.len != sizeof(*rep))
+			r = -EPROTO;
+		if (r == 0 && rep)
+			memcpy(rep, buf + sizeof(hdr), sizeof(*rep));
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		if (r == 0 && rfd && *rfd < 0)
+			*rfd = got[i];
+		else
+			close(got[i]);
 	}
 	if (r == 0)
 		return fd;

@@ -32,10 +32,12 @@ int gm__emu_recv(int fd, void *buf, size_t cap, int *fds, unsigned maxfds, unsig
 /*
  * gm__emu_connect - connect to the hub at @path and say HELLO as a @kind
  * connection running in @domid, passing @nfds fds (and @ram_size for a
- * GNTSHR connection's RAM).  Returns the connected fd, or -EINVAL (path too
- * long), the errno of socket/connect, or the hub's refusal (-errno).
+ * GNTSHR connection's RAM).  *@rep (if not NULL) gets the hub's answer,
+ * *@rfd (if not NULL) the fd it sent along, or -1.  Returns the connected
+ * fd, or -EINVAL (path too long), the errno of socket/connect, or the hub's
+ * refusal (-errno).
  */
 int gm__emu_connect(const char *path, uint32_t kind, gm_domid domid, const int *fds,
-		    unsigned nfds, uint64_t ram_size);
+		    unsigned nfds, uint64_t ram_size, struct gm__emu_hello_rep *rep, int *rfd);
 
 #endif /* GM_BACKENDS_EMU_WIRE_H */

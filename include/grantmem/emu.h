@@ -2,15 +2,31 @@
 /*
  * grantmem: the emulated Xen ("emulated world").
  *
- * A hub process holds all Xen state: per-domain grant tables (v1 entries with
- * the busy bits that make ending access fail while mapped), event channels
- * and a xenstore tree with watches, transactions and permissions.  Every
- * process that opens the world "<socket path>[,domid=N][,ram=BYTES]" with
- * gm_emu_open(), or "emu:<socket path>..." with gm_xen_open() (world.h),
- * joins as domain N (default 0, the backend domain dom0).
- * A guest's RAM is a sealed memfd it shares with the hub; a backend that maps
- * a grant gets the granted frames mapped from that memfd at an address of its
- * own, so it sees the guest's bytes exactly as through gntdev.
+ * A hub process runs the xenstore (a tree with watches, transactions and
+ * permissions) and the domains' lives, and hands out what the processes
+ * share: each domain's grant table (v1 entries with the busy bits that make
+ * ending access fail while mapped) and event channels live in a page of
+ * shared memory.  Every process that opens the world
+ * "<socket path>[,domid=N][,ram=BYTES]" with gm_emu_open(), or
+ * "emu:<socket path>..." with gm_xen_open() (world.h), joins as domain N
+ * (default 0, the backend domain dom0).
+ * A guest's RAM is a sealed memfd it registers with the hub; a backend that
+ * maps a grant gets the granted frames mapped from that memfd at an address
+ * of its own, so it sees the guest's bytes exactly as through gntdev.
+ *
+ * Grants, maps, unmaps, grant copies, ends of access, notifies, unmasks and
+ * pending queries send no message to the hub: a process gets a domain's
+ * shared page and RAM memfds from the hub once, the first time it uses the
+ * domain, and then follows Xen's protocol with atomic operations on the
+ * shared entries, as Xen itself does: the mapper sets the busy bits with a
+ * compare-and-swap after checking permit, grantee and read-only, the
+ * granter ends access with a compare-and-swap that fails while they are set.
+ * Binding and closing event channels, xenstore and introspection are
+ * requests to the hub.  gm_evtchn_pending() returns the delivered ports of
+ * the handle in port order, starting after the last one it returned (a
+ * fair set, where Linux keeps a ring in delivery order).  A gnttab handle
+ * maps at most 1048576 pages at once (-ENOSPC beyond, as its own budget,
+ * gm_gnttab_set_max_grants(), gives).
  *
  *   domid=N    0..GM_DOMID_MAX (32751).  A domain other than 0 belongs to one
  *              process at a time (-EEXIST for another one); dom0 is shared.
@@ -22,28 +38,38 @@
  * dies) the hub revokes its grants (entries still mapped by a backend stay
  * until that backend unmaps, as on Xen), closes its event channels (their
  * peers become unbound), drops its watches and transactions, removes
- * /local/domain/<id> and fires "@releaseDomain".  A backend that dies loses
- * its mappings: the hub clears the busy bits it held.
+ * /local/domain/<id> and fires "@releaseDomain"; the domain stays dying
+ * until nobody maps its grants any more.  A backend that dies loses its
+ * mappings: every gnttab handle records what it maps in memory it shares
+ * with the hub, which clears the busy bits a dead backend held.
  *
  * Error codes follow the table in xen.h; see each call there.  Beyond it:
  * the hub unreachable gives -ENOENT/-ECONNREFUSED at open and -ECONNRESET
- * afterwards; event channel calls on ports not bound through the handle give
+ * afterwards (also from gm_evtchn_pending() with no port pending, though it
+ * sends no message); event channel calls on ports not bound through the handle give
  * -ENOTCONN (as Linux's /dev/xen/evtchn); gm_gnttab_copy statuses are Xen's:
  * GNTST_bad_gntref for a ref beyond the table, GNTST_general_error for a ref
  * not granted to the caller or a write into a read-only grant,
  * GNTST_bad_domain for an unknown domain.
  *
- * Closing a handle is synchronous: when gm_*_close() returns, the hub has
- * released what it held (mappings, ports, watches, grants), so a query made
- * next sees the cleanup.  A peer that dies is noticed asynchronously.
+ * Closing a handle is synchronous: when gm_*_close() returns, what it held
+ * is released (mappings, ports, watches, grants), so a query made next sees
+ * the cleanup.  A peer that dies is noticed asynchronously, and so is the
+ * last unmap of a dying domain (it happens in the mapper): the hub looks
+ * when asked, and every half second meanwhile.
  *
  * Like Xen, binding an interdomain event channel conservatively raises an
  * event on the new local port: expect one spurious event after
  * gm_evtchn_bind_interdomain().
  *
- * Isolation is enforced by the protocol, not by the kernel: a process that
- * maps a grant receives a file descriptor for the granting process's RAM
- * (read-only for read-only maps).  It is a test world, not a sandbox.
+ * It is a test world, not a sandbox.  The protocol keeps honest processes
+ * to Xen's rules, the kernel does not: every process of the world can read
+ * and write the shared grant tables and event channels of the domains it
+ * has used (its own and its peers'), and a process that maps a grant holds
+ * a descriptor for the granter's whole RAM (read-only mappings come from a
+ * read-only one).  A misbehaving process can corrupt other domains' tables
+ * and pages; the hub reads the shared memory only to count and clean up,
+ * and survives whatever it finds there.
  */
 #ifndef GRANTMEM_EMU_H
 #define GRANTMEM_EMU_H
@@ -152,9 +178,9 @@ GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_in
 
 /*
  * gm_emu_mapped_count - how many grant entries of domain @granter are
- * mapped right now (busy bits set) by anyone; tests use it to prove that
- * nothing stays mapped.  0 for an unknown domain.  The hub sees a dead peer
- * asynchronously: poll until the count drops.
+ * mapped right now (busy bits set, in its shared table) by anyone; tests use
+ * it to prove that nothing stays mapped.  0 for an unknown domain.  The hub
+ * sees a dead peer asynchronously: poll until the count drops.
  * Returns 0 or a negative errno as gm_emu_domain_info().  Thread-safe.
  */
 GM_API int gm_emu_mapped_count(gm_xen *x, gm_domid granter, unsigned *n);

@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-gnttab: the emulated Xen's grant table (backends/emu/gnttab.c, the
- * code the hub runs) against a model of Xen's v1 grant-table rules.
+ * shared-memory table that granting processes, mapping processes and the
+ * hub all work on) against a model of Xen's v1 grant-table rules.
  *
- * The input is a program over one domain's table: three granting
- * connections (owners) grant pages to domains 1..3; grantees map batches of
- * refs (read-only or read-write), unmap them, end access (immediately or
- * deferred, lists with duplicates and foreign refs), copy-check, and
- * connections go away.  The model keeps, per ref: in use, owner, grantee,
- * read-only, revoked, frame, read and write map counts.
+ * The input is a program over one domain's table: three granting handles
+ * (owners) grant pages of two RAM objects to domains 1..3; grantees map
+ * batches of refs (read-only or read-write; a batch that fails part-way is
+ * unmapped again, as gntdev does), unmap them, end access (immediately or
+ * deferred, lists with duplicates and foreign refs), copy (a pin and its
+ * release), and owners go away.  The model keeps, per ref: in use, owner,
+ * grantee, read-only, revoked, RAM object, frame, read and write map
+ * counts.
  *
  * Checked after every operation: each result (refs handed out, map
- * permission, end-access errno and deferred count, copy status) is the
- * model's; every entry's flags (permit, readonly, reading, writing) and
- * counts are the model's; used equals the model's live entries; RAM
- * references equal the entries that hold them.  At the end every batch is
- * unmapped and every owner revoked: the table must be empty and every RAM
- * reference dropped.
+ * permission and the frame and RAM it gives, end-access errno and deferred
+ * count, copy status) is the model's; every entry's flags (permit,
+ * readonly, reading, writing), grantee, owner, RAM, frame and counts are
+ * the model's; used (the counter and a scan) equals the model's live
+ * entries.  At the end every batch is unmapped and every owner revoked: the
+ * table must be empty.
  */
 #include "config.h"
 
@@ -29,7 +32,7 @@
 #include <stdbool.h>
 
 #define NOWNER 3
-#define NRAMOBJ 2
+#define NRAMOBJ 2 /* RAM object ids 1..NRAMOBJ */
 #define MAXREF 1400 /* a few grant frames: growth is exercised */
 /*
  * Entries a program may grow the table to with its big grants (a grant
@@ -42,8 +45,8 @@
 
 struct mref {
 	bool used, revoked, ro;
-	int owner; /* index into owners[], -1 when revoked */
-	int ram;
+	int owner; /* 0..NOWNER-1, -1 when revoked */
+	uint32_t ram;
 	uint16_t grantee;
 	uint32_t frame, rd, wr;
 };
@@ -54,28 +57,16 @@ struct batch {
 	uint32_t refs[BATCH_MAX];
 };
 
-static struct gm__gt gt;
+static struct gm__gt gt; /* as the domain's shared page holds it */
 static struct mref model[GM__GT_MAX_ENTRIES];
 static struct batch batches[NBATCH];
-static int ram_refs[NRAMOBJ];
-static int ram_objs[NRAMOBJ]; /* their addresses are the opaque RAM pointers */
-static char owners[NOWNER];   /* likewise for owners */
-static uint32_t hi_ref;       /* refs at or above have never been used */
+static uint32_t hi_ref; /* refs at or above have never been used */
 
-MODEL_LOOP static void ram_get(void *r)
+/* The handles' ids as the hub numbers them: never 0. */
+static uint32_t owner_id(int owner)
 {
-	ram_refs[(int *)r - ram_objs]++;
+	return 100u + (uint32_t)owner;
 }
-
-MODEL_LOOP static void ram_put(void *r)
-{
-	int i = (int *)r - ram_objs;
-
-	FUZZ_CHECK(ram_refs[i] > 0, "RAM %d put below zero", i);
-	ram_refs[i]--;
-}
-
-static const struct gm__gt_ram_ops ram_ops = {.get = ram_get, .put = ram_put};
 
 static uint32_t mused; /* entries in use in the model */
 
@@ -89,43 +80,44 @@ MODEL_LOOP static void model_free(uint32_t ref)
 /* The model's table matches the table, entry by entry. */
 MODEL_LOOP static void check_table(void)
 {
-	uint32_t used = 0;
-	int refs[NRAMOBJ] = {0};
+	uint32_t used = 0, size = atomic_load(&gt.size);
+	unsigned sused, smapped, smaps, mapped = 0, maps = 0;
 
-	for (uint32_t ref = 0; ref < hi_ref || ref < gt.size; ref++) {
+	for (uint32_t ref = 0; ref < hi_ref || ref < size; ref++) {
 		const struct mref *m = &model[ref];
+		struct gm__gt_view e;
 
-		if (ref >= gt.size) {
+		if (ref >= size) {
 			FUZZ_CHECK(!m->used, "model ref %u beyond the table", ref);
 			continue;
 		}
-		const struct gm__gt_ent *e = &gt.e[ref];
-		FUZZ_CHECK(!!e->ram == m->used, "ref %u in use: %d vs model %d", ref, !!e->ram,
-			   m->used);
+		gm__gt_peek(&gt, ref, &e);
+		FUZZ_CHECK(!!e.flags == m->used, "ref %u in use: flags 0x%x vs model %d", ref,
+			   e.flags, m->used);
 		if (!m->used)
 			continue;
 		used++;
-		refs[m->ram]++;
-		FUZZ_CHECK(e->ram == &ram_objs[m->ram], "ref %u RAM", ref);
-		FUZZ_CHECK(e->owner == (m->revoked ? NULL : &owners[m->owner]), "ref %u owner", ref);
-		FUZZ_CHECK(e->frame == m->frame && e->grantee == m->grantee, "ref %u frame/grantee",
-			   ref);
-		FUZZ_CHECK(e->rd_maps == m->rd && e->wr_maps == m->wr, "ref %u counts %u/%u vs %u/%u",
-			   ref, e->rd_maps, e->wr_maps, m->rd, m->wr);
+		mapped += m->rd || m->wr;
+		maps += m->rd + m->wr;
+		FUZZ_CHECK(e.ram == m->ram && e.frame == m->frame && e.grantee == m->grantee,
+			   "ref %u RAM/frame/grantee", ref);
+		FUZZ_CHECK(m->revoked || e.owner == owner_id(m->owner), "ref %u owner", ref);
+		FUZZ_CHECK(e.rd_maps == m->rd && e.wr_maps == m->wr, "ref %u counts %u/%u vs %u/%u",
+			   ref, e.rd_maps, e.wr_maps, m->rd, m->wr);
 		uint16_t want = (uint16_t)((m->revoked ? 0 : GM__GTF_PERMIT_ACCESS) |
 					   (m->ro ? GM__GTF_READONLY : 0) |
 					   (m->rd || m->wr ? GM__GTF_READING : 0) |
 					   (m->wr ? GM__GTF_WRITING : 0));
-		FUZZ_CHECK(e->flags == want, "ref %u flags 0x%x, model 0x%x", ref, e->flags, want);
+		FUZZ_CHECK(e.flags == want, "ref %u flags 0x%x, model 0x%x", ref, e.flags, want);
 		/* Xen's invariant: a revoked entry lives only while mapped. */
 		FUZZ_CHECK(!m->revoked || m->rd || m->wr, "ref %u revoked and unmapped", ref);
 	}
-	FUZZ_CHECK(gt.used == used, "used %u, model %u", gt.used, used);
-	for (int i = 0; i < NRAMOBJ; i++)
-		FUZZ_CHECK(ram_refs[i] == refs[i], "RAM %d refs %d, entries %d", i, ram_refs[i],
-			   refs[i]);
-	FUZZ_CHECK(gt.size % GM__GT_FRAME_ENTRIES == 0 && gt.size <= GM__GT_MAX_ENTRIES,
-		   "table size %u", gt.size);
+	FUZZ_CHECK(atomic_load(&gt.used) == used, "used %u, model %u", atomic_load(&gt.used), used);
+	gm__gt_counts(&gt, &sused, &smapped, &smaps);
+	FUZZ_CHECK(sused == used && smapped == mapped && smaps == maps,
+		   "counts %u/%u/%u, model %u/%u/%u", sused, smapped, smaps, used, mapped, maps);
+	FUZZ_CHECK(size % GM__GT_FRAME_ENTRIES == 0 && size <= GM__GT_MAX_ENTRIES,
+		   "table size %u", size);
 }
 
 static uint32_t pick_ref(struct fin *in)
@@ -161,8 +153,8 @@ MODEL_LOOP static void fill_frames(uint32_t *frames, uint32_t count)
 
 /* The table granted @refs (the model's choice @want): record them. */
 MODEL_LOOP static void model_grant(uint32_t count, const uint32_t *refs, const uint32_t *want,
-				   const uint32_t *frames, int owner, int ram, uint16_t grantee,
-				   bool w)
+				   const uint32_t *frames, int owner, uint32_t ram,
+				   uint16_t grantee, bool w)
 {
 	for (uint32_t i = 0; i < count; i++) {
 		FUZZ_CHECK(refs[i] == want[i], "grant ref %u: %u, model %u", i, refs[i], want[i]);
@@ -179,7 +171,8 @@ static void op_grant(struct fin *in)
 	static uint32_t frames[GM__GT_MAX_ENTRIES + 2], refs[GM__GT_MAX_ENTRIES + 2],
 		want[GM__GT_MAX_ENTRIES + 2];
 	uint32_t count = 1 + fin_below(in, 8), live;
-	int owner = fin_below(in, NOWNER), ram = fin_below(in, NRAMOBJ);
+	int owner = fin_below(in, NOWNER);
+	uint32_t ram = 1 + fin_below(in, NRAMOBJ);
 	uint16_t grantee = (uint16_t)(1 + fin_below(in, 3));
 	bool w = fin_u8(in) & 1;
 
@@ -207,8 +200,7 @@ static void op_grant(struct fin *in)
 		 * that is not the toolstack's. */
 		lowest_free(count, want);
 	}
-	int ret = gm__gt_grant(&gt, count, frames, &ram_objs[ram], &owners[owner], grantee, w,
-			       refs);
+	int ret = gm__gt_grant(&gt, count, frames, ram, owner_id(owner), grantee, w, refs);
 	if (GM__GT_FIRST_REF + live + count > GM__GT_MAX_ENTRIES) {
 		FUZZ_CHECK(ret == -ENOSPC, "grant into a full table: %d", ret);
 		return;
@@ -225,6 +217,14 @@ static bool model_mappable(uint32_t ref, uint16_t mapper, bool rw)
 	return m->used && !m->revoked && m->grantee == mapper && !(rw && m->ro);
 }
 
+/* One mapping of @ref more (@up) or less in the model. */
+static void model_count(uint32_t ref, bool rw, bool up)
+{
+	uint32_t *c = rw ? &model[ref].wr : &model[ref].rd;
+
+	*c = up ? *c + 1 : *c - 1;
+}
+
 static void op_map(struct fin *in)
 {
 	struct batch *b = &batches[fin_below(in, NBATCH)];
@@ -232,23 +232,33 @@ static void op_map(struct fin *in)
 	if (b->on)
 		return;
 	uint16_t mapper = (uint16_t)(1 + fin_below(in, 3));
-	bool rw = fin_u8(in) & 1, all = true;
+	bool rw = fin_u8(in) & 1;
+	uint32_t done = 0;
 	b->n = 1 + fin_below(in, BATCH_MAX);
-	for (uint32_t i = 0; i < b->n; i++) {
+	for (uint32_t i = 0; i < b->n; i++)
 		b->refs[i] = pick_ref(in);
-		bool ok = gm__gt_mappable(&gt, b->refs[i], mapper, rw);
-		FUZZ_CHECK(ok == model_mappable(b->refs[i], mapper, rw),
-			   "mappable ref %u by %u rw %d: %d", b->refs[i], mapper, rw, ok);
-		all &= ok;
+	/* ref by ref, as Xen maps a batch; a failure undoes the ones done */
+	for (; done < b->n; done++) {
+		uint32_t ref = b->refs[done], frame = 0, ram = 0;
+		bool want = model_mappable(ref, mapper, rw);
+		int r = gm__gt_map(&gt, ref, mapper, rw, &frame, &ram);
+
+		FUZZ_CHECK((r == 0) == want && (r == 0 || r == -EINVAL),
+			   "map ref %u by %u rw %d: %d, model %d", ref, mapper, rw, r, want);
+		if (r)
+			break;
+		FUZZ_CHECK(frame == model[ref].frame && ram == model[ref].ram,
+			   "map ref %u: frame %u RAM %u, model %u/%u", ref, frame, ram,
+			   model[ref].frame, model[ref].ram);
+		model_count(ref, rw, true);
 	}
-	if (!all)
-		return; /* the hub maps all or nothing */
-	for (uint32_t i = 0; i < b->n; i++) {
-		gm__gt_map(&gt, b->refs[i], rw);
-		if (rw)
-			model[b->refs[i]].wr++;
-		else
-			model[b->refs[i]].rd++;
+	if (done < b->n) {
+		while (done--) {
+			FUZZ_CHECK(gm__gt_unmap(&gt, b->refs[done], rw) == 0, "undo map of ref %u",
+				   b->refs[done]);
+			model_count(b->refs[done], rw, false);
+		}
+		return;
 	}
 	b->on = true;
 	b->rw = rw;
@@ -259,11 +269,10 @@ static void unmap_batch(struct batch *b)
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct mref *m = &model[b->refs[i]];
 
-		gm__gt_unmap(&gt, b->refs[i], b->rw);
-		if (b->rw)
-			m->wr--;
-		else
-			m->rd--;
+		int r = gm__gt_unmap(&gt, b->refs[i], b->rw);
+
+		FUZZ_CHECK(r == 0, "unmap ref %u: %d", b->refs[i], r);
+		model_count(b->refs[i], b->rw, false);
 		if (m->revoked && !m->rd && !m->wr)
 			model_free(b->refs[i]);
 	}
@@ -301,7 +310,7 @@ static void op_end(struct fin *in)
 			want = -EBUSY;
 	}
 	/* refs arrive unaligned from the wire: pass them so */
-	int ret = gm__gt_end(&gt, raw + 1, n, &owners[owner], defer);
+	int ret = gm__gt_end(&gt, raw + 1, n, owner_id(owner), defer);
 	if (want) {
 		FUZZ_CHECK(ret == want, "end: %d, model %d", ret, want);
 		return;
@@ -324,7 +333,7 @@ static void op_end(struct fin *in)
 
 MODEL_LOOP static void revoke_owner(int owner)
 {
-	gm__gt_revoke_owner(&gt, &owners[owner]);
+	gm__gt_revoke_owner(&gt, owner_id(owner));
 	for (uint32_t r = 0; r < hi_ref; r++) {
 		struct mref *m = &model[r];
 
@@ -339,12 +348,12 @@ MODEL_LOOP static void revoke_owner(int owner)
 
 static void op_copy(struct fin *in)
 {
-	uint32_t ref = pick_ref(in);
+	uint32_t ref = pick_ref(in), frame = 0, ram = 0;
 	uint16_t caller = (uint16_t)(1 + fin_below(in, 3));
 	bool writing = fin_u8(in) & 1;
-	int st = gm__gt_copy_check(&gt, ref, caller, writing), want;
+	int st = gm__gt_copy_pin(&gt, ref, caller, writing, &frame, &ram), want;
 
-	if (ref >= gt.size)
+	if (ref >= atomic_load(&gt.size))
 		want = GM_GNTST_BAD_GNTREF;
 	else if (!model[ref].used || model[ref].revoked || model[ref].grantee != caller ||
 		 (writing && model[ref].ro))
@@ -352,6 +361,18 @@ static void op_copy(struct fin *in)
 	else
 		want = GM_GNTST_OKAY;
 	FUZZ_CHECK(st == want, "copy check ref %u: %d, model %d", ref, st, want);
+	if (st != GM_GNTST_OKAY)
+		return;
+	FUZZ_CHECK(frame == model[ref].frame && ram == model[ref].ram, "copy ref %u: frame/RAM",
+		   ref);
+	/* while pinned the entry is busy: a plain end fails */
+	if (model[ref].rd + model[ref].wr == 0 && model[ref].owner >= 0) {
+		uint32_t one = ref;
+		int r = gm__gt_end(&gt, &one, 1, owner_id(model[ref].owner), false);
+
+		FUZZ_CHECK(r == -EBUSY, "end of ref %u pinned by a copy: %d", ref, r);
+	}
+	FUZZ_CHECK(gm__gt_unmap(&gt, ref, writing) == 0, "copy unpin of ref %u", ref);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -360,11 +381,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = {data, size};
 
-	gm__gt_init(&gt, &ram_ops);
+	/* what a fresh shared page holds: only the entries ever touched */
+	memset(gt.e, 0, atomic_load(&gt.size) * sizeof(gt.e[0]));
+	gm__gt_init(&gt);
 	memset(model, 0, hi_ref * sizeof(model[0]));
 	mused = 0;
 	memset(batches, 0, sizeof(batches));
-	memset(ram_refs, 0, sizeof(ram_refs));
 	hi_ref = 0;
 	for (unsigned steps = 0; in.n && steps < 256; steps++) {
 		switch (fin_below(&in, 7)) {
@@ -392,7 +414,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* the whole table now and then; its size every time */
 		if (steps % 16 == 15)
 			check_table();
-		FUZZ_CHECK(gt.used == mused, "used %u, model %u", gt.used, mused);
+		FUZZ_CHECK(atomic_load(&gt.used) == mused, "used %u, model %u",
+			   atomic_load(&gt.used), mused);
 	}
 	/* Teardown as the hub does when everything disconnects. */
 	for (unsigned i = 0; i < NBATCH; i++)
@@ -401,9 +424,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int o = 0; o < NOWNER; o++)
 		revoke_owner(o);
 	check_table();
-	FUZZ_CHECK(gt.used == 0, "%u entries left after teardown", gt.used);
-	for (int i = 0; i < NRAMOBJ; i++)
-		FUZZ_CHECK(ram_refs[i] == 0, "RAM %d keeps %d references", i, ram_refs[i]);
-	gm__gt_destroy(&gt);
+	FUZZ_CHECK(atomic_load(&gt.used) == 0, "%u entries left after teardown",
+		   atomic_load(&gt.used));
 	return 0;
 }
