@@ -280,6 +280,358 @@ static void t_batch(void)
 	ram_free(&g);
 }
 
+/*
+ * A batch: six chains of every shape (a read and a write request with
+ * their small direction copied, an indirect one mapped both ways, one-way
+ * chains) taken by one pop, mapped with one gm_map_sg per direction, and
+ * published together once the last of them is pushed.
+ */
+static void t_pop_batch(void)
+{
+	struct ram g = ram_new();
+	struct tq t;
+	struct tq_opts o = opts(16);
+	struct gm_vq_req *r[6];
+	struct gm_vq_stats s0, s1;
+	unsigned char *h = g.host + DATA_AREA;
+	const uint32_t want_len[6] = {513, 1, 800, 0, 200, 8};
+	bool notify = true;
+	int tok[6];
+
+	o.indirect = true;
+	o.event_idx = true;
+	tq_init(&t, &g, &o);
+	for (unsigned i = 0; i < 4; i++)
+		gm_test_fill(h + i * 0x1000, 0x1000, 50 + i);
+	const struct vqd_buf rd[3] = {{ga(DATA_AREA), 16, false},
+				      {ga(DATA_AREA + 0x4000), 512, true},
+				      {ga(DATA_AREA + 0x4200), 1, true}};
+	const struct vqd_buf wr[3] = {{ga(DATA_AREA + 0x1000), 16, false},
+				      {ga(DATA_AREA + 0x1100), 600, false},
+				      {ga(DATA_AREA + 0x4300), 1, true}};
+	const struct vqd_buf ind[5] = {{ga(DATA_AREA + 0x2000), 300, false},
+				       {ga(DATA_AREA + 0x2200), 300, false},
+				       {ga(DATA_AREA + 0x2400), 300, false},
+				       {ga(DATA_AREA + 0x5000), 400, true},
+				       {ga(DATA_AREA + 0x5200), 400, true}};
+	const struct vqd_buf only_rd = {ga(DATA_AREA + 0x3000), 100, false};
+	const struct vqd_buf only_wr[2] = {{ga(DATA_AREA + 0x6000), 100, true},
+					   {ga(DATA_AREA + 0x6100), 100, true}};
+	const struct vqd_buf mixed[2] = {{ga(DATA_AREA + 0x3100), 8, false},
+					 {ga(DATA_AREA + 0x6200), 8, true}};
+	int ids[6];
+
+	ids[0] = vqd_add(&t.d, rd, 3, 0, &tok[0]);
+	ids[1] = vqd_add(&t.d, wr, 3, 0, &tok[1]);
+	ids[2] = vqd_add(&t.d, ind, 5, ga(ITAB_AREA), &tok[2]);
+	ids[3] = vqd_add(&t.d, &only_rd, 1, 0, &tok[3]);
+	ids[4] = vqd_add(&t.d, only_wr, 2, 0, &tok[4]);
+	ids[5] = vqd_add(&t.d, mixed, 2, 0, &tok[5]);
+	for (unsigned i = 0; i < 6; i++)
+		ASSERT_TRUE(ids[i] >= 0);
+	gm_vq_stats(t.vq, &s0);
+	tq_pop_n(&t, r, 6);
+	gm_vq_stats(t.vq, &s1);
+	ASSERT_EQ_U64(s1.map_calls - s0.map_calls, 2); /* one per direction */
+	ASSERT_EQ_U64(s1.batches - s0.batches, 1);
+	ASSERT_EQ_U64(s1.requests - s0.requests, 6);
+	ASSERT_EQ(gm_vq_inflight(t.vq), 6);
+	for (unsigned i = 0; i < 6; i++) {
+		ASSERT_EQ(r[i]->id, ids[i]);
+		ASSERT_EQ(r[i]->error, 0);
+	}
+	/* the read: header copied, data and status mapped in place */
+	ASSERT_EQ(r[0]->nout, 1);
+	ASSERT_EQ(r[0]->nin, 2);
+	ASSERT_TRUE(vt_pattern_ok(r[0]->iov[0].iov_base, 16, 50));
+	ASSERT_PTR_EQ(r[0]->iov[1].iov_base, h + 0x4000);
+	ASSERT_PTR_EQ(r[0]->iov[2].iov_base, h + 0x4200);
+	/* the write: header and data in place, status copied */
+	ASSERT_EQ(r[1]->nout, 2);
+	ASSERT_EQ(r[1]->nin, 1);
+	ASSERT_PTR_EQ(r[1]->iov[0].iov_base, h + 0x1000);
+	ASSERT_PTR_EQ(r[1]->iov[1].iov_base, h + 0x1100);
+	ASSERT_TRUE(r[1]->iov[2].iov_base < (void *)g.host ||
+		    r[1]->iov[2].iov_base >= (void *)(g.host + RAM_SIZE));
+	/* indirect, both directions above GM_VQ_COPY_MAX: all mapped */
+	ASSERT_EQ(r[2]->nout, 3);
+	ASSERT_EQ(r[2]->nin, 2);
+	for (unsigned i = 0; i < 3; i++)
+		ASSERT_PTR_EQ(r[2]->iov[i].iov_base, h + 0x2000 + i * 0x200);
+	ASSERT_PTR_EQ(r[2]->iov[4].iov_base, h + 0x5200);
+	ASSERT_EQ(r[3]->nout, 1);
+	ASSERT_EQ(r[3]->nin, 0);
+	ASSERT_PTR_EQ(r[4]->iov[1].iov_base, h + 0x6100);
+	ASSERT_EQ(r[5]->nout + r[5]->nin, 2);
+	/* pushed one by one: the guest sees nothing until the last */
+	for (unsigned i = 0; i < 5; i++) {
+		ASSERT_EQ(req_scatter_pattern(r[i], 60 + i, r[i]->in_len), r[i]->in_len);
+		ASSERT_OK(gm_vq_push(t.vq, r[i], (uint32_t)r[i]->in_len, &notify));
+		ASSERT_TRUE(!notify);
+		ASSERT_ERR(vqd_get_used(&t.d, NULL, NULL), -EAGAIN);
+		ASSERT_EQ(gm_vq_inflight(t.vq), 5 - i);
+	}
+	ASSERT_EQ(req_scatter_pattern(r[5], 65, 8), 8);
+	ASSERT_OK(gm_vq_push(t.vq, r[5], 8, &notify));
+	ASSERT_TRUE(notify);
+	for (unsigned i = 0; i < 6; i++) {
+		void *got;
+		uint32_t len;
+
+		ASSERT_OK(vqd_get_used(&t.d, &got, &len));
+		ASSERT_PTR_EQ(got, &tok[i]);
+		ASSERT_EQ(len, want_len[i]);
+	}
+	ASSERT_ERR(vqd_get_used(&t.d, NULL, NULL), -EAGAIN);
+	/* what the device wrote is in the guest, the copied status included */
+	ASSERT_TRUE(vt_pattern_ok(h + 0x4000, 512, 60));
+	ASSERT_EQ(h[0x4300], gm_test_pattern(61, 0));
+	ASSERT_TRUE(vt_pattern_ok(h + 0x5000, 400, 62));
+	ASSERT_EQ(h[0x6200], gm_test_pattern(65, 0));
+
+	/* a batch of one is published at once; so is any with persistent
+	 * mappings (nothing is shared that the guest would take back) */
+	ASSERT_TRUE(vqd_add(&t.d, &only_rd, 1, 0, NULL) >= 0);
+	tq_pop_n(&t, r, 1);
+	ASSERT_OK(gm_vq_push(t.vq, r[0], 0, &notify));
+	ASSERT_OK(vqd_get_used(&t.d, NULL, NULL));
+	tq_fini(&t);
+
+	o.buf_flags = GM_MAP_PERSISTENT;
+	tq_init(&t, &g, &o);
+	for (unsigned i = 0; i < 3; i++)
+		ASSERT_TRUE(vqd_add(&t.d, &only_rd, 1, 0, NULL) >= 0);
+	tq_pop_n(&t, r, 3);
+	ASSERT_OK(gm_vq_push(t.vq, r[1], 0, NULL));
+	ASSERT_OK(vqd_get_used(&t.d, NULL, NULL));
+	ASSERT_OK(gm_vq_push_batch(t.vq, (struct gm_vq_req *[]){r[2], r[0]}, NULL, 2, NULL));
+	ASSERT_OK(vqd_get_used(&t.d, NULL, NULL));
+	ASSERT_OK(vqd_get_used(&t.d, NULL, NULL));
+	tq_fini(&t);
+
+	/* max_batch bounds a pop; requests pushed across batches */
+	o.buf_flags = 0;
+	o.max_batch = 2;
+	tq_init(&t, &g, &o);
+	for (unsigned i = 0; i < 5; i++)
+		ASSERT_TRUE(vqd_add(&t.d, &only_rd, 1, 0, NULL) >= 0);
+	tq_pop_n(&t, r, 2);
+	tq_pop_n(&t, r + 2, 2);
+	tq_pop_n(&t, r + 4, 1);
+	/* r[1] (first batch) and r[2] (second): neither batch is complete */
+	ASSERT_OK(gm_vq_push_batch(t.vq, (struct gm_vq_req *[]){r[1], r[2]}, NULL, 2, &notify));
+	ASSERT_TRUE(!notify);
+	ASSERT_ERR(vqd_get_used(&t.d, NULL, NULL), -EAGAIN);
+	/* r[0] completes the first, r[4] is a batch of its own */
+	ASSERT_OK(gm_vq_push_batch(t.vq, (struct gm_vq_req *[]){r[4], r[0]}, NULL, 2, &notify));
+	ASSERT_TRUE(notify);
+	for (unsigned i = 0; i < 3; i++)
+		ASSERT_OK(vqd_get_used(&t.d, NULL, NULL));
+	ASSERT_ERR(vqd_get_used(&t.d, NULL, NULL), -EAGAIN);
+	/* a reset forgets the half-pushed batch */
+	ASSERT_OK(gm_vq_reset(t.vq));
+	ASSERT_EQ(gm_vq_inflight(t.vq), 0);
+	ASSERT_TRUE(!gm_vq_broken(t.vq));
+	tq_fini(&t);
+	ASSERT_ERR(gm_vq_pop_batch(NULL, r, 1), -EINVAL);
+	ram_free(&g);
+}
+
+/*
+ * A hostile chain in the middle of a batch: the good chains before it are
+ * handed out and complete; the next pop meets the hostile one and breaks
+ * the queue as a pop of it alone would.  Twice: a chain the walk refuses
+ * (readable after writable), and one the map refuses (a buffer where
+ * nothing is), found when the batch's map fails and its chains are mapped
+ * one by one.
+ */
+static void t_batch_hostile(bool at_map)
+{
+	struct ram g = ram_new();
+	struct tq t;
+	struct tq_opts o = opts(16);
+	struct gm_vq_req *r[4];
+	struct gm_vq_stats st;
+	const struct vqd_buf good[2] = {{ga(DATA_AREA), 300, false},
+					{ga(DATA_AREA + 0x1000), 300, true}};
+	const struct vqd_buf bad_walk[2] = {{ga(DATA_AREA + 0x2000), 8, true},
+					    {ga(DATA_AREA + 0x2100), 8, false}};
+	const struct vqd_buf bad_map[2] = {{ga(DATA_AREA + 0x2000), 300, false},
+					   {0x10, 300, true}};
+	int w;
+
+	tq_init(&t, &g, &o);
+	/* the driver helper writes chains as given, the bad ones too */
+	ASSERT_TRUE(vqd_add(&t.d, good, 2, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, good, 2, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, at_map ? bad_map : bad_walk, 2, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, good, 2, 0, NULL) >= 0);
+	w = atomic_load(&vt_warnings);
+	tq_pop_n(&t, r, 2);
+	ASSERT_EQ(atomic_load(&vt_warnings), w);
+	ASSERT_TRUE(!gm_vq_broken(t.vq));
+	gm_vq_stats(t.vq, &st);
+	ASSERT_EQ_U64(st.fallbacks, at_map ? 1 : 0);
+	ASSERT_OK(gm_vq_push_batch(t.vq, r, (const uint32_t[]){300, 300}, 2, NULL));
+	for (unsigned i = 0; i < 2; i++) {
+		uint32_t len;
+
+		ASSERT_OK(vqd_get_used(&t.d, NULL, &len));
+		ASSERT_EQ(len, 300);
+	}
+	ASSERT_ERR(gm_vq_pop_batch(t.vq, r, 4), at_map ? -EFAULT : -EPROTO);
+	ASSERT_TRUE(gm_vq_broken(t.vq));
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 1);
+	ASSERT_ERR(gm_vq_pop_batch(t.vq, r, 4), -EIO);
+	tq_fini(&t);
+	ram_free(&g);
+}
+
+/*
+ * Requests over the limits are refused at once, with nothing mapped and one
+ * info line, and handed out so that the device completes them with its own
+ * error status; the queue serves on.
+ */
+static void t_limits(void)
+{
+	struct ram g = ram_new();
+	struct tq t;
+	struct tq_opts o = opts(16);
+	struct gm_vq_req *r[4];
+	struct gm_vq_stats st;
+	unsigned char *h = g.host + DATA_AREA;
+	const unsigned char ioerr = 1;
+	uint32_t len;
+	int n0;
+
+	vt_log_level(true);
+	o.max_request_segments = 3;
+	o.max_request_bytes = 8192;
+	o.max_map_pages = 3;
+	tq_init(&t, &g, &o);
+	/* four buffers: over the segment limit */
+	const struct vqd_buf four[4] = {{ga(DATA_AREA), 16, false},
+					{ga(DATA_AREA + 0x100), 100, true},
+					{ga(DATA_AREA + 0x200), 100, true},
+					{ga(DATA_AREA + 0x300), 1, true}};
+	/* 8193 bytes; and 4 pages to map in 3 buffers */
+	const struct vqd_buf big[2] = {{ga(DATA_AREA), 16, false},
+				       {ga(DATA_AREA + 0x1000), 8177, true}};
+	const struct vqd_buf pages[3] = {{ga(DATA_AREA), 16, false},
+					 {ga(DATA_AREA + 0x1800), 3 * 4096, true},
+					 {ga(DATA_AREA + 0x9000), 1, true}};
+	const struct vqd_buf ok[2] = {{ga(DATA_AREA), 16, false},
+				      {ga(DATA_AREA + 0x1000), 8176, true}};
+
+	gm_test_fill(h + 0x1000, 0x9000, 70);
+	n0 = atomic_load(&vt_refusals);
+	ASSERT_TRUE(vqd_add(&t.d, four, 4, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, big, 2, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, pages, 3, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, ok, 2, 0, NULL) >= 0);
+	/* pages[] alone is within the bytes: it is refused for the budget */
+	tq_pop_n(&t, r, 4);
+	for (unsigned i = 0; i < 3; i++) {
+		ASSERT_EQ(r[i]->error, -EMSGSIZE);
+		ASSERT_EQ(r[i]->nout + r[i]->nin, 0);
+	}
+	ASSERT_EQ(r[0]->nsg_out + r[0]->nsg_in, 4);
+	ASSERT_EQ_U64(r[1]->in_len, 8177);
+	ASSERT_EQ(r[3]->error, 0);
+	ASSERT_EQ(r[3]->nin, 1);
+	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 2); /* 1st, 2nd, then rate-limited */
+	gm_vq_stats(t.vq, &st);
+	ASSERT_EQ_U64(st.refused, 3);
+	/* the device writes its status byte: through the bytes API */
+	for (unsigned i = 0; i < 3; i++)
+		ASSERT_OK(gm_vq_req_write(t.vq, r[i], r[i]->in_len - 1, &ioerr, 1));
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[0], r[0]->in_len, &ioerr, 1), -EFAULT);
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[0], 0, NULL, 1), -EINVAL);
+	ASSERT_EQ(h[0x300], 1);
+	ASSERT_EQ(h[0x1000 + 8176], 1);
+	ASSERT_EQ(h[0x9000], 1);
+	ASSERT_TRUE(vt_pattern_ok(h + 0x1000, 8176, 70)); /* nothing else written */
+	ASSERT_OK(gm_vq_req_write(t.vq, r[3], r[3]->in_len - 1, &ioerr, 1));
+	ASSERT_EQ(((unsigned char *)r[3]->iov[1].iov_base)[8175], 1);
+	ASSERT_OK(gm_vq_push_batch(t.vq, r, (const uint32_t[]){1, 1, 1, 8176}, 4, NULL));
+	for (unsigned i = 0; i < 4; i++) {
+		ASSERT_OK(vqd_get_used(&t.d, NULL, &len));
+		ASSERT_EQ(len, i < 3 ? 1 : 8176);
+	}
+	ASSERT_TRUE(!gm_vq_broken(t.vq));
+	ASSERT_EQ(gm_vq_inflight(t.vq), 0);
+	/* a batch never maps more than the budget at once: cut after 2 pages */
+	const struct vqd_buf two[1] = {{ga(DATA_AREA + 0x1800), 4096, true}};
+	for (unsigned i = 0; i < 2; i++)
+		ASSERT_TRUE(vqd_add(&t.d, two, 1, 0, NULL) >= 0);
+	tq_pop_n(&t, r, 1);
+	tq_pop_n(&t, r + 1, 1);
+	ASSERT_OK(gm_vq_push_batch(t.vq, r, NULL, 2, NULL));
+	tq_fini(&t);
+
+	/* the defaults: a writable buffer of 4 GiB - 4 KiB is refused at once */
+	o = opts(8);
+	tq_init(&t, &g, &o);
+	const struct vqd_buf huge[2] = {{ga(DATA_AREA), 16, false},
+					{ga(DATA_AREA + 0x1000), 0xfffff000u, true}};
+	ASSERT_TRUE(vqd_add(&t.d, huge, 2, 0, NULL) >= 0);
+	r[0] = tq_pop(&t);
+	ASSERT_EQ(r[0]->error, -EMSGSIZE);
+	/* its status byte lies beyond the guest's memory: not written */
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[0], r[0]->in_len - 1, &ioerr, 1), -EFAULT);
+	ASSERT_OK(gm_vq_push(t.vq, r[0], 0, NULL));
+	ASSERT_OK(vqd_get_used(&t.d, NULL, &len));
+	ASSERT_EQ(len, 0);
+	ASSERT_TRUE(vqd_add(&t.d, ok, 2, 0, NULL) >= 0);
+	r[0] = tq_pop(&t);
+	ASSERT_EQ(r[0]->error, 0);
+	ASSERT_OK(gm_vq_push(t.vq, r[0], 0, NULL));
+	ASSERT_TRUE(!gm_vq_broken(t.vq));
+	tq_fini(&t);
+	vt_log_level(false);
+	ram_free(&g);
+}
+
+/* gm_vq_req_write into mapped, copied and refused writable parts. */
+static void t_req_write(void)
+{
+	struct ram g = ram_new();
+	struct tq t;
+	struct tq_opts o = opts(8);
+	unsigned char *h = g.host + DATA_AREA;
+	const unsigned char abc[3] = {'a', 'b', 'c'};
+	struct gm_vq_req *r[2], fake;
+
+	tq_init(&t, &g, &o);
+	/* mapped: two writable buffers, written across their boundary */
+	const struct vqd_buf rd[3] = {{ga(DATA_AREA), 16, false},
+				      {ga(DATA_AREA + 0x100), 300, true},
+				      {ga(DATA_AREA + 0x300), 300, true}};
+	/* copied: a one-byte status after 300 readable bytes */
+	const struct vqd_buf wr[2] = {{ga(DATA_AREA + 0x500), 300, false},
+				      {ga(DATA_AREA + 0x700), 1, true}};
+	ASSERT_TRUE(vqd_add(&t.d, rd, 3, 0, NULL) >= 0);
+	ASSERT_TRUE(vqd_add(&t.d, wr, 2, 0, NULL) >= 0);
+	tq_pop_n(&t, r, 2);
+	ASSERT_OK(gm_vq_req_write(t.vq, r[0], 299, abc, 3));
+	ASSERT_EQ(h[0x100 + 299], 'a');
+	ASSERT_EQ(h[0x300], 'b');
+	ASSERT_EQ(h[0x301], 'c');
+	ASSERT_OK(gm_vq_req_write(t.vq, r[1], 0, abc + 2, 1));
+	ASSERT_EQ(h[0x700], 0); /* written back at push */
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[1], 1, abc, 1), -EFAULT);
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[1], UINT64_MAX, abc, 1), -EFAULT);
+	ASSERT_OK(gm_vq_req_write(t.vq, r[1], 1, abc, 0));
+	memset(&fake, 0, sizeof(fake));
+	ASSERT_ERR(gm_vq_req_write(t.vq, &fake, 0, abc, 1), -EINVAL);
+	ASSERT_ERR(gm_vq_req_write(NULL, r[1], 0, abc, 1), -EINVAL);
+	ASSERT_OK(gm_vq_push_batch(t.vq, r, (const uint32_t[]){600, 1}, 2, NULL));
+	ASSERT_EQ(h[0x700], 'c');
+	ASSERT_ERR(gm_vq_req_write(t.vq, r[1], 0, abc, 1), -EINVAL); /* pushed */
+	tq_fini(&t);
+	ram_free(&g);
+}
+
 /* Interrupt suppression by the driver, without EVENT_IDX. */
 static void t_interrupt_flags(void)
 {
@@ -469,6 +821,7 @@ static void t_config(void)
 	BAD(driver_addr, ga(0x1000 + (P ? 2 : 1)));
 	BAD(device_addr, ga(0x2000 + 2));
 	BAD(max_chain, GM_VQ_MAX_CHAIN + 1);
+	BAD(max_batch, GM_VQ_MAX_BATCH + 1);
 	BAD(buf_flags, GM_MAP_TRANSIENT | GM_MAP_PERSISTENT);
 	BAD(buf_flags, GM_PROT_READ);
 	BAD(desc_addr, UINT64_MAX - 15);
@@ -541,6 +894,11 @@ static void run_common_tests(void)
 	t_out_of_order();
 	t_wrap();
 	t_batch();
+	t_pop_batch();
+	t_batch_hostile(false);
+	t_batch_hostile(true);
+	t_limits();
+	t_req_write();
 	t_interrupt_flags();
 	t_event_idx();
 	t_notify_suppress(false);

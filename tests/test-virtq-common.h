@@ -67,20 +67,29 @@ static inline int vt_pattern_ok(const void *p, size_t n, uint64_t seed)
 /* ---- log counting: hostile rings must log exactly one warning ---- */
 
 static atomic_int vt_warnings;
+/* info lines about refused requests (vt_log_init(true) lets them through) */
+static atomic_int vt_refusals;
 
 static inline void vt_log(void *opaque, gm_log_level level, const char *msg)
 {
 	(void)opaque;
-	if (level <= GM_LOG_WARNING) {
+	if (level <= GM_LOG_WARNING)
 		atomic_fetch_add(&vt_warnings, 1);
-		if (getenv("VT_VERBOSE"))
-			fprintf(stderr, "log: %s\n", msg);
-	}
+	else if (strstr(msg, " refused: "))
+		atomic_fetch_add(&vt_refusals, 1);
+	if (getenv("VT_VERBOSE"))
+		fprintf(stderr, "log: %s\n", msg);
+}
+
+/* Count warnings (and, with @info, the info lines of refused requests). */
+static inline void vt_log_level(bool info)
+{
+	gm_set_log(vt_log, NULL, info ? GM_LOG_INFO : GM_LOG_WARNING);
 }
 
 static inline void vt_log_init(void)
 {
-	gm_set_log(vt_log, NULL, GM_LOG_WARNING);
+	vt_log_level(false);
 }
 
 /* ---- a queue: both sides over one gm_mem ---- */
@@ -96,6 +105,9 @@ struct tq_opts {
 	unsigned size;
 	unsigned max_chain, max_inflight;
 	int buf_flags;
+	/* request limits and batches (gm_vq_config; 0: the defaults) */
+	uint64_t max_request_bytes, max_map_pages;
+	unsigned max_request_segments, max_batch;
 };
 
 /* Lay the rings out at RING_AREA (+ @slot * 64 KiB) and create both sides. */
@@ -114,6 +126,10 @@ static inline void tq_init_at(struct tq *t, gm_mem *m, uint64_t base, const stru
 	vc.max_chain = o->max_chain;
 	vc.max_inflight = o->max_inflight;
 	vc.buf_flags = o->buf_flags;
+	vc.max_request_bytes = o->max_request_bytes;
+	vc.max_request_segments = o->max_request_segments;
+	vc.max_map_pages = o->max_map_pages;
+	vc.max_batch = o->max_batch;
 	ASSERT_OK(gm_vq_new(m, &vc, &t->vq));
 }
 
@@ -127,6 +143,15 @@ static inline void tq_fini(struct tq *t)
 	gm_vq_free(t->vq);
 	vqd_fini(&t->d);
 	t->vq = NULL;
+}
+
+/* Pop a batch of exactly @n requests into @r, requiring it. */
+static inline void tq_pop_n(struct tq *t, struct gm_vq_req **r, unsigned n)
+{
+	struct gm_vq_req *all[GM_VQ_MAX_BATCH];
+
+	ASSERT_EQ(gm_vq_pop_batch(t->vq, all, GM_VQ_MAX_BATCH), (int)n);
+	memcpy(r, all, n * sizeof(*r));
 }
 
 /* Pop one request, requiring success. */

@@ -18,8 +18,8 @@ static gm_gnttab *GT;
 
 /* ---- the guest: commands over a pipe ---- */
 
-enum { V_INIT = 1, V_ADD, V_USED, V_FILL, V_CHECK, V_SPLIT_DESC, V_HEAD, V_PACKED_RAW,
-       V_EXIT };
+enum { V_INIT = 1, V_ADD, V_USED, V_FILL, V_CHECK, V_BYTE, V_SPLIT_DESC, V_HEAD,
+       V_PACKED_RAW, V_EXIT };
 
 struct v_cmd {
 	int op;
@@ -106,6 +106,10 @@ static int guest_main(void *arg)
 			rep.r = gm_read(m, c.addr, buf, c.len);
 			if (!rep.r && !vt_pattern_ok(buf, c.len, c.seed))
 				rep.r = -EILSEQ;
+			break;
+		case V_BYTE:
+			rep.r = gm_read(m, c.addr, buf, 1);
+			rep.len = buf[0];
 			break;
 		case V_SPLIT_DESC:
 			rep.r = vqd_split_write_desc(&d, c.n, c.addr, c.len, c.flags, c.next);
@@ -195,13 +199,16 @@ static unsigned mapped(void)
 	return n;
 }
 
-static struct be be_new(bool packed, bool indirect)
+/* A backend whose cache maps at most @max_pages pages at once (0: default),
+ * told to its queue as the budget. */
+static struct be be_new_budget(bool packed, bool indirect, uint32_t max_pages)
 {
 	struct be b;
 	struct gm_vq_config vc = {0};
 	struct vqd_config *dc = &b.dc;
+	struct gm_grant_cache_config cc = {.max_pages = max_pages};
 
-	ASSERT_OK(gm_grant_cache_new(GT, NULL, &b.c));
+	ASSERT_OK(gm_grant_cache_new(GT, &cc, &b.c));
 	ASSERT_OK(gm_grant_region_new(b.c, GUEST, GM_GRANT_TRANSIENT, &b.r));
 	ASSERT_OK(gm_space_new(&b.s));
 	ASSERT_OK(gm_space_add(b.s, GM_GRANT_BASE, b.r));
@@ -218,10 +225,16 @@ static struct be be_new(bool packed, bool indirect)
 	vc.features = GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX) |
 		      (packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0) |
 		      (indirect ? GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) : 0);
+	vc.max_map_pages = max_pages;
 	ASSERT_OK(gm_vq_new(b.m, &vc, &b.vq));
 	/* the ring page stays mapped (persistent), nothing else */
 	ASSERT_EQ(mapped(), 1);
 	return b;
+}
+
+static struct be be_new(bool packed, bool indirect)
+{
+	return be_new_budget(packed, indirect, 0);
 }
 
 static void be_free(struct be *b)
@@ -473,6 +486,164 @@ static void t_hostile(bool packed, bool bad_ref)
 	be_free(&b);
 }
 
+/*
+ * A batch on grants: four requests (reads and writes, as virtio-blk makes
+ * them: a 16-byte header, data, a status byte) popped together cost one map
+ * call for every readable part and one for every writable part; the guest
+ * sees none completed before all are pushed, and then nothing is mapped.
+ */
+static void t_batch(bool packed)
+{
+	struct be b = be_new(packed, true);
+	struct gm_vq_req *r[8];
+	struct vqd_buf req[4][3];
+
+	for (unsigned i = 0; i < 4; i++) {
+		bool write = i & 1;
+
+		req[i][0] = (struct vqd_buf){gp(2, 64 * i), 16, false};
+		req[i][1] = (struct vqd_buf){gp(3 + i, 0), 1024, !write};
+		req[i][2] = (struct vqd_buf){gp(7, 64 * i), 1, true};
+		fill(gp(3 + i, 0), 1024, 20 + i);
+		/* the last two through indirect tables */
+		ASSERT_TRUE(add(3, req[i], i >= 2 ? gp(1, 64 * i) : 0) >= 0);
+	}
+	struct gm_grant_stats s0 = stats(&b);
+	ASSERT_EQ(gm_vq_pop_batch(b.vq, r, 8), 4);
+	struct gm_grant_stats s1 = stats(&b);
+	ASSERT_EQ_U64(s1.map_calls - s0.map_calls, 2);
+	/* the ring; the reads' data and status pages (3, 5, 7: one entry); the
+	 * writes' header and data pages (2, 4, 6: another) */
+	ASSERT_EQ(mapped(), 1 + 3 + 3);
+	for (unsigned i = 0; i < 4; i++) {
+		if (i & 1) {
+			ASSERT_TRUE(vt_pattern_ok(r[i]->iov[1].iov_base, 1024, 20 + i));
+			ASSERT_EQ(req_scatter_pattern(r[i], 40 + i, 1), 1);
+		} else {
+			ASSERT_EQ(req_scatter_pattern(r[i], 40 + i, 1025), 1025);
+		}
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		ASSERT_OK(gm_vq_push(b.vq, r[i], i & 1 ? 1 : 1025, NULL));
+		ASSERT_TRUE(vcall((struct v_cmd){.op = V_USED}).r < 0);
+	}
+	ASSERT_OK(gm_vq_push(b.vq, r[3], 1, NULL));
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_EQ_U64(stats(&b).unmap_calls - s1.unmap_calls, 2);
+	for (unsigned i = 0; i < 4; i++) {
+		struct v_rep u = vcall((struct v_cmd){.op = V_USED});
+
+		ASSERT_OK(u.r);
+		ASSERT_EQ(u.len, i & 1 ? 1 : 1025);
+	}
+	for (unsigned i = 0; i < 4; i += 2)
+		ASSERT_OK(check(gp(3 + i, 0), 1024, 40 + i));
+	be_free(&b);
+}
+
+/*
+ * A bad gref in the middle of a batch: the batch's map fails, its requests
+ * are mapped one by one, the two before the bad one are handed out and
+ * complete; the next pop meets the bad one and breaks the queue.  Nothing
+ * of the guest stays mapped.
+ */
+static void t_batch_bad_ref(bool packed)
+{
+	struct be b = be_new(packed, false);
+	uint64_t bad = gp(0, 0) + (1000ull << 12);
+	struct gm_vq_req *r[4];
+	int w = atomic_load(&vt_warnings);
+
+	for (unsigned i = 0; i < 4; i++) {
+		const struct vqd_buf bb[2] = {{gp(2, 64 * i), 16, false},
+					      {i == 2 ? bad : gp(3 + i, 0), 1024, true}};
+		ASSERT_TRUE(add(2, bb, 0) >= 0);
+	}
+	ASSERT_EQ(gm_vq_pop_batch(b.vq, r, 4), 2);
+	ASSERT_TRUE(!gm_vq_broken(b.vq));
+	ASSERT_EQ(mapped(), 1 + 2);
+	ASSERT_OK(gm_vq_push_batch(b.vq, r, (const uint32_t[]){1024, 1024}, 2, NULL));
+	ASSERT_EQ(mapped(), 1);
+	for (unsigned i = 0; i < 2; i++)
+		ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	ASSERT_ERR(gm_vq_pop_batch(b.vq, r, 4), -EINVAL);
+	ASSERT_TRUE(gm_vq_broken(b.vq));
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 1);
+	ASSERT_EQ(mapped(), 1);
+	be_free(&b);
+}
+
+/*
+ * The mapping budget.  A request that needs more pages mapped at once than
+ * the cache can ever map is refused at once (nothing mapped, no map call)
+ * and completed with the device's status, written through grant copy; the
+ * queue serves on.  A request that fits, while others hold the budget,
+ * waits in the ring (-ENOSPC) until they complete.
+ */
+static void t_budget(bool packed)
+{
+	/* 3 pages for data: the rings take the rest (split: page 0 read-only
+	 * and read-write; packed: read-write only) */
+	struct be b = be_new_budget(packed, false, packed ? 4 : 5);
+	const unsigned char ioerr = 1;
+	struct gm_vq_req *r, *r2;
+	struct v_rep u;
+
+	vt_log_level(true);
+	const struct vqd_buf six[2] = {{gp(1, 0), 16, false}, {gp(2, 0), 6 * GM_PAGE_SIZE, true}};
+	const struct vqd_buf three[2] = {{gp(2, 0), 16, false}, {gp(3, 0), 3 * GM_PAGE_SIZE, true}};
+	const struct vqd_buf one[2] = {{gp(2, 64), 16, false}, {gp(7, 0), 100, true}};
+	int n0 = atomic_load(&vt_refusals);
+	struct gm_grant_stats s0 = stats(&b);
+
+	ASSERT_TRUE(add(2, six, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(r->error, -EMSGSIZE);
+	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 1);
+	ASSERT_EQ_U64(stats(&b).map_calls, s0.map_calls);
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_OK(gm_vq_req_write(b.vq, r, r->in_len - 1, &ioerr, 1));
+	ASSERT_OK(gm_vq_push(b.vq, r, 1, NULL));
+	u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 1);
+	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(7, GM_PAGE_SIZE - 1)});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, ioerr);
+
+	/* three pages fit; then one more page must wait for them */
+	ASSERT_TRUE(add(2, three, 0) >= 0);
+	ASSERT_TRUE(add(2, one, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(r->error, 0);
+	ASSERT_EQ(mapped(), 4);
+	ASSERT_ERR(gm_vq_pop(b.vq, &r2), -ENOSPC);
+	ASSERT_TRUE(!gm_vq_broken(b.vq));
+	ASSERT_OK(gm_vq_push(b.vq, r, 0, NULL));
+	ASSERT_OK(gm_vq_pop(b.vq, &r2));
+	ASSERT_EQ(r2->error, 0);
+	ASSERT_OK(gm_vq_push(b.vq, r2, 0, NULL));
+	ASSERT_EQ(mapped(), 1);
+	for (unsigned i = 0; i < 2; i++)
+		ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	/* the same two as a batch: too much for what is left of the budget
+	 * together, so the first is mapped alone and the other waits */
+	struct gm_vq_req *rb[2];
+	struct gm_vq_stats vs;
+
+	ASSERT_TRUE(add(2, three, 0) >= 0);
+	ASSERT_TRUE(add(2, one, 0) >= 0);
+	ASSERT_EQ(gm_vq_pop_batch(b.vq, rb, 2), 1);
+	gm_vq_stats(b.vq, &vs);
+	ASSERT_EQ_U64(vs.fallbacks, 1);
+	ASSERT_OK(gm_vq_push(b.vq, rb[0], 0, NULL));
+	ASSERT_EQ(gm_vq_pop_batch(b.vq, rb, 2), 1);
+	ASSERT_OK(gm_vq_push(b.vq, rb[0], 0, NULL));
+	ASSERT_EQ(mapped(), 1);
+	vt_log_level(false);
+	be_free(&b);
+}
+
 int main(void)
 {
 	vt_log_init();
@@ -490,6 +661,9 @@ int main(void)
 		t_status_lost(p);
 		t_status_refused(p, false);
 		t_status_refused(p, true);
+		t_batch(p);
+		t_batch_bad_ref(p);
+		t_budget(p);
 	}
 	gm_gnttab_close(GT);
 	vcall((struct v_cmd){.op = V_EXIT});

@@ -387,14 +387,15 @@ static const struct hcase cases[] = {
 	{"packed: readable after writable in a table", true, false, p_ind_order, -EPROTO},
 };
 
-static void run_case(const struct hcase *c)
+/* One case, popped alone (@batch false) or as the first of a batch. */
+static void run_case(const struct hcase *c, bool batch)
 {
 	struct world w = world_new();
 	struct tq t;
 	/* p_too_long needs max_chain >= size to reach the ring check */
 	struct tq_opts o = {.packed = c->packed, .size = 8, .indirect = !c->no_indirect,
 			    .max_chain = c->setup == p_too_long ? 16 : 4};
-	struct gm_vq_req *r = (struct gm_vq_req *)&w;
+	struct gm_vq_req *r = (struct gm_vq_req *)&w, *rs[4] = {r, r, r, r};
 
 	tq_init_at(&t, w.m, ga(RING_AREA), &o);
 	int rings = atomic_load(&mem_maps);
@@ -402,12 +403,13 @@ static void run_case(const struct hcase *c)
 	c->setup(&t);
 	unsigned before = gm_vq_inflight(t.vq);
 	int warn = atomic_load(&vt_warnings);
-	int ret = gm_vq_pop(t.vq, &r);
+	int ret = batch ? gm_vq_pop_batch(t.vq, rs, 4) : gm_vq_pop(t.vq, &r);
 
 	if (ret != c->err)
-		GM_TEST_FAIL("%s: pop gave %d (%s), want %d (%s)", c->name, ret,
-			     strerror(-ret), c->err, strerror(-c->err));
-	if (r)
+		GM_TEST_FAIL("%s: %s gave %d (%s), want %d (%s)", c->name,
+			     batch ? "batch pop" : "pop", ret, strerror(-ret), c->err,
+			     strerror(-c->err));
+	if (batch ? rs[0] != (struct gm_vq_req *)&w : r != NULL)
 		GM_TEST_FAIL("%s: request handed out", c->name);
 	if (!gm_vq_broken(t.vq))
 		GM_TEST_FAIL("%s: queue not broken", c->name);
@@ -430,7 +432,7 @@ static void run_case(const struct hcase *c)
 	tq_fini(&t);
 	ASSERT_EQ(atomic_load(&mem_maps), 0);
 	world_free(&w);
-	printf("ok - %s: %s\n", c->name, strerror(-c->err));
+	printf("ok - %s%s: %s\n", c->name, batch ? " (batch pop)" : "", strerror(-c->err));
 }
 
 /* A request out when the queue breaks: push releases it and says -EIO. */
@@ -511,13 +513,15 @@ static void t_status_read_only(bool packed)
 int main(void)
 {
 	vt_log_init();
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&cases[i]);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_case(&cases[i], false);
+		run_case(&cases[i], true);
+	}
 	t_push_after_break();
 	t_status_read_only(false);
 	t_status_read_only(true);
 	/* any failure has exited above */
-	printf("hostile ring: cases=%zu failed=0\n", sizeof(cases) / sizeof(cases[0]) + 3);
+	printf("hostile ring: cases=%zu failed=0\n", 2 * (sizeof(cases) / sizeof(cases[0])) + 3);
 	free(mem_host);
 	return 0;
 }

@@ -9,14 +9,26 @@
  * and pushes them back with the number of bytes written.  Push releases the
  * buffers' mappings *before* the guest can see the completion, so a guest
  * using transient grants can end foreign access as soon as it sees it.
+ * (lib/dev, dev.h, runs this loop for a device: threads, kicks, retries.)
  *
- *   gm_vq_req *req;
+ *   struct gm_vq_req *req;
+ *   bool notify;
  *   while ((ret = gm_vq_pop(vq, &req)) == 0) {
- *           ... read req->iov[0 .. nout), write req->iov[nout .. nout + nin) ...
+ *           if (req->error) {
+ *                   ... refused (too big): nothing is mapped; write the
+ *                   device's error status with gm_vq_req_write ...
+ *           } else {
+ *                   ... read req->iov[0 .. nout), write req->iov[nout .. nout + nin) ...
+ *           }
  *           gm_vq_push(vq, req, written, &notify);
  *           if (notify) ... raise the queue's interrupt / event channel ...
  *   }
- *   if (ret != -EAGAIN) ... the queue is broken: set DEVICE_NEEDS_RESET ...
+ *   if (ret == -EAGAIN)          ... empty: wait for the driver's next kick
+ *   else if (gm_vq_broken(vq))   ... hostile ring: set DEVICE_NEEDS_RESET
+ *   else if (ret == -ENOBUFS)    ... every request is out: pop again after a push
+ *   else                         ... -ENOMEM, -ENOSPC, -EBUSY: the chain waits in
+ *                                    the ring; pop again after a while (no kick
+ *                                    will come for it)
  *
  * Rings are reached through gm_ring (persistent mappings, like QEMU's
  * MemoryRegionCache): the ring pages stay mapped while the queue lives.  Data
@@ -27,6 +39,30 @@
  * when a chain goes both ways its smaller direction (at most GM_VQ_COPY_MAX
  * bytes: a header, a status byte) is copied instead of mapped; a chain with
  * more than that in both directions takes one map call per direction.
+ *
+ * Batches.  gm_vq_pop_batch takes the chains a notification brought (up to
+ * max_batch) and maps the readable buffers of all of them with ONE
+ * gm_map_sg call and the writable ones with another: on grant memory, two
+ * map calls and two unmap calls for the whole batch.  A grant mapping is
+ * unmapped only as a whole, and only once none of its buffers is in use,
+ * so the requests of a transient batch become visible to the guest
+ * together: each may be pushed on its own (gm_vq_push), but its used
+ * element is written when the last request of its batch is pushed (gm_vq_push
+ * then reports *notify for all of them).  Push a batch's requests together
+ * (gm_vq_push_batch) where they finish together; keep batches small
+ * (max_batch) where requests wait for outside events.
+ *
+ * Limits.  Every request has hard limits: max_request_bytes (both
+ * directions together) and max_request_segments (buffers, direct and
+ * indirect), and it must fit the memory's mapping budget (max_map_pages:
+ * the pages a grant cache can map at once, 0 if unknown).  A request beyond
+ * them could never be served, or would hold more than its share: pop
+ * refuses it at once, with nothing mapped, req->error = -EMSGSIZE and one
+ * rate-limited info line, and hands it out all the same so that the device
+ * completes it with its own error status (virtio-blk: VIRTIO_BLK_S_IOERR in
+ * its status byte, written with gm_vq_req_write) and the queue serves on.
+ * -ENOSPC from a map (the budget is held by mappings in use) is not a
+ * refusal: it clears as requests complete, and the chain waits in the ring.
  *
  * Hostile rings.  The guest writes the rings; every value read from them is
  * checked.  A malformed ring makes gm_vq_pop() fail with the errno below,
@@ -58,18 +94,29 @@
  *   write (read-only or revoked grant, read-only memory):
  *   found when gm_vq_push writes it back                     -EIO from push
  *
+ * A request the device refuses (over max_request_bytes or
+ * max_request_segments, or needing more than max_map_pages mapped at once)
+ * does not break the queue: pop returns it with req->error = -EMSGSIZE and
+ * nothing mapped (see "Limits" above).
+ *
  * Errors that are not the guest's do not break the queue: -ENOMEM,
- * -ENOSPC (mapping budget) and -EBUSY (Xen kept saying "try again") from a
- * buffer map, and -ENOBUFS (all max_inflight requests are out), leave the
- * chain in the ring for a later pop.
+ * -ENOSPC (mapping budget held by mappings in use) and -EBUSY (Xen kept
+ * saying "try again") from a buffer map, and -ENOBUFS (all max_inflight
+ * requests are out), leave the chain in the ring for a later pop.
+ *
+ * In a batch, a chain that cannot be taken ends the batch: the requests
+ * before it are handed out (and complete normally); the chain stays in the
+ * ring, and the next pop meets it first and fails (or breaks the queue) as
+ * a pop of that chain alone would.
  *
  * Threads: a gm_ring and a gm_vq are used by one thread at a time (the
  * queue's owner; calls on one queue must be serialised by the caller).
  * Different queues, even on the same gm_mem, may be used in parallel.
  *
  * Logging: configuration errors log a warning from gm_ring_new()/gm_vq_new();
- * a hostile ring logs one warning when the queue breaks; nothing else logs
- * above debug level.
+ * a hostile ring logs one warning when the queue breaks; a refused request
+ * logs one rate-limited line at info level; nothing else logs above debug
+ * level.
  */
 #ifndef GRANTMEM_VIRTIO_H
 #define GRANTMEM_VIRTIO_H
@@ -134,6 +181,18 @@ extern "C" {
  * It equals IOV_MAX, so a request's iovecs always fit one preadv/pwritev.
  */
 #define GM_VQ_MAX_CHAIN 1024u
+
+/*
+ * Request limits by default (gm_vq_config.max_request_bytes and
+ * max_request_segments), after xen-blkback's: a request of at most 256
+ * buffers (its MAX_INDIRECT_SEGMENTS) and 4 MiB in all, both directions
+ * together.  Linux's virtio-blk and virtio-net stay well inside them.
+ */
+#define GM_VQ_DEFAULT_MAX_REQUEST_BYTES (4ull << 20)
+#define GM_VQ_DEFAULT_MAX_REQUEST_SEGMENTS 256u
+/* Requests gm_vq_pop_batch takes at most by default, and at most at all. */
+#define GM_VQ_DEFAULT_BATCH 32u
+#define GM_VQ_MAX_BATCH 256u
 
 /* ---- gm_ring: a long-lived mapping of a guest range --------------------- */
 
@@ -205,7 +264,7 @@ typedef struct gm_vq gm_vq;
 
 /*
  * Queue configuration, as negotiated with the driver.  Zero-initialise it:
- * fields added later default to 0, which keeps today's behaviour.
+ * every field left 0 takes its default.
  *
  * size:        queue size; split: a power of 2 in [1, 32768]; packed:
  *              [1, 32768].
@@ -235,6 +294,24 @@ typedef struct gm_vq gm_vq;
  *              (released on push: the default), or GM_MAP_PERSISTENT
  *              (for persistent-grant style frontends).
  * index:       the queue's number, only for log lines.
+ * max_request_bytes: the most bytes a request may carry, both directions
+ *              together; 0: GM_VQ_DEFAULT_MAX_REQUEST_BYTES (4 MiB);
+ *              UINT64_MAX: no limit.  A larger request is refused
+ *              (-EMSGSIZE, see "Limits" at the top).
+ * max_request_segments: the most buffers a request may have, direct and
+ *              indirect; 0: GM_VQ_DEFAULT_MAX_REQUEST_SEGMENTS (256).
+ *              Refused above it (a chain longer than max_chain breaks the
+ *              queue instead: set max_chain above this limit to refuse
+ *              long chains politely).
+ * max_map_pages: the memory's mapping budget: the most pages it can ever
+ *              map at once (a grant cache's max_pages, shared by the
+ *              queues on it); a request whose mapped buffers span more
+ *              pages is refused, and a batch is cut where it would map
+ *              more in one call.  0: unknown (nothing is refused for it).
+ * max_batch:   the most requests gm_vq_pop_batch takes; 0:
+ *              GM_VQ_DEFAULT_BATCH (32); at most GM_VQ_MAX_BATCH, and never
+ *              more than max_inflight.  Batches of more than one request
+ *              take max_batch * max_chain * 48 bytes more address space.
  */
 struct gm_vq_config {
 	unsigned size;
@@ -246,6 +323,10 @@ struct gm_vq_config {
 	unsigned max_inflight;
 	int buf_flags;
 	unsigned index;
+	uint64_t max_request_bytes;
+	unsigned max_request_segments;
+	uint64_t max_map_pages;
+	unsigned max_batch;
 };
 
 /*
@@ -260,6 +341,10 @@ struct gm_vq_config {
  * sg:      the same buffers as guest ranges (nsg_out readable, then nsg_in
  *          writable), for callers that prefer the bytes API.
  * user:    free for the caller; NULL after pop.
+ * error:   0, or -EMSGSIZE: the request is refused (over a limit, see
+ *          "Limits" at the top): nothing is mapped (nout = nin = 0, iov
+ *          unused), sg and the lengths describe the chain; complete it with
+ *          the device's error status (gm_vq_req_write) and gm_vq_push.
  */
 /*
  * A request whose chain has both device-readable and device-writable
@@ -282,6 +367,7 @@ struct gm_vq_req {
 	const struct gm_sg *sg;
 	unsigned nsg_out, nsg_in;
 	void *user;
+	int error;
 };
 
 /*
@@ -321,15 +407,38 @@ GM_API void gm_vq_free(gm_vq *vq);
  * With EVENT_IDX and notifications enabled, finding the ring empty also
  * moves avail_event (packed: the device event offset) to where the device
  * stands and looks once more, so the driver's next addition kicks.
+ * A request over the queue's limits is handed out refused: 0 with
+ * (*req)->error = -EMSGSIZE and nothing mapped ("Limits" at the top).
  * Returns 0; -EAGAIN (nothing available); -EIO (queue broken);
  * -ENOBUFS (max_inflight requests are out: push some first); -ENOMEM /
  * -ENOSPC / -EBUSY (host resources: the chain stays in the ring, retry
- * later); or,
+ * later: no new kick will come for it); or,
  * for a hostile ring, the errno in the table at the top of this file, and
- * the queue is broken.  Logs one warning when the queue breaks.
+ * the queue is broken.  Logs one warning when the queue breaks, one
+ * rate-limited info line for a refused request.
  * One thread at a time per queue.
  */
 GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req);
+
+/*
+ * gm_vq_pop_batch - take up to @max available chains (at most max_batch)
+ * at once, as gm_vq_pop does one, and map the data buffers of all of them
+ * with ONE gm_map_sg call for their device-readable parts and ONE for
+ * their device-writable parts (copied small directions apart, as for
+ * gm_vq_pop).  Where the memory cannot map them together (its budget, a
+ * bad buffer among them), they are mapped one by one instead, up to the
+ * first that fails.
+ * @reqs: out: the requests, reqs[0 .. return value); the rest untouched.
+ * The requests are one batch: with transient mappings (the default
+ * buf_flags), none is published to the guest before all are pushed (see
+ * "Batches" at the top).  Refused requests (error -EMSGSIZE) may be among
+ * them.  A chain that cannot be taken ends the batch after the good ones
+ * and stays in the ring (the next pop meets it first).
+ * Returns the number of requests (>= 1); or, when not even the first chain
+ * could be taken, gm_vq_pop's errors, with the same effects.  -EINVAL for
+ * NULL @vq or @reqs, or @max 0.  Logs as gm_vq_pop.  One thread at a time.
+ */
+GM_API int gm_vq_pop_batch(gm_vq *vq, struct gm_vq_req **reqs, unsigned max);
 
 /*
  * gm_vq_push - complete @req: unmap its buffers (device-writable ones with
@@ -337,7 +446,9 @@ GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req);
  * used->ring[] {id, written} and store used->idx with release; packed:
  * write the descriptor's id and len, then its flags (both wrap bits = the
  * device's used wrap counter) with release — so the guest sees the
- * completion only after the mappings are gone.
+ * completion only after the mappings are gone.  A request of a transient
+ * batch (gm_vq_pop_batch) is published with the last of its batch: until
+ * then push unmaps it and returns 0 with *notify false.
  * @written: bytes written into the device-writable buffers; clamped to
  *           in_len.
  * @notify:  out (may be NULL): whether the driver wants an interrupt now
@@ -359,13 +470,49 @@ GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *
  * gm_vq_push_batch - complete @n requests at once, in array order: all
  * mappings released first, then the used elements written and published
  * with one release store (split: one used->idx update), then one
- * notification decision for the whole batch.
+ * notification decision for the whole batch.  The requests need not come
+ * from one pop; those whose transient batch still has requests out wait
+ * for them, as with gm_vq_push.
  * @written: @n lengths (NULL: all 0).
  * Returns 0; -EINVAL (n == 0, or any entry invalid or repeated: nothing is
  * done); -EIO as gm_vq_push.  One thread at a time.
  */
 GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint32_t *written,
 			    unsigned n, bool *notify);
+
+/*
+ * gm_vq_req_write - write @len bytes at byte @off of @req's device-writable
+ * part (its writable buffers one after the other), wherever they are:
+ * mapped iovecs, a copied part (written back by push, its first `written`
+ * bytes), or, for a refused request (nothing mapped), guest memory through
+ * gm_write at once.  For a device's status byte: off = req->in_len - 1.
+ * Returns 0; -EINVAL (@req is not a request of @vq that is out, or NULL
+ * @buf with @len); -EFAULT ([off, off + len) beyond in_len); or gm_write's
+ * error for a refused request (a read-only or revoked grant: the guest
+ * will not see the status).  Never logs.  The queue's thread.
+ */
+GM_API int gm_vq_req_write(gm_vq *vq, struct gm_vq_req *req, uint64_t off, const void *buf,
+			   size_t len);
+
+/*
+ * A queue's counters since gm_vq_new (gm_vq_reset keeps them): requests
+ * handed out (refused ones included), pops that handed out at least one
+ * (a gm_vq_pop_batch is one), gm_map_sg calls for data buffers (on grant
+ * memory, each is at most one map call to Xen: none when every page is
+ * mapped already), requests refused, and batches mapped one by one after
+ * their map together failed.
+ */
+struct gm_vq_stats {
+	uint64_t requests;
+	uint64_t batches;
+	uint64_t map_calls;
+	uint64_t refused;
+	uint64_t fallbacks;
+};
+
+/* gm_vq_stats - a snapshot of @vq's counters (zeros for NULL).  Any thread,
+ * while the queue lives.  Never fails, never logs. */
+GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *st);
 
 /*
  * gm_vq_set_notify - device-side notification suppression: ask the driver
@@ -407,6 +554,32 @@ GM_API int gm_vq_reset(gm_vq *vq);
 GM_API unsigned gm_vq_size(const gm_vq *vq);
 GM_API unsigned gm_vq_inflight(const gm_vq *vq);
 GM_API bool gm_vq_is_packed(const gm_vq *vq);
+
+/* ---- iovec helpers ----------------------------------------------------------- */
+/*
+ * For a request's iovecs (or any): pure functions on host memory, any
+ * thread, never log.  @n is the number of iovecs; offsets count bytes from
+ * the start of the list.
+ *
+ * gm_iov_size:     the bytes of @iov[0..n).
+ * gm_iov_to_buf:   gather: copy up to @len bytes from byte @off of the list
+ *                  into @buf; returns the bytes copied (fewer when the list
+ *                  ends first; 0 when @off is beyond it).
+ * gm_iov_from_buf: scatter: copy up to @len bytes of @buf into the list at
+ *                  byte @off; returns the bytes copied (as gm_iov_to_buf).
+ * gm_iov_slice:    the iovecs of the list's bytes [off, off + len) into
+ *                  @out (at most @max): pointers into the same memory, the
+ *                  first and last shortened.  Returns the count (0 for
+ *                  len 0); -EFAULT when the list has fewer than off + len
+ *                  bytes; -E2BIG when @max iovecs are too few.
+ */
+GM_API size_t gm_iov_size(const struct iovec *iov, unsigned n);
+GM_API size_t gm_iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
+			    size_t len);
+GM_API size_t gm_iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf,
+			      size_t len);
+GM_API int gm_iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len,
+			struct iovec *out, unsigned max);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,6 @@
 # ---- lib/virtio: rings and virtqueues (include/grantmem/virtio.h) ----
 # gm_ring (persistent ring mappings) and gm_vq (split and packed virtqueues).
 noinst_LTLIBRARIES += lib/virtio/libgm-virtio.la
-lib_virtio_libgm_virtio_la_SOURCES = lib/virtio/ring.c lib/virtio/virtq.c
+lib_virtio_libgm_virtio_la_SOURCES = lib/virtio/ring.c lib/virtio/virtq.c lib/virtio/iov.c
 grantmeminclude_HEADERS += include/grantmem/virtio.h
 GM_CORE_LAYERS += lib/virtio/libgm-virtio.la

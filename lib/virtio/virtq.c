@@ -8,12 +8,21 @@
  * range list without mapping anything, then mapped; so a hostile chain is
  * refused with nothing mapped.
  *
- * One map call per request: a grant mapping has one permission, and a
- * driver grants device-readable buffers read-only, so a chain with both
- * directions cannot be one batch.  When it has both, the smaller direction
- * (a request header, a status byte: at most GM_VQ_COPY_MAX bytes) is copied
- * instead — read at pop, written back at push — and only the other
- * direction is mapped, with one gm_map_sg call.
+ * One map call per direction per pop: a grant mapping has one permission,
+ * and a driver grants device-readable buffers read-only, so a chain with
+ * both directions cannot be one batch.  When it has both, the smaller
+ * direction (a request header, a status byte: at most GM_VQ_COPY_MAX
+ * bytes) is copied instead — read at pop, written back at push — and only
+ * the other direction is mapped.  gm_vq_pop_batch takes several chains and
+ * maps the readable buffers of all of them with one gm_map_sg call and the
+ * writable ones with another; since a grant batch is unmapped only as a
+ * whole, the requests of a transient batch are published together, once
+ * the last of them is pushed.
+ *
+ * Limits: a request over the queue's byte or segment limit, or one that
+ * needs more pages mapped at once than the memory's budget, is refused at
+ * pop (req->error, nothing mapped) and completed by the device with its
+ * own error status: it never waits in the ring for room that cannot come.
  *
  * Indices are free-running uint16_t (split) or position + wrap counter
  * (packed); all arithmetic on them is modulo 2^16 or modulo 2 * size.
@@ -40,7 +49,14 @@
 #define EVT_OFF_WRAP 0
 #define EVT_FLAGS 2
 
-enum req_state { REQ_FREE = 0, REQ_OUT = 1, REQ_BATCH = 2 };
+/*
+ * A request is FREE in the pool, OUT between pop and push, DONE once pushed
+ * while the rest of its batch is still out (unmapped, its used element not
+ * yet written), and BATCH only inside gm_vq_push_batch's validation.
+ */
+enum req_state { REQ_FREE = 0, REQ_OUT = 1, REQ_BATCH = 2, REQ_DONE = 3 };
+
+struct vq_batch;
 
 struct vq_req {
 	struct gm_vq_req pub; /* must stay first: pointers are interchangeable */
@@ -50,17 +66,36 @@ struct vq_req {
 	struct gm_sg *sg;  /* max_chain entries */
 	struct iovec *iov; /* iov_cap entries */
 	struct vq_req *next_free;
+	/* The pop it came from; published when all of it is pushed. */
+	struct vq_batch *batch;
+	struct vq_req *batch_next;
+	uint32_t used_len; /* DONE: the length push was given (clamped) */
+	uint64_t pages;    /* what its mapped part takes of a page budget */
+	/* Where the chain starts in the ring, to give it back unpopped. */
+	uint16_t start_idx;  /* split: last_avail */
+	uint16_t start_pos;  /* packed: avail_pos, avail_wrap */
+	bool start_wrap;
 	/* The direction copied instead of mapped (see the top of the file). */
 	bool copied_out, copied_in;
 	unsigned char copy[GM_VQ_COPY_MAX];
 };
 
+/* The requests one pop handed out. */
+struct vq_batch {
+	unsigned left;            /* not yet pushed */
+	struct vq_req *members;   /* through batch_next */
+	struct vq_batch *next_free;
+};
+
 struct gm_vq {
 	gm_mem *mem;
 	struct gm_vq_config cfg;
-	unsigned size, max_chain, iov_cap, nreq;
+	unsigned size, max_chain, iov_cap, nreq, max_batch;
 	bool packed, event_idx, indirect;
 	int buf_flags; /* GM_MAP_TRANSIENT or GM_MAP_PERSISTENT */
+	bool defer;    /* transient: a batch is published whole */
+	uint64_t max_bytes, max_pages;
+	unsigned max_segs;
 	gm_ring *desc, *drv, *dev;
 
 	bool broken;
@@ -79,12 +114,29 @@ struct gm_vq {
 	uint8_t *id_out;      /* [size]: 1 while the head / buffer id is out */
 	struct vq_req *reqs;  /* [nreq] */
 	struct vq_req *free_list;
+	struct vq_batch *batches; /* [nreq] */
+	struct vq_batch *free_batches;
 	struct gm_sg *sg_store;
 	struct iovec *iov_store;
 	unsigned char *itab;  /* indirect table bounce, max_chain * 16 bytes */
+	/* A batch's ranges and iovecs for its one map call per direction. */
+	struct gm_sg *bsg;    /* [max_batch * max_chain] */
+	struct iovec *biov;   /* [max_batch * iov_cap] */
+
+	/* Counters: written by the queue's thread only, read by any. */
+	struct {
+		_Atomic uint64_t requests, batches, map_calls, refused, fallbacks;
+	} st;
 };
 
 /* ---- helpers ---- */
+
+/* Add to a counter only this queue's thread writes. */
+static void stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
 
 static void vq_break(gm_vq *vq, int err, const char *fmt, ...) GM__PRINTF(3, 4);
 
@@ -178,13 +230,23 @@ static void req_unmap(gm_vq *vq, struct vq_req *q, uint64_t written)
 	q->copied_out = q->copied_in = false;
 }
 
+/* Back to the pool (its head / buffer id may be made available again). */
 static void req_release(gm_vq *vq, struct vq_req *q)
 {
 	vq->id_out[q->pub.id] = 0;
 	q->state = REQ_FREE;
+	q->batch = NULL;
+	q->batch_next = NULL;
 	q->next_free = vq->free_list;
 	vq->free_list = q;
-	vq->inflight--;
+}
+
+static void batch_release(gm_vq *vq, struct vq_batch *b)
+{
+	b->members = NULL;
+	b->left = 0;
+	b->next_free = vq->free_batches;
+	vq->free_batches = b;
 }
 
 /* The request @p points to, if it is one of ours that is out. */
@@ -534,46 +596,86 @@ static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
 	return t;
 }
 
-/* Map the checked chain.  Nothing stays mapped on failure. */
-static int chain_map(gm_vq *vq, struct chain *c)
+/* Pages the ranges span: what mapping them takes of a page budget. */
+static uint64_t sg_pages(const struct gm_sg *sg, unsigned n)
 {
-	struct vq_req *q = c->q;
-	unsigned nin = c->n - c->nout;
-	int k1 = 0, k2 = 0, ret;
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += ((sg[i].addr & (GM_PAGE_SIZE - 1)) + sg[i].len + GM_PAGE_SIZE - 1) >>
+		     GM_PAGE_SHIFT;
+	return t;
+}
+
+/*
+ * Decide which direction of the walked chain in @q is copied rather than
+ * mapped (see the top of the file); return the pages its mapped part takes.
+ */
+static uint64_t chain_plan(const gm_vq *vq, struct vq_req *q)
+{
+	unsigned nout = q->pub.nsg_out, nin = q->pub.nsg_in;
+	uint64_t pages = 0;
 
 	q->copied_out = q->copied_in = false;
-	if (c->nout && nin) {
-		uint64_t out = sg_total(q->sg, c->nout), in = sg_total(q->sg + c->nout, nin);
-		if (out <= in && out <= GM_VQ_COPY_MAX && c->nout <= vq->iov_cap - nin) {
-			ret = chain_copy(vq, q, q->sg, c->nout, q->iov, true);
-			if (ret)
-				return ret;
+	if (nout && nin) {
+		uint64_t out = q->pub.out_len, in = q->pub.in_len;
+
+		if (out <= in && out <= GM_VQ_COPY_MAX && nout <= vq->iov_cap - nin)
 			q->copied_out = true;
-			k1 = (int)c->nout;
-		} else if (in < out && in <= GM_VQ_COPY_MAX) {
-			q->copied_in = true; /* filled below, after the readable part */
-		}
+		else if (in < out && in <= GM_VQ_COPY_MAX)
+			q->copied_in = true;
 	}
-	if (c->nout && !q->copied_out) {
+	if (!q->copied_out)
+		pages += sg_pages(q->sg, nout);
+	if (!q->copied_in)
+		pages += sg_pages(q->sg + nout, nin);
+	return pages;
+}
+
+/* Read a copied readable part into the request (before any mapping). */
+static int chain_copy_out(gm_vq *vq, struct vq_req *q)
+{
+	if (!q->copied_out)
+		return 0;
+	return chain_copy(vq, q, q->sg, q->pub.nsg_out, q->iov, true);
+}
+
+/* Copied writable part: iovecs after the @k1 readable ones, unless there is
+ * no room for one per range (then it is mapped after all). */
+static bool chain_copy_in(gm_vq *vq, struct vq_req *q, unsigned k1)
+{
+	if (q->copied_in && q->pub.nsg_in > vq->iov_cap - k1)
+		q->copied_in = false;
+	if (q->copied_in)
+		chain_copy(vq, q, q->sg + q->pub.nsg_out, q->pub.nsg_in, q->iov + k1, false);
+	return q->copied_in;
+}
+
+/* Map one planned request on its own.  Nothing stays mapped on failure. */
+static int chain_map(gm_vq *vq, struct vq_req *q)
+{
+	unsigned nout = q->pub.nsg_out, nin = q->pub.nsg_in;
+	int k1 = 0, k2 = 0;
+
+	if (q->copied_out) {
+		k1 = (int)nout;
+	} else if (nout) {
 		/* leave at least one iovec per writable range */
-		k1 = gm_map_sg(vq->mem, q->sg, c->nout, q->iov, vq->iov_cap - nin,
-			       map_flags_out(vq));
+		k1 = gm_map_sg(vq->mem, q->sg, nout, q->iov, vq->iov_cap - nin, map_flags_out(vq));
+		stat_add(&vq->st.map_calls, 1);
 		if (k1 < 0)
 			return k1;
 	}
-	if (q->copied_in && nin > vq->iov_cap - (unsigned)k1)
-		q->copied_in = false; /* no room for an iovec per range: map it */
-	if (q->copied_in) {
-		chain_copy(vq, q, q->sg + c->nout, nin, q->iov + k1, false);
+	if (chain_copy_in(vq, q, (unsigned)k1)) {
 		k2 = (int)nin;
 	} else if (nin) {
-		k2 = gm_map_sg(vq->mem, q->sg + c->nout, nin, q->iov + k1,
-			       vq->iov_cap - (unsigned)k1, map_flags_in(vq));
+		k2 = gm_map_sg(vq->mem, q->sg + nout, nin, q->iov + k1, vq->iov_cap - (unsigned)k1,
+			       map_flags_in(vq));
+		stat_add(&vq->st.map_calls, 1);
 		if (k2 < 0) {
 			if (k1 && !q->copied_out)
-				gm_unmap_sg(vq->mem, q->sg, c->nout, q->iov, (unsigned)k1,
+				gm_unmap_sg(vq->mem, q->sg, nout, q->iov, (unsigned)k1,
 					    map_flags_out(vq), 0);
-			q->copied_out = false;
 			return k2;
 		}
 	}
@@ -582,23 +684,234 @@ static int chain_map(gm_vq *vq, struct chain *c)
 	return 0;
 }
 
+/*
+ * Hand each request of @qs[0..n) its share of the @got iovecs at @iov, which
+ * one gm_map_sg made of their ranges in order (a range's pieces follow each
+ * other): the readable parts (@in false: the writable ones) of those that
+ * map them.  Returns 0, or -E2BIG when a request gets more iovecs than it
+ * has room for (mapped on its own, it would fail the same way).
+ */
+static int batch_share(gm_vq *vq, struct vq_req **qs, unsigned n, const struct iovec *iov,
+		       unsigned got, bool in)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vq_req *q = qs[i];
+		unsigned first = k, nr = in ? q->pub.nsg_in : q->pub.nsg_out;
+		unsigned at = in ? q->pub.nout : 0;
+		uint64_t want = in ? q->pub.in_len : q->pub.out_len;
+
+		if (q->pub.error || !nr || (in ? q->copied_in : q->copied_out))
+			continue;
+		while (want && k < got)
+			want -= iov[k++].iov_len;
+		if (want || k - first > vq->iov_cap - at - (in ? 0 : q->pub.nsg_in))
+			return -E2BIG;
+		memcpy(q->iov + at, iov + first, (size_t)(k - first) * sizeof(*iov));
+		if (in)
+			q->pub.nin = k - first;
+		else
+			q->pub.nout = k - first;
+	}
+	return 0;
+}
+
+/*
+ * Map the planned requests @qs[0..n) (refused ones are skipped) with one
+ * gm_map_sg call for all their readable parts and one for all their
+ * writable parts.  Returns 0, or a negative errno with nothing of theirs
+ * mapped (the caller then maps them one by one).
+ */
+static int batch_map(gm_vq *vq, struct vq_req **qs, unsigned n)
+{
+	unsigned nr = 0, nw = 0, cap = n * vq->iov_cap;
+	int got = 0, got2 = 0, ret;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vq_req *q = qs[i];
+
+		q->pub.nout = q->copied_out ? q->pub.nsg_out : 0;
+		q->pub.nin = 0;
+		if (q->pub.error || q->copied_out || !q->pub.nsg_out)
+			continue;
+		memcpy(vq->bsg + nr, q->sg, q->pub.nsg_out * sizeof(*q->sg));
+		nr += q->pub.nsg_out;
+	}
+	if (nr) {
+		got = gm_map_sg(vq->mem, vq->bsg, nr, vq->biov, cap, map_flags_out(vq));
+		stat_add(&vq->st.map_calls, 1);
+		if (got < 0)
+			return got;
+		ret = batch_share(vq, qs, n, vq->biov, (unsigned)got, false);
+		if (ret)
+			goto undo;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct vq_req *q = qs[i];
+
+		if (q->pub.error || !q->pub.nsg_in)
+			continue;
+		if (chain_copy_in(vq, q, q->pub.nout)) {
+			q->pub.nin = q->pub.nsg_in;
+			continue;
+		}
+		memcpy(vq->bsg + nr + nw, q->sg + q->pub.nsg_out, q->pub.nsg_in * sizeof(*q->sg));
+		nw += q->pub.nsg_in;
+	}
+	if (nw) {
+		got2 = gm_map_sg(vq->mem, vq->bsg + nr, nw, vq->biov + got, cap - (unsigned)got,
+				 map_flags_in(vq));
+		stat_add(&vq->st.map_calls, 1);
+		if (got2 < 0) {
+			ret = got2;
+			goto undo;
+		}
+		ret = batch_share(vq, qs, n, vq->biov + got, (unsigned)got2, true);
+		if (ret) {
+			gm_unmap_sg(vq->mem, vq->bsg + nr, nw, vq->biov + got, (unsigned)got2,
+				    map_flags_in(vq), 0);
+			goto undo;
+		}
+	}
+	return 0;
+undo:
+	if (got > 0)
+		gm_unmap_sg(vq->mem, vq->bsg, nr, vq->biov, (unsigned)got, map_flags_out(vq), 0);
+	return ret;
+}
+
 /* Errors of the host, not the guest: leave the chain for a later pop. */
 static bool transient_error(int err)
 {
 	return err == -ENOMEM || err == -ENOSPC || err == -EAGAIN || err == -EBUSY;
 }
 
-GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req)
+/* Advance past the chain just walked. */
+static void advance(gm_vq *vq, unsigned ndesc)
 {
-	struct chain c = {0};
-	uint16_t id = 0;
-	unsigned n, ndesc = 1;
+	if (vq->packed) {
+		unsigned pos = vq->avail_pos + ndesc;
+
+		if (pos >= vq->size) {
+			pos -= vq->size;
+			vq->avail_wrap = !vq->avail_wrap;
+		}
+		vq->avail_pos = (uint16_t)pos;
+	} else {
+		vq->last_avail++;
+	}
+}
+
+/* Take the walked chain of @c out of the ring as request c->q. */
+static void take(gm_vq *vq, struct chain *c, uint16_t id, unsigned ndesc)
+{
+	struct vq_req *q = c->q;
+
+	vq->free_list = q->next_free;
+	q->next_free = NULL;
+	q->state = REQ_OUT;
+	q->ndesc = (uint16_t)ndesc;
+	q->any_write = c->n > c->nout;
+	q->pub.id = id;
+	q->pub.user = NULL;
+	q->start_idx = vq->last_avail;
+	q->start_pos = vq->avail_pos;
+	q->start_wrap = vq->avail_wrap;
+	vq->id_out[id] = 1;
+	vq->inflight++;
+	advance(vq, ndesc);
+}
+
+/*
+ * Give back requests @qs[from..n), taken but not handed out and with
+ * nothing mapped: the ring position goes back to the first of them, so the
+ * next pop walks them again.
+ */
+static void unpop(gm_vq *vq, struct vq_req **qs, unsigned from, unsigned n)
+{
+	if (from >= n)
+		return;
+	vq->last_avail = qs[from]->start_idx;
+	vq->avail_pos = qs[from]->start_pos;
+	vq->avail_wrap = qs[from]->start_wrap;
+	for (unsigned i = n; i-- > from;) {
+		qs[i]->pub.nout = qs[i]->pub.nin = 0;
+		qs[i]->copied_out = qs[i]->copied_in = false;
+		req_release(vq, qs[i]);
+		vq->inflight--;
+	}
+}
+
+/*
+ * A request handed out refused: over a limit, or more pages than the
+ * memory can ever map at once.  The guest controls how often: one
+ * rate-limited line.
+ */
+static void refused(gm_vq *vq, const struct vq_req *q)
+{
+	uint64_t n = atomic_load_explicit(&vq->st.refused, memory_order_relaxed) + 1;
+	char budget[48] = "";
+
+	stat_add(&vq->st.refused, 1);
+	/* the 1st, 2nd, 4th, 8th...: a guest cannot flood the log */
+	if (n & (n - 1))
+		return;
+	if (vq->max_pages)
+		snprintf(budget, sizeof(budget), ", %" PRIu64 " pages mapped at once", vq->max_pages);
+	gm__info("virtqueue %u (%s): request %u refused: %" PRIu64 " bytes in %u buffers, %" PRIu64
+		 " pages to map (limits: %" PRIu64 " bytes, %u buffers%s)", vq->cfg.index,
+		 vq->packed ? "packed" : "split", q->pub.id, q->pub.out_len + q->pub.in_len,
+		 q->pub.nsg_out + q->pub.nsg_in, q->pages, vq->max_bytes, vq->max_segs, budget);
+}
+
+/* Walk the next available chain into c (c->q is the request to fill). */
+static int walk_next(gm_vq *vq, struct chain *c, uint16_t *id, unsigned *ndesc)
+{
 	int ret;
 
-	if (req)
-		*req = NULL;
-	if (!vq || !req)
-		return -EINVAL;
+	*ndesc = 1;
+	if (vq->packed) {
+		ret = walk_packed(vq, c, id, ndesc);
+		if (!ret && *id >= vq->size) {
+			c->why = "buffer id out of range";
+			c->bad = *id;
+			ret = -EINVAL;
+		}
+	} else {
+		ret = gm_ring_read_le16(vq->drv, AVAIL_RING(vq->last_avail & (vq->size - 1)), id);
+		if (ret)
+			return ring_error(vq, ret);
+		if (*id >= vq->size) {
+			c->why = "head index out of range";
+			c->bad = *id;
+			ret = -EINVAL;
+		} else {
+			ret = walk_split(vq, c, *id);
+		}
+	}
+	if (!ret && vq->id_out[*id]) {
+		c->why = vq->packed ? "buffer id already in flight" : "head already in flight";
+		c->bad = *id;
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+/*
+ * Take up to @max chains (see gm_vq_pop_batch).  A chain that cannot be
+ * taken ends the batch: when it is the first, its error is returned (and,
+ * if the guest's, breaks the queue); after good ones, it stays in the ring
+ * and the next pop meets it again.
+ */
+static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
+{
+	struct vq_req *qs[GM_VQ_MAX_BATCH];
+	struct chain c = {0};
+	uint64_t batch_pages = 0;
+	unsigned n, got = 0, mapped;
+	int ret, err = 0;
+
 	if (vq->broken)
 		return -EIO;
 	ret = avail_count(vq, &n);
@@ -623,84 +936,137 @@ GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req)
 			 (uint16_t)(vq->last_avail + n), n, vq->last_avail, vq->size);
 		return -EOVERFLOW;
 	}
-	if (!vq->free_list)
-		return -ENOBUFS;
-	c.q = vq->free_list;
+	while (got < max) {
+		uint16_t id = 0;
+		unsigned ndesc;
+		uint64_t pages;
 
-	if (vq->packed) {
-		ret = walk_packed(vq, &c, &id, &ndesc);
-		if (!ret && id >= vq->size) {
-			c.why = "buffer id out of range";
-			c.bad = id;
-			ret = -EINVAL;
+		if (got) {
+			/* split: n chains were published; packed: look at the next */
+			if (vq->packed) {
+				ret = avail_count(vq, &n);
+				if (ret)
+					return ring_error(vq, ret);
+				if (!n)
+					break;
+			} else if (got == n) {
+				break;
+			}
 		}
-	} else {
-		ret = gm_ring_read_le16(vq->drv, AVAIL_RING(vq->last_avail & (vq->size - 1)), &id);
-		if (ret)
-			return ring_error(vq, ret);
-		if (id >= vq->size) {
-			c.why = "head index out of range";
-			c.bad = id;
-			ret = -EINVAL;
+		if (!vq->free_list) {
+			err = -ENOBUFS;
+			break;
+		}
+		c = (struct chain){.q = vq->free_list};
+		err = walk_next(vq, &c, &id, &ndesc);
+		if (err)
+			break;
+		struct vq_req *q = c.q;
+
+		q->pub.id = id;
+		q->pub.error = 0;
+		q->pub.nsg_out = c.nout;
+		q->pub.nsg_in = c.n - c.nout;
+		q->pub.out_len = sg_total(q->sg, c.nout);
+		q->pub.in_len = sg_total(q->sg + c.nout, c.n - c.nout);
+		q->pub.nout = q->pub.nin = 0;
+		pages = q->pages = chain_plan(vq, q);
+		if (c.n > vq->max_segs || q->pub.out_len + q->pub.in_len > vq->max_bytes ||
+		    (vq->max_pages && pages > vq->max_pages)) {
+			q->copied_out = q->copied_in = false;
+			q->pub.error = -EMSGSIZE;
 		} else {
-			ret = walk_split(vq, &c, id);
+			/* a batch never asks for more than the budget in one map call */
+			if (got && vq->max_pages && batch_pages + pages > vq->max_pages)
+				break;
+			err = chain_copy_out(vq, q);
+			if (err) {
+				c.why = "cannot read the buffers of chain";
+				c.bad = id;
+				break;
+			}
+			batch_pages += pages;
 		}
+		take(vq, &c, id, ndesc);
+		qs[got++] = q;
 	}
-	if (!ret && vq->id_out[id]) {
-		c.why = vq->packed ? "buffer id already in flight" : "head already in flight";
-		c.bad = id;
-		ret = -EINVAL;
-	}
-	if (!ret) {
-		ret = chain_map(vq, &c);
-		if (ret == -EAGAIN)
-			ret = -EBUSY; /* -EAGAIN means "ring empty" to our caller */
-		if (transient_error(ret))
-			return ret;
-		if (ret) {
-			c.why = "cannot map buffers of chain";
-			c.bad = id;
+	if (!got)
+		goto failed;
+
+	/* Map them: together, or one by one if that fails. */
+	mapped = got;
+	if (got > 1 && batch_map(vq, qs, got) < 0) {
+		stat_add(&vq->st.fallbacks, 1);
+		for (mapped = 0; mapped < got; mapped++) {
+			struct vq_req *q = qs[mapped];
+
+			if (q->pub.error)
+				continue;
+			err = chain_map(vq, q);
+			if (err)
+				break;
 		}
+	} else if (got == 1 && !qs[0]->pub.error) {
+		err = chain_map(vq, qs[0]);
+		mapped = err ? 0 : 1;
 	}
-	if (ret) {
-		vq_break(vq, ret, "%s %" PRIu64, c.why ? c.why : "bad chain", c.bad);
+	if (!mapped) {
+		c = (struct chain){.q = qs[0], .why = "cannot map buffers of chain", .bad = qs[0]->pub.id};
+		unpop(vq, qs, 0, got);
+		goto failed;
+	}
+	unpop(vq, qs, mapped, got);
+	got = mapped;
+
+	struct vq_batch *b = vq->free_batches;
+
+	vq->free_batches = b->next_free;
+	b->next_free = NULL;
+	b->left = got;
+	b->members = NULL;
+	for (unsigned i = got; i--;) {
+		qs[i]->batch = b;
+		qs[i]->batch_next = b->members;
+		b->members = qs[i];
+		out[i] = &qs[i]->pub;
+	}
+	for (unsigned i = 0; i < got; i++)
+		if (qs[i]->pub.error)
+			refused(vq, qs[i]);
+	stat_add(&vq->st.requests, got);
+	stat_add(&vq->st.batches, 1);
+	return (int)got;
+
+failed:
+	if (err == -EAGAIN)
+		err = -EBUSY; /* -EAGAIN means "ring empty" to our caller */
+	if (err == -ENOBUFS || transient_error(err))
+		return err;
+	vq_break(vq, err, "%s %" PRIu64, c.why ? c.why : "bad chain", c.bad);
+	return err;
+}
+
+GM_API int gm_vq_pop(gm_vq *vq, struct gm_vq_req **req)
+{
+	struct gm_vq_req *r = NULL;
+	int ret;
+
+	if (req)
+		*req = NULL;
+	if (!vq || !req)
+		return -EINVAL;
+	ret = pop_some(vq, &r, 1);
+	if (ret < 0)
 		return ret;
-	}
-
-	/* Taken: advance and hand out. */
-	struct vq_req *q = c.q;
-
-	vq->free_list = q->next_free;
-	q->next_free = NULL;
-	q->state = REQ_OUT;
-	q->ndesc = (uint16_t)ndesc;
-	q->any_write = c.n > c.nout;
-	q->pub.id = id;
-	q->pub.nsg_out = c.nout;
-	q->pub.nsg_in = c.n - c.nout;
-	q->pub.out_len = q->pub.in_len = 0;
-	for (unsigned i = 0; i < c.n; i++) {
-		if (i < c.nout)
-			q->pub.out_len += q->sg[i].len;
-		else
-			q->pub.in_len += q->sg[i].len;
-	}
-	q->pub.user = NULL;
-	vq->id_out[id] = 1;
-	vq->inflight++;
-	if (vq->packed) {
-		unsigned pos = vq->avail_pos + ndesc;
-
-		if (pos >= vq->size) {
-			pos -= vq->size;
-			vq->avail_wrap = !vq->avail_wrap;
-		}
-		vq->avail_pos = (uint16_t)pos;
-	} else {
-		vq->last_avail++;
-	}
-	*req = &q->pub;
+	*req = r;
 	return 0;
+}
+
+GM_API int gm_vq_pop_batch(gm_vq *vq, struct gm_vq_req **reqs, unsigned max)
+{
+	if (!vq || !reqs || !max)
+		return -EINVAL;
+	return pop_some(vq, reqs, GM__MIN(max, vq->max_batch));
 }
 
 /* ---- push ---- */
@@ -796,7 +1162,7 @@ GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint
 			    unsigned n, bool *notify)
 {
 	uint16_t old_idx;
-	unsigned old_pos, i;
+	unsigned old_pos, i, published = 0;
 	bool old_wrap, broken;
 	int ret = 0;
 
@@ -821,29 +1187,62 @@ GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint
 	/* Mappings go before the guest can see any completion. */
 	for (i = 0; i < n; i++) {
 		struct vq_req *q = (struct vq_req *)reqs[i];
-		uint64_t w = written ? written[i] : 0;
+		uint64_t w = GM__MIN(written ? (uint64_t)written[i] : 0, q->pub.in_len);
 
-		req_unmap(vq, q, GM__MIN(w, q->pub.in_len));
+		req_unmap(vq, q, w);
+		q->used_len = (uint32_t)w;
+		q->state = REQ_DONE;
+		q->batch->left--;
+		vq->inflight--;
 	}
+	/*
+	 * Publish every batch now complete.  A transient batch shares its
+	 * mappings: a request of it is unmapped only when all of it is, so
+	 * none is published before.  A broken queue publishes nothing.
+	 */
 	broken = vq->broken;
 	old_idx = vq->used_idx;
 	old_pos = vq->used_pos;
 	old_wrap = vq->used_wrap;
 	for (i = 0; i < n; i++) {
-		struct vq_req *q = (struct vq_req *)reqs[i];
-		uint64_t w = written ? GM__MIN((uint64_t)written[i], q->pub.in_len) : 0;
+		struct vq_batch *b = ((struct vq_req *)reqs[i])->batch;
+		struct vq_req *m, *next;
 
-		if (!broken && !ret)
-			ret = write_used(vq, q, (uint32_t)w);
-		req_release(vq, q);
+		if (!b || (b->left && vq->defer && !broken))
+			continue;
+		if (b->left) {
+			/* published one by one: this request alone */
+			m = (struct vq_req *)reqs[i];
+			if (!broken && !ret) {
+				ret = write_used(vq, m, m->used_len);
+				published++;
+			}
+			/* out of the batch's list, back to the pool */
+			for (struct vq_req **pp = &b->members; *pp; pp = &(*pp)->batch_next)
+				if (*pp == m) {
+					*pp = m->batch_next;
+					break;
+				}
+			req_release(vq, m);
+			continue;
+		}
+		for (m = b->members; m; m = next) {
+			next = m->batch_next;
+			if (!broken && !ret) {
+				ret = write_used(vq, m, m->used_len);
+				published++;
+			}
+			req_release(vq, m);
+		}
+		batch_release(vq, b);
 	}
 	if (broken)
 		return -EIO;
-	if (!ret && !vq->packed)
+	if (!ret && published && !vq->packed)
 		ret = gm_ring_store_release16(vq->dev, USED_IDX, vq->used_idx);
 	if (ret)
 		return ring_error(vq, ret);
-	if (notify) {
+	if (notify && published) {
 		bool want = false;
 
 		ret = want_interrupt(vq, old_idx, old_pos, old_wrap, &want);
@@ -857,6 +1256,47 @@ GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint
 GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *notify)
 {
 	return gm_vq_push_batch(vq, &req, &written, 1, notify);
+}
+
+GM_API int gm_vq_req_write(gm_vq *vq, struct gm_vq_req *req, uint64_t off, const void *buf,
+			   size_t len)
+{
+	struct vq_req *q = vq ? req_of(vq, req) : NULL;
+	const struct gm_sg *sg;
+
+	if (!q || (!buf && len))
+		return -EINVAL;
+	if (off > q->pub.in_len || len > q->pub.in_len - off)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	if (q->copied_in) {
+		memcpy(q->copy + off, buf, len);
+		return 0;
+	}
+	if (q->pub.nin) {
+		gm_iov_from_buf(q->iov + q->pub.nout, q->pub.nin, (size_t)off, buf, len);
+		return 0;
+	}
+	/* nothing mapped (a refused request): through the bytes API, now */
+	sg = q->sg + q->pub.nsg_out;
+	for (unsigned i = 0; i < q->pub.nsg_in && len; i++) {
+		size_t l;
+		int ret;
+
+		if (off >= sg[i].len) {
+			off -= sg[i].len;
+			continue;
+		}
+		l = (size_t)GM__MIN((uint64_t)len, sg[i].len - off);
+		ret = gm_write(vq->mem, sg[i].addr + off, buf, l);
+		if (ret)
+			return ret;
+		buf = (const unsigned char *)buf + l;
+		len -= l;
+		off = 0;
+	}
+	return 0;
 }
 
 /* ---- notifications ---- */
@@ -946,7 +1386,21 @@ GM_API bool gm_vq_is_packed(const gm_vq *vq)
 	return vq && vq->packed;
 }
 
-/* Release every request that is out; they become free. */
+GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *st)
+{
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (!vq)
+		return;
+	st->requests = atomic_load_explicit(&vq->st.requests, memory_order_relaxed);
+	st->batches = atomic_load_explicit(&vq->st.batches, memory_order_relaxed);
+	st->map_calls = atomic_load_explicit(&vq->st.map_calls, memory_order_relaxed);
+	st->refused = atomic_load_explicit(&vq->st.refused, memory_order_relaxed);
+	st->fallbacks = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed);
+}
+
+/* Release every request that is out or waits for its batch. */
 static void release_all(gm_vq *vq)
 {
 	for (unsigned i = 0; i < vq->nreq; i++) {
@@ -955,9 +1409,11 @@ static void release_all(gm_vq *vq)
 		if (q->state == REQ_FREE)
 			continue;
 		/* unknown how much was written: copy back nothing */
-		req_unmap(vq, q, 0);
+		if (q->state != REQ_DONE)
+			req_unmap(vq, q, 0);
 		req_release(vq, q);
 	}
+	vq->inflight = 0;
 }
 
 static void state_init(gm_vq *vq)
@@ -970,8 +1426,15 @@ static void state_init(gm_vq *vq)
 	vq->free_list = NULL;
 	for (unsigned i = vq->nreq; i--;) {
 		vq->reqs[i].state = REQ_FREE;
+		vq->reqs[i].batch = NULL;
+		vq->reqs[i].batch_next = NULL;
 		vq->reqs[i].next_free = vq->free_list;
 		vq->free_list = &vq->reqs[i];
+	}
+	vq->free_batches = NULL;
+	for (unsigned i = vq->nreq; i--;) {
+		vq->batches[i] = (struct vq_batch){.next_free = vq->free_batches};
+		vq->free_batches = &vq->batches[i];
 	}
 	vq->inflight = 0;
 	memset(vq->id_out, 0, vq->size);
@@ -998,9 +1461,12 @@ GM_API void gm_vq_free(gm_vq *vq)
 	gm_ring_free(vq->drv);
 	gm_ring_free(vq->dev);
 	free(vq->reqs);
+	free(vq->batches);
 	free(vq->sg_store);
 	free(vq->iov_store);
 	free(vq->itab);
+	free(vq->bsg);
+	free(vq->biov);
 	free(vq->id_out);
 	free(vq);
 }
@@ -1022,6 +1488,8 @@ static int check_config(const struct gm_vq_config *cfg)
 		return bad_config(cfg, "split queue size not a power of 2");
 	if (cfg->max_chain > GM_VQ_MAX_CHAIN)
 		return bad_config(cfg, "max_chain above GM_VQ_MAX_CHAIN");
+	if (cfg->max_batch > GM_VQ_MAX_BATCH)
+		return bad_config(cfg, "max_batch above GM_VQ_MAX_BATCH");
 	if (cfg->buf_flags & ~(GM_MAP_TRANSIENT | GM_MAP_PERSISTENT) ||
 	    cfg->buf_flags == (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT))
 		return bad_config(cfg, "buf_flags not GM_MAP_TRANSIENT or GM_MAP_PERSISTENT");
@@ -1061,7 +1529,14 @@ GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out)
 	/* a buffer crossing a region boundary takes more than one iovec */
 	vq->iov_cap = 2 * vq->max_chain;
 	vq->nreq = cfg->max_inflight ? GM__MIN(cfg->max_inflight, vq->size) : vq->size;
+	vq->max_batch = GM__MIN(cfg->max_batch ? cfg->max_batch : GM_VQ_DEFAULT_BATCH, vq->nreq);
 	vq->buf_flags = cfg->buf_flags ? cfg->buf_flags : GM_MAP_TRANSIENT;
+	vq->defer = vq->buf_flags == GM_MAP_TRANSIENT;
+	vq->max_bytes = cfg->max_request_bytes ? cfg->max_request_bytes
+					       : GM_VQ_DEFAULT_MAX_REQUEST_BYTES;
+	vq->max_segs = cfg->max_request_segments ? cfg->max_request_segments
+						 : GM_VQ_DEFAULT_MAX_REQUEST_SEGMENTS;
+	vq->max_pages = cfg->max_map_pages;
 
 	if (vq->packed) {
 		dlen = GM_VRING_PACKED_RING_SIZE(vq->size);
@@ -1080,11 +1555,17 @@ GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out)
 	}
 
 	vq->reqs = gm__calloc(vq->nreq, sizeof(*vq->reqs));
+	vq->batches = gm__calloc(vq->nreq, sizeof(*vq->batches));
 	vq->sg_store = gm__calloc((size_t)vq->nreq * vq->max_chain, sizeof(*vq->sg_store));
 	vq->iov_store = gm__calloc((size_t)vq->nreq * vq->iov_cap, sizeof(*vq->iov_store));
 	vq->itab = gm__malloc((size_t)vq->max_chain * GM_VRING_DESC_SIZE);
 	vq->id_out = gm__calloc(vq->size, 1);
-	if (!vq->reqs || !vq->sg_store || !vq->iov_store || !vq->itab || !vq->id_out) {
+	if (vq->max_batch > 1) {
+		vq->bsg = gm__calloc((size_t)vq->max_batch * vq->max_chain, sizeof(*vq->bsg));
+		vq->biov = gm__calloc((size_t)vq->max_batch * vq->iov_cap, sizeof(*vq->biov));
+	}
+	if (!vq->reqs || !vq->batches || !vq->sg_store || !vq->iov_store || !vq->itab ||
+	    !vq->id_out || (vq->max_batch > 1 && (!vq->bsg || !vq->biov))) {
 		ret = -ENOMEM;
 		goto fail;
 	}

@@ -10,24 +10,30 @@
  * so a buffer or a ring may straddle regions (a buffer up to four, which
  * runs a request out of iovecs); RAM R is read-only, elsewhere; everything
  * else is unbacked.  The input first picks a queue configuration (layout,
- * size, features, max_chain, max_inflight, mapping policy, ring addresses:
- * sometimes misaligned, straddling, read-only, unbacked or wrapping), then
- * runs a program: write descriptors and indirect entries with any address,
- * length, flags and next/id, publish heads or whole chains, move the avail
- * index anywhere, flip packed wrap bits, write the driver's event
- * suppression fields, scribble on the rings, and pop, push (one, a batch,
- * a stale or foreign request), enable and disable notifications, ask for
+ * size, features, max_chain, max_inflight, mapping policy, request limits,
+ * batch size, ring addresses: sometimes misaligned, straddling, read-only,
+ * unbacked or wrapping), then runs a program: write descriptors and
+ * indirect entries with any address, length, flags and next/id, publish
+ * heads or whole chains, move the avail index anywhere, flip packed wrap
+ * bits, write the driver's event suppression fields, scribble on the rings,
+ * and pop (one, or a batch), push (one, a batch, a stale, foreign or
+ * still-waiting request), enable and disable notifications, ask for
  * pending work and reset the queue.
  *
  * The model is the driver's view of the virtio 1.2 rules as virtio.h
  * documents them: it walks each chain itself from guest memory and predicts
  * the exact pop result (errno, or head / buffer id and every guest range in
- * order), which direction is copied rather than mapped, the iovecs of the
- * mapped one (exactly the region pieces of each range), the used elements
- * and used index push writes, the copy-back of device-written bytes, the
- * interrupt decision (EVENT_IDX arithmetic modulo 2^16 and 2 * size), the
- * suppression fields the device writes, and pending work.  A queue whose
- * rings overlap each other gets only the checks that need no prediction.
+ * order, chain after chain for a batch, up to the first that cannot be
+ * taken), which requests are refused for the limits, which direction is
+ * copied rather than mapped, the iovecs of the mapped one (exactly the
+ * region pieces of each range), the map calls (one per direction for a
+ * batch, or one by one after that fails), the used elements and used index
+ * push writes (a transient batch all at once, when its last request is
+ * pushed), the copy-back of device-written bytes, the status byte written
+ * into a refused request, the interrupt decision (EVENT_IDX arithmetic
+ * modulo 2^16 and 2 * size), the suppression fields the device writes, and
+ * pending work.  A queue whose rings overlap each other gets only the
+ * checks that need no prediction.
  *
  * Invariants on top: a broken queue stays broken (pop, pending and
  * set_notify fail -EIO) with exactly one warning logged when it broke, and
@@ -227,6 +233,7 @@ static unsigned maps_now(void)
 
 /* ---- the queue and the model's state ---- */
 
+/* A request popped and not yet published (out, or pushed and waiting). */
 struct mreq {
 	struct gm_vq_req *p;
 	uint16_t id;
@@ -234,13 +241,21 @@ struct mreq {
 	bool any_write;
 	bool copied_in;        /* the writable part is a copy (written back at push) */
 	unsigned mapped;       /* iovecs holding a mapping */
+	unsigned batch, seq;   /* the pop it came from, its place in it */
+	bool done;             /* pushed; published with the rest of its batch */
+	uint32_t used_len;     /* done: the used length push was given (clamped) */
 };
+
+/* The most chains one pop takes here (max_batch is picked up to it). */
+#define MODEL_BATCH 32u
 
 static struct {
 	gm_vq *vq;
 	/* configuration */
-	unsigned size, max_chain, nreq, iov_cap;
+	unsigned size, max_chain, nreq, iov_cap, max_batch, max_segs;
+	uint64_t max_bytes, max_pages;
 	bool packed, event_idx, indirect;
+	bool defer;             /* transient buffers: batches are published whole */
 	uint64_t desc, drv, dev;
 	size_t dlen, drvlen, devlen;
 	bool exact;             /* rings do not overlap: predict everything */
@@ -250,8 +265,10 @@ static struct {
 	uint16_t last_avail, used_idx, event_sent;
 	uint16_t avail_pos, used_pos;
 	bool avail_wrap, used_wrap;
-	struct mreq out[MAX_OUT];
+	struct mreq out[MAX_OUT]; /* out or done */
 	unsigned nout;
+	unsigned next_batch;
+	struct gm_vq_stats st;    /* the queue's counters, as predicted */
 	struct gm_vq_req *stale[8]; /* pushed requests, for double pushes */
 	unsigned nstale, next_stale;
 	/* the driver's own positions */
@@ -266,12 +283,23 @@ static struct {
 #define USED_IDX 2
 #define USED_RING(i) (4 + 8 * (uint64_t)(i))
 
+/* Is @id taken: out, or pushed and not yet published? */
 static bool in_flight(uint16_t id)
 {
 	for (unsigned i = 0; i < Q.nout; i++)
 		if (Q.out[i].id == id)
 			return true;
 	return false;
+}
+
+/* Requests popped and not yet pushed (gm_vq_inflight). */
+static unsigned inflight(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < Q.nout; i++)
+		n += !Q.out[i].done;
+	return n;
 }
 
 /* The value the device writes as avail_event / packed event offset. */
@@ -328,22 +356,23 @@ struct mchain {
 	unsigned ndesc;
 };
 
-static struct mchain mc;
+/* the chains one pop walks; mc: the one being walked */
+static struct mchain mcs[MODEL_BATCH], *mc = mcs;
 static uint8_t itab[MAX_CHAIN * 16];
 
 static int chain_add(uint64_t addr, uint32_t len, bool write)
 {
-	if (mc.n >= Q.max_chain)
+	if (mc->n >= Q.max_chain)
 		return -ELOOP;
 	if (!len || addr + (len - 1) < addr)
 		return -EFAULT;
 	if (write)
-		mc.seen_write = true;
-	else if (mc.seen_write)
+		mc->seen_write = true;
+	else if (mc->seen_write)
 		return -EPROTO;
 	else
-		mc.nout++;
-	mc.sg[mc.n++] = (struct gm_sg){.addr = addr, .len = len};
+		mc->nout++;
+	mc->sg[mc->n++] = (struct gm_sg){.addr = addr, .len = len};
 	return 0;
 }
 
@@ -354,7 +383,7 @@ static int read_indirect(const struct mdesc *d)
 		return -EPROTO;
 	if (!d->len || d->len % 16)
 		return -EINVAL;
-	if (d->len / 16 > Q.max_chain - mc.n)
+	if (d->len / 16 > Q.max_chain - mc->n)
 		return -ELOOP;
 	if (d->addr + (d->len - 1) < d->addr)
 		return -EFAULT;
@@ -433,7 +462,7 @@ MODEL_LOOP static int walk_packed(void)
 		if (++n > Q.size)
 			return -ELOOP;
 		ring_desc(pos, &d);
-		mc.id = d.next_or_id;
+		mc->id = d.next_or_id;
 		if (d.flags & IN) {
 			if ((ret = read_indirect(&d)) < 0)
 				return ret;
@@ -446,7 +475,7 @@ MODEL_LOOP static int walk_packed(void)
 		if (++pos == Q.size)
 			pos = 0;
 	}
-	mc.ndesc = n;
+	mc->ndesc = n;
 	return ret;
 }
 
@@ -490,38 +519,75 @@ static uint64_t sg_total(const struct gm_sg *sg, unsigned n)
 	return t;
 }
 
-/* What pop will do with a walked chain: copy or map, and the errno. */
+/* What pop will do with a walked chain: refuse, copy or map, and the errno. */
 struct mpop {
 	int err;
+	bool refused;
 	bool copied_out, copied_in;
-	unsigned k1, k2; /* iovecs: readable, writable */
+	unsigned k1, k2;  /* iovecs: readable, writable */
+	uint64_t pages;   /* what its mapped part takes of a page budget */
+	/* mapped on its own: the map calls it makes, whether one fails */
+	bool ro_try, ro_fail, wo_try, wo_fail;
 };
 
-static void predict_map(struct mpop *p)
+static struct mpop mps[MODEL_BATCH];
+
+MODEL_LOOP static uint64_t sg_pages(const struct gm_sg *sg, unsigned n)
 {
-	unsigned nin = mc.n - mc.nout;
-	int k;
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += ((sg[i].addr & 4095) + sg[i].len + 4095) >> 12;
+	return t;
+}
+
+/* The copy decision (before iovec room is known) and the pages mapped. */
+static void plan(struct mpop *p)
+{
+	unsigned nin = mc->n - mc->nout;
 
 	p->copied_out = p->copied_in = false;
-	p->k1 = p->k2 = 0;
-	if (mc.nout && nin) {
-		uint64_t out = sg_total(mc.sg, mc.nout), in = sg_total(mc.sg + mc.nout, nin);
+	if (mc->nout && nin) {
+		uint64_t out = sg_total(mc->sg, mc->nout), in = sg_total(mc->sg + mc->nout, nin);
 
-		if (out <= in && out <= GM_VQ_COPY_MAX && mc.nout <= Q.iov_cap - nin) {
-			for (unsigned i = 0; i < mc.nout; i++)
-				if (!g_backed(mc.sg[i].addr, mc.sg[i].len, false)) {
-					p->err = -EFAULT;
-					return;
-				}
+		if (out <= in && out <= GM_VQ_COPY_MAX && mc->nout <= Q.iov_cap - nin)
 			p->copied_out = true;
-			p->k1 = mc.nout;
-		} else if (in < out && in <= GM_VQ_COPY_MAX) {
+		else if (in < out && in <= GM_VQ_COPY_MAX)
 			p->copied_in = true;
-		}
 	}
-	if (mc.nout && !p->copied_out) {
-		k = map_sg(mc.sg, mc.nout, Q.iov_cap - nin, false);
+	p->pages = (p->copied_out ? 0 : sg_pages(mc->sg, mc->nout)) +
+		   (p->copied_in ? 0 : sg_pages(mc->sg + mc->nout, nin));
+	p->refused = mc->n > Q.max_segs || sg_total(mc->sg, mc->n) > Q.max_bytes ||
+		     (Q.max_pages && p->pages > Q.max_pages);
+}
+
+/* Can a copied readable part be read?  (Pop reads it before mapping.) */
+static bool copy_ok(const struct mpop *p)
+{
+	if (!p->copied_out)
+		return true;
+	for (unsigned i = 0; i < mc->nout; i++)
+		if (!g_backed(mc->sg[i].addr, mc->sg[i].len, false))
+			return false;
+	return true;
+}
+
+/* Mapping the planned chain on its own: iovecs, or the first map errno. */
+static void predict_map(struct mpop *p)
+{
+	unsigned nin = mc->n - mc->nout;
+	int k;
+
+	p->k1 = p->k2 = 0;
+	p->ro_try = p->ro_fail = p->wo_try = p->wo_fail = false;
+	p->err = 0;
+	if (p->copied_out) {
+		p->k1 = mc->nout;
+	} else if (mc->nout) {
+		p->ro_try = true;
+		k = map_sg(mc->sg, mc->nout, Q.iov_cap - nin, false);
 		if (k < 0) {
+			p->ro_fail = true;
 			p->err = k;
 			return;
 		}
@@ -532,33 +598,90 @@ static void predict_map(struct mpop *p)
 	if (p->copied_in) {
 		p->k2 = nin;
 	} else if (nin) {
-		k = map_sg(mc.sg + mc.nout, nin, Q.iov_cap - p->k1, true);
+		p->wo_try = true;
+		k = map_sg(mc->sg + mc->nout, nin, Q.iov_cap - p->k1, true);
 		if (k < 0) {
+			p->wo_fail = true;
 			p->err = k;
 			return;
 		}
 		p->k2 = (unsigned)k;
 	}
-	p->err = 0;
+}
+
+/* The model's prediction of one pop (gm_vq_pop, or a batch of up to max). */
+struct mbatch {
+	int ret;         /* requests handed out, or the errno */
+	unsigned map_calls;
+	bool fallback;   /* the batch was mapped one by one */
+};
+
+/* Walk the chain at the model's position into mcs[k] (mc). */
+static int model_walk(unsigned k)
+{
+	mc = &mcs[k];
+	mc->n = mc->nout = 0;
+	mc->seen_write = false;
+	mc->ndesc = 1;
+	mc->id = 0;
+	int err;
+
+	if (Q.packed) {
+		err = walk_packed();
+		if (!err && mc->id >= Q.size)
+			err = -EINVAL;
+	} else {
+		mc->id = g_le16(Q.drv + AVAIL_RING(Q.last_avail & (Q.size - 1)));
+		err = mc->id >= Q.size ? -EINVAL : walk_split(mc->id);
+	}
+	if (!err && in_flight(mc->id))
+		err = -EINVAL;
+	for (unsigned j = 0; !err && j < k; j++)
+		if (mcs[j].id == mc->id)
+			err = -EINVAL;
+	return err;
+}
+
+/* Move the model's position past chain mcs[k]. */
+static void model_advance_chain(unsigned k)
+{
+	if (!Q.packed) {
+		Q.last_avail++;
+		return;
+	}
+	unsigned pos = Q.avail_pos + mcs[k].ndesc;
+
+	if (pos >= Q.size) {
+		pos -= Q.size;
+		Q.avail_wrap = !Q.avail_wrap;
+	}
+	Q.avail_pos = (uint16_t)pos;
+}
+
+/* Move the model's position past the @n chains walked into mcs[]. */
+static void model_advance(unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		model_advance_chain(k);
 }
 
 /*
- * The model's pop, before the library's: the result, and the chain in mc.
- * Applies the one store pop may make (avail_event, when the ring is empty
- * with EVENT_IDX and notifications on) so that memory is what the library
- * will read after making it.
+ * The model's pop, before the library's: the result, the chains in mcs[],
+ * what becomes of each in mps[].  Applies the one store pop may make
+ * (avail_event, when the ring is empty with EVENT_IDX and notifications
+ * on) so that memory is what the library will read after making it.
  */
-static void model_pop(struct mpop *p)
+static void model_pop(unsigned max, struct mbatch *b)
 {
-	unsigned n;
+	uint16_t la = Q.last_avail, ap = Q.avail_pos;
+	bool aw = Q.avail_wrap;
+	uint64_t bpages = 0;
+	unsigned n, got = 0, mapped;
+	int err = 0;
 
-	memset(p, 0, sizeof(*p));
-	mc.n = mc.nout = 0;
-	mc.seen_write = false;
-	mc.ndesc = 1;
-	mc.id = 0;
+	memset(b, 0, sizeof(*b));
 	if (Q.broken) {
-		p->err = -EIO;
+		b->ret = -EIO;
 		return;
 	}
 	n = avail_count();
@@ -568,29 +691,91 @@ static void model_pop(struct mpop *p)
 		n = avail_count();
 	}
 	if (!n) {
-		p->err = -EAGAIN;
+		b->ret = -EAGAIN;
 		return;
 	}
 	if (!Q.packed && n > Q.size) {
-		p->err = -EOVERFLOW;
+		b->ret = -EOVERFLOW;
 		return;
 	}
-	if (Q.nout == Q.nreq) {
-		p->err = -ENOBUFS;
+	max = GM__FUZZ_MIN(max, Q.max_batch);
+	while (got < max) {
+		struct mpop *p = &mps[got];
+
+		if (got && (Q.packed ? !avail_count() : got == n))
+			break;
+		if (Q.nout + got == Q.nreq) {
+			err = -ENOBUFS;
+			break;
+		}
+		memset(p, 0, sizeof(*p));
+		err = model_walk(got);
+		if (err)
+			break;
+		plan(p);
+		if (p->refused) {
+			p->copied_out = p->copied_in = false;
+		} else {
+			if (got && Q.max_pages && bpages + p->pages > Q.max_pages)
+				break;
+			if (!copy_ok(p)) {
+				err = -EFAULT;
+				break;
+			}
+			bpages += p->pages;
+		}
+		model_advance_chain(got); /* the next chain is walked from there */
+		got++;
+	}
+	Q.last_avail = la;
+	Q.avail_pos = ap;
+	Q.avail_wrap = aw;
+	if (!got) {
+		b->ret = err;
 		return;
 	}
-	if (Q.packed) {
-		p->err = walk_packed();
-		if (!p->err && mc.id >= Q.size)
-			p->err = -EINVAL;
-	} else {
-		mc.id = g_le16(Q.drv + AVAIL_RING(Q.last_avail & (Q.size - 1)));
-		p->err = mc.id >= Q.size ? -EINVAL : walk_split(mc.id);
+	for (unsigned k = 0; k < got; k++) {
+		mc = &mcs[k];
+		if (!mps[k].refused)
+			predict_map(&mps[k]);
 	}
-	if (!p->err && in_flight(mc.id))
-		p->err = -EINVAL;
-	if (!p->err)
-		predict_map(p);
+	/* one map call for all readable parts, one for all writable ones */
+	mapped = got;
+	if (got > 1) {
+		bool ro = false, ro_fail = false, wo = false, wo_fail = false;
+
+		for (unsigned k = 0; k < got; k++) {
+			const struct mpop *p = &mps[k];
+
+			if (p->refused || p->copied_out || !mcs[k].nout)
+				continue;
+			ro = true;
+			ro_fail |= p->ro_fail;
+		}
+		b->map_calls = ro;
+		if (!ro_fail) {
+			for (unsigned k = 0; k < got; k++) {
+				wo |= mps[k].wo_try;
+				wo_fail |= mps[k].wo_fail;
+			}
+			b->map_calls += wo;
+		}
+		b->fallback = ro_fail || wo_fail;
+	}
+	if (got == 1 || b->fallback) {
+		for (mapped = 0; mapped < got; mapped++) {
+			const struct mpop *p = &mps[mapped];
+
+			if (p->refused)
+				continue;
+			b->map_calls += p->ro_try + p->wo_try;
+			if (p->err) {
+				err = p->err;
+				break;
+			}
+		}
+	}
+	b->ret = mapped ? (int)mapped : err;
 }
 
 /* ---- checks of a popped request ---- */
@@ -699,22 +884,61 @@ static void check_request(const struct gm_vq_req *r, struct mreq *q)
 	FUZZ_CHECK(r->out_len == out && r->in_len == inl, "lengths %llu/%llu, ranges say %llu/%llu",
 		   (unsigned long long)r->out_len, (unsigned long long)r->in_len,
 		   (unsigned long long)out, (unsigned long long)inl);
-	q->mapped = check_iov(r->sg, r->nsg_out, r->iov, r->nout, false, &cout);
-	q->mapped += check_iov(r->sg + r->nsg_out, r->nsg_in, r->iov + r->nout, r->nin, true, &cin);
-	/* only a chain that goes both ways has a direction copied, and one */
-	FUZZ_CHECK(!(cout || cin) || (r->nsg_out && r->nsg_in && !(cout && cin)),
-		   "copied a direction of a one-way chain");
+	/* refused exactly when over a limit (pages: at most what both
+	 * directions span, at least what the larger one does) */
+	uint64_t pg_out = sg_pages(r->sg, r->nsg_out), pg_in = sg_pages(r->sg + r->nsg_out, r->nsg_in);
+	bool over = n > Q.max_segs || out + inl > Q.max_bytes;
+
+	if (r->error) {
+		FUZZ_CHECK(r->error == -EMSGSIZE && !r->nout && !r->nin,
+			   "refused request: error %d, %u+%u iovecs", r->error, r->nout, r->nin);
+		FUZZ_CHECK(over || (Q.max_pages && pg_out + pg_in > Q.max_pages),
+			   "request refused within the limits");
+		q->mapped = 0;
+		cin = false;
+	} else {
+		FUZZ_CHECK(!over, "request of %u ranges, %llu bytes not refused", n,
+			   (unsigned long long)(out + inl));
+		FUZZ_CHECK(!Q.max_pages || GM__FUZZ_MIN(pg_out, pg_in) <= Q.max_pages,
+			   "request of %llu+%llu pages not refused", (unsigned long long)pg_out,
+			   (unsigned long long)pg_in);
+		q->mapped = check_iov(r->sg, r->nsg_out, r->iov, r->nout, false, &cout);
+		q->mapped += check_iov(r->sg + r->nsg_out, r->nsg_in, r->iov + r->nout, r->nin,
+				       true, &cin);
+		/* only a chain that goes both ways has a direction copied, and one */
+		FUZZ_CHECK(!(cout || cin) || (r->nsg_out && r->nsg_in && !(cout && cin)),
+			   "copied a direction of a one-way chain");
+	}
 	q->p = (struct gm_vq_req *)r;
 	q->id = r->id;
 	q->any_write = r->nsg_in != 0;
 	q->copied_in = cin;
+	q->done = false;
+	q->used_len = 0;
 }
 
-/* The device writes its pattern over the whole writable part. */
+/*
+ * The device writes its pattern over the whole writable part; into a
+ * refused request, its status byte only, with gm_vq_req_write (through the
+ * bytes API: it lands where the last writable byte is, if that is
+ * writable guest memory).
+ */
 MODEL_LOOP static void device_writes(const struct gm_vq_req *r)
 {
 	size_t off = 0;
 
+	if (r->error && r->in_len) {
+		const struct gm_sg *last = &r->sg[r->nsg_out + r->nsg_in - 1];
+		uint64_t a = last->addr + last->len - 1;
+		uint8_t v = pattern(r->id, 0);
+		bool ok = g_backed(a, 1, true);
+		int ret = gm_vq_req_write(Q.vq, (struct gm_vq_req *)r, r->in_len - 1, &v, 1);
+
+		FUZZ_CHECK(ok ? ret == 0 : ret < 0, "status of a refused request: %d (backed %d)",
+			   ret, ok);
+		FUZZ_CHECK(!ok || g_byte(a) == v, "status of a refused request not written");
+		return;
+	}
 	for (unsigned i = r->nout; i < r->nout + r->nin; i++)
 		for (size_t b = 0; b < r->iov[i].iov_len; b++)
 			((uint8_t *)r->iov[i].iov_base)[b] = pattern(r->id, off++);
@@ -730,77 +954,135 @@ static bool documented_pop_error(int err)
 	return false;
 }
 
-static void op_pop(void)
+/* gm_vq_pop (@batch false), or gm_vq_pop_batch of up to @max. */
+static void op_pop(bool batch, unsigned max)
 {
-	struct mpop p = {0};
-	struct gm_vq_req *r = (struct gm_vq_req *)&Q; /* must be NULL after a failure */
-	unsigned m0 = maps_now();
-	int w0 = warnings;
+	struct mbatch mb = {0};
+	struct gm_vq_req *rs[MODEL_BATCH + 8];
+	struct gm_vq_req *const poison = (struct gm_vq_req *)&Q;
+	unsigned m0 = maps_now(), mapped = 0, nref = 0;
+	int w0 = warnings, ret;
 	bool was_broken = Q.broken;
+	struct gm_vq_stats st;
 
+	for (unsigned i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+		rs[i] = poison; /* untouched after a failure */
+	if (!batch)
+		max = 1;
 	if (Q.exact)
-		model_pop(&p);
-	int ret = gm_vq_pop(Q.vq, &r);
-	TRACE("pop: %d (model %d)\n", ret, Q.exact ? p.err : 1);
-	if (ret) {
+		model_pop(max, &mb);
+	if (batch) {
+		ret = gm_vq_pop_batch(Q.vq, rs, max);
+	} else {
+		ret = gm_vq_pop(Q.vq, &rs[0]);
+		if (!ret)
+			ret = 1;
+		else
+			FUZZ_CHECK(!rs[0], "failed pop left its request pointer set");
+	}
+	TRACE("pop%s of %u: %d (model %d)\n", batch ? " batch" : "", max, ret,
+	      Q.exact ? mb.ret : 1);
+	if (ret < 0) {
 		bool breaks = ret != -EAGAIN && ret != -ENOBUFS && ret != -EIO;
 
-		FUZZ_CHECK(!r, "failed pop handed out a request");
+		FUZZ_CHECK(!batch || rs[0] == poison, "failed pop handed out a request");
 		FUZZ_CHECK(documented_pop_error(ret), "pop: %d (%s)", ret, gm_strerror(ret));
 		if (Q.exact)
-			FUZZ_CHECK(ret == p.err, "pop: %d (%s), model %d (%s)", ret,
-				   gm_strerror(ret), p.err, gm_strerror(p.err));
+			FUZZ_CHECK(ret == mb.ret, "pop: %d (%s), model %d (%s)", ret,
+				   gm_strerror(ret), mb.ret, mb.ret < 0 ? gm_strerror(mb.ret) : "");
 		FUZZ_CHECK(!was_broken || ret == -EIO, "pop of a broken queue: %d", ret);
 		FUZZ_CHECK(maps_now() == m0, "failed pop: %u mappings, %u before", maps_now(), m0);
 		FUZZ_CHECK(gm_vq_broken(Q.vq) == (was_broken || breaks), "broken %d after pop %d",
 			   gm_vq_broken(Q.vq), ret);
 		FUZZ_CHECK(warnings == w0 + breaks, "pop %d logged %d warnings", ret,
 			   warnings - w0);
-		FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u",
-			   gm_vq_inflight(Q.vq), Q.nout);
+		FUZZ_CHECK(gm_vq_inflight(Q.vq) == inflight(), "inflight %u, model %u",
+			   gm_vq_inflight(Q.vq), inflight());
 		Q.broken |= breaks;
+		if (Q.exact) {
+			gm_vq_stats(Q.vq, &st);
+			FUZZ_CHECK(st.map_calls == Q.st.map_calls + mb.map_calls &&
+					   st.fallbacks == Q.st.fallbacks + mb.fallback,
+				   "failed pop: %llu map calls, %llu fallbacks; model %llu + %u, %llu",
+				   (unsigned long long)st.map_calls,
+				   (unsigned long long)st.fallbacks,
+				   (unsigned long long)Q.st.map_calls, mb.map_calls,
+				   (unsigned long long)Q.st.fallbacks);
+			Q.st = st;
+		}
 		return;
 	}
-	FUZZ_CHECK(r && !was_broken, "pop of a broken queue succeeded");
-	TRACE("  id %u: %u+%u ranges, %u+%u iovecs, %llu+%llu bytes\n", r->id, r->nsg_out,
-	      r->nsg_in, r->nout, r->nin, (unsigned long long)r->out_len,
-	      (unsigned long long)r->in_len);
+	FUZZ_CHECK(!was_broken, "pop of a broken queue succeeded");
+	FUZZ_CHECK(ret >= 1 && (unsigned)ret <= GM__FUZZ_MIN(max, Q.max_batch),
+		   "pop of up to %u (max_batch %u) handed out %d", max, Q.max_batch, ret);
+	FUZZ_CHECK(!batch || rs[ret] == poison, "pop wrote past its %d requests", ret);
 	FUZZ_CHECK(warnings == w0, "pop logged");
-	struct mreq *q = &Q.out[Q.nout];
-	check_request(r, q);
-	FUZZ_CHECK(maps_now() == m0 + q->mapped, "pop: %u mappings, %u + %u expected", maps_now(),
-		   m0, q->mapped);
-	if (Q.exact) {
-		FUZZ_CHECK(!p.err, "pop succeeded, model %d (%s)", p.err, gm_strerror(p.err));
-		FUZZ_CHECK(r->id == mc.id && r->nsg_out == mc.nout && r->nsg_in == mc.n - mc.nout,
-			   "pop: id %u, %u+%u ranges; model id %u, %u+%u", r->id, r->nsg_out,
-			   r->nsg_in, mc.id, mc.nout, mc.n - mc.nout);
-		for (unsigned i = 0; i < mc.n; i++)
-			FUZZ_CHECK(r->sg[i].addr == mc.sg[i].addr && r->sg[i].len == mc.sg[i].len,
-				   "pop: range %u", i);
-		FUZZ_CHECK(r->nout == p.k1 && r->nin == p.k2 && q->copied_in == p.copied_in,
-			   "pop: %u+%u iovecs (copied in %d), model %u+%u (%d)", r->nout, r->nin,
-			   q->copied_in, p.k1, p.k2, p.copied_in);
-	} else {
-		FUZZ_CHECK(!in_flight(r->id), "id %u handed out twice", r->id);
-	}
-	q->ndesc = mc.ndesc;
-	Q.nout++;
-	FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u", gm_vq_inflight(Q.vq),
-		   Q.nout);
-	/* the device's position moves on (the model's, in exact mode) */
-	if (Q.exact && Q.packed) {
-		unsigned pos = Q.avail_pos + mc.ndesc;
+	if (Q.exact)
+		FUZZ_CHECK(ret == mb.ret, "pop: %d requests, model %d (%s)", ret, mb.ret,
+			   mb.ret < 0 ? gm_strerror(mb.ret) : "");
+	for (int k = 0; k < ret; k++) {
+		const struct gm_vq_req *r = rs[k];
+		struct mreq *q = &Q.out[Q.nout];
 
-		if (pos >= Q.size) {
-			pos -= Q.size;
-			Q.avail_wrap = !Q.avail_wrap;
+		FUZZ_CHECK(r && r != poison, "request %d of the pop missing", k);
+		TRACE("  id %u: %u+%u ranges, %u+%u iovecs, %llu+%llu bytes%s\n", r->id,
+		      r->nsg_out, r->nsg_in, r->nout, r->nin, (unsigned long long)r->out_len,
+		      (unsigned long long)r->in_len, r->error ? " refused" : "");
+		check_request(r, q);
+		mapped += q->mapped;
+		nref += r->error != 0;
+		if (Q.exact) {
+			const struct mchain *m = &mcs[k];
+			const struct mpop *p = &mps[k];
+
+			FUZZ_CHECK(r->id == m->id && r->nsg_out == m->nout &&
+					   r->nsg_in == m->n - m->nout,
+				   "pop: id %u, %u+%u ranges; model id %u, %u+%u", r->id, r->nsg_out,
+				   r->nsg_in, m->id, m->nout, m->n - m->nout);
+			for (unsigned i = 0; i < m->n; i++)
+				FUZZ_CHECK(r->sg[i].addr == m->sg[i].addr &&
+						   r->sg[i].len == m->sg[i].len,
+					   "pop: range %u", i);
+			FUZZ_CHECK(!!r->error == p->refused, "refused %d, model %d", r->error,
+				   p->refused);
+			if (!p->refused)
+				FUZZ_CHECK(r->nout == p->k1 && r->nin == p->k2 &&
+						   q->copied_in == p->copied_in,
+					   "pop: %u+%u iovecs (copied in %d), model %u+%u (%d)",
+					   r->nout, r->nin, q->copied_in, p->k1, p->k2,
+					   p->copied_in);
+			q->ndesc = m->ndesc;
+		} else {
+			FUZZ_CHECK(!in_flight(r->id), "id %u handed out twice", r->id);
 		}
-		Q.avail_pos = (uint16_t)pos;
-	} else if (Q.exact) {
-		Q.last_avail++;
+		q->batch = Q.next_batch;
+		q->seq = (unsigned)k;
+		Q.nout++;
 	}
-	device_writes(r);
+	Q.next_batch++;
+	FUZZ_CHECK(maps_now() == m0 + mapped, "pop: %u mappings, %u + %u expected", maps_now(), m0,
+		   mapped);
+	FUZZ_CHECK(gm_vq_inflight(Q.vq) == inflight(), "inflight %u, model %u", gm_vq_inflight(Q.vq),
+		   inflight());
+	gm_vq_stats(Q.vq, &st);
+	FUZZ_CHECK(st.requests == Q.st.requests + (unsigned)ret && st.batches == Q.st.batches + 1 &&
+			   st.refused == Q.st.refused + nref,
+		   "pop: stats %llu requests %llu batches %llu refused",
+		   (unsigned long long)st.requests, (unsigned long long)st.batches,
+		   (unsigned long long)st.refused);
+	if (Q.exact) {
+		FUZZ_CHECK(st.map_calls == Q.st.map_calls + mb.map_calls &&
+				   st.fallbacks == Q.st.fallbacks + mb.fallback,
+			   "pop: %llu map calls, %llu fallbacks; model %llu + %u, %llu + %d",
+			   (unsigned long long)st.map_calls, (unsigned long long)st.fallbacks,
+			   (unsigned long long)Q.st.map_calls, mb.map_calls,
+			   (unsigned long long)Q.st.fallbacks, mb.fallback);
+		/* the device's position moves on past the chains taken */
+		model_advance((unsigned)ret);
+	}
+	Q.st = st;
+	for (int k = 0; k < ret; k++)
+		device_writes(rs[k]);
 }
 
 /* ---- push ---- */
@@ -929,7 +1211,21 @@ static void forget(unsigned i)
 	Q.out[i] = Q.out[--Q.nout];
 }
 
-/* A request pointer that is not out: stale (pushed before) or foreign. */
+/* Forget the record of request @p (published or released). */
+static void forget_req(const struct gm_vq_req *p)
+{
+	for (unsigned i = 0; i < Q.nout; i++)
+		if (Q.out[i].p == p) {
+			forget(i);
+			return;
+		}
+	FUZZ_CHECK(0, "no record of a request to forget");
+}
+
+/*
+ * A request pointer that is not out: stale (pushed before), pushed and
+ * waiting for its batch, or foreign.
+ */
 static struct gm_vq_req *not_out(struct fin *in)
 {
 	static struct gm_vq_req foreign;
@@ -938,21 +1234,24 @@ static struct gm_vq_req *not_out(struct fin *in)
 	if (k < 2 && Q.nstale) {
 		struct gm_vq_req *p = Q.stale[fin_below(in, Q.nstale)];
 		for (unsigned i = 0; i < Q.nout; i++)
-			if (Q.out[i].p == p) /* popped again since */
+			if (Q.out[i].p == p && !Q.out[i].done) /* popped again since */
 				return &foreign;
 		return p;
 	}
 	if (k == 2 && Q.nout) /* inside a request, not at its start */
 		return (struct gm_vq_req *)((char *)Q.out[0].p + 8);
+	for (unsigned i = 0; k == 3 && i < Q.nout; i++)
+		if (Q.out[i].done)
+			return Q.out[i].p;
 	return &foreign;
 }
 
-/* Check the used elements push wrote for out[idx[0..n)] (exact mode). */
-static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
+/* Check the used elements push wrote for @pub[0..n) (exact mode). */
+static void check_used(struct mreq *const *pub, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		const struct mreq *q = &Q.out[idx[i]];
-		uint32_t len = (uint32_t)GM__FUZZ_MIN((uint64_t)written[i], q->p->in_len);
+		const struct mreq *q = pub[i];
+		uint32_t len = q->used_len;
 
 		if (!Q.packed) {
 			uint64_t e = Q.dev + USED_RING(Q.used_idx & (Q.size - 1));
@@ -973,7 +1272,7 @@ static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
 
 		for (unsigned j = i + 1; j < n; j++) {
 			again |= p2 == Q.used_pos;
-			p2 = (p2 + Q.out[idx[j]].ndesc) % Q.size;
+			p2 = (p2 + pub[j]->ndesc) % Q.size;
 		}
 		if (!again)
 			FUZZ_CHECK(g_le32(e + 8) == len && g_le16(e + 12) == q->id &&
@@ -987,20 +1286,66 @@ static void check_used(const unsigned *idx, const uint32_t *written, unsigned n)
 		}
 		Q.used_pos = (uint16_t)pos;
 	}
-	if (!Q.packed)
+	if (!Q.packed && n) /* nothing published: the used index is not written */
 		FUZZ_CHECK(g_le16(Q.dev + USED_IDX) == Q.used_idx, "used idx %u, want %u",
 			   g_le16(Q.dev + USED_IDX), Q.used_idx);
+}
+
+/* Requests of batch @b still out (not pushed). */
+static unsigned batch_left(unsigned b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < Q.nout; i++)
+		n += Q.out[i].batch == b && !Q.out[i].done;
+	return n;
+}
+
+/*
+ * What a push of @n requests (out[idx[]], now done) publishes, in order:
+ * every batch it completes, its requests in pop order; with persistent
+ * buffers (or on a broken queue, which publishes nothing but releases)
+ * each request whose batch goes on, alone.  Returns the count.
+ */
+static unsigned model_publish(const unsigned *idx, unsigned n, struct mreq **pub)
+{
+	bool mark[MAX_OUT] = {false};
+	unsigned np = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct mreq *q = &Q.out[idx[i]];
+
+		if (mark[idx[i]])
+			continue;
+		if (batch_left(q->batch)) {
+			if (Q.defer && !Q.broken)
+				continue;
+			mark[idx[i]] = true;
+			pub[np++] = &Q.out[idx[i]];
+			continue;
+		}
+		for (unsigned seq = 0; seq < MODEL_BATCH; seq++)
+			for (unsigned j = 0; j < Q.nout; j++)
+				if (Q.out[j].batch == q->batch && Q.out[j].seq == seq && !mark[j]) {
+					mark[j] = true;
+					pub[np++] = &Q.out[j];
+				}
+	}
+	return np;
 }
 
 static void op_push(struct fin *in, bool batch)
 {
 	struct gm_vq_req *reqs[9];
 	uint32_t written[9];
-	unsigned idx[8], n = 1, m0 = maps_now(), unmaps = 0;
+	unsigned idx[8], outs[MAX_OUT], n = 1, nouts = 0, m0 = maps_now(), unmaps = 0;
 	bool notify = true, *np;
 	int w0 = warnings, ret;
 
-	if (!Q.nout || !fin_below(in, 8)) {
+	for (unsigned i = 0; i < Q.nout; i++)
+		if (!Q.out[i].done)
+			outs[nouts++] = i;
+	if (!nouts || !fin_below(in, 8)) {
 		/* not a request of ours that is out: refused, nothing done */
 		reqs[0] = not_out(in);
 		written[0] = fin_u8(in);
@@ -1013,19 +1358,19 @@ static void op_push(struct fin *in, bool batch)
 	}
 	/* n distinct requests out, in the input's order */
 	if (batch)
-		n = 1 + fin_below(in, GM__FUZZ_MIN(Q.nout, 8u));
+		n = 1 + fin_below(in, GM__FUZZ_MIN(nouts, 8u));
 	for (unsigned i = 0; i < n; i++) {
-		unsigned k = fin_below(in, Q.nout);
+		unsigned k = fin_below(in, nouts);
 
 		for (unsigned j = 0; j < i; j++)
-			if (idx[j] == k) {
-				k = (k + 1) % Q.nout; /* taken: try the next one */
+			if (idx[j] == outs[k]) {
+				k = (k + 1) % nouts; /* taken: try the next one */
 				j = (unsigned)-1;
 			}
-		idx[i] = k;
-		reqs[i] = Q.out[k].p;
+		idx[i] = outs[k];
+		reqs[i] = Q.out[idx[i]].p;
 		written[i] = pick_written(in, reqs[i]);
-		unmaps += Q.out[k].mapped;
+		unmaps += Q.out[idx[i]].mapped;
 	}
 	if (batch && !fin_below(in, 8)) {
 		/* one repeated or not out: the whole batch is refused */
@@ -1035,7 +1380,7 @@ static void op_push(struct fin *in, bool batch)
 		TRACE("push batch of %u with a bad one: %d\n", n + 1, ret);
 		FUZZ_CHECK(ret == -EINVAL && !notify, "bad batch: %d", ret);
 		FUZZ_CHECK(maps_now() == m0 && warnings == w0, "refused batch did something");
-		FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "refused batch released requests");
+		FUZZ_CHECK(gm_vq_inflight(Q.vq) == inflight(), "refused batch released requests");
 	}
 	uint16_t old_idx = Q.used_idx;
 	unsigned old_pos = Q.used_pos;
@@ -1064,28 +1409,38 @@ static void op_push(struct fin *in, bool batch)
 	FUZZ_CHECK(warnings == w0 + (breaks && !was_broken), "push logged %d warnings",
 		   warnings - w0);
 	FUZZ_CHECK(!(Q.broken && np && notify), "push on a broken queue notifies");
+
+	/* pushed: done; published (or released) with their batch */
+	struct mreq *pub[MAX_OUT];
+	const struct gm_vq_req *gone[MAX_OUT];
+	unsigned npub;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct mreq *q = &Q.out[idx[i]];
+
+		q->done = true;
+		q->used_len = (uint32_t)GM__FUZZ_MIN((uint64_t)written[i], q->p->in_len);
+	}
+	npub = model_publish(idx, n, pub);
+	TRACE("  %u published\n", Q.broken ? 0 : npub);
 	if (Q.exact) {
 		check_copy_back();
 		if (!Q.broken) {
-			check_used(idx, written, n);
+			check_used(pub, npub);
 			if (np)
-				FUZZ_CHECK(notify == model_notify(old_idx, old_pos, old_wrap),
-					   "notify %d, model %d", notify,
-					   model_notify(old_idx, old_pos, old_wrap));
+				FUZZ_CHECK(notify == (npub && model_notify(old_idx, old_pos, old_wrap)),
+					   "notify %d, model %d (%u published)", notify,
+					   npub && model_notify(old_idx, old_pos, old_wrap), npub);
 		}
 	}
-	/* the pushed requests are no longer out: forget them, highest index first */
-	for (unsigned i = 0; i < n; i++)
-		for (unsigned j = i + 1; j < n; j++)
-			if (idx[j] > idx[i]) {
-				unsigned t = idx[i];
-				idx[i] = idx[j];
-				idx[j] = t;
-			}
-	for (unsigned i = 0; i < n; i++)
-		forget(idx[i]);
-	FUZZ_CHECK(gm_vq_inflight(Q.vq) == Q.nout, "inflight %u, model %u", gm_vq_inflight(Q.vq),
-		   Q.nout);
+	if (!npub && np)
+		FUZZ_CHECK(!notify, "push published nothing and notifies");
+	for (unsigned i = 0; i < npub; i++)
+		gone[i] = pub[i]->p;
+	for (unsigned i = 0; i < npub; i++)
+		forget_req(gone[i]);
+	FUZZ_CHECK(gm_vq_inflight(Q.vq) == inflight(), "inflight %u, model %u", gm_vq_inflight(Q.vq),
+		   inflight());
 }
 
 /* ---- notifications, pending, reset ---- */
@@ -1505,6 +1860,7 @@ static int model_new(const struct gm_vq_config *c)
 	int r, n = 0;
 
 	if (!s || s > GM_VQ_MAX_SIZE || (!packed && (s & (s - 1))) || c->max_chain > MAX_CHAIN ||
+	    c->max_batch > GM_VQ_MAX_BATCH ||
 	    (c->buf_flags & ~(GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)) ||
 	    c->buf_flags == (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT) || c->desc_addr % 16 ||
 	    c->driver_addr % (packed ? 4 : 2) || c->device_addr % 4)
@@ -1572,10 +1928,34 @@ static bool setup(struct fin *in)
 		c.max_inflight = 1 + fin_below(in, MAX_SIZE + 1);
 	c.buf_flags = buf_flags[fin_below(in, 6)];
 	c.index = 7;
+	/* limits: the defaults, small ones, none */
+	switch (fin_below(in, 4)) {
+	case 0:
+		c.max_request_bytes = 1 + fin_u16(in) % 0x3000;
+		break;
+	case 1:
+		c.max_request_bytes = UINT64_MAX;
+		break;
+	}
+	if (fin_below(in, 3) == 0)
+		c.max_request_segments = 1 + fin_below(in, 8);
+	if (fin_below(in, 3) == 0)
+		c.max_map_pages = 1 + fin_below(in, 6);
+	{
+		static const unsigned batches[] = {0, 1, 2, 3, 8, 32, GM_VQ_MAX_BATCH + 1, 0};
+
+		c.max_batch = batches[fin_below(in, 8)];
+	}
 	Q.size = c.size;
 	Q.max_chain = c.max_chain ? c.max_chain : GM__FUZZ_MIN(c.size, MAX_CHAIN);
 	Q.iov_cap = 2 * Q.max_chain;
 	Q.nreq = c.max_inflight ? GM__FUZZ_MIN(c.max_inflight, c.size) : c.size;
+	Q.max_batch = GM__FUZZ_MIN(c.max_batch ? c.max_batch : GM_VQ_DEFAULT_BATCH, Q.nreq);
+	Q.max_bytes = c.max_request_bytes ? c.max_request_bytes : GM_VQ_DEFAULT_MAX_REQUEST_BYTES;
+	Q.max_segs = c.max_request_segments ? c.max_request_segments
+					    : GM_VQ_DEFAULT_MAX_REQUEST_SEGMENTS;
+	Q.max_pages = c.max_map_pages;
+	Q.defer = !(c.buf_flags & GM_MAP_PERSISTENT);
 	Q.desc = c.desc_addr = pick_ring_addr(in, DESC_AREA, 16);
 	Q.drv = c.driver_addr = pick_ring_addr(in, DRV_AREA, Q.packed ? 4 : 2);
 	Q.dev = c.device_addr = pick_ring_addr(in, DEV_AREA, 4);
@@ -1615,6 +1995,10 @@ static bool setup(struct fin *in)
 	FUZZ_CHECK(gm_vq_size(Q.vq) == c.size && gm_vq_is_packed(Q.vq) == Q.packed &&
 			   !gm_vq_broken(Q.vq) && !gm_vq_inflight(Q.vq),
 		   "new queue state");
+	gm_vq_stats(Q.vq, &Q.st);
+	FUZZ_CHECK(!Q.st.requests && !Q.st.batches && !Q.st.map_calls && !Q.st.refused &&
+			   !Q.st.fallbacks,
+		   "a new queue's counters are not zero");
 	model_init();
 	return true;
 }
@@ -1666,8 +2050,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 		case 5: op_chain(&in); break;
 		case 6:
-		case 7:
-		case 8: op_pop(); break;
+		case 7: op_pop(false, 1); break;
+		case 8: op_pop(true, 1 + fin_below(&in, MODEL_BATCH + 4)); break;
 		case 9: op_push(&in, false); break;
 		case 10: op_push(&in, true); break;
 		case 11: op_notify(&in); break;
@@ -1676,7 +2060,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 14: op_scribble(&in); break;
 		default:
 			if (fin_below(&in, 4))
-				op_pop();
+				op_pop(fin_u8(&in) & 1, 1 + fin_below(&in, MODEL_BATCH + 4));
 			else
 				op_reset();
 			break;

@@ -21,13 +21,17 @@ import tempfile
 
 CLASSES = {
     'fuzz-virtq': [
-        ('split-pop-push', [r'^new: split.*: 0 \(model 0\)', r'^pop: 0', r'^push 1: 0']),
-        ('packed-pop-push', [r'^new: packed.*: 0 \(model 0\)', r'^pop: 0', r'^push [0-9]+: 0']),
-        ('indirect', [r'indirect id', r'^pop: 0']),
+        ('split-pop-push', [r'^new: split.*: 0 \(model 0\)', r'^pop of 1: 1 ', r'^push 1: 0']),
+        ('packed-pop-push', [r'^new: packed.*: 0 \(model 0\)', r'^pop of 1: 1 ',
+                             r'^push [0-9]+: 0']),
+        ('indirect', [r'indirect id', r'^pop( batch)? of [0-9]+: [1-9]']),
         ('event-idx', [r'event_idx 1.*: 0 \(model 0\)', r'^push [0-9]+: 0 notify 1']),
-        ('broken-reset', [r'^pop: -(22|40|14|71|75|13|7) ', r'^reset: 0']),
+        ('broken-reset', [r'^pop( batch)? of [0-9]+: -(22|40|14|71|75|13|7) ', r'^reset: 0']),
         ('both-ways', [r'^  id [0-9]+: [1-9][0-9]*\+[1-9]', r'^push [0-9]+: 0']),
         ('copy-back-refused', [r'^push [0-9]+: -5 .*\(model breaks 1\)']),
+        ('batch', [r'^pop batch of [0-9]+: [2-9] ', r'^  [1-9][0-9]* published']),
+        ('batch-waits', [r'^pop batch of [0-9]+: [2-9] ', r'^  0 published']),
+        ('refused', [r'^  id [0-9]+: .* refused', r'^push [0-9]+: 0']),
     ],
     'fuzz-xsconfig': [
         ('parse', [r'^parse .*: 0 \(model 0\)']),
