@@ -13,7 +13,7 @@ doc=$top_srcdir/docs/architecture.md
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-# The table: "name folder header uses..." per layer.
+# The table: "name folder headers uses..." per layer.
 awk -F'|' '/^\| [a-z]+ \| `/ {
 	name = $2; folder = $3; header = $4; uses = $6
 	gsub(/[ `]/, "", name); gsub(/[ `]/, "", folder); gsub(/[ `]/, "", header)
@@ -32,8 +32,9 @@ fail() {
 layer_of_path() {
 	awk -v p="$1" '{ if (index(p, $2 "/") == 1) { print $1; exit } }' "$tmp/layers"
 }
+# (a layer may have several headers: "a.h,b.h")
 layer_of_header() {
-	awk -v h="$1" '$3 == h { print $1; exit }' "$tmp/layers"
+	awk -v h="$1" '{ n = split($3, hs, ","); for (i = 1; i <= n; i++) if (hs[i] == h) { print $1; exit } }' "$tmp/layers"
 }
 # allowed FROM TO: may layer FROM use layer TO?
 allowed() {

@@ -46,7 +46,7 @@
 #include "args.h"
 #include "blk-ioreq.h"
 #include "blk-ram.h"
-#include "virtio-blk.h"
+#include <grantmem/virtio-blk.h>
 
 #include <grantmem/grantmem.h>
 
@@ -80,7 +80,7 @@ static struct {
 	uint64_t sectors;
 	bool readonly;
 	bool verbose;
-	char id[VBLK_ID_BYTES + 1];
+	char id[GM_VIRTIO_BLK_ID_BYTES + 1];
 } img;
 
 struct blkdev;
@@ -402,14 +402,14 @@ static uint32_t serve(struct gm_vq_req *req)
 	unsigned char hdr[16], *status;
 	uint32_t type, written = 0;
 	uint64_t sector;
-	int st = VBLK_S_OK, n;
+	int st = GM_VIRTIO_BLK_S_OK, n;
 
 	/* a status byte is the least a request must carry */
 	if (req->nin == 0 || req->in_len < 1 || req->out_len < sizeof(hdr))
 		return 0;
 	iov_gather(rd, req->nout, 0, hdr, sizeof(hdr));
-	type = (uint32_t)vblk_get_le(hdr, 4);
-	sector = vblk_get_le(hdr + 8, 8);
+	type = (uint32_t)gm_virtio_blk_get_le(hdr, 4);
+	sector = gm_virtio_blk_get_le(hdr + 8, 8);
 	{
 		const struct iovec *last = &wr[req->nin - 1];
 
@@ -417,9 +417,9 @@ static uint32_t serve(struct gm_vq_req *req)
 		status = (unsigned char *)last->iov_base + last->iov_len - 1;
 	}
 	switch (type) {
-	case VBLK_T_IN:
-	case VBLK_T_OUT: {
-		bool out = type == VBLK_T_OUT;
+	case GM_VIRTIO_BLK_T_IN:
+	case GM_VIRTIO_BLK_T_OUT: {
+		bool out = type == GM_VIRTIO_BLK_T_OUT;
 		size_t len;
 
 		if (out)
@@ -427,56 +427,56 @@ static uint32_t serve(struct gm_vq_req *req)
 		else
 			n = iov_slice(wr, req->nin, 0, 1, data, DATA_MAX);
 		len = n > 0 ? iov_total(data, n) : 0;
-		if (n < 0 || len % VBLK_SECTOR || sector > img.sectors ||
-		    len / VBLK_SECTOR > img.sectors - sector) {
-			st = VBLK_S_IOERR;
+		if (n < 0 || len % GM_VIRTIO_BLK_SECTOR || sector > img.sectors ||
+		    len / GM_VIRTIO_BLK_SECTOR > img.sectors - sector) {
+			st = GM_VIRTIO_BLK_S_IOERR;
 			break;
 		}
 		if (out && img.readonly) {
-			st = VBLK_S_IOERR;
+			st = GM_VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		if (len && image_io(out, data, n, (off_t)(sector * VBLK_SECTOR)) < 0) {
-			st = VBLK_S_IOERR;
+		if (len && image_io(out, data, n, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0) {
+			st = GM_VIRTIO_BLK_S_IOERR;
 			break;
 		}
 		if (!out)
 			written = (uint32_t)len;
 		break;
 	}
-	case VBLK_T_FLUSH:
+	case GM_VIRTIO_BLK_T_FLUSH:
 		if (fdatasync(img.fd) < 0)
-			st = VBLK_S_IOERR;
+			st = GM_VIRTIO_BLK_S_IOERR;
 		break;
-	case VBLK_T_DISCARD: {
+	case GM_VIRTIO_BLK_T_DISCARD: {
 		unsigned char seg[16];
 		uint64_t len = req->out_len - sizeof(hdr);
 
 		if (len == 0 || len % sizeof(seg) || len / sizeof(seg) > DISCARD_SEGS) {
-			st = VBLK_S_IOERR;
+			st = GM_VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		for (uint64_t off = sizeof(hdr); off < req->out_len && st == VBLK_S_OK;
+		for (uint64_t off = sizeof(hdr); off < req->out_len && st == GM_VIRTIO_BLK_S_OK;
 		     off += sizeof(seg)) {
 			uint64_t sec, num;
 
 			iov_gather(rd, req->nout, (size_t)off, seg, sizeof(seg));
-			sec = vblk_get_le(seg, 8);
-			num = vblk_get_le(seg + 8, 4);
+			sec = gm_virtio_blk_get_le(seg, 8);
+			num = gm_virtio_blk_get_le(seg + 8, 4);
 			if (sec > img.sectors || num > img.sectors - sec || num > DISCARD_SECTORS ||
 			    img.readonly) {
-				st = VBLK_S_IOERR;
+				st = GM_VIRTIO_BLK_S_IOERR;
 			} else if (num && fallocate(img.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-						   (off_t)(sec * VBLK_SECTOR),
-						   (off_t)(num * VBLK_SECTOR)) < 0) {
+						   (off_t)(sec * GM_VIRTIO_BLK_SECTOR),
+						   (off_t)(num * GM_VIRTIO_BLK_SECTOR)) < 0) {
 				/* a file system without holes: the guest learns it once */
-				st = errno == EOPNOTSUPP ? VBLK_S_UNSUPP : VBLK_S_IOERR;
+				st = errno == EOPNOTSUPP ? GM_VIRTIO_BLK_S_UNSUPP : GM_VIRTIO_BLK_S_IOERR;
 			}
 		}
 		break;
 	}
-	case VBLK_T_GET_ID: {
-		size_t left = VBLK_ID_BYTES;
+	case GM_VIRTIO_BLK_T_GET_ID: {
+		size_t left = GM_VIRTIO_BLK_ID_BYTES;
 		const char *src = img.id;
 
 		n = iov_slice(wr, req->nin, 0, 1, data, DATA_MAX);
@@ -491,7 +491,7 @@ static uint32_t serve(struct gm_vq_req *req)
 		break;
 	}
 	default:
-		st = VBLK_S_UNSUPP;
+		st = GM_VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
 	*status = (unsigned char)st;
@@ -900,7 +900,7 @@ struct blk_config {
 	bool stats, packed;
 	uint64_t mmio_base;
 	struct gm_vdev_backend_config vdev; /* what the vdev transport offers */
-	unsigned char cfgspace[VBLK_CFG_SIZE];
+	unsigned char cfgspace[GM_VIRTIO_BLK_CFG_SIZE];
 };
 
 #define KEY_FAULT TOOL_LONG_ONLY
@@ -1039,24 +1039,24 @@ static int open_image(struct blk_config *c)
 		fprintf(stderr, "grantmem-blk: %s: %s\n", c->image, strerror(errno));
 		return -1;
 	}
-	img.sectors = (uint64_t)sb.st_size / VBLK_SECTOR;
+	img.sectors = (uint64_t)sb.st_size / GM_VIRTIO_BLK_SECTOR;
 	snprintf(img.id, sizeof(img.id), "grantmem-%" PRIx64, (uint64_t)sb.st_ino);
 
-	vblk_put_le(cs + VBLK_CFG_CAPACITY, img.sectors, 8);
-	vblk_put_le(cs + VBLK_CFG_SEG_MAX, SEG_MAX, 4);
-	vblk_put_le(cs + VBLK_CFG_BLK_SIZE, VBLK_SECTOR, 4);
-	vblk_put_le(cs + VBLK_CFG_NUM_QUEUES, cfg->max_queues, 2);
-	vblk_put_le(cs + VBLK_CFG_MAX_DISCARD_SECTORS, DISCARD_SECTORS, 4);
-	vblk_put_le(cs + VBLK_CFG_MAX_DISCARD_SEG, DISCARD_SEGS, 4);
-	vblk_put_le(cs + VBLK_CFG_DISCARD_ALIGN, 1, 4);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_CAPACITY, img.sectors, 8);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_SEG_MAX, SEG_MAX, 4);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_BLK_SIZE, GM_VIRTIO_BLK_SECTOR, 4);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_NUM_QUEUES, cfg->max_queues, 2);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, DISCARD_SECTORS, 4);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, DISCARD_SEGS, 4);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
 	cfg->type = c->type;
-	cfg->device_id = VBLK_DEVICE_ID;
-	cfg->features = GM_VIRTIO_BIT(VBLK_F_SEG_MAX) | GM_VIRTIO_BIT(VBLK_F_BLK_SIZE) |
-			GM_VIRTIO_BIT(VBLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
-			(img.readonly ? 0 : GM_VIRTIO_BIT(VBLK_F_DISCARD)) |
+	cfg->device_id = GM_VIRTIO_BLK_DEVICE_ID;
+	cfg->features = GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SEG_MAX) | GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_BLK_SIZE) |
+			GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
+			(img.readonly ? 0 : GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_DISCARD)) |
 			GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
 	if (cfg->max_queues > 1)
-		cfg->features |= GM_VIRTIO_BIT(VBLK_F_MQ);
+		cfg->features |= GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ);
 	cfg->config = cs;
 	cfg->config_len = sizeof(c->cfgspace);
 	cfg->layouts = 1u << GM_VDEV_SPLIT | (c->packed ? 1u << GM_VDEV_PACKED : 0);
@@ -1088,7 +1088,7 @@ static int run_ram(const struct blk_config *c, int sfd)
 {
 	struct blk_ram_opts o = {
 		.socket = c->socket_path,
-		.device_id = VBLK_DEVICE_ID,
+		.device_id = GM_VIRTIO_BLK_DEVICE_ID,
 		.features = c->vdev.features |
 			    (c->packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0),
 		.config = c->cfgspace,
@@ -1118,7 +1118,7 @@ static int run_ioreq(const struct blk_config *c, gm_xen *x, int sfd)
 		.domid = (gm_domid)c->vdev.frontend,
 		.base = c->mmio_base,
 		.queue_size = c->vdev.max_queue_size,
-		.features = c->vdev.features & ~GM_VIRTIO_BIT(VBLK_F_MQ),
+		.features = c->vdev.features & ~GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ),
 		.config = c->cfgspace,
 		.config_len = sizeof(c->cfgspace),
 		.max_chain = SEG_MAX + 2,

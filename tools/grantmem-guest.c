@@ -72,7 +72,7 @@
 
 #include "args.h"
 #include "blk-ram.h"
-#include "virtio-blk.h"
+#include <grantmem/virtio-blk.h>
 #include "virtq-driver.h"
 
 #include <grantmem/grantmem.h>
@@ -484,7 +484,7 @@ static unsigned build(struct req *rq, uint32_t len, struct vqd_buf *s)
 {
 	struct buf *b = &rq->b;
 	unsigned n = 0;
-	bool in = rq->type != VBLK_T_OUT && rq->type != VBLK_T_DISCARD;
+	bool in = rq->type != GM_VIRTIO_BLK_T_OUT && rq->type != GM_VIRTIO_BLK_T_DISCARD;
 
 	s[n++] = (struct vqd_buf){buf_addr(b, 0, 0), 16, false};
 	/* data: one descriptor per run of contiguous pages (consecutive grefs) */
@@ -508,9 +508,9 @@ static void put_header(struct req *rq, uint64_t sector)
 {
 	unsigned char *h = rq->b.va;
 
-	vblk_put_le(h, rq->type, 4);
-	vblk_put_le(h + 4, 0, 4);
-	vblk_put_le(h + 8, sector, 8);
+	gm_virtio_blk_put_le(h, rq->type, 4);
+	gm_virtio_blk_put_le(h + 4, 0, 4);
+	gm_virtio_blk_put_le(h + 8, sector, 8);
 	h[STATUS_OFF] = 0xff;
 }
 
@@ -570,47 +570,47 @@ static int issue(struct dq *q, struct req *rq, bool *busy_map, int force_type, b
 	if (force_type >= 0)
 		rq->type = (uint32_t)force_type;
 	else if (!G.gen[rq->slot])
-		rq->type = VBLK_T_OUT; /* unknown content: write it before reading it */
+		rq->type = GM_VIRTIO_BLK_T_OUT; /* unknown content: write it before reading it */
 	else if (opt.seq)
 		/* sequential: a write sweep, then a read sweep, and so on */
 		rq->type = ((q->seq_next - 1) / ((G.nslots - q->index + nqueues - 1) / nqueues)) % 2
-				   ? VBLK_T_IN
-				   : VBLK_T_OUT;
+				   ? GM_VIRTIO_BLK_T_IN
+				   : GM_VIRTIO_BLK_T_OUT;
 	else
-		rq->type = want_read ? VBLK_T_IN : VBLK_T_OUT;
+		rq->type = want_read ? GM_VIRTIO_BLK_T_IN : GM_VIRTIO_BLK_T_OUT;
 	/* --discard: one write in eight becomes a discard of the slot */
-	if (opt.discard && force_type < 0 && rq->type == VBLK_T_OUT && G.gen[rq->slot] &&
+	if (opt.discard && force_type < 0 && rq->type == GM_VIRTIO_BLK_T_OUT && G.gen[rq->slot] &&
 	    rnd(q) % 8 == 0)
-		rq->type = VBLK_T_DISCARD;
-	if (rq->type == VBLK_T_GET_ID)
-		len = VBLK_ID_BYTES;
-	else if (rq->type == VBLK_T_DISCARD)
+		rq->type = GM_VIRTIO_BLK_T_DISCARD;
+	if (rq->type == GM_VIRTIO_BLK_T_GET_ID)
+		len = GM_VIRTIO_BLK_ID_BYTES;
+	else if (rq->type == GM_VIRTIO_BLK_T_DISCARD)
 		len = 16; /* one segment */
-	else if (rq->type == VBLK_T_FLUSH)
+	else if (rq->type == GM_VIRTIO_BLK_T_FLUSH)
 		len = 0;
 	if (!G.persistent && (r = buf_get(&rq->b, 1 + data_pages())) < 0) {
 		busy_map[(rq->slot - q->index) / nqueues] = false;
 		fail("cannot share a request buffer: %s", gm_strerror(r));
 		return r;
 	}
-	if (rq->type == VBLK_T_OUT) {
+	if (rq->type == GM_VIRTIO_BLK_T_OUT) {
 		static atomic_uint gen_counter;
 
 		rq->gen = atomic_fetch_add(&gen_counter, 1) + 1;
 		pattern_fill(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
 		G.gen[rq->slot] = 0; /* unknown until the write completes */
-	} else if (rq->type == VBLK_T_DISCARD) {
+	} else if (rq->type == GM_VIRTIO_BLK_T_DISCARD) {
 		unsigned char *seg = rq->b.va + GM_PAGE_SIZE;
 
-		vblk_put_le(seg, rq->slot * (opt.size / VBLK_SECTOR), 8);
-		vblk_put_le(seg + 8, opt.size / VBLK_SECTOR, 4);
-		vblk_put_le(seg + 12, 0, 4);
+		gm_virtio_blk_put_le(seg, rq->slot * (opt.size / GM_VIRTIO_BLK_SECTOR), 8);
+		gm_virtio_blk_put_le(seg + 8, opt.size / GM_VIRTIO_BLK_SECTOR, 4);
+		gm_virtio_blk_put_le(seg + 12, 0, 4);
 		rq->gen = GEN_ZERO;
 		G.gen[rq->slot] = 0; /* unknown until the discard completes */
 	} else {
 		rq->gen = G.gen[rq->slot];
 	}
-	put_header(rq, rq->slot * (opt.size / VBLK_SECTOR));
+	put_header(rq, rq->slot * (opt.size / GM_VIRTIO_BLK_SECTOR));
 	n = build(rq, len, s);
 	rq->busy = true;
 	rq->t0 = now();
@@ -628,15 +628,15 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 	double lat = now() - rq->t0;
 	int r;
 
-	if (st != VBLK_S_OK && opt.tolerate_ms) {
+	if (st != GM_VIRTIO_BLK_S_OK && opt.tolerate_ms) {
 		/* a write that failed left its slot unknown (issue() said so) */
 		q->n_failed++;
-	} else if (st != VBLK_S_OK) {
+	} else if (st != GM_VIRTIO_BLK_S_OK) {
 		fail("queue %u: request type %u slot %" PRIu64 ": status %u", q->index, rq->type,
 		     rq->slot, st);
-	} else if (rq->type == VBLK_T_IN && !rq->gen && opt.tolerate_ms) {
+	} else if (rq->type == GM_VIRTIO_BLK_T_IN && !rq->gen && opt.tolerate_ms) {
 		/* the warm-up's read of a slot whose write failed: nothing to verify */
-	} else if (rq->type == VBLK_T_IN) {
+	} else if (rq->type == GM_VIRTIO_BLK_T_IN) {
 		long m = pattern_check(rq->b.va + GM_PAGE_SIZE, opt.size, rq->slot, rq->gen);
 
 		if (written != opt.size + 1)
@@ -648,14 +648,14 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 		else
 			atomic_fetch_add(&S.bytes_verified, opt.size);
 		atomic_fetch_add(&S.bytes_done, opt.size);
-	} else if (rq->type == VBLK_T_OUT || rq->type == VBLK_T_DISCARD) {
+	} else if (rq->type == GM_VIRTIO_BLK_T_OUT || rq->type == GM_VIRTIO_BLK_T_DISCARD) {
 		G.gen[rq->slot] = rq->gen;
 		note_known(q, rq->slot);
-		if (rq->type == VBLK_T_DISCARD)
+		if (rq->type == GM_VIRTIO_BLK_T_DISCARD)
 			atomic_fetch_add(&S.discards, 1);
 		else
 			atomic_fetch_add(&S.bytes_done, opt.size);
-	} else if (rq->type == VBLK_T_GET_ID) {
+	} else if (rq->type == GM_VIRTIO_BLK_T_GET_ID) {
 		if (written < 2 || rq->b.va[GM_PAGE_SIZE] == 0)
 			fail("GET_ID returned nothing");
 	}
@@ -680,7 +680,7 @@ static void complete(struct dq *q, struct req *rq, uint32_t written, bool *busy_
 	}
 	if (q->nlat < q->clat)
 		q->lat[q->nlat++] = lat;
-	if (st == VBLK_S_OK)
+	if (st == GM_VIRTIO_BLK_S_OK)
 		q->n_ok++;
 	atomic_fetch_add(&S.completed, 1);
 }
@@ -799,7 +799,7 @@ static void *queue_main(void *arg)
 				more = claim();
 			} else if (ra->kind == PH_WARM) {
 				keep = rq->warm == 1;
-				type = rq->warm ? VBLK_T_IN : VBLK_T_OUT;
+				type = rq->warm ? GM_VIRTIO_BLK_T_IN : GM_VIRTIO_BLK_T_OUT;
 				rq->warm++;
 			} else if (!left) {
 				more = false;
@@ -1000,7 +1000,7 @@ static void release_requests(bool pool_too)
 		for (unsigned k = 0; k < opt.depth; k++) {
 			struct req *rq = &queues[i].reqs[k];
 
-			if (rq->busy && rq->type == VBLK_T_OUT)
+			if (rq->busy && rq->type == GM_VIRTIO_BLK_T_OUT)
 				G.gen[rq->slot] = 0; /* may or may not have reached the disk */
 			rq->busy = false;
 			rq->warm = 0;
@@ -1068,21 +1068,22 @@ static int connect_device(void)
 		fail("the backend's nodes are unusable: %s", gm_strerror(r));
 		goto out;
 	}
-	if (G.bi.device_id != VBLK_DEVICE_ID || G.bi.config_len < VBLK_CFG_NUM_QUEUES + 2) {
+	if (G.bi.device_id != GM_VIRTIO_BLK_DEVICE_ID ||
+	    G.bi.config_len < GM_VIRTIO_BLK_CFG_NUM_QUEUES + 2) {
 		fail("not a block device (device-id %u)", G.bi.device_id);
 		r = -ENODEV;
 		goto out;
 	}
 	want = GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1) | GM_VIRTIO_BIT(GM_VIRTIO_F_ACCESS_PLATFORM) |
-	       GM_VIRTIO_BIT(VBLK_F_FLUSH) | GM_VIRTIO_BIT(VBLK_F_BLK_SIZE) |
-	       GM_VIRTIO_BIT(VBLK_F_SEG_MAX) | GM_VIRTIO_BIT(VBLK_F_MQ) |
+	       GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_BLK_SIZE) |
+	       GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SEG_MAX) | GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ) |
 	       GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
 	if (opt.packed)
 		want |= GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED);
 	if (opt.discard)
-		want |= GM_VIRTIO_BIT(VBLK_F_DISCARD);
+		want |= GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_DISCARD);
 	G.features = G.bi.features & want;
-	if (opt.discard && !(G.features & GM_VIRTIO_BIT(VBLK_F_DISCARD))) {
+	if (opt.discard && !(G.features & GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_DISCARD))) {
 		fail("--discard: the backend does not offer discard");
 		r = -EOPNOTSUPP;
 		goto out;
@@ -1093,7 +1094,7 @@ static int connect_device(void)
 		goto out;
 	}
 	maxq = G.bi.max_queues;
-	if (!(G.features & GM_VIRTIO_BIT(VBLK_F_MQ)))
+	if (!(G.features & GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ)))
 		maxq = 1;
 	if (opt.queues > maxq) {
 		fail("--queues %u: the backend offers %u", opt.queues, maxq);
@@ -1110,8 +1111,9 @@ static int connect_device(void)
 	/* plain RAM: one buffer per in-flight slot, reused, like the persistent pool */
 	G.persistent = G.ram || (G.bi.persistent && !opt.no_persistent);
 	{
-		uint64_t sectors = vblk_get_le(G.bi.config + VBLK_CFG_CAPACITY, 8);
-		uint64_t nslots = sectors * VBLK_SECTOR / opt.size;
+		uint64_t sectors =
+			gm_virtio_blk_get_le(G.bi.config + GM_VIRTIO_BLK_CFG_CAPACITY, 8);
+		uint64_t nslots = sectors * GM_VIRTIO_BLK_SECTOR / opt.size;
 
 		if (G.gen && nslots != G.nslots) {
 			fail("the disk changed size");
@@ -1456,9 +1458,9 @@ static void parse_options(int argc, char **argv)
 			opt.depth = (unsigned)tool_num(&T, optarg, 1, 256);
 			break;
 		case 'S':
-			opt.size = (unsigned)tool_size(&T, optarg, VBLK_SECTOR,
+			opt.size = (unsigned)tool_size(&T, optarg, GM_VIRTIO_BLK_SECTOR,
 						       (MAX_PAGES - 1) * GM_PAGE_SIZE);
-			if (opt.size % VBLK_SECTOR)
+			if (opt.size % GM_VIRTIO_BLK_SECTOR)
 				tool_usage_error(&T, "--size: %s is not a multiple of 512", optarg);
 			break;
 		case 'q':
@@ -1563,7 +1565,7 @@ struct run_result {
 static void warm_up(struct bstats *base, uint64_t *done0)
 {
 	/* identify the disk once, as drivers do */
-	run_phase(PH_SPECIAL, 1, VBLK_T_GET_ID);
+	run_phase(PH_SPECIAL, 1, GM_VIRTIO_BLK_T_GET_ID);
 	if (G.persistent && !atomic_load(&S.abort_run)) {
 		/* steady state: every pool buffer mapped once before we measure */
 		run_phase(PH_WARM, 0, -1);
@@ -1670,7 +1672,7 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 		res->total.requests += st.requests - base->requests;
 		res->total.map_calls += st.map_calls - base->map_calls;
 		/* the data reached the disk: flush, as a filesystem would */
-		run_phase(PH_SPECIAL, 1, VBLK_T_FLUSH);
+		run_phase(PH_SPECIAL, 1, GM_VIRTIO_BLK_T_FLUSH);
 		disconnect_device(&st, GM_VDEV_STATE_CLOSED);
 	} else {
 		disconnect_device(&st, GM_VDEV_STATE_CLOSED);

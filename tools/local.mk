@@ -35,11 +35,11 @@ tools_grantmem_scenario_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 # test-domain frontend, and the toolstack's part (creating devices in
 # xenstore).
 bin_PROGRAMS += tools/grantmem-blk tools/grantmem-guest tools/grantmem-vdev
-tools_grantmem_blk_SOURCES = tools/grantmem-blk.c tools/virtio-blk.h \
+tools_grantmem_blk_SOURCES = tools/grantmem-blk.c \
 	tools/blk-ioreq.c tools/blk-ioreq.h
 tools_grantmem_blk_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_blk_LDADD = libgrantmem-ioreq.la $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
-tools_grantmem_guest_SOURCES = tools/grantmem-guest.c tools/virtio-blk.h
+tools_grantmem_guest_SOURCES = tools/grantmem-guest.c
 tools_grantmem_guest_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_guest_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_vdev_CPPFLAGS = $(GM_TOOL_CPPFLAGS)

@@ -11,6 +11,7 @@
 #include <grantmem/grant.h>
 #include <grantmem/emu.h>
 #include <grantmem/virtio.h>
+#include <grantmem/virtio-blk.h>
 #include <grantmem/vdev.h>
 #include <grantmem/ioreq.h>
 
