@@ -122,6 +122,14 @@ EXTRA_DIST += tests/test-vdev-demo.sh
 TESTS += tests/test-hub-gone.sh
 EXTRA_DIST += tests/test-hub-gone.sh
 
+# ---- lib/dev: the backend loop ----
+# Over a transport of the test's own, on RAM (threads: run under TSan too).
+check_PROGRAMS += tests/test-dev
+TESTS += tests/test-dev
+thread_tests += tests/test-dev
+tests_test_dev_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
+tests_test_dev_LDADD = $(GM_TEST_DRIVER_LIBS)
+
 # ---- lib/ioreq: the ioreq transport ----
 # The register file driven directly, over a RAM + grant space on the fake
 # Xen, and with real virtqueues: a driver's rings in granted pages, served.

@@ -13,6 +13,7 @@
 #include <grantmem/virtio.h>
 #include <grantmem/virtio-blk.h>
 #include <grantmem/vdev.h>
+#include <grantmem/dev.h>
 #include <grantmem/ioreq.h>
 
 #endif /* GRANTMEM_GRANTMEM_H */

@@ -48,6 +48,7 @@ cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -pthread \
 libsrc="lib/base/log.c lib/base/fault.c lib/base/epoch.c \
 	lib/mem/region.c lib/mem/space.c lib/mem/map.c lib/mem/bytes.c lib/mem/fdio.c lib/mem/view.c \
 	lib/xen/xen.c lib/virtio/ring.c lib/virtio/virtq.c lib/virtio/iov.c lib/vdev/vdev.c \
+	lib/dev/dev.c lib/dev/vdev.c \
 	backends/ram/ram.c backends/grant/cache.c backends/grant/region.c \
 	backends/emu/gnttab.c \
 	backends/world/open.c tests/fake-xen.c"
