@@ -7,13 +7,22 @@
  * the transport's grant space, serves the kicks from gm_ioreq_dev_process
  * and interrupts.  Checks the data, one map call per request direction,
  * read-only grants for what the device reads, and that a reset leaves
- * nothing mapped (the guest could end access to every grant).
+ * nothing mapped (the guest could end access to every grant).  Then the
+ * same through the backend loop (gm_ioreq_loop): the kicks served on the
+ * loop's queue thread, one map call per direction per batch, the
+ * interrupts raised from there, a hostile chain that sets
+ * DEVICE_NEEDS_RESET from the queue thread, and a reset that stops the
+ * queue with nothing left mapped.
  */
 #include "config.h"
 
 #include <grantmem/grantmem.h>
 #include <grantmem/ioreq.h>
 #include <grantmem/virtio.h>
+
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fake-xen.h"
 #include "helpers.h"
@@ -28,7 +37,8 @@
 static struct fake_xen *f;
 static gm_vq *vq;
 static gm_ioreq_dev *dev;
-static unsigned served, irqs;
+static unsigned served;
+static atomic_uint irqs;
 
 static int q_enable(void *opaque, gm_ioreq_dev *d, unsigned q, const struct gm_ioreq_queue *info)
 {
@@ -90,7 +100,7 @@ static int irq_raise(void *opaque, gm_ioreq_dev *d, uint32_t bits)
 	(void)opaque;
 	(void)d;
 	(void)bits;
-	irqs++;
+	atomic_fetch_add(&irqs, 1);
 	return 0;
 }
 
@@ -109,6 +119,31 @@ static uint32_t rd(uint64_t off)
 	return (uint32_t)v;
 }
 
+/* virtio_mmio's probe, feature negotiation and set-up of queue 0 */
+static void driver_setup(struct vqd *drv, gm_mem *guest, const struct vqd_config *vc)
+{
+	const uint64_t need = 1ull << GM_VMMIO_F_VERSION_1 | 1ull << GM_VMMIO_F_ACCESS_PLATFORM;
+
+	wr(GM_VMMIO_STATUS, 0);
+	wr(GM_VMMIO_STATUS, 3);
+	wr(GM_VMMIO_DRIVER_FEATURES_SEL, 1);
+	wr(GM_VMMIO_DRIVER_FEATURES, (uint32_t)(need >> 32));
+	wr(GM_VMMIO_STATUS, 0xb);
+	ASSERT_EQ(rd(GM_VMMIO_STATUS), 0xb);
+	ASSERT_OK(vqd_init(drv, guest, vc));
+	wr(GM_VMMIO_QUEUE_SEL, 0);
+	wr(GM_VMMIO_QUEUE_NUM, QSIZE);
+	wr(GM_VMMIO_QUEUE_DESC_LOW, (uint32_t)vc->desc_addr);
+	wr(GM_VMMIO_QUEUE_DESC_HIGH, (uint32_t)(vc->desc_addr >> 32));
+	wr(GM_VMMIO_QUEUE_DRIVER_LOW, (uint32_t)vc->driver_addr);
+	wr(GM_VMMIO_QUEUE_DRIVER_HIGH, (uint32_t)(vc->driver_addr >> 32));
+	wr(GM_VMMIO_QUEUE_DEVICE_LOW, (uint32_t)vc->device_addr);
+	wr(GM_VMMIO_QUEUE_DEVICE_HIGH, (uint32_t)(vc->device_addr >> 32));
+	wr(GM_VMMIO_QUEUE_READY, 1);
+	ASSERT_EQ(rd(GM_VMMIO_QUEUE_READY), 1);
+	wr(GM_VMMIO_STATUS, 0xf);
+}
+
 static unsigned mapped_refs(void)
 {
 	unsigned n = 0;
@@ -116,6 +151,133 @@ static unsigned mapped_refs(void)
 	for (unsigned i = 0; i < NPAGES; i++)
 		n += fake_xen_ref_mapped(f, GUEST, REF0 + i);
 	return n;
+}
+
+/* ---- the same through the backend loop ---- */
+
+static atomic_uint loop_served;
+
+/* The loop's handler: the readable bytes, reversed, into the writable part. */
+static int64_t h_reverse(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
+{
+	unsigned char buf[GM_PAGE_SIZE], rev[GM_PAGE_SIZE];
+	size_t n = (size_t)req->out_len;
+
+	(void)opaque;
+	(void)q;
+	ASSERT_TRUE(!req->error && n == req->in_len && n <= sizeof(buf));
+	ASSERT_EQ(gm_iov_to_buf(req->iov, req->nout, 0, buf, n), n);
+	for (size_t i = 0; i < n; i++)
+		rev[i] = buf[n - 1 - i];
+	ASSERT_EQ(gm_iov_from_buf(req->iov + req->nout, req->nin, 0, rev, n), n);
+	atomic_fetch_add(&loop_served, 1);
+	return (int64_t)n;
+}
+
+static const struct gm_dev_handler reverse_handler = {.request = h_reverse};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void loop_part(gm_mem *mem, gm_grant_cache *cache, gm_mem *guest,
+		      const struct vqd_config *vc)
+{
+	struct gm_dev_config cfg = {.size = sizeof(cfg), .name = "reverser", .device_id = 2,
+				    .max_queue_size = QSIZE, .handler = &reverse_handler};
+	struct gm_grant_stats before, after;
+	struct gm_dev_stats st;
+	gm_ioreq_loop *loop;
+	struct vqd drv;
+	gm_dev *d;
+	unsigned i0 = atomic_load(&irqs);
+
+	ASSERT_OK(gm_dev_new(&cfg, &d));
+	ASSERT_OK(gm_ioreq_loop_new_dev(mem, cache, GUEST, GM_GRANT_TRANSIENT, d, &irq_ops, NULL,
+					&loop));
+	ASSERT_NULL(gm_ioreq_loop_server(loop));
+	dev = gm_ioreq_loop_dev(loop);
+	driver_setup(&drv, guest, vc);
+	gm_grant_cache_stats(cache, &before);
+	for (unsigned r = 0; r < ROUNDS / 3; r++) {
+		unsigned n = 1 + r % 4, k, i;
+		double end = now_s() + 10;
+
+		for (k = 0; k < n; k++) {
+			unsigned rp = 3 + 2 * k, wp = rp + 1, len_k = 1 + (r * 53 + k * 97) % GM_PAGE_SIZE;
+			struct vqd_buf b[2] = {
+				{.addr = GM_GRANT_ADDR(REF0 + rp, 0), .len = len_k},
+				{.addr = GM_GRANT_ADDR(REF0 + wp, 0), .len = len_k, .write = true},
+			};
+			unsigned char *src = fake_xen_page(f, rp);
+
+			for (i = 0; i < len_k; i++)
+				src[i] = (unsigned char)(r * 3 + k + i * 5);
+			ASSERT_TRUE(vqd_add(&drv, b, 2, 0, (void *)(uintptr_t)(k + 1)) >= 0);
+		}
+		if (vqd_kick_needed(&drv) == 1)
+			wr(GM_VMMIO_QUEUE_NOTIFY, 0);
+		ASSERT_EQ(gm_ioreq_dev_process(dev), 1); /* the kick goes to the loop */
+		for (k = 0; k < n;) {
+			void *token;
+			uint32_t len;
+			int ret = vqd_get_used(&drv, &token, &len);
+			unsigned idx;
+
+			if (ret == -EAGAIN) {
+				if (now_s() > end)
+					GM_TEST_FAIL("round %u: %u of %u completed", r, k, n);
+				usleep(500);
+				continue;
+			}
+			ASSERT_OK(ret);
+			idx = (unsigned)(uintptr_t)token - 1;
+			const unsigned char *src = fake_xen_page(f, 3 + 2 * idx);
+			const unsigned char *dst = fake_xen_page(f, 4 + 2 * idx);
+
+			for (i = 0; i < len; i++)
+				ASSERT_EQ(dst[i], src[len - 1 - i]);
+			k++;
+		}
+		for (i = 3; i < NPAGES; i++)
+			ASSERT_EQ(fake_xen_ref_mapped(f, GUEST, REF0 + i), 0);
+		wr(GM_VMMIO_INTERRUPT_ACK, rd(GM_VMMIO_INTERRUPT_STATUS));
+	}
+	gm_grant_cache_stats(cache, &after);
+	ASSERT_OK(gm_dev_conn_stats(gm_ioreq_loop_conn(loop), -1, &st));
+	ASSERT_EQ(st.requests, atomic_load(&loop_served));
+	/* one map call per direction of a batch */
+	ASSERT_TRUE(after.map_calls - before.map_calls <= 2 * st.batches);
+	ASSERT_EQ(after.map_calls - before.map_calls, st.pop_map_calls);
+	ASSERT_TRUE(atomic_load(&irqs) > i0);
+	fprintf(stderr, "loop: %u requests in %llu batches, %.2f map calls per request\n",
+		atomic_load(&loop_served), (unsigned long long)st.batches,
+		(double)(after.map_calls - before.map_calls) / atomic_load(&loop_served));
+
+	/* a hostile head: the queue thread sets DEVICE_NEEDS_RESET */
+	ASSERT_OK(vqd_split_push_head(&drv, QSIZE + 3));
+	wr(GM_VMMIO_QUEUE_NOTIFY, 0);
+	ASSERT_EQ(gm_ioreq_dev_process(dev), 1);
+	for (int i = 0; i < 2000 && !(rd(GM_VMMIO_STATUS) & GM_VIRTIO_STATUS_NEEDS_RESET); i++)
+		usleep(1000);
+	ASSERT_TRUE(rd(GM_VMMIO_STATUS) & GM_VIRTIO_STATUS_NEEDS_RESET);
+	ASSERT_EQ(gm_ioreq_dev_process(dev), 0);
+	/* the reset stops the queue: the rings are let go of */
+	ASSERT_TRUE(mapped_refs() > 0);
+	wr(GM_VMMIO_STATUS, 0);
+	ASSERT_EQ(mapped_refs(), 0);
+	vqd_fini(&drv);
+	/* and once more, then the loop goes with its queue up */
+	driver_setup(&drv, guest, vc);
+	ASSERT_TRUE(mapped_refs() > 0);
+	gm_ioreq_loop_free(loop);
+	ASSERT_EQ(mapped_refs(), 0);
+	vqd_fini(&drv);
+	gm_dev_free(d);
 }
 
 int main(void)
@@ -225,9 +387,9 @@ int main(void)
 	/* at most one map call per direction of a request, and an unmap for each */
 	ASSERT_TRUE(after.map_calls - before.map_calls <= 2 * served);
 	ASSERT_EQ(after.unmap_calls - before.unmap_calls, after.map_calls - before.map_calls);
-	ASSERT_TRUE(irqs > 0 && irqs <= ROUNDS);
-	fprintf(stderr, "%u requests, %u interrupts, %.2f map calls per request\n", served, irqs,
-		(double)(after.map_calls - before.map_calls) / served);
+	ASSERT_TRUE(atomic_load(&irqs) > 0 && atomic_load(&irqs) <= ROUNDS);
+	fprintf(stderr, "%u requests, %u interrupts, %.2f map calls per request\n", served,
+		atomic_load(&irqs), (double)(after.map_calls - before.map_calls) / served);
 
 	/* the rings stay mapped while the queue lives; the reset releases them */
 	ASSERT_TRUE(mapped_refs() > 0);
@@ -254,8 +416,10 @@ int main(void)
 	ASSERT_TRUE(mapped_refs() > 0);
 	gm_ioreq_dev_free(dev);
 	ASSERT_EQ(mapped_refs(), 0);
-
 	vqd_fini(&drv);
+
+	loop_part(gm_space_mem(space), cache, gm_space_mem(guest), &vc);
+
 	gm_space_free(space);
 	gm_region_free(reg);
 	gm_grant_cache_free(cache);

@@ -62,6 +62,7 @@
 #include <grantmem/mem.h>
 #include <grantmem/xen.h>
 #include <grantmem/grant.h>
+#include <grantmem/dev.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -269,7 +270,8 @@ GM_API int gm_ioreq_dev_interrupt(gm_ioreq_dev *d, uint32_t bits);
  * set DEVICE_NEEDS_RESET, stop calling queue_notify until the driver resets
  * it, and raise a configuration-change interrupt if DRIVER_OK is set.  The
  * queues stay enabled (their mappings are released by the reset).
- * Logs @why at info.
+ * Logs @why at info.  Any thread (a queue worker that found its queue
+ * broken).
  */
 GM_API void gm_ioreq_dev_needs_reset(gm_ioreq_dev *d, const char *why);
 
@@ -417,6 +419,56 @@ struct gm_ioreq_server_stats {
 				  * tick, without an event (lost wakeups) */
 };
 GM_API void gm_ioreq_server_stats(gm_ioreq_server *s, struct gm_ioreq_server_stats *st);
+
+/* ---- a device of the backend loop (dev.h) over this transport ------------- */
+
+/*
+ * gm_ioreq_loop serves a gm_dev (dev.h) as a virtio-mmio device: the
+ * device's id, features, config space, queue count (max_queues) and
+ * largest queue come from the gm_dev's configuration; every queue the
+ * driver enables is added to one connection of the device (named "domain
+ * <N>") and served by the loop's threads, QueueNotify kicking it, with the
+ * connection's mapping budget and counters from the transport's grant
+ * cache; the loop's interrupts raise GM_VMMIO_INT_VRING through the
+ * interrupt method; a queue that breaks sets DEVICE_NEEDS_RESET; a
+ * disabled queue or a reset stops its queues and releases their mappings
+ * before the driver can see it.
+ */
+typedef struct gm_ioreq_loop gm_ioreq_loop;
+
+/*
+ * gm_ioreq_loop_new - a gm_ioreq_server (gm_ioreq_server_new, with @cfg)
+ * serving @d.  Run it with gm_ioreq_server_run(gm_ioreq_loop_server(l)).
+ * Returns 0, -EINVAL, gm_ioreq_server_new's error, gm_dev_attach's error.
+ * Free with gm_ioreq_loop_free().
+ */
+GM_API int gm_ioreq_loop_new(gm_xen *x, const struct gm_ioreq_server_config *cfg, gm_dev *d,
+			     gm_ioreq_loop **out);
+
+/*
+ * gm_ioreq_loop_new_dev - the register file alone (gm_ioreq_dev_new, with
+ * @mem, @cache, @domid, @irq, @irq_opaque) serving @d: for another
+ * hypervisor's glue, and for tests without Xen.  @policy: the data
+ * buffers' mapping policy.  Returns as gm_ioreq_loop_new.
+ */
+GM_API int gm_ioreq_loop_new_dev(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
+				 enum gm_grant_policy policy, gm_dev *d,
+				 const struct gm_ioreq_irq_ops *irq, void *irq_opaque,
+				 gm_ioreq_loop **out);
+
+/* The server (NULL for gm_ioreq_loop_new_dev), the register file, and the
+ * device's connection (its counters: gm_dev_conn_stats).  Valid until
+ * gm_ioreq_loop_free. */
+GM_API gm_ioreq_server *gm_ioreq_loop_server(gm_ioreq_loop *l);
+GM_API gm_ioreq_dev *gm_ioreq_loop_dev(gm_ioreq_loop *l);
+GM_API gm_dev_conn *gm_ioreq_loop_conn(gm_ioreq_loop *l);
+
+/*
+ * gm_ioreq_loop_free - reset the device (its queues stop, every mapping
+ * released), free the server or register file and the connection.
+ * Accepts NULL.
+ */
+GM_API void gm_ioreq_loop_free(gm_ioreq_loop *l);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 # libxenctrl (--enable-ioreq), else server-none.c answers -ENOTSUP.  Its own
 # library, so that only its users link libxenctrl.
 lib_LTLIBRARIES += libgrantmem-ioreq.la
-libgrantmem_ioreq_la_SOURCES = lib/ioreq/mmio.c
+libgrantmem_ioreq_la_SOURCES = lib/ioreq/mmio.c lib/ioreq/loop.c
 libgrantmem_ioreq_la_CPPFLAGS = $(AM_CPPFLAGS) $(IOREQ_CFLAGS)
 libgrantmem_ioreq_la_LIBADD = libgrantmem.la $(IOREQ_LIBS) $(PTHREAD_LIBS)
 libgrantmem_ioreq_la_LDFLAGS = -version-info $(GM_LT_VERSION) \

@@ -4,10 +4,12 @@
  * transport: pure state machine, no Xen.  See include/grantmem/ioreq.h.
  *
  * Threads: the MMIO handlers, gm_ioreq_dev_process and the device model's
- * callbacks run on one thread (the ioreq loop).  Only the interrupt state is
- * shared with other threads (gm_ioreq_dev_interrupt from queue workers); it
- * has its own lock, held across the interrupt method so that a raise and an
- * acknowledgement cannot leave a level-triggered line in the wrong state.
+ * callbacks run on one thread (the ioreq loop).  Queue workers may raise
+ * interrupts (gm_ioreq_dev_interrupt) and report a broken queue
+ * (gm_ioreq_dev_needs_reset): the interrupt state has its own lock, held
+ * across the interrupt method so that a raise and an acknowledgement cannot
+ * leave a level-triggered line in the wrong state, and the broken flag and
+ * the set of kicked queues are atomic.
  */
 #include "config.h"
 
@@ -45,8 +47,8 @@ struct gm_ioreq_dev {
 	atomic_uint_least64_t accepted; /* drv_features once FEATURES_OK */
 	atomic_uint status;
 	atomic_uint generation;
-	bool broken;      /* NEEDS_RESET: queues are not served until reset */
-	uint64_t kicked;  /* queues notified, not yet served */
+	atomic_bool broken;             /* NEEDS_RESET: queues are not served until reset */
+	atomic_uint_least64_t kicked;   /* queues notified, not yet served */
 	struct gm__vmmio_queue q[GM_IOREQ_MAX_QUEUES];
 	unsigned char config[GM_IOREQ_CONFIG_MAX];
 	size_t config_len;
@@ -213,7 +215,7 @@ static void vmmio_queue_disable(gm_ioreq_dev *d, unsigned qi)
 		return;
 	d->ops->queue_disable(d->opaque, d, qi);
 	q->ready = false;
-	d->kicked &= ~(1ull << qi);
+	atomic_fetch_and(&d->kicked, ~(1ull << qi));
 	/*
 	 * The guest frees the rings once QueueReady reads 0: nothing may stay
 	 * mapped, or its grant_end_access fails ("still in use").
@@ -238,8 +240,8 @@ static void vmmio_set_needs_reset(gm_ioreq_dev *d)
 {
 	unsigned st = atomic_fetch_or(&d->status, GM_VIRTIO_STATUS_NEEDS_RESET);
 
-	d->broken = true;
-	d->kicked = 0;
+	atomic_store(&d->broken, true);
+	atomic_store(&d->kicked, 0);
 	if (st & GM_VIRTIO_STATUS_DRIVER_OK)
 		gm_ioreq_dev_interrupt(d, GM_VMMIO_INT_CONFIG);
 }
@@ -307,8 +309,8 @@ int gm_ioreq_dev_reset(gm_ioreq_dev *d)
 	if (d->ops->reset)
 		d->ops->reset(d->opaque, d);
 	memset(d->q, 0, sizeof(d->q));
-	d->kicked = 0;
-	d->broken = false;
+	atomic_store(&d->kicked, 0);
+	atomic_store(&d->broken, false);
 	d->dev_feat_sel = d->drv_feat_sel = d->queue_sel = 0;
 	d->drv_features = 0;
 	atomic_store(&d->accepted, 0);
@@ -579,7 +581,7 @@ int gm_ioreq_dev_mmio_write(gm_ioreq_dev *d, uint64_t offset, unsigned size, uin
 		}
 		if (d->q[d->queue_sel].ready)
 			break;
-		if (d->broken || !(st & GM_VIRTIO_STATUS_FEATURES_OK) ||
+		if (atomic_load(&d->broken) || !(st & GM_VIRTIO_STATUS_FEATURES_OK) ||
 		    st & GM_VIRTIO_STATUS_FAILED) {
 			vmmio_reject(d, "queue %u made ready in status 0x%x", d->queue_sel, st);
 			break;
@@ -592,8 +594,8 @@ int gm_ioreq_dev_mmio_write(gm_ioreq_dev *d, uint64_t offset, unsigned size, uin
 			vmmio_reject(d, "notify of queue %u, which is not ready", v);
 			break;
 		}
-		if (!d->broken)
-			d->kicked |= 1ull << v;
+		if (!atomic_load(&d->broken))
+			atomic_fetch_or(&d->kicked, 1ull << v);
 		break;
 	case GM_VMMIO_INTERRUPT_ACK:
 		vmmio_ack(d, v);
@@ -628,10 +630,10 @@ int gm_ioreq_dev_process(gm_ioreq_dev *d)
 	if (!d)
 		return -EINVAL;
 	/* a callback may reset the device or kick again: re-read each time */
-	while (d->kicked && !d->broken) {
-		unsigned qi = (unsigned)__builtin_ctzll(d->kicked);
+	for (uint64_t k; (k = atomic_load(&d->kicked)) && !atomic_load(&d->broken);) {
+		unsigned qi = (unsigned)__builtin_ctzll(k);
 
-		d->kicked &= ~(1ull << qi);
+		atomic_fetch_and(&d->kicked, ~(1ull << qi));
 		d->ops->queue_notify(d->opaque, d, qi);
 		n++;
 	}
