@@ -738,8 +738,14 @@ static int batch_map(gm_vq *vq, struct vq_req **qs, unsigned n)
 		memcpy(vq->bsg + nr, q->sg, q->pub.nsg_out * sizeof(*q->sg));
 		nr += q->pub.nsg_out;
 	}
+	/*
+	 * Room for each range to be cut once at a region boundary: more is
+	 * rare, and then the requests are mapped one by one (gm_map_sg's
+	 * working memory grows with what it is offered).
+	 */
 	if (nr) {
-		got = gm_map_sg(vq->mem, vq->bsg, nr, vq->biov, cap, map_flags_out(vq));
+		got = gm_map_sg(vq->mem, vq->bsg, nr, vq->biov, GM__MIN(cap, 2 * nr),
+				map_flags_out(vq));
 		stat_add(&vq->st.map_calls, 1);
 		if (got < 0)
 			return got;
@@ -760,8 +766,8 @@ static int batch_map(gm_vq *vq, struct vq_req **qs, unsigned n)
 		nw += q->pub.nsg_in;
 	}
 	if (nw) {
-		got2 = gm_map_sg(vq->mem, vq->bsg + nr, nw, vq->biov + got, cap - (unsigned)got,
-				 map_flags_in(vq));
+		got2 = gm_map_sg(vq->mem, vq->bsg + nr, nw, vq->biov + got,
+				 GM__MIN(cap - (unsigned)got, 2 * nw), map_flags_in(vq));
 		stat_add(&vq->st.map_calls, 1);
 		if (got2 < 0) {
 			ret = got2;
@@ -995,8 +1001,15 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 
 	/* Map them: together, or one by one if that fails. */
 	mapped = got;
-	if (got > 1 && batch_map(vq, qs, got) < 0) {
+	if (got > 1 && (err = batch_map(vq, qs, got)) < 0) {
+		uint64_t nf = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed) + 1;
+
 		stat_add(&vq->st.fallbacks, 1);
+		/* the guest decides how often (a bad buffer): the 1st, 2nd, 4th... */
+		if (!(nf & (nf - 1)))
+			gm__info("virtqueue %u (%s): %u requests mapped one by one: mapping them "
+				 "together failed: %d (%s)", vq->cfg.index,
+				 vq->packed ? "packed" : "split", got, err, gm_strerror(err));
 		for (mapped = 0; mapped < got; mapped++) {
 			struct vq_req *q = qs[mapped];
 

@@ -742,7 +742,9 @@ static void model_pop(unsigned max, struct mbatch *b)
 	/* one map call for all readable parts, one for all writable ones */
 	mapped = got;
 	if (got > 1) {
+		/* each call has room for every range cut once at a region end */
 		bool ro = false, ro_fail = false, wo = false, wo_fail = false;
+		unsigned ro_ranges = 0, ro_pieces = 0, wo_ranges = 0, wo_pieces = 0;
 
 		for (unsigned k = 0; k < got; k++) {
 			const struct mpop *p = &mps[k];
@@ -751,13 +753,21 @@ static void model_pop(unsigned max, struct mbatch *b)
 				continue;
 			ro = true;
 			ro_fail |= p->ro_fail;
+			ro_ranges += mcs[k].nout;
+			ro_pieces += p->k1;
 		}
+		ro_fail |= ro_pieces > 2 * ro_ranges;
 		b->map_calls = ro;
 		if (!ro_fail) {
 			for (unsigned k = 0; k < got; k++) {
 				wo |= mps[k].wo_try;
 				wo_fail |= mps[k].wo_fail;
+				if (mps[k].wo_try && !mps[k].wo_fail) {
+					wo_ranges += mcs[k].n - mcs[k].nout;
+					wo_pieces += mps[k].k2;
+				}
 			}
+			wo_fail |= wo_pieces > 2 * wo_ranges;
 			b->map_calls += wo;
 		}
 		b->fallback = ro_fail || wo_fail;
