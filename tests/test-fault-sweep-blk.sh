@@ -191,11 +191,17 @@ run_case() {
 				if ($i ~ /^q[0-9]+=/) { split($i, a, "="); at[a[1]] = a[2] }
 			next
 		}
-		f && /queue [0-9]+ is broken/ {
+		# queues broken on this connection, also before the fault was
+		# seen to fire (the queue threads report it at their next request)
+		/queue [0-9]+ is broken/ {
 			match($0, /queue [0-9]+ is broken/)
 			split(substr($0, RSTART, RLENGTH), b, " ")
 			broken["q" b[2]] = 1
 			nb++
+		}
+		!f && /^grantmem-blk: frontend [0-9]+ disconnected: served/ {
+			delete broken
+			nb = 0
 		}
 		f && /^grantmem-blk: frontend [0-9]+ disconnected: served/ {
 			if (same) {

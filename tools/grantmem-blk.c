@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * grantmem-blk - a virtio-blk device backend over the vdev transport
- * (xenstore + grants + event channels), serving a raw image file.
+ * grantmem-blk - a virtio-blk device backend serving a raw image file.
  *
  *   grantmem-blk --image PATH [--xen SPEC] [--frontend-domid N] [--queues N]
  *                [--queue-size N] [--persistent] [--packed] [--type T]
@@ -11,42 +10,45 @@
  *   grantmem-blk --transport ram --socket PATH --image PATH [--queues N]
  *                [--queue-size N] [--packed] [--read-only] [--stats] [--verbose]
  *
- * The default transport is "xenstore" (the vdev protocol, PV domains); with
- * "ioreq" the same request code serves an HVM/PVH guest's own virtio-mmio
- * driver through an ioreq server (tools/blk-ioreq.c); with "ram" the same
- * queue threads and request code serve a guest whose memory is a memfd it
- * shares over a unix socket, like vhost-user (tools/blk-ram.c): the
- * plain-shared-RAM baseline the grant transports are measured against.
+ * The device is its request handler, serve(): the backend loop (dev.h)
+ * does the rest — a thread per queue, kicks, batches of requests mapped
+ * together, retries, stats, disconnects — over each transport: "xenstore"
+ * (the default: the vdev protocol, PV domains, gm_dev_vdev), "ioreq" (an
+ * HVM/PVH guest's own virtio-mmio driver through an ioreq server,
+ * tools/blk-ioreq.c), and "ram" (a guest whose memory is a memfd it shares
+ * over a unix socket, like vhost-user, tools/common/blk-ram.c: the
+ * plain-shared-RAM baseline the grant transports are measured against).
  *
  * It needs no foreign-mapping privilege: it runs in any domain (a driver
  * domain), waits for the toolstack to create backend/<type>/<fe>/<devid>
  * directories under its own xenstore path, and serves every frontend (or
- * only --frontend-domid N).  One thread per queue, each with its own event
- * channel handle; data moves with preadv/pwritev straight between the image
- * and the mapped request buffers (no copy).  Requests: IN, OUT, FLUSH,
- * GET_ID, and DISCARD (punches holes in the image).
+ * only --frontend-domid N).  Data moves with preadv/pwritev straight
+ * between the image and the mapped request buffers (no copy).  Requests:
+ * IN, OUT, FLUSH, GET_ID, and DISCARD (punches holes in the image); a
+ * request the queue refuses (over its limits: virtio.h) gets IOERR.
  *
  * Stats are published in the backend directory every 250 ms and when the
- * frontend disconnects: stats/requests, stats/map-calls, stats/unmap-calls
- * and stats/pages-mapped, counted from the moment the queues were set up
- * (ring mappings excluded: only what the requests cost), and per queue
- * stats/queue-<i>/wakeups: how often its thread woke for a kick (kicks that
- * arrive while the port is masked, from delivery until the thread unmasks
- * it, coalesce into one).
+ * frontend disconnects (docs/vdev-protocol.md): stats/requests,
+ * stats/map-calls, stats/unmap-calls and stats/pages-mapped, counted from
+ * the moment the queues were set up (ring mappings excluded: only what the
+ * requests cost), stats/batches, stats/refused, and per queue
+ * stats/queue-<i>/wakeups (how often its thread woke for a kick: kicks
+ * that arrive while the port is masked, from delivery until the thread
+ * unmasks it, coalesce into one) and stats/queue-<i>/requests.
  *
  * SIGINT/SIGTERM: disconnect every frontend (all mappings released), set the
  * backend states to Closed, exit 0.
  *
  * Testing aid: --fault SITE:N[:ERRNO] [--fault-on connect|disconnect] makes
- * one library call fail once the device serves (see "fault injection"
- * below; tests/test-fault-sweep-blk.sh sweeps every site).
+ * one library call fail once the device serves (tools/common/fault-aid.h;
+ * tests/test-fault-sweep-blk.sh sweeps every site).
  */
 #include "config.h"
 
 #include "args.h"
 #include "blk-ioreq.h"
 #include "blk-ram.h"
-#include <grantmem/virtio-blk.h>
+#include "fault-aid.h"
 
 #include <grantmem/grantmem.h>
 
@@ -54,26 +56,27 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
-#include <stdbool.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-#define SEG_MAX 126u
-#define MAX_DEVS 64
+#define SEG_MAX 126u              /* data segments of a request (config seg_max) */
+#define SIZE_MAX_SEG (32u << 10)  /* bytes of a segment (config size_max): seg_max of
+				   * them stay within the queue's 4 MiB limit */
 #define DATA_MAX (GM_VQ_MAX_CHAIN * 2)
 #define DISCARD_SEGS 16u
 #define DISCARD_SECTORS (1u << 22)
+#define HDR GM_VIRTIO_BLK_OUTHDR_SIZE
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static struct {
 	int fd;
@@ -81,203 +84,12 @@ static struct {
 	bool readonly;
 	bool verbose;
 	char id[GM_VIRTIO_BLK_ID_BYTES + 1];
-} img;
+	/* when the first and the last request were served (ioreq's report) */
+	atomic_uint_fast64_t first_ns, last_ns;
+} img = {.fd = -1};
 
-struct blkdev;
-
-struct queue {
-	struct blkdev *dev;
-	unsigned index;
-	gm_vq *vq;
-	/*
-	 * The transport's ties: readable when the driver kicked (the event
-	 * channel's fd, or an eventfd), and where the RAM transport's
-	 * interrupts go (an eventfd; -1 on the xenstore transport).
-	 */
-	int kick_fd, call_fd;
-	pthread_t thread;
-	bool started;
-	atomic_uint_fast64_t served; /* requests completed on this connection */
-	atomic_uint_fast64_t wakeups; /* times the thread woke for a kick */
-	/*
-	 * Failed event-channel calls, tried again every RETRY_MS until they
-	 * succeed (a lost interrupt or a port left masked would stall the
-	 * queue for good): a port to unmask (0: none), an interrupt owed.
-	 */
-	gm_port masked;
-	bool owed;
-	int retry_ms; /* the next retry's delay: RETRY_MS, doubling up to RETRY_MAX_MS */
-};
-
-#define RETRY_MS 10
-#define RETRY_MAX_MS 1000
-
-/* Errors that say the event channel's peer (the hub, Xen) is gone for good. */
-static bool evtchn_gone(int r)
-{
-	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ESHUTDOWN;
-}
-
-struct blkdev {
-	gm_vdev *vd;         /* the xenstore transport's device; NULL on RAM */
-	char name[32];       /* for log lines: "frontend N", "RAM guest" */
-	gm_vdev_backend *be;
-	int stop_fd; /* eventfd: the queue threads stop */
-	atomic_bool stopping;
-	unsigned nq;
-	struct queue q[GM_VDEV_MAX_QUEUES];
-	atomic_uint_fast64_t requests;
-	atomic_uint_fast64_t errors;
-	struct gm_grant_stats base; /* cache counters when the queues were set up */
-	uint64_t last_published, last_wakeups;
-};
-
-static struct blkdev *devs[MAX_DEVS];
-static bool xs_lost; /* xenstore went away: nothing to publish any more */
+/* the requests of connections that have ended (--stats) */
 static atomic_uint_fast64_t total_requests;
-
-/* ---- fault injection: a testing aid (tests/test-fault-sweep-blk.sh) ---------- */
-
-/*
- * --fault SITE:N[:ERRNO] makes the Nth call at the library's fault site SITE
- * (see gm_fault_inject) fail with -ERRNO (default EIO; ENOMEM for "alloc"),
- * counting from the moment the first frontend is connected and its queues
- * are serving, or with --fault-on disconnect from the start of the first
- * disconnect.  N = 0 only counts the calls.  Reported on stdout: when the
- * fault fired and what each queue had served by then, what each queue
- * served per connection, and at exit the calls every site saw after the
- * arming.
- */
-static const char *const fault_sites[] = {
-	"alloc", "gnttab_open", "gnttab_set_max_grants", "gnttab_map", "gnttab_unmap",
-	"gnttab_copy", "evtchn_open", "evtchn_bind_interdomain", "evtchn_unbind",
-	"evtchn_notify", "evtchn_pending", "evtchn_unmask", "xs_open", "xs_read", "xs_write",
-	"xs_directory", "xs_rm", "xs_mkdir", "xs_set_perms", "xs_watch", "xs_unwatch",
-	"xs_read_watch", "xs_tx_start", "xs_tx_end", "xs_domain_path",
-};
-
-static struct {
-	char *site; /* NULL: no --fault */
-	unsigned nth;
-	int err;
-	bool on_disconnect;
-	atomic_bool armed, fired;
-} fault;
-
-/* Parse SITE:N[:ERRNO] (ERRNO: a number or EIO, ENOMEM, ...).  0 or -EINVAL. */
-static int fault_parse(const char *arg)
-{
-	static const struct {
-		const char *name;
-		int err;
-	} names[] = {
-		{"EIO", EIO}, {"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOSPC", ENOSPC},
-		{"EBUSY", EBUSY}, {"EINVAL", EINVAL}, {"ENOENT", ENOENT}, {"EACCES", EACCES},
-		{"ECONNRESET", ECONNRESET},
-	};
-	char *s = strdup(arg), *n, *e, *end;
-	unsigned long v;
-
-	if (!s)
-		return -ENOMEM;
-	n = strchr(s, ':');
-	if (!n)
-		goto bad;
-	*n++ = '\0';
-	e = strchr(n, ':');
-	if (e)
-		*e++ = '\0';
-	errno = 0;
-	v = strtoul(n, &end, 10);
-	if (errno || end == n || *end || v > UINT_MAX)
-		goto bad;
-	fault.nth = (unsigned)v;
-	fault.err = strcmp(s, "alloc") ? -EIO : -ENOMEM;
-	if (e) {
-		long x = strtol(e, &end, 10);
-
-		fault.err = 0;
-		if (end != e && !*end && x != 0 && x > -4096 && x < 4096)
-			fault.err = x < 0 ? (int)x : -(int)x;
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (!strcmp(e, names[i].name))
-				fault.err = -names[i].err;
-		if (!fault.err)
-			goto bad;
-	}
-	/* an unknown site is refused here, not when the device connects */
-	if (gm_fault_inject(s, 0, fault.err) < 0)
-		goto bad;
-	gm_fault_reset();
-	free(fault.site);
-	fault.site = s;
-	return 0;
-bad:
-	free(s);
-	return -EINVAL;
-}
-
-/* " q0=N q1=N ...": what each queue of @d served on this connection. */
-static void fault_served(const struct blkdev *d, char *buf, size_t size)
-{
-	size_t at = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; d && i < d->nq && at < size; i++)
-		at += (size_t)snprintf(buf + at, size - at, " q%u=%" PRIu64, i,
-				       (uint64_t)atomic_load(&d->q[i].served));
-}
-
-/* Arm the fault, once: when the first frontend is served or first disconnects. */
-static void fault_arm(bool disconnecting)
-{
-	if (!fault.site || fault.on_disconnect != disconnecting || atomic_load(&fault.armed))
-		return;
-	gm_fault_reset(); /* every site counts from here */
-	if (gm_fault_inject(fault.site, fault.nth, fault.err) < 0)
-		return;
-	atomic_store(&fault.armed, true);
-	printf("grantmem-blk: fault %s:%u armed (%d) at %s\n", fault.site, fault.nth, fault.err,
-	       disconnecting ? "disconnect" : "connect");
-	fflush(stdout);
-}
-
-/*
- * Report the fault once it has fired (the first caller to see it), with
- * what device @d (NULL: none) had served by then.  Any thread.
- */
-static void fault_check(const struct blkdev *d)
-{
-	char served[256];
-
-	if (!atomic_load(&fault.armed) || !fault.nth || atomic_load(&fault.fired) ||
-	    gm_fault_count(fault.site) < fault.nth || atomic_exchange(&fault.fired, true))
-		return;
-	fault_served(d, served, sizeof(served));
-	printf("grantmem-blk: fault %s:%u fired (%d) %s%s\n", fault.site, fault.nth, fault.err,
-	       !d ? "with no frontend connected" : atomic_load(&d->stopping) ? "while disconnecting:"
-										 : "while serving:",
-	       served);
-	fflush(stdout);
-}
-
-/* At exit: the calls each site saw after the arming. */
-static void fault_report(void)
-{
-	if (!fault.site)
-		return;
-	fault_check(NULL);
-	printf("grantmem-blk: fault calls since armed:");
-	for (size_t i = 0; i < sizeof(fault_sites) / sizeof(fault_sites[0]); i++) {
-		unsigned long n = gm_fault_count(fault_sites[i]);
-
-		if (n)
-			printf(" %s=%lu", fault_sites[i], n);
-	}
-	printf("%s\n", atomic_load(&fault.armed) ? "" : " (never armed)");
-	free(fault.site);
-	fault.site = NULL;
-}
 
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vlog(const char *fmt, ...)
@@ -294,54 +106,6 @@ static void vlog(const char *fmt, ...)
 }
 
 /* ---- requests ---------------------------------------------------------------- */
-
-/*
- * Take @skip bytes off the front and @trim off the back of @in[0..n) into
- * @out (at most @max entries): the data part of a request without its
- * header or status byte.  Returns the entries used, or -1 if @max is short.
- */
-static int iov_slice(const struct iovec *in, unsigned n, size_t skip, size_t trim,
-		     struct iovec *out, unsigned max)
-{
-	size_t total = 0, want, at = 0;
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		total += in[i].iov_len;
-	if (skip + trim > total)
-		return 0;
-	want = total - skip - trim;
-	for (unsigned i = 0; i < n && want; i++) {
-		size_t len = in[i].iov_len, off = 0;
-
-		if (at + len <= skip) {
-			at += len;
-			continue;
-		}
-		if (at < skip)
-			off = skip - at;
-		at += len;
-		len -= off;
-		if (len > want)
-			len = want;
-		if (k == max)
-			return -1;
-		out[k].iov_base = (char *)in[i].iov_base + off;
-		out[k].iov_len = len;
-		k++;
-		want -= len;
-	}
-	return (int)k;
-}
-
-static size_t iov_total(const struct iovec *v, int n)
-{
-	size_t t = 0;
-
-	for (int i = 0; i < n; i++)
-		t += v[i].iov_len;
-	return t;
-}
 
 /*
  * preadv/pwritev the whole list at @off, looping on short transfers and in
@@ -373,521 +137,220 @@ static int image_io(bool write, struct iovec *v, int n, off_t off)
 	return 0;
 }
 
-/* Copy @len bytes from byte @off of the iovec list @v[0..n) into @buf. */
-static void iov_gather(const struct iovec *v, unsigned n, size_t off, void *buf, size_t len)
+/* IN and OUT: the data between the header and the status byte. */
+static int rw(struct gm_vq_req *req, bool out, uint64_t sector, uint32_t *written)
 {
-	unsigned char *out = buf;
+	struct iovec data[DATA_MAX];
+	size_t len;
+	int n = out ? gm_iov_slice(req->iov, req->nout, HDR, (size_t)req->out_len - HDR, data,
+				   DATA_MAX)
+		    : gm_iov_slice(req->iov + req->nout, req->nin, 0, (size_t)req->in_len - 1, data,
+				   DATA_MAX);
 
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t c;
-
-		if (off >= v[i].iov_len) {
-			off -= v[i].iov_len;
-			continue;
-		}
-		c = v[i].iov_len - off < len ? v[i].iov_len - off : len;
-		memcpy(out, (const char *)v[i].iov_base + off, c);
-		out += c;
-		len -= c;
-		off = 0;
-	}
-	memset(out, 0, len);
+	len = n > 0 ? gm_iov_size(data, (unsigned)n) : 0;
+	if (n < 0 || len % GM_VIRTIO_BLK_SECTOR || sector > img.sectors ||
+	    len / GM_VIRTIO_BLK_SECTOR > img.sectors - sector || (out && img.readonly))
+		return GM_VIRTIO_BLK_S_IOERR;
+	if (len && image_io(out, data, n, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0)
+		return GM_VIRTIO_BLK_S_IOERR;
+	if (!out)
+		*written = (uint32_t)len;
+	return GM_VIRTIO_BLK_S_OK;
 }
 
-/* Serve one request; returns the bytes written into its writable buffers. */
-static uint32_t serve(struct gm_vq_req *req)
+/* DISCARD: punch holes for each 16-byte segment after the header. */
+static int discard(struct gm_vq_req *req)
 {
-	struct iovec *rd = req->iov, *wr = req->iov + req->nout;
-	struct iovec data[DATA_MAX];
-	unsigned char hdr[16], *status;
-	uint32_t type, written = 0;
-	uint64_t sector;
-	int st = GM_VIRTIO_BLK_S_OK, n;
+	uint64_t len = req->out_len - HDR;
+	int st = GM_VIRTIO_BLK_S_OK;
 
+	if (len == 0 || len % GM_VIRTIO_BLK_DISCARD_SIZE ||
+	    len / GM_VIRTIO_BLK_DISCARD_SIZE > DISCARD_SEGS)
+		return GM_VIRTIO_BLK_S_IOERR;
+	for (uint64_t off = HDR; off < req->out_len && st == GM_VIRTIO_BLK_S_OK;
+	     off += GM_VIRTIO_BLK_DISCARD_SIZE) {
+		unsigned char seg[GM_VIRTIO_BLK_DISCARD_SIZE];
+		uint64_t sec, num;
+
+		gm_iov_to_buf(req->iov, req->nout, (size_t)off, seg, sizeof(seg));
+		sec = gm_virtio_blk_get_le(seg, 8);
+		num = gm_virtio_blk_get_le(seg + 8, 4);
+		if (sec > img.sectors || num > img.sectors - sec || num > DISCARD_SECTORS ||
+		    img.readonly)
+			st = GM_VIRTIO_BLK_S_IOERR;
+		else if (num && fallocate(img.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					  (off_t)(sec * GM_VIRTIO_BLK_SECTOR),
+					  (off_t)(num * GM_VIRTIO_BLK_SECTOR)) < 0)
+			/* a file system without holes: the guest learns it once */
+			st = errno == EOPNOTSUPP ? GM_VIRTIO_BLK_S_UNSUPP : GM_VIRTIO_BLK_S_IOERR;
+	}
+	return st;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The device: serve one request; the bytes written into its writable part. */
+static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
+{
+	unsigned char hdr[HDR], st = GM_VIRTIO_BLK_S_UNSUPP;
+	uint32_t written = 0;
+	uint64_t now = mono_ns(), zero = 0;
+
+	(void)opaque;
+	atomic_compare_exchange_strong(&img.first_ns, &zero, now);
+	atomic_store(&img.last_ns, now);
+	if (fault_aid_active())
+		fault_aid_check(gm_dev_queue_conn(q), false);
 	/* a status byte is the least a request must carry */
-	if (req->nin == 0 || req->in_len < 1 || req->out_len < sizeof(hdr))
+	if (req->in_len < 1)
 		return 0;
-	iov_gather(rd, req->nout, 0, hdr, sizeof(hdr));
-	type = (uint32_t)gm_virtio_blk_get_le(hdr, 4);
-	sector = gm_virtio_blk_get_le(hdr + 8, 8);
-	{
-		const struct iovec *last = &wr[req->nin - 1];
-
-		/* the status byte is the last byte of the last writable buffer */
-		status = (unsigned char *)last->iov_base + last->iov_len - 1;
+	if (req->error || req->out_len < HDR) {
+		/* refused (over the queue's limits), or no header: nothing mapped
+		 * of a refused one, the status goes through the bytes API */
+		st = GM_VIRTIO_BLK_S_IOERR;
+		gm_vq_req_write(gm_dev_queue_vq(q), req, req->in_len - 1, &st, 1);
+		return 1;
 	}
-	switch (type) {
+	gm_iov_to_buf(req->iov, req->nout, 0, hdr, HDR);
+	switch (gm_virtio_blk_get_le(hdr, 4)) {
 	case GM_VIRTIO_BLK_T_IN:
-	case GM_VIRTIO_BLK_T_OUT: {
-		bool out = type == GM_VIRTIO_BLK_T_OUT;
-		size_t len;
-
-		if (out)
-			n = iov_slice(rd, req->nout, sizeof(hdr), 0, data, DATA_MAX);
-		else
-			n = iov_slice(wr, req->nin, 0, 1, data, DATA_MAX);
-		len = n > 0 ? iov_total(data, n) : 0;
-		if (n < 0 || len % GM_VIRTIO_BLK_SECTOR || sector > img.sectors ||
-		    len / GM_VIRTIO_BLK_SECTOR > img.sectors - sector) {
-			st = GM_VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		if (out && img.readonly) {
-			st = GM_VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		if (len && image_io(out, data, n, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0) {
-			st = GM_VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		if (!out)
-			written = (uint32_t)len;
+	case GM_VIRTIO_BLK_T_OUT:
+		st = (unsigned char)rw(req, gm_virtio_blk_get_le(hdr, 4) == GM_VIRTIO_BLK_T_OUT,
+				       gm_virtio_blk_get_le(hdr + 8, 8), &written);
 		break;
-	}
 	case GM_VIRTIO_BLK_T_FLUSH:
-		if (fdatasync(img.fd) < 0)
-			st = GM_VIRTIO_BLK_S_IOERR;
+		st = fdatasync(img.fd) < 0 ? GM_VIRTIO_BLK_S_IOERR : GM_VIRTIO_BLK_S_OK;
 		break;
-	case GM_VIRTIO_BLK_T_DISCARD: {
-		unsigned char seg[16];
-		uint64_t len = req->out_len - sizeof(hdr);
-
-		if (len == 0 || len % sizeof(seg) || len / sizeof(seg) > DISCARD_SEGS) {
-			st = GM_VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		for (uint64_t off = sizeof(hdr); off < req->out_len && st == GM_VIRTIO_BLK_S_OK;
-		     off += sizeof(seg)) {
-			uint64_t sec, num;
-
-			iov_gather(rd, req->nout, (size_t)off, seg, sizeof(seg));
-			sec = gm_virtio_blk_get_le(seg, 8);
-			num = gm_virtio_blk_get_le(seg + 8, 4);
-			if (sec > img.sectors || num > img.sectors - sec || num > DISCARD_SECTORS ||
-			    img.readonly) {
-				st = GM_VIRTIO_BLK_S_IOERR;
-			} else if (num && fallocate(img.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-						   (off_t)(sec * GM_VIRTIO_BLK_SECTOR),
-						   (off_t)(num * GM_VIRTIO_BLK_SECTOR)) < 0) {
-				/* a file system without holes: the guest learns it once */
-				st = errno == EOPNOTSUPP ? GM_VIRTIO_BLK_S_UNSUPP : GM_VIRTIO_BLK_S_IOERR;
-			}
-		}
+	case GM_VIRTIO_BLK_T_DISCARD:
+		st = (unsigned char)discard(req);
+		break;
+	case GM_VIRTIO_BLK_T_GET_ID:
+		written = (uint32_t)gm_iov_from_buf(req->iov + req->nout, req->nin, 0, img.id,
+						    MIN(GM_VIRTIO_BLK_ID_BYTES,
+								(size_t)req->in_len - 1));
+		st = GM_VIRTIO_BLK_S_OK;
 		break;
 	}
-	case GM_VIRTIO_BLK_T_GET_ID: {
-		size_t left = GM_VIRTIO_BLK_ID_BYTES;
-		const char *src = img.id;
-
-		n = iov_slice(wr, req->nin, 0, 1, data, DATA_MAX);
-		for (int i = 0; i < n && left; i++) {
-			size_t c = data[i].iov_len < left ? data[i].iov_len : left;
-
-			memcpy(data[i].iov_base, src, c);
-			src += c;
-			left -= c;
-			written += (uint32_t)c;
-		}
-		break;
-	}
-	default:
-		st = GM_VIRTIO_BLK_S_UNSUPP;
-		break;
-	}
-	*status = (unsigned char)st;
+	/* the status byte is the last byte of the last writable buffer */
+	gm_iov_from_buf(req->iov + req->nout, req->nin, (size_t)req->in_len - 1, &st, 1);
 	return written + 1;
 }
 
-/* ---- queue threads ----------------------------------------------------------- */
+/* ---- the device's life --------------------------------------------------------- */
 
-/*
- * The queue threads' only ties to the transport: consume the kicks that woke
- * a thread (event channel ports to unmask, or an eventfd's count), and
- * interrupt the driver (the event channel, or the call eventfd).
- */
-static void queue_ack_kick(struct queue *q)
-{
-	struct blkdev *d = q->dev;
-	gm_evtchn *ev;
-	uint64_t n;
-	int pp, k;
-
-	if (!d->vd) {
-		/* EAGAIN: another wakeup took the count already */
-		if (read(q->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			fprintf(stderr, "grantmem-blk: %s queue %u: kick: %s\n", d->name, q->index,
-				strerror(errno));
-		return;
-	}
-	/*
-	 * The queue's handle carries its one port: ack it once.  Acking until
-	 * -EAGAIN would not end while the guest notifies without pause (the
-	 * unmask delivers the coalesced event at once), keeping the thread from
-	 * its ring and from a disconnect; a port pending again keeps the fd
-	 * readable instead.
-	 */
-	ev = gm_vdev_queue_evtchn(d->vd, q->index);
-	pp = gm_evtchn_pending(ev);
-	if (pp >= 0 && (k = gm_evtchn_unmask(ev, (gm_port)pp)) < 0) {
-		fprintf(stderr, "grantmem-blk: %s queue %u: unmask: %d (%s)\n", d->name, q->index,
-			k, gm_strerror(k));
-		q->masked = (gm_port)pp; /* queue_main tries again */
-	}
-	if (pp < 0 && pp != -EAGAIN)
-		fprintf(stderr, "grantmem-blk: %s queue %u: pending: %d (%s)\n",
-			d->name, q->index, pp, gm_strerror(pp));
-}
-
-static int queue_interrupt(struct queue *q)
-{
-	uint64_t one = 1;
-
-	if (q->dev->vd)
-		return gm_vdev_notify(q->dev->vd, q->index);
-	/* EAGAIN: a counter the guest never reads is full; it has interrupts to see */
-	if (write(q->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
-}
-
-static void *queue_main(void *arg)
-{
-	struct queue *q = arg;
-	struct blkdev *d = q->dev;
-	int last_err = 0;
-	bool broken_told = false;
-
-	for (;;) {
-		struct pollfd p[2] = {{.fd = q->kick_fd, .events = POLLIN},
-				      {.fd = d->stop_fd, .events = POLLIN}};
-		bool kick = false;
-		int r;
-
-		/* a port left masked hears no kick: the queue is polled until it is unmasked */
-		if (q->masked &&
-		    gm_evtchn_unmask(gm_vdev_queue_evtchn(d->vd, q->index), q->masked) == 0)
-			q->masked = 0;
-		/* drain: notifications off while there is work, then re-check */
-		gm_vq_set_notify(q->vq, false);
-		for (;;) {
-			struct gm_vq_req *req;
-			bool notify = false;
-
-			/* a frontend that keeps the queue full must not delay a disconnect */
-			if (atomic_load(&d->stopping)) {
-				r = -EAGAIN;
-				break;
-			}
-			r = gm_vq_pop(q->vq, &req);
-			if (r == -EAGAIN) {
-				r = gm_vq_set_notify(q->vq, true);
-				if (r == 1)
-					continue; /* work raced in: keep going */
-				break;
-			}
-			if (r < 0)
-				break;
-			uint32_t w = serve(req);
-			int k = gm_vq_push(q->vq, req, w, &notify);
-
-			if (k == 0) {
-				atomic_fetch_add(&d->requests, 1);
-				atomic_fetch_add(&total_requests, 1);
-				atomic_fetch_add(&q->served, 1);
-				kick |= notify;
-			} else {
-				fprintf(stderr, "grantmem-blk: %s queue %u: completing a request: %d (%s)\n",
-					d->name, q->index, k, gm_strerror(k));
-			}
-			if (fault.site)
-				fault_check(d);
-		}
-		if (r < 0 && r != -EAGAIN && r != last_err)
-			fprintf(stderr, "grantmem-blk: %s queue %u: taking requests: %d (%s)\n",
-				d->name, q->index, r, gm_strerror(r));
-		last_err = r;
-		if (kick || q->owed) {
-			int k = queue_interrupt(q);
-
-			if (k < 0 && !q->owed)
-				fprintf(stderr, "grantmem-blk: %s queue %u: notify: %d (%s)\n",
-					d->name, q->index, k, gm_strerror(k));
-			/* the driver may wait for this one: send it again until it goes
-			 * (not when the event channels went away with the hub) */
-			q->owed = k < 0 && !evtchn_gone(k);
-		}
-		if (fault.site)
-			fault_check(d);
-		if (r == -EIO || (r < 0 && gm_vq_broken(q->vq))) {
-			/* once: a retry (RETRY_MS) comes back here */
-			if (!broken_told) {
-				fprintf(stderr, "grantmem-blk: %s queue %u is broken; waiting for a reset\n",
-					d->name, q->index);
-				atomic_fetch_add(&d->errors, 1);
-				broken_told = true;
-			}
-			p[0].fd = -1;
-		} else if (r == -ENOMEM || r == -ENOSPC || r == -ENOBUFS || r == -EBUSY) {
-			/* host resources: try again shortly */
-			poll(&p[1], 1, 1);
-			continue;
-		}
-		/* retries back off while they keep failing */
-		if ((!q->masked && !q->owed) || !q->retry_ms)
-			q->retry_ms = RETRY_MS;
-		if (poll(p, 2, q->masked || q->owed ? q->retry_ms : -1) < 0 && errno != EINTR)
-			break;
-		if (q->masked || q->owed)
-			q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
-		if (p[1].revents)
-			break;
-		if (p[0].revents & POLLIN) {
-			atomic_fetch_add(&q->wakeups, 1);
-			queue_ack_kick(q);
-		}
-	}
-	return NULL;
-}
-
-/* ---- device callbacks -------------------------------------------------------- */
-
-/* Publish one stats node; a failure costs the reader one update (logged). */
-static void stat_node(struct blkdev *d, const char *key, const char *v)
-{
-	int r = gm_vdev_write_node(d->vd, key, v);
-
-	if (r < 0)
-		fprintf(stderr, "grantmem-blk: frontend %u: publishing %s: %d (%s)\n",
-			gm_vdev_frontend_id(d->vd), key, r, gm_strerror(r));
-}
-
-static void publish_stats(struct blkdev *d, bool force)
-{
-	struct gm_grant_stats st;
-	uint64_t req = atomic_load(&d->requests), wk[GM_VDEV_MAX_QUEUES], wsum = 0;
-	char v[32], key[40];
-
-	for (unsigned i = 0; i < d->nq; i++)
-		wsum += wk[i] = atomic_load(&d->q[i].wakeups);
-	if (xs_lost || (!force && req == d->last_published && wsum == d->last_wakeups))
-		return;
-	gm_grant_cache_stats(gm_vdev_backend_cache(d->be), &st);
-	d->last_published = req;
-	d->last_wakeups = wsum;
-	for (unsigned i = 0; i < d->nq; i++) {
-		snprintf(key, sizeof(key), "stats/queue-%u/wakeups", i);
-		snprintf(v, sizeof(v), "%" PRIu64, wk[i]);
-		stat_node(d, key, v);
-	}
-	snprintf(v, sizeof(v), "%" PRIu64, st.map_calls - d->base.map_calls);
-	stat_node(d, "stats/map-calls", v);
-	snprintf(v, sizeof(v), "%" PRIu64, st.unmap_calls - d->base.unmap_calls);
-	stat_node(d, "stats/unmap-calls", v);
-	snprintf(v, sizeof(v), "%" PRIu64, st.pages_mapped - d->base.pages_mapped);
-	stat_node(d, "stats/pages-mapped", v);
-	/* requests last: a reader that sees the count sees the map calls with it */
-	snprintf(v, sizeof(v), "%" PRIu64, req);
-	stat_node(d, "stats/requests", v);
-}
-
-static void stop_queues(struct blkdev *d)
-{
-	uint64_t one = 1;
-
-	atomic_store(&d->stopping, true);
-	if (write(d->stop_fd, &one, sizeof(one)) < 0)
-		perror("grantmem-blk: eventfd");
-	for (unsigned i = 0; i < d->nq; i++)
-		if (d->q[i].started)
-			pthread_join(d->q[i].thread, NULL);
-	for (unsigned i = 0; i < d->nq; i++) {
-		gm_vq_free(d->q[i].vq);
-		d->q[i].vq = NULL;
-	}
-}
-
-static void blk_free(struct blkdev *d)
-{
-	for (unsigned i = 0; i < MAX_DEVS; i++)
-		if (devs[i] == d)
-			devs[i] = NULL;
-	if (d->stop_fd >= 0)
-		close(d->stop_fd);
-	free(d);
-}
-
-/* A device of @nq queues, nothing serving yet.  0 or -errno. */
-static int blkdev_new(unsigned nq, struct blkdev **out)
-{
-	struct blkdev *d = calloc(1, sizeof(*d));
-	int r;
-
-	*out = NULL;
-	if (!d)
-		return -ENOMEM;
-	d->nq = nq;
-	d->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (d->stop_fd < 0) {
-		r = -errno;
-		free(d);
-		return r;
-	}
-	*out = d;
-	return 0;
-}
-
-/*
- * Set up queue @i of @d on @mem as the driver laid it out in @c (size, ring
- * addresses, features, buffer policy), with the block device's own chain
- * limit.  Every transport comes through here and through start_queues().
- */
-static int queue_setup(struct blkdev *d, unsigned i, gm_mem *mem, struct gm_vq_config c,
-		       int kick_fd, int call_fd)
-{
-	struct queue *q = &d->q[i];
-
-	c.max_chain = SEG_MAX + 2 < c.size ? SEG_MAX + 2 : 0;
-	c.index = i;
-	q->dev = d;
-	q->index = i;
-	q->kick_fd = kick_fd;
-	q->call_fd = call_fd;
-	return gm_vq_new(mem, &c, &q->vq);
-}
-
-/* One thread per queue: serving from here.  0 or -errno (then stop_queues). */
-static int start_queues(struct blkdev *d)
-{
-	for (unsigned i = 0; i < d->nq; i++) {
-		int r = -pthread_create(&d->q[i].thread, NULL, queue_main, &d->q[i]);
-
-		if (r < 0)
-			return r;
-		d->q[i].started = true;
-	}
-	return 0;
-}
-
-static gm_vdev_backend *backend;
-
-static int blk_connect(void *opaque, gm_vdev *vd)
-{
-	const struct gm_vdev_front_info *fi = gm_vdev_frontend_info(vd);
-	struct blkdev *d;
-	unsigned slot;
-	int r;
-
-	(void)opaque;
-	for (slot = 0; slot < MAX_DEVS && devs[slot]; slot++)
-		;
-	if (slot == MAX_DEVS)
-		return -EBUSY;
-	if ((r = blkdev_new(fi->num_queues, &d)) < 0)
-		return r;
-	d->vd = vd;
-	d->be = backend;
-	snprintf(d->name, sizeof(d->name), "frontend %u", gm_vdev_frontend_id(vd));
-	for (unsigned i = 0; i < d->nq; i++) {
-		const struct gm_vdev_queue_info *qi = &fi->queues[i];
-		struct gm_vq_config c = {
-			.size = qi->size,
-			.desc_addr = qi->desc,
-			.driver_addr = qi->driver,
-			.device_addr = qi->device,
-			.features = fi->features,
-			.buf_flags = gm_vdev_policy(vd) == GM_GRANT_PERSISTENT ? GM_MAP_PERSISTENT
-									 : GM_MAP_TRANSIENT,
-		};
-
-		if ((r = queue_setup(d, i, gm_vdev_mem(vd), c,
-				     gm_evtchn_fd(gm_vdev_queue_evtchn(vd, i)), -1)) < 0)
-			goto fail;
-	}
-	/* what the requests cost is counted from here: the rings are mapped */
-	gm_grant_cache_stats(gm_vdev_backend_cache(backend), &d->base);
-	if ((r = start_queues(d)) < 0)
-		goto fail;
-	devs[slot] = d;
-	gm_vdev_set_priv(vd, d);
-	publish_stats(d, true);
-	vlog("frontend %u connected: %u queue(s), %s, %s grants", gm_vdev_frontend_id(vd), d->nq,
-	     fi->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) ? "packed" : "split",
-	     gm_vdev_policy(vd) == GM_GRANT_PERSISTENT ? "persistent" : "transient");
-	fault_arm(false);
-	return 0;
-fail:
-	stop_queues(d);
-	blk_free(d);
-	return r;
-}
-
-static void blk_disconnect(void *opaque, gm_vdev *vd)
-{
-	struct blkdev *d = gm_vdev_priv(vd);
-
-	(void)opaque;
-	if (!d)
-		return;
-	fault_arm(true);
-	stop_queues(d);
-	if (fault.site) {
-		char served[256];
-
-		fault_check(d);
-		fault_served(d, served, sizeof(served));
-		printf("grantmem-blk: frontend %u disconnected: served%s\n", gm_vdev_frontend_id(vd),
-		       served);
-		fflush(stdout);
-	}
-	publish_stats(d, true);
-	vlog("frontend %u disconnected after %" PRIu64 " requests", gm_vdev_frontend_id(vd),
-	     (uint64_t)atomic_load(&d->requests));
-	gm_vdev_set_priv(vd, NULL);
-	blk_free(d);
-}
-
-static const struct gm_vdev_backend_ops blk_ops = {
-	.connect = blk_connect,
-	.disconnect = blk_disconnect,
+/* Per connection: is it being torn down? (for the fault aid's lines) */
+struct blkconn {
+	atomic_bool stopping;
 };
 
-/* The RAM transport's guest (tools/blk-ram.c): the same queues, on its memfd. */
-static int ram_connect(void *opaque, const struct blk_ram_dev *rd, void **priv)
+/* Connections of the vdev transport, for the fault aid (its thread only). */
+#define MAX_CONNS 64
+static gm_dev_conn *conns[MAX_CONNS];
+
+static unsigned conn_queues(gm_dev_conn *c)
 {
-	struct blkdev *d;
-	int r;
+	gm_vdev *vd = gm_dev_conn_vdev(c);
+
+	return vd ? gm_vdev_frontend_info(vd)->num_queues
+		  : gm_dev_get_config(gm_dev_conn_dev(c))->max_queues;
+}
+
+static int blk_connect(void *opaque, gm_dev_conn *c)
+{
+	struct blkconn *b = calloc(1, sizeof(*b));
+	gm_vdev *vd = gm_dev_conn_vdev(c);
 
 	(void)opaque;
-	if ((r = blkdev_new(rd->num_queues, &d)) < 0)
-		return r;
-	snprintf(d->name, sizeof(d->name), "RAM guest");
-	for (unsigned i = 0; i < d->nq; i++)
-		if ((r = queue_setup(d, i, rd->mem, rd->vq[i], rd->kick[i], rd->call[i])) < 0) {
-			fprintf(stderr, "grantmem-blk: RAM guest queue %u: %s\n", i, gm_strerror(r));
-			goto fail;
+	if (!b)
+		return -ENOMEM;
+	gm_dev_conn_set_priv(c, b);
+	for (unsigned i = 0; vd && i < MAX_CONNS; i++)
+		if (!conns[i]) {
+			conns[i] = c;
+			break;
 		}
-	if ((r = start_queues(d)) < 0)
-		goto fail;
-	*priv = d;
-	vlog("RAM guest connected: %u queue(s), %s", d->nq,
-	     rd->vq[0].features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) ? "packed" : "split");
+	if (vd)
+		vlog("%s connected: %u queue(s), %s, %s grants", gm_dev_conn_name(c),
+		     conn_queues(c),
+		     gm_vdev_frontend_info(vd)->features & GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED)
+			     ? "packed" : "split",
+		     gm_vdev_policy(vd) == GM_GRANT_PERSISTENT ? "persistent" : "transient");
+	else
+		vlog("%s connected", gm_dev_conn_name(c));
 	return 0;
-fail:
-	stop_queues(d);
-	blk_free(d);
-	return r;
 }
 
-static void ram_disconnect(void *opaque, void *priv)
+static void blk_disconnect(void *opaque, gm_dev_conn *c)
 {
-	struct blkdev *d = priv;
+	struct blkconn *b = gm_dev_conn_priv(c);
+	struct gm_dev_stats st;
 
 	(void)opaque;
-	stop_queues(d);
-	vlog("RAM guest disconnected after %" PRIu64 " requests",
-	     (uint64_t)atomic_load(&d->requests));
-	blk_free(d);
+	gm_dev_conn_stats(c, -1, &st);
+	atomic_fetch_add(&total_requests, st.requests);
+	if (fault_aid_active()) {
+		char served[256];
+
+		fault_aid_check(c, true);
+		fault_aid_served(c, conn_queues(c), served, sizeof(served));
+		printf("grantmem-blk: %s disconnected: served%s\n", gm_dev_conn_name(c), served);
+		fflush(stdout);
+	}
+	vlog("%s disconnected after %" PRIu64 " requests", gm_dev_conn_name(c), st.requests);
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		if (conns[i] == c)
+			conns[i] = NULL;
+	free(b);
 }
+
+/* The fault aid counts from when the connection's last queue serves, or from
+ * the start of its first disconnect (the first queue stops first). */
+static int queue_start(void *opaque, gm_dev_queue *q)
+{
+	gm_dev_conn *c = gm_dev_queue_conn(q);
+
+	(void)opaque;
+	if (gm_dev_conn_vdev(c) && gm_dev_queue_index(q) + 1 == conn_queues(c))
+		fault_aid_arm(false);
+	return 0;
+}
+
+static void queue_stop(void *opaque, gm_dev_queue *q)
+{
+	gm_dev_conn *c = gm_dev_queue_conn(q);
+	struct blkconn *b = gm_dev_conn_priv(c);
+
+	(void)opaque;
+	if (!gm_dev_conn_vdev(c) || gm_dev_queue_index(q))
+		return;
+	atomic_store(&b->stopping, true);
+	fault_aid_arm(true);
+}
+
+/* Every stats period, on the vdev transport's thread. */
+static void tick(void *opaque)
+{
+	(void)opaque;
+	for (unsigned i = 0; fault_aid_active() && i < MAX_CONNS; i++)
+		if (conns[i]) {
+			struct blkconn *b = gm_dev_conn_priv(conns[i]);
+
+			fault_aid_check(conns[i], atomic_load(&b->stopping));
+			break;
+		}
+}
+
+static const struct gm_dev_handler blk_handler = {
+	.request = serve,
+	.start = queue_start,
+	.stop = queue_stop,
+};
 
 /* ---- main -------------------------------------------------------------------- */
 
@@ -900,6 +363,7 @@ struct blk_config {
 	bool stats, packed;
 	uint64_t mmio_base;
 	struct gm_vdev_backend_config vdev; /* what the vdev transport offers */
+	struct gm_dev_config dev;
 	unsigned char cfgspace[GM_VIRTIO_BLK_CFG_SIZE];
 };
 
@@ -1006,12 +470,12 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 			c->mmio_base = tool_num(&T, optarg, 0, UINT64_MAX);
 			break;
 		case KEY_FAULT:
-			if (fault_parse(optarg) < 0)
+			if (fault_aid_parse(T.name, optarg) < 0)
 				tool_usage_error(&T, "--fault: bad \"%s\"; want SITE:N[:ERRNO] with a "
 						 "fault site of the library", optarg);
 			break;
 		case KEY_FAULT_ON:
-			fault.on_disconnect = tool_choice(&T, optarg, when) == 1;
+			fault_aid_on_disconnect(tool_choice(&T, optarg, when) == 1);
 			break;
 		}
 	}
@@ -1027,11 +491,16 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 		tool_usage_error(&T, "--socket is for --transport ram");
 }
 
-/* Open the image (img) and describe the device it makes in @c.  0, or -1 (printed). */
+/*
+ * Open the image (img) and describe the device it makes in @c: the virtio
+ * device of every transport (gm_dev_config: its config space, features,
+ * limits and handler) and what the vdev transport offers.  0, or -1
+ * (printed).
+ */
 static int open_image(struct blk_config *c)
 {
-	struct gm_vdev_backend_config *cfg = &c->vdev;
 	unsigned char *cs = c->cfgspace;
+	unsigned nq = c->transport == TR_IOREQ ? 1 : c->vdev.max_queues;
 	struct stat sb;
 
 	img.fd = open(c->image, (img.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -1043,23 +512,39 @@ static int open_image(struct blk_config *c)
 	snprintf(img.id, sizeof(img.id), "grantmem-%" PRIx64, (uint64_t)sb.st_ino);
 
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_CAPACITY, img.sectors, 8);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_SIZE_MAX, SIZE_MAX_SEG, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_SEG_MAX, SEG_MAX, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_BLK_SIZE, GM_VIRTIO_BLK_SECTOR, 4);
-	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_NUM_QUEUES, cfg->max_queues, 2);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_NUM_QUEUES, nq, 2);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, DISCARD_SECTORS, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, DISCARD_SEGS, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
-	cfg->type = c->type;
-	cfg->device_id = GM_VIRTIO_BLK_DEVICE_ID;
-	cfg->features = GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SEG_MAX) | GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_BLK_SIZE) |
-			GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_FLUSH) | GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
-			(img.readonly ? 0 : GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_DISCARD)) |
-			GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX);
-	if (cfg->max_queues > 1)
-		cfg->features |= GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ);
-	cfg->config = cs;
-	cfg->config_len = sizeof(c->cfgspace);
-	cfg->layouts = 1u << GM_VDEV_SPLIT | (c->packed ? 1u << GM_VDEV_PACKED : 0);
+	c->dev = (struct gm_dev_config){
+		.size = sizeof(c->dev),
+		.name = "grantmem-blk",
+		.device_id = GM_VIRTIO_BLK_DEVICE_ID,
+		.features = GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SIZE_MAX) |
+			    GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SEG_MAX) |
+			    GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_BLK_SIZE) |
+			    GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_FLUSH) |
+			    GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) |
+			    GM_VIRTIO_BIT(GM_VIRTIO_F_EVENT_IDX) |
+			    (img.readonly ? 0 : GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_DISCARD)) |
+			    (nq > 1 ? GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ) : 0),
+		.config = cs,
+		.config_len = sizeof(c->cfgspace),
+		.max_queues = nq,
+		.max_queue_size = c->vdev.max_queue_size,
+		/* header + data segments + status: more is refused (IOERR); chains
+		 * up to the queue size are walked to say so */
+		.max_request_segments = SEG_MAX + 2,
+		.handler = &blk_handler,
+		.connect = blk_connect,
+		.disconnect = blk_disconnect,
+		.tick = tick,
+	};
+	c->vdev.type = c->type;
+	c->vdev.layouts = 1u << GM_VDEV_SPLIT | (c->packed ? 1u << GM_VDEV_PACKED : 0);
 	return 0;
 }
 
@@ -1084,20 +569,13 @@ static int signals_fd(void)
 }
 
 /* --transport ram: no Xen at all; the guest's memory is a memfd it gives us. */
-static int run_ram(const struct blk_config *c, int sfd)
+static int run_ram(const struct blk_config *c, gm_dev *dev, int sfd)
 {
 	struct blk_ram_opts o = {
 		.socket = c->socket_path,
-		.device_id = GM_VIRTIO_BLK_DEVICE_ID,
-		.features = c->vdev.features |
-			    (c->packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0),
-		.config = c->cfgspace,
-		.config_len = sizeof(c->cfgspace),
-		.max_queues = c->vdev.max_queues,
-		.max_queue_size = c->vdev.max_queue_size ? c->vdev.max_queue_size : 256,
+		.dev = dev,
+		.features = c->packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0,
 		.stop_fd = sfd,
-		.connect = ram_connect,
-		.disconnect = ram_disconnect,
 	};
 	int r;
 
@@ -1111,23 +589,26 @@ static int run_ram(const struct blk_config *c, int sfd)
 	return r;
 }
 
+/* Seconds from the first request served to the last (ioreq's report). */
+static double busy_seconds(void)
+{
+	uint64_t a = atomic_load(&img.first_ns), b = atomic_load(&img.last_ns);
+
+	return a && b > a ? (double)(b - a) / 1e9 : 0.0;
+}
+
 /* --transport ioreq: the guest's own virtio-mmio driver, through an ioreq server. */
-static int run_ioreq(const struct blk_config *c, gm_xen *x, int sfd)
+static int run_ioreq(const struct blk_config *c, gm_xen *x, gm_dev *dev, int sfd)
 {
 	struct blk_ioreq_opts o = {
 		.domid = (gm_domid)c->vdev.frontend,
 		.base = c->mmio_base,
-		.queue_size = c->vdev.max_queue_size,
-		.features = c->vdev.features & ~GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_MQ),
-		.config = c->cfgspace,
-		.config_len = sizeof(c->cfgspace),
-		.max_chain = SEG_MAX + 2,
 		.stop_fd = sfd,
 		.stats = c->stats,
-		.serve = serve,
+		.seconds = busy_seconds,
 	};
 
-	return blk_ioreq_run(x, &o);
+	return blk_ioreq_run(x, dev, &o);
 }
 
 /*
@@ -1135,12 +616,14 @@ static int run_ioreq(const struct blk_config *c, gm_xen *x, int sfd)
  * signal (0) or until xenstore goes away (1).  *@st: the cache's counters
  * at the end.
  */
-static int serve_vdev(const struct blk_config *c, gm_xen *x, int sfd, struct gm_grant_stats *st)
+static int serve_vdev(const struct blk_config *c, gm_xen *x, gm_dev *dev, int sfd,
+		      struct gm_grant_stats *st)
 {
-	int r, last_err = 0, rc = 0;
+	gm_dev_vdev *v;
 	gm_domid self = 0;
+	int r, rc = 0;
 
-	if ((r = gm_vdev_backend_new(x, &c->vdev, &blk_ops, NULL, &backend)) < 0) {
+	if ((r = gm_dev_vdev_new(dev, x, &c->vdev, &v)) < 0) {
 		fprintf(stderr, "grantmem-blk: cannot start the backend: %s\n", gm_strerror(r));
 		return -1;
 	}
@@ -1149,44 +632,16 @@ static int serve_vdev(const struct blk_config *c, gm_xen *x, int sfd, struct gm_
 	       self, c->image, img.sectors, c->vdev.max_queues,
 	       c->vdev.offer_persistent ? "persistent" : "transient");
 	fflush(stdout);
-	for (r = gm_vdev_backend_process(backend); r != -ENOTCONN;) {
-		struct pollfd p[2] = {{.fd = gm_vdev_backend_fd(backend), .events = POLLIN},
-				      {.fd = sfd, .events = POLLIN}};
-
-		if (r < 0 && r != -EAGAIN && r != last_err)
-			fprintf(stderr, "grantmem-blk: xenstore: %d (%s) (retrying)\n", r, gm_strerror(r));
-		last_err = r;
-		if (poll(p, 2, 250) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			fprintf(stderr, "grantmem-blk: lost xenstore; stopping\n");
-			rc = 1;
-			break;
-		}
-		r = gm_vdev_backend_process(backend);
-		if (r == -ENOTCONN)
-			break;
-		for (unsigned i = 0; i < MAX_DEVS; i++)
-			if (devs[i])
-				publish_stats(devs[i], false);
-		if (fault.site) {
-			struct blkdev *cur = NULL;
-
-			for (unsigned i = 0; i < MAX_DEVS && !cur; i++)
-				cur = devs[i];
-			fault_check(cur);
-		}
-	}
+	r = gm_dev_vdev_run(v, sfd);
 	if (r == -ENOTCONN) {
-		/* the library said so once; gm_vdev_backend_free leaves xenstore alone */
+		/* the library said so once; freeing the backend leaves xenstore alone */
 		fprintf(stderr, "grantmem-blk: xenstore went away; stopping\n");
-		xs_lost = true;
 		rc = 1;
+	} else if (r < 0) {
+		fprintf(stderr, "grantmem-blk: %s\n", gm_strerror(r));
 	}
-	gm_grant_cache_stats(gm_vdev_backend_cache(backend), st);
-	gm_vdev_backend_free(backend);
+	gm_grant_cache_stats(gm_vdev_backend_cache(gm_dev_vdev_backend(v)), st);
+	gm_dev_vdev_free(v);
 	return rc;
 }
 
@@ -1209,6 +664,7 @@ int main(int argc, char **argv)
 {
 	struct blk_config c;
 	struct gm_grant_stats st;
+	gm_dev *dev = NULL;
 	gm_xen *x = NULL;
 	int r, sfd;
 
@@ -1220,8 +676,13 @@ int main(int argc, char **argv)
 		return 1;
 	if ((sfd = signals_fd()) < 0)
 		return 1;
+	if ((r = gm_dev_new(&c.dev, &dev)) < 0) {
+		fprintf(stderr, "grantmem-blk: %s\n", gm_strerror(r));
+		r = 1;
+		goto out;
+	}
 	if (c.transport == TR_RAM) {
-		r = run_ram(&c, sfd);
+		r = run_ram(&c, dev, sfd);
 		goto out;
 	}
 	if ((r = gm_xen_open(c.spec, &x)) < 0) {
@@ -1231,28 +692,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (c.transport == TR_IOREQ) {
-		r = run_ioreq(&c, x, sfd);
+		r = run_ioreq(&c, x, dev, sfd);
 		goto out;
 	}
-	r = serve_vdev(&c, x, sfd, &st);
+	r = serve_vdev(&c, x, dev, sfd, &st);
 	if (r < 0) {
 		r = 1;
 		goto out;
 	}
-	gm_xen_close(x);
-	x = NULL;
-	close(sfd);
-	sfd = -1;
-	close(img.fd);
-	img.fd = -1;
 	if (c.stats)
 		report_vdev(&st);
-	fault_report();
+	fault_aid_report();
 	printf("grantmem-blk: stopped\n");
 out:
 	gm_xen_close(x);
-	if (sfd >= 0)
-		close(sfd);
+	gm_dev_free(dev);
+	close(sfd);
 	if (img.fd >= 0)
 		close(img.fd);
 	return r;

@@ -4,8 +4,10 @@
 # every tool (args: one option table drives getopt, --help and --version,
 # strict numbers and sizes, exit status 2 for usage errors), the frontend driver
 # (virtq-driver: a guest's side of the rings, used by grantmem-guest and the
-# tests) and the RAM transport of grantmem-blk and grantmem-guest (blk-ram:
-# a memfd shared over a unix socket, the plain-shared-RAM baseline).
+# tests), the RAM transport of grantmem-blk and grantmem-guest (blk-ram:
+# a memfd shared over a unix socket, the plain-shared-RAM baseline, as a
+# transport of the backend loop) and the --fault testing aid of backends
+# on the loop (fault-aid).
 noinst_LTLIBRARIES += tools/common/libgm-tools.la
 tools_common_libgm_tools_la_SOURCES = \
 	tools/common/virtq-driver.c \
@@ -13,7 +15,9 @@ tools_common_libgm_tools_la_SOURCES = \
 	tools/common/blk-ram.c \
 	tools/common/blk-ram.h \
 	tools/common/args.c \
-	tools/common/args.h
+	tools/common/args.h \
+	tools/common/fault-aid.c \
+	tools/common/fault-aid.h
 GM_TOOL_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/common
 tools_common_libgm_tools_la_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 GM_TOOL_LIBS = tools/common/libgm-tools.la libgrantmem.la $(PTHREAD_LIBS)

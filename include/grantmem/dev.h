@@ -370,7 +370,8 @@ typedef struct gm_dev_vdev gm_dev_vdev;
  * budget and counters used; stats/ nodes published in its backend
  * directory every stats_ms and at disconnect (docs/vdev-protocol.md):
  * requests, refused, map-calls, unmap-calls, pages-mapped (the cache's,
- * rings excluded), batches, and per queue queue-<i>/{wakeups,requests}.
+ * rings excluded), batches and pop-map-calls (the queues' pops and their
+ * gm_map_sg calls), and per queue queue-<i>/{wakeups,requests}.
  * @cfg: the backend's configuration; device_id, features, config and
  * max_queue_size left 0 (NULL) come from @d, and max_queues may not
  * exceed @d's.

@@ -114,6 +114,7 @@ static void publish(struct vconn *vc, bool force)
 	stat_node(vc, "stats/unmap-calls", st.unmap_calls);
 	stat_node(vc, "stats/pages-mapped", st.pages_mapped);
 	stat_node(vc, "stats/batches", st.batches);
+	stat_node(vc, "stats/pop-map-calls", st.pop_map_calls);
 	stat_node(vc, "stats/refused", st.refused);
 	/* requests last: a reader that sees the count sees the map calls with it */
 	stat_node(vc, "stats/requests", st.requests);

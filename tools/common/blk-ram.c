@@ -9,8 +9,10 @@
  * mapped or served: message sizes and headers, the number and kind of the
  * fds (a sealed memfd large enough for the memory the guest claims, and
  * eventfds), the features, the queue count and sizes.  Ring addresses are
- * checked by gm_vq_new() when the device sets up its queues (outside the
+ * checked by gm_vq_new() when the loop sets up the queues (outside the
  * memory: -EFAULT), buffer addresses by gm_vq_pop() on every request.
+ * The guest's connection is a transport of the backend loop's (dev.h):
+ * kicks through the kick eventfds, interrupts through the call eventfds.
  */
 #include "config.h"
 
@@ -210,13 +212,21 @@ static int check_memfd(int fd, uint64_t size)
 	return 0;
 }
 
+/* One guest, once its SETUP has been checked: what the loop needs. */
+struct ram_guest {
+	unsigned num_queues;
+	struct gm_vq_config vq[BLK_RAM_MAX_QUEUES]; /* size, ring addresses, features */
+	int kick[BLK_RAM_MAX_QUEUES]; /* readable: the driver kicked (non-blocking eventfd) */
+	int call[BLK_RAM_MAX_QUEUES]; /* write 1: interrupt the driver (non-blocking eventfd) */
+};
+
 /*
- * Check SETUP (@n bytes, @nfds fds: memfd, kick/call pairs) and fill @dev
- * except its memory.  0 or -errno with one line logged.
+ * Check SETUP (@n bytes, @nfds fds: memfd, kick/call pairs) and fill @dev.
+ * 0 or -errno with one line logged.
  */
-static int check_setup(const struct blk_ram_opts *o, uint64_t offered,
+static int check_setup(const struct gm_dev_config *dc, uint64_t offered,
 		       const struct blk_ram_setup *s, ssize_t n, const int *fds, unsigned nfds,
-		       struct blk_ram_dev *dev)
+		       struct ram_guest *dev)
 {
 	uint64_t page = GM_PAGE_SIZE;
 	int r;
@@ -226,8 +236,8 @@ static int check_setup(const struct blk_ram_opts *o, uint64_t offered,
 	if ((r = check_hdr(&s->h, n, BLK_RAM_SETUP, sizeof(*s))) < 0)
 		return refuse(r, "expected SETUP (%zu bytes), got %zd bytes%s", sizeof(*s), n,
 			      r == -EPROTO ? " of something else" : "");
-	if (s->num_queues < 1 || s->num_queues > o->max_queues)
-		return refuse(-EINVAL, "%" PRIu32 " queues (1..%u)", s->num_queues, o->max_queues);
+	if (s->num_queues < 1 || s->num_queues > dc->max_queues)
+		return refuse(-EINVAL, "%" PRIu32 " queues (1..%u)", s->num_queues, dc->max_queues);
 	if (nfds != 1 + 2 * s->num_queues)
 		return refuse(-EINVAL, "%u fds for %" PRIu32 " queues (want %" PRIu32 ")", nfds,
 			      s->num_queues, 1 + 2 * s->num_queues);
@@ -255,21 +265,69 @@ static int check_setup(const struct blk_ram_opts *o, uint64_t offered,
 	for (unsigned i = 0; i < s->num_queues; i++) {
 		const struct blk_ram_queue *q = &s->q[i];
 
-		if (q->size < 1 || q->size > o->max_queue_size)
+		if (q->size < 1 || q->size > dc->max_queue_size)
 			return refuse(-EINVAL, "queue %u: size %" PRIu32 " (1..%u)", i, q->size,
-				      o->max_queue_size);
+				      dc->max_queue_size);
 		dev->vq[i] = (struct gm_vq_config){
 			.size = q->size,
 			.desc_addr = q->desc,
 			.driver_addr = q->driver,
 			.device_addr = q->device,
 			.features = s->features,
-			.index = i,
 		};
 		dev->kick[i] = fds[1 + 2 * i];
 		dev->call[i] = fds[2 + 2 * i];
 	}
 	return 0;
+}
+
+/* ---- the guest's connection, as the loop's transport ---- */
+
+static int ram_ack(void *opaque, unsigned q)
+{
+	const struct ram_guest *g = opaque;
+	uint64_t n;
+
+	/* EAGAIN: another wakeup took the count already */
+	return read(g->kick[q], &n, sizeof(n)) < 0 ? -errno : 0;
+}
+
+static int ram_notify(void *opaque, unsigned q)
+{
+	const struct ram_guest *g = opaque;
+	uint64_t one = 1;
+
+	/* EAGAIN: a counter the guest never reads is full; it has interrupts to see */
+	if (write(g->call[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+static const struct gm_dev_transport ram_transport = {
+	.ack = ram_ack,
+	.notify = ram_notify,
+};
+
+/* Attach the guest to the device and serve its queues.  0 or -errno. */
+static int serve(const struct blk_ram_opts *o, gm_mem *mem, struct ram_guest *g,
+		 gm_dev_conn **out)
+{
+	struct gm_dev_attach a = {
+		.size = sizeof(a),
+		.name = "RAM guest",
+		.mem = mem,
+		.ops = &ram_transport,
+		.opaque = g,
+	};
+	int r = gm_dev_attach(o->dev, &a, out);
+
+	for (unsigned i = 0; !r && i < g->num_queues; i++)
+		r = gm_dev_conn_add_queue(*out, i, &g->vq[i], g->kick[i]);
+	if (r) {
+		gm_dev_detach(*out);
+		*out = NULL;
+	}
+	return r;
 }
 
 static int send_status(int sock, enum blk_ram_type type, int status)
@@ -286,28 +344,30 @@ static int send_status(int sock, enum blk_ram_type type, int status)
  */
 static int session(const struct blk_ram_opts *o, int sock)
 {
-	uint64_t offered = o->features | GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1);
+	const struct gm_dev_config *dc = gm_dev_get_config(o->dev);
+	uint64_t offered = dc->features | o->features | GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1);
 	struct blk_ram_hello hello;
 	struct blk_ram_setup *s = NULL;
-	struct blk_ram_dev dev;
+	struct ram_guest dev;
 	struct blk_ram_hdr h;
 	gm_region *ram = NULL;
 	gm_space *space = NULL;
+	gm_dev_conn *conn = NULL;
 	int fds[MAX_FDS];
 	unsigned nfds = 0;
-	void *priv = NULL;
 	bool closing = false;
 	ssize_t n;
 	int r;
 
 	memset(&hello, 0, sizeof(hello));
 	hdr_init(&hello.h, BLK_RAM_HELLO, 0);
-	hello.device_id = o->device_id;
-	hello.max_queues = o->max_queues;
-	hello.max_queue_size = o->max_queue_size;
+	hello.device_id = dc->device_id;
+	hello.max_queues = dc->max_queues;
+	hello.max_queue_size = dc->max_queue_size;
 	hello.features = offered;
-	hello.config_len = (uint32_t)o->config_len;
-	memcpy(hello.config, o->config, o->config_len);
+	hello.config_len = (uint32_t)dc->config_len;
+	if (dc->config_len)
+		memcpy(hello.config, dc->config, dc->config_len);
 	if ((r = blk_ram_send(sock, &hello, sizeof(hello), NULL, 0)) < 0)
 		return refuse(r, "cannot send HELLO");
 
@@ -321,19 +381,16 @@ static int session(const struct blk_ram_opts *o, int sock)
 	}
 	if (n <= 0)
 		r = refuse(n ? (int)n : -ECONNRESET, "no SETUP");
-	else if ((r = check_setup(o, offered, s, n, fds, nfds, &dev)) == 0 &&
+	else if ((r = check_setup(dc, offered, s, n, fds, nfds, &dev)) == 0 &&
 		 (r = gm_ram_region_new_memfd(fds[0], 0, (size_t)s->mem_size, GM_PROT_RW,
 					      &ram)) < 0)
 		refuse(r, "cannot map %" PRIu64 " bytes of the memfd", s->mem_size);
 	if (r == 0 && ((r = gm_space_new(&space)) < 0 ||
 		       (r = gm_space_add(space, s->mem_base, ram)) < 0))
 		refuse(r, "cannot place the memory at %#" PRIx64, s->mem_base);
-	if (r == 0) {
-		dev.mem = gm_space_mem(space);
-		/* rings outside the memory, misaligned, bad sizes: gm_vq_new says no */
-		if ((r = o->connect(o->opaque, &dev, &priv)) < 0)
-			refuse(r, "the device cannot serve its queues");
-	}
+	/* rings outside the memory, misaligned, bad sizes: gm_vq_new says no */
+	if (r == 0 && (r = serve(o, gm_space_mem(space), &dev, &conn)) < 0)
+		refuse(r, "the device cannot serve its queues");
 	free(s);
 	if (nfds)
 		close(fds[0]); /* mapped now, or refused */
@@ -348,7 +405,7 @@ static int session(const struct blk_ram_opts *o, int sock)
 	else if (n > 0 || (n < 0 && n != -ECANCELED))
 		fprintf(stderr, "grantmem-blk: ram: disconnecting the guest: %s instead of CLOSE\n",
 			n > 0 ? "a bad message" : gm_strerror((int)n));
-	o->disconnect(o->opaque, priv);
+	gm_dev_detach(conn); /* every queue stopped, every mapping released */
 	if (closing)
 		send_status(sock, BLK_RAM_CLOSED, 0);
 	r = n == -ECANCELED ? -ECANCELED : 0;

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The RAM transport of grantmem-blk and grantmem-guest (tools/blk-ram.c):
- * virtio-blk on plain shared memory, the baseline the grant transports are
- * measured against.  As with vhost-user, the guest keeps its RAM in a memfd,
- * lays its virtqueues and buffers out in it at guest-physical addresses and
- * hands the backend the memfd, the queue layout and one kick and one call
- * eventfd per queue over a unix socket (SCM_RIGHTS).  The backend maps the
- * memfd as a RAM region of a gm space at the guest's base and serves the
- * queues with the same queue threads and request code as the grant
- * transports.
+ * virtio devices on plain shared memory, the baseline the grant transports
+ * are measured against.  As with vhost-user, the guest keeps its RAM in a
+ * memfd, lays its virtqueues and buffers out in it at guest-physical
+ * addresses and hands the backend the memfd, the queue layout and one kick
+ * and one call eventfd per queue over a unix socket (SCM_RIGHTS).  The
+ * backend maps the memfd as a RAM region of a gm space at the guest's base
+ * and serves the queues with the backend loop (dev.h), attached as a
+ * transport of its own: the same queue threads and request handlers as the
+ * grant transports.
  *
  * The protocol: SOCK_SEQPACKET (one message per record), host byte order,
  * every message starts with struct blk_ram_hdr.
@@ -31,6 +32,7 @@
 #define GM_TOOLS_BLK_RAM_H
 
 #include <grantmem/grantmem.h>
+#include <grantmem/dev.h>
 #include <grantmem/vdev.h>
 #include <grantmem/virtio.h>
 
@@ -91,34 +93,17 @@ int blk_ram_send(int sock, const void *msg, size_t len, const int *fds, unsigned
 
 /* ---- backend ----------------------------------------------------------------- */
 
-/* One guest's device, once its SETUP has been checked. */
-struct blk_ram_dev {
-	gm_mem *mem;        /* the guest's RAM: a space with one RAM region */
-	unsigned num_queues;
-	/* size, ring addresses, features and index of each queue */
-	struct gm_vq_config vq[BLK_RAM_MAX_QUEUES];
-	int kick[BLK_RAM_MAX_QUEUES]; /* readable: the driver kicked (non-blocking eventfd) */
-	int call[BLK_RAM_MAX_QUEUES]; /* write 1: interrupt the driver (non-blocking eventfd) */
-};
-
 struct blk_ram_opts {
 	const char *socket;          /* listen here (a stale socket is replaced) */
-	uint32_t device_id;
-	uint64_t features;           /* offered (VERSION_1 is added) */
-	const unsigned char *config; /* virtio config space */
-	size_t config_len;           /* <= BLK_RAM_CONFIG_MAX */
-	unsigned max_queues;         /* 1..BLK_RAM_MAX_QUEUES */
-	unsigned max_queue_size;     /* 1..GM_VQ_MAX_SIZE */
-	int stop_fd;                 /* readable: stop (a signalfd) */
 	/*
-	 * The device: start serving @dev (return 0 and a handle in *priv) or
-	 * refuse it (-errno, with nothing left running); stop serving and
-	 * release every mapping of dev->mem.  dev->mem and the fds stay valid
-	 * until disconnect returns; the transport closes them after.
+	 * The device served to each guest (dev.h): its id, features, config
+	 * space, queue count and size offered in HELLO, its handlers serving
+	 * the queues of the guest's connection ("RAM guest").
 	 */
-	int (*connect)(void *opaque, const struct blk_ram_dev *dev, void **priv);
-	void (*disconnect)(void *opaque, void *priv);
-	void *opaque;
+	gm_dev *dev;
+	uint64_t features;           /* offered besides the device's (VERSION_1 is added;
+				      * RING_PACKED: packed rings allowed) */
+	int stop_fd;                 /* readable: stop (a signalfd) */
 };
 
 /*
