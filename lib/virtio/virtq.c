@@ -856,19 +856,17 @@ static void unpop(gm_vq *vq, struct vq_req **qs, unsigned from, unsigned n)
  */
 static void refused(gm_vq *vq, const struct vq_req *q)
 {
-	uint64_t n = atomic_load_explicit(&vq->st.refused, memory_order_relaxed) + 1;
 	char budget[48] = "";
 
 	stat_add(&vq->st.refused, 1);
-	/* the 1st, 2nd, 4th, 8th...: a guest cannot flood the log */
-	if (n & (n - 1))
+	if (!gm__log_enabled(GM_LOG_INFO))
 		return;
 	if (vq->max_pages)
 		snprintf(budget, sizeof(budget), ", %" PRIu64 " pages mapped at once", vq->max_pages);
-	gm__info("virtqueue %u (%s): request %u refused: %" PRIu64 " bytes in %u buffers, %" PRIu64
-		 " pages to map (limits: %" PRIu64 " bytes, %u buffers%s)", vq->cfg.index,
-		 vq->packed ? "packed" : "split", q->pub.id, q->pub.out_len + q->pub.in_len,
-		 q->pub.nsg_out + q->pub.nsg_in, q->pages, vq->max_bytes, vq->max_segs, budget);
+	gm__info_rl("virtqueue %u (%s): request %u refused: %" PRIu64 " bytes in %u buffers, %" PRIu64
+		    " pages to map (limits: %" PRIu64 " bytes, %u buffers%s)", vq->cfg.index,
+		    vq->packed ? "packed" : "split", q->pub.id, q->pub.out_len + q->pub.in_len,
+		    q->pub.nsg_out + q->pub.nsg_in, q->pages, vq->max_bytes, vq->max_segs, budget);
 }
 
 /* Walk the next available chain into c (c->q is the request to fill). */
@@ -1002,14 +1000,11 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 	/* Map them: together, or one by one if that fails. */
 	mapped = got;
 	if (got > 1 && (err = batch_map(vq, qs, got)) < 0) {
-		uint64_t nf = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed) + 1;
-
 		stat_add(&vq->st.fallbacks, 1);
-		/* the guest decides how often (a bad buffer): the 1st, 2nd, 4th... */
-		if (!(nf & (nf - 1)))
-			gm__info("virtqueue %u (%s): %u requests mapped one by one: mapping them "
-				 "together failed: %d (%s)", vq->cfg.index,
-				 vq->packed ? "packed" : "split", got, err, gm_strerror(err));
+		/* the guest decides how often (a bad buffer) */
+		gm__info_rl("virtqueue %u (%s): %u requests mapped one by one: mapping them "
+			    "together failed: %d (%s)", vq->cfg.index,
+			    vq->packed ? "packed" : "split", got, err, gm_strerror(err));
 		for (mapped = 0; mapped < got; mapped++) {
 			struct vq_req *q = qs[mapped];
 
