@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# ---- examples: backends built on grantmem (examples/README.md) ----
+# Built and run by make check (tests/test-example-blk.sh); their sources
+# are installed under $(docdir)/examples.
+check_PROGRAMS += examples/blk/blk-backend
+examples_blk_blk_backend_LDADD = $(GM_EMU_LIBS) libgrantmem.la $(PTHREAD_LIBS)
+examplesdir = $(docdir)/examples
+dist_examples_DATA = examples/README.md
+examplesblkdir = $(docdir)/examples/blk
+dist_examplesblk_DATA = examples/blk/blk-backend.c
+TESTS += tests/test-example-blk.sh
+EXTRA_DIST += tests/test-example-blk.sh
