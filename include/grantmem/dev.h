@@ -141,7 +141,9 @@ struct gm_dev_handler {
  * threads:        0: one thread per queue; N: the queues of a connection
  *                 share N threads (queue i on thread i % N).
  * max_chain, max_request_segments, max_request_bytes, max_batch: every
- *                 queue's gm_vq_config limits (virtio.h; 0: its defaults).
+ *                 queue's gm_vq_config limits (virtio.h; 0: its defaults;
+ *                 max_chain applies to queues larger than it).  A queue's
+ *                 handler may ask for a smaller max_batch.
  * handler, opaque: every queue's handler, unless gm_dev_set_handler
  *                 gives one of its own.
  * connect:        optional; a driver connected (@c has no queue serving
