@@ -949,8 +949,10 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 			/* split: n chains were published; packed: look at the next */
 			if (vq->packed) {
 				ret = avail_count(vq, &n);
-				if (ret)
-					return ring_error(vq, ret);
+				if (ret) {
+					err = ring_error(vq, ret);
+					break;
+				}
 				if (!n)
 					break;
 			} else if (got == n) {
@@ -993,6 +995,11 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 		}
 		take(vq, &c, id, ndesc);
 		qs[got++] = q;
+	}
+	if (vq->broken) {
+		/* the rings themselves failed (ring_error): nothing is handed out */
+		unpop(vq, qs, 0, got);
+		return -EIO;
 	}
 	if (!got)
 		goto failed;
