@@ -94,15 +94,17 @@
  *   write (read-only or revoked grant, read-only memory):
  *   found when gm_vq_push writes it back                     -EIO from push
  *
- * A request the device refuses (over max_request_bytes or
- * max_request_segments, or needing more than max_map_pages mapped at once)
- * does not break the queue: pop returns it with req->error = -EMSGSIZE and
- * nothing mapped (see "Limits" above).
+ * These do not break the queue:
  *
- * Errors that are not the guest's do not break the queue: -ENOMEM,
- * -ENOSPC (mapping budget held by mappings in use) and -EBUSY (Xen kept
- * saying "try again") from a buffer map, and -ENOBUFS (all max_inflight
- * requests are out), leave the chain in the ring for a later pop.
+ *   cause                                                    errno
+ *   a request over max_request_bytes or max_request_segments,
+ *   or whose buffers need more than max_map_pages mapped at
+ *   once: refused, handed out with nothing mapped for the
+ *   device to complete with its error status ("Limits")      req->error = -EMSGSIZE
+ *   no memory; the mapping budget held by mappings in use;
+ *   Xen kept saying "try again": the chain stays in the
+ *   ring, pop again later (no kick will come for it)         -ENOMEM, -ENOSPC, -EBUSY
+ *   all max_inflight requests out: pop again after a push    -ENOBUFS
  *
  * In a batch, a chain that cannot be taken ends the batch: the requests
  * before it are handed out (and complete normally); the chain stays in the
