@@ -671,6 +671,45 @@ static void t_watch_and_kick(void)
 	ram_free(&g);
 }
 
+/* A handler that cannot serve a request at all: completed empty, counted. */
+static int64_t h_fail(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
+{
+	(void)opaque;
+	(void)q;
+	(void)req;
+	return -EIO;
+}
+
+static const struct gm_dev_handler fail_handler = {.request = h_fail};
+
+static void t_handler_fails(void)
+{
+	struct ram g = ram_new();
+	gm_dev *dev = dev_new(0, 0);
+	struct drv v;
+	struct gm_dev_stats st;
+	uint32_t lens[2];
+	int w = atomic_load(&vt_warnings);
+
+	ASSERT_OK(gm_dev_set_handler(dev, GM_DEV_ALL_QUEUES, &fail_handler, NULL));
+	drv_init(&v, g.m, 1, false);
+	drv_attach(&v, dev, g.m, true);
+	drv_add(&v, 0, 0, 100);
+	drv_add(&v, 0, 1, 100);
+	drv_kick(&v, 0);
+	drv_wait_used(&v, 0, 2, lens);
+	ASSERT_EQ(lens[0], 0);
+	ASSERT_EQ(lens[1], 0);
+	ASSERT_OK(gm_dev_conn_stats(v.c, 0, &st));
+	ASSERT_EQ(st.errors, 2);
+	ASSERT_EQ(st.requests, 2);
+	ASSERT_EQ(atomic_load(&vt_warnings), w + 2);
+	gm_dev_detach(v.c);
+	drv_fini(&v);
+	gm_dev_free(dev);
+	ram_free(&g);
+}
+
 static void t_config(void)
 {
 	struct gm_dev_config c = {.size = sizeof(c), .device_id = 2, .handler = &sync_handler};
@@ -766,6 +805,7 @@ int main(void)
 	}
 	t_shared_thread();
 	t_retries();
+	t_handler_fails();
 	t_resource_retry();
 	t_watch_and_kick();
 	return 0;

@@ -338,8 +338,9 @@ static void serve(gm_dev_queue *q, uint64_t now)
 			if (w == GM_DEV_ASYNC)
 				continue;
 			if (w < 0) {
-				gm__warn("%s queue %u: the device failed request %u: %" PRId64 " (%s)",
-					 qname(q), q->index, reqs[i]->id, w, gm_strerror((int)w));
+				gm__warn_rl("%s queue %u: the device failed request %u: %" PRId64
+					    " (%s)", qname(q), q->index, reqs[i]->id, w,
+					    gm_strerror((int)w));
 				count(&q->st.errors, 1);
 				w = 0;
 			}
