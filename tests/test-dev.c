@@ -375,6 +375,58 @@ static void t_shared_thread(void)
 	ram_free(&g);
 }
 
+/* Which thread served each queue, and the features it was set up with. */
+static pthread_t group_thr[NQ];
+static uint64_t group_features[NQ];
+
+static int64_t h_group(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
+{
+	unsigned i = gm_dev_queue_index(q);
+
+	(void)opaque;
+	group_thr[i] = pthread_self();
+	group_features[i] = gm_dev_queue_features(q);
+	/* on the queue's own thread: completed without a wakeup */
+	ASSERT_OK(gm_dev_complete(q, req, 0));
+	return GM_DEV_ASYNC;
+}
+
+static const struct gm_dev_handler group_handler = {.request = h_group};
+
+/* queues_per_thread 2: queues 0 and 1 share a thread, 2 and 3 another. */
+static void t_queue_groups(void)
+{
+	struct ram g = ram_new();
+	struct gm_dev_config c = {.size = sizeof(c), .name = "pairs", .device_id = 1,
+				  .max_queues = NQ, .queues_per_thread = 2,
+				  .handler = &group_handler};
+	gm_dev *dev;
+	struct drv v;
+
+	ASSERT_OK(gm_dev_new(&c, &dev));
+	ASSERT_EQ(gm_dev_get_config(dev)->queues_per_thread, 2);
+	drv_init(&v, g.m, NQ, false);
+	drv_attach(&v, dev, g.m, true);
+	for (unsigned q = 0; q < NQ; q++) {
+		drv_add(&v, q, 0, 100);
+		drv_kick(&v, q);
+	}
+	for (unsigned q = 0; q < NQ; q++)
+		drv_wait_used(&v, q, 1, NULL);
+	ASSERT_TRUE(pthread_equal(group_thr[0], group_thr[1]));
+	ASSERT_TRUE(pthread_equal(group_thr[2], group_thr[3]));
+	ASSERT_TRUE(!pthread_equal(group_thr[0], group_thr[2]));
+	for (unsigned q = 0; q < NQ; q++)
+		ASSERT_EQ(group_features[q], vqd_features(&v.d[q]));
+	ASSERT_EQ(gm_dev_queue_features(NULL), 0);
+	gm_dev_detach(v.c);
+	drv_fini(&v);
+	gm_dev_free(dev);
+	c.queues_per_thread = GM_DEV_MAX_QUEUES + 1;
+	ASSERT_ERR(gm_dev_new(&c, &dev), -EINVAL);
+	ram_free(&g);
+}
+
 /* Completed from another thread, one request per pop. */
 static void t_async(bool packed)
 {
@@ -804,6 +856,7 @@ int main(void)
 		t_refused_and_broken(p);
 	}
 	t_shared_thread();
+	t_queue_groups();
 	t_retries();
 	t_handler_fails();
 	t_resource_retry();

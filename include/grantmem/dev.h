@@ -156,6 +156,12 @@ struct gm_dev_handler {
  *                 for housekeeping.
  * stats_ms:       how often gm_dev_vdev_run publishes stats/ nodes
  *                 (0: 250).
+ * queues_per_thread: consecutive queues one thread serves together
+ *                 (0: 1): queue i is served by thread
+ *                 (i / queues_per_thread) % threads (threads 0: one thread
+ *                 per group).  2 for a network device, whose receive and
+ *                 transmit queues of a pair share one thread (and one tap
+ *                 queue): their handlers then never run at the same time.
  */
 struct gm_dev_config {
 	size_t size;
@@ -177,6 +183,7 @@ struct gm_dev_config {
 	void (*disconnect)(void *opaque, gm_dev_conn *c);
 	void (*tick)(void *opaque);
 	unsigned stats_ms;
+	unsigned queues_per_thread;
 };
 
 /*
@@ -211,7 +218,8 @@ GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, 
  * handler's stop callback returns: the queue's thread pushes it (with
  * others completed meanwhile) and interrupts the driver.
  * Returns 0 or -EINVAL (NULL, or more completions than requests out).
- * Never logs.
+ * On the queue's own thread (its fd_ready callback) it wakes nothing: the
+ * thread pushes the completions before it waits again.  Never logs.
  */
 GM_API int gm_dev_complete(gm_dev_queue *q, struct gm_vq_req *req, uint32_t written);
 
@@ -224,8 +232,12 @@ GM_API int gm_dev_complete(gm_dev_queue *q, struct gm_vq_req *req, uint32_t writ
 GM_API int gm_dev_queue_watch(gm_dev_queue *q, int fd, unsigned events);
 
 /* Queue accessors (its thread, or its handler's callbacks).  gm_dev_queue_vq
- * is for handlers that pop or push themselves (on the queue's thread). */
+ * is for handlers that pop or push themselves (on the queue's thread).
+ * gm_dev_queue_features: the feature bits the driver accepted, as the
+ * transport set the queue up with them (gm_vq_config.features: the
+ * device's own bits too, e.g. a network device's offloads), 0 for NULL. */
 GM_API unsigned gm_dev_queue_index(const gm_dev_queue *q);
+GM_API uint64_t gm_dev_queue_features(const gm_dev_queue *q);
 GM_API gm_dev_conn *gm_dev_queue_conn(const gm_dev_queue *q);
 GM_API gm_vq *gm_dev_queue_vq(const gm_dev_queue *q);
 GM_API gm_mem *gm_dev_queue_mem(const gm_dev_queue *q);

@@ -64,6 +64,7 @@ struct gm_dev_queue {
 	void *hop;
 	void *priv;
 	struct thr *thr;
+	uint64_t features;        /* as the transport set the queue up */
 	unsigned max_batch;
 	int kick_fd;              /* the transport's, or -1 */
 	atomic_bool kicked;       /* gm_dev_conn_kick */
@@ -179,10 +180,13 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out)
 		d->cfg.max_queue_size = 256;
 	if (!d->cfg.stats_ms)
 		d->cfg.stats_ms = 250;
+	if (!d->cfg.queues_per_thread)
+		d->cfg.queues_per_thread = 1;
 	if (!d->cfg.device_id || d->cfg.max_queues > GM_DEV_MAX_QUEUES ||
 	    d->cfg.max_queue_size > GM_VQ_MAX_SIZE || d->cfg.config_len > GM_VDEV_CONFIG_MAX ||
 	    (d->cfg.config_len && !d->cfg.config) || d->cfg.threads > GM_DEV_MAX_QUEUES ||
 	    d->cfg.max_chain > GM_VQ_MAX_CHAIN || d->cfg.max_batch > GM_VQ_MAX_BATCH ||
+	    d->cfg.queues_per_thread > GM_DEV_MAX_QUEUES ||
 	    (d->cfg.handler && !d->cfg.handler->request)) {
 		free(d);
 		return bad_config("device id 0, or a count, size or limit out of range");
@@ -414,6 +418,9 @@ static int until(uint64_t at, uint64_t now, int timeout)
 
 enum { FD_WAKE, FD_KICK, FD_WATCH };
 
+/* The queue thread running on this thread, if any (gm_dev_complete). */
+static _Thread_local struct thr *cur_thr;
+
 static void *thr_main(void *arg)
 {
 	struct thr *t = arg;
@@ -421,6 +428,7 @@ static void *thr_main(void *arg)
 	unsigned char kind[1 + 2 * GM_DEV_MAX_QUEUES];
 	gm_dev_queue *who[1 + 2 * GM_DEV_MAX_QUEUES];
 
+	cur_thr = t;
 	/* work may have come before the thread ran: look at every ring */
 	for (unsigned i = 0; i < t->nq; i++)
 		t->qs[i]->more = true;
@@ -557,7 +565,9 @@ GM_API int gm_dev_complete(gm_dev_queue *q, struct gm_vq_req *req, uint32_t writ
 	pthread_mutex_unlock(&q->lock);
 	if (!r) {
 		atomic_store(&q->has_done, true);
-		thr_wake(q->thr);
+		/* the queue's own thread looks at has_done before it waits */
+		if (cur_thr != q->thr)
+			thr_wake(q->thr);
 	}
 	return r;
 }
@@ -574,6 +584,11 @@ GM_API int gm_dev_queue_watch(gm_dev_queue *q, int fd, unsigned events)
 GM_API unsigned gm_dev_queue_index(const gm_dev_queue *q)
 {
 	return q ? q->index : 0;
+}
+
+GM_API uint64_t gm_dev_queue_features(const gm_dev_queue *q)
+{
+	return q ? q->features : 0;
 }
 
 GM_API gm_dev_conn *gm_dev_queue_conn(const gm_dev_queue *q)
@@ -697,6 +712,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	q->hop = hs.opaque;
 	q->kick_fd = kick_fd;
 	q->watch_fd = -1;
+	q->features = ring->features;
 	vc = *ring;
 	vc.index = qi;
 	vc.buf_flags = c->buf_flags;
@@ -724,7 +740,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 		r = -ENOMEM;
 		goto fail;
 	}
-	t = &c->thr[qi % c->nthreads];
+	t = &c->thr[(qi / dc->queues_per_thread) % c->nthreads];
 	if (t->wake_fd < 0 && (t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		r = -errno;
 		goto fail;
