@@ -12,6 +12,7 @@
 #include <grantmem/emu.h>
 #include <grantmem/virtio.h>
 #include <grantmem/virtio-blk.h>
+#include <grantmem/virtio-net.h>
 #include <grantmem/vdev.h>
 #include <grantmem/dev.h>
 #include <grantmem/ioreq.h>
