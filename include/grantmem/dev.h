@@ -216,7 +216,8 @@ GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, 
  * gm_dev_complete - complete @req, which @q's handler returned
  * GM_DEV_ASYNC for, with @written bytes written.  Any thread, until the
  * handler's stop callback returns: the queue's thread pushes it (with
- * others completed meanwhile) and interrupts the driver.
+ * others completed meanwhile, in the order of their gm_dev_complete
+ * calls) and interrupts the driver.
  * Returns 0 or -EINVAL (NULL, or more completions than requests out).
  * On the queue's own thread (its fd_ready callback) it wakes nothing: the
  * thread pushes the completions before it waits again.  Never logs.

@@ -273,12 +273,16 @@ static void push_done(gm_dev_queue *q)
 		for (;;) {
 			unsigned n = 0;
 
+			/* in the order they were completed: a network device's
+			 * merged receive buffers must reach the driver in order */
 			pthread_mutex_lock(&q->lock);
-			while (n < GM_VQ_MAX_BATCH && q->ndone) {
-				q->ndone--;
-				reqs[n] = q->done[q->ndone].req;
-				written[n++] = q->done[q->ndone].written;
+			n = GM__MIN(q->ndone, GM_VQ_MAX_BATCH);
+			for (unsigned i = 0; i < n; i++) {
+				reqs[i] = q->done[i].req;
+				written[i] = q->done[i].written;
 			}
+			q->ndone -= n;
+			memmove(q->done, q->done + n, q->ndone * sizeof(*q->done));
 			pthread_mutex_unlock(&q->lock);
 			if (!n)
 				break;
