@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * grantmem-blk --transport ioreq: virtio-blk over virtio-mmio, served
+ * grantmem-blk (and grantmem-net) --transport ioreq: virtio over virtio-mmio, served
  * through a Xen ioreq server to an unmodified Linux guest (virtio_mmio +
  * virtio_blk with CONFIG_XEN_VIRTIO grant DMA).
  *
@@ -40,26 +40,27 @@ int blk_ioreq_run(gm_xen *x, gm_dev *dev, const struct blk_ioreq_opts *o)
 	struct gm_dev_stats st;
 	gm_ioreq_server *srv;
 	gm_ioreq_loop *l;
+	const char *me = o->name ? o->name : "grantmem-blk";
 	double secs;
 	int r;
 
 	r = gm_ioreq_loop_new(x, &sc, dev, &l);
 	if (r < 0) {
-		fprintf(stderr, "grantmem-blk: cannot serve domain %u through an ioreq server: %s\n",
-			o->domid, gm_strerror(r));
+		fprintf(stderr, "%s: cannot serve domain %u through an ioreq server: %s\n",
+			me, o->domid, gm_strerror(r));
 		return 1;
 	}
 	srv = gm_ioreq_loop_server(l);
-	printf("grantmem-blk: ioreq server ready: domain %u, virtio-mmio at 0x%" PRIx64
+	printf("%s: ioreq server ready: domain %u, virtio-mmio at 0x%" PRIx64
 	       ", interrupt = the guest's event channel (register 0x%x)\n",
-	       o->domid, o->base ? o->base : GM_IOREQ_DEFAULT_BASE, GM_VMMIO_IRQ_EVTCHN);
+	       me, o->domid, o->base ? o->base : GM_IOREQ_DEFAULT_BASE, GM_VMMIO_IRQ_EVTCHN);
 	fflush(stdout);
 
 	r = gm_ioreq_server_run(srv, o->stop_fd, 250);
 	if (r == -ESHUTDOWN)
-		printf("grantmem-blk: domain %u shut down\n", o->domid);
+		printf("%s: domain %u shut down\n", me, o->domid);
 	else if (r < 0)
-		fprintf(stderr, "grantmem-blk: ioreq server: %s\n", gm_strerror(r));
+		fprintf(stderr, "%s: ioreq server: %s\n", me, gm_strerror(r));
 	/* the guest is gone or we stop: a reset releases every mapping of it */
 	gm_ioreq_dev_reset(gm_ioreq_loop_dev(l));
 	gm_dev_conn_stats(gm_ioreq_loop_conn(l), -1, &st);
@@ -70,20 +71,20 @@ int blk_ioreq_run(gm_xen *x, gm_dev *dev, const struct blk_ioreq_opts *o)
 
 	secs = o->seconds ? o->seconds() : 0.0;
 	if (o->stats) {
-		printf("grantmem-blk: ioreq stats: requests=%" PRIu64 " map_calls=%" PRIu64
+		printf("%s: ioreq stats: requests=%" PRIu64 " map_calls=%" PRIu64
 		       " ring_map_calls=%" PRIu64 " unmap_calls=%" PRIu64 " pages_mapped=%" PRIu64
 		       " mapped_after=%u ioreqs=%" PRIu64 " interrupts=%" PRIu64
 		       " irq_errors=%" PRIu64 " late_ioreqs=%" PRIu64 " queue_errors=%" PRIu64
 		       " seconds=%.3f\n",
-		       st.requests, gs.map_calls, st.ring_map_calls, gs.unmap_calls, gs.pages_mapped,
+		       me, st.requests, gs.map_calls, st.ring_map_calls, gs.unmap_calls, gs.pages_mapped,
 		       gs.mapped_pages, ss.ioreqs, ds.interrupts, ss.irq_errors, ss.late, st.broken,
 		       secs);
 		if (st.requests)
-			printf("grantmem-blk: %.3f map calls and %.3f unmap calls per request (rings excluded), %.1f requests/s\n",
-			       (double)(gs.map_calls - st.ring_map_calls) / (double)st.requests,
+			printf("%s: %.3f map calls and %.3f unmap calls per request (rings excluded), %.1f requests/s\n",
+			       me, (double)(gs.map_calls - st.ring_map_calls) / (double)st.requests,
 			       (double)(gs.unmap_calls - st.ring_map_calls) / (double)st.requests,
 			       secs > 0 ? (double)st.requests / secs : 0.0);
 	}
-	printf("grantmem-blk: stopped\n");
+	printf("%s: stopped\n", me);
 	return (r == 0 || r == -ESHUTDOWN) && gs.mapped_pages == 0 ? 0 : 1;
 }

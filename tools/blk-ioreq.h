@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * grantmem-blk's ioreq transport (tools/blk-ioreq.c): the same device
- * served to an HVM/PVH guest's own virtio_mmio + virtio_blk drivers through
- * a Xen ioreq server (include/grantmem/ioreq.h, gm_ioreq_loop) instead of
- * xenstore.
+ * The ioreq transport of grantmem-blk and grantmem-net (tools/blk-ioreq.c):
+ * the same device served to an HVM/PVH guest's own virtio_mmio +
+ * virtio_blk or virtio_net drivers through a Xen ioreq server
+ * (include/grantmem/ioreq.h, gm_ioreq_loop) instead of xenstore.
  */
 #ifndef GM_TOOLS_BLK_IOREQ_H
 #define GM_TOOLS_BLK_IOREQ_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct blk_ioreq_opts {
+	const char *name;            /* the tool, for its lines (NULL: grantmem-blk) */
 	gm_domid domid;              /* the guest */
 	uint64_t base;               /* MMIO window; 0: GM_IOREQ_DEFAULT_BASE */
 	int stop_fd;                 /* readable: stop (a signalfd); -1: none */
