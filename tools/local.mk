@@ -47,6 +47,17 @@ tools_grantmem_guest_SOURCES = tools/grantmem-guest.c
 tools_grantmem_guest_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_guest_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_vdev_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
+
+# The virtio-net backend on a Linux tap (vdev, ioreq and RAM transports).
+bin_PROGRAMS += tools/grantmem-net
+tools_grantmem_net_SOURCES = tools/grantmem-net.c tools/net-tap.c tools/net-tap.h \
+	tools/blk-ioreq.c tools/blk-ioreq.h
+tools_grantmem_net_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
+tools_grantmem_net_LDADD = libgrantmem-ioreq.la $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
+# Its test frontend: a virtio-net driver and a small IPv4 stack (not installed).
+noinst_PROGRAMS += tools/grantmem-netguest
+tools_grantmem_netguest_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
+tools_grantmem_netguest_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 tools_grantmem_vdev_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
 
 # `make demo`: a virtio-blk backend in driver domain 1 serving test domain 5
