@@ -169,3 +169,10 @@ EXTRA_DIST += tests/test-fault-sweep-blk.sh tests/robustness-report.sh tests/ROB
 robustness-report:
 	$(SHELL) $(srcdir)/tests/robustness-report.sh '$(abs_top_srcdir)' '$(abs_top_builddir)'
 .PHONY: robustness-report
+
+# ---- tools: grantmem-net against the kernel's network stack ----
+# Its tap in a network namespace of the test's own, with the kernel's TCP
+# and UDP answering through tests/net-echo (root and /dev/net/tun: CI).
+check_PROGRAMS += tests/net-echo
+TESTS += tests/test-net-tap.sh
+EXTRA_DIST += tests/test-net-tap.sh

@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# grantmem-net against the kernel's own network stack.  An emulated Xen hub;
+# grantmem-net in driver domain 1 on a tap it creates; the tap moved into a
+# network namespace the test creates, with an address; there, tests/net-echo
+# (TCP and UDP echo servers: the kernel's TCP answers); grantmem-netguest as
+# domain 5 resolves ARP, pings, exchanges UDP and TCP traffic through the
+# backend and checks every byte.  Each case runs the whole chain in one
+# configuration: transient and persistent grants, split and packed rings,
+# offloads on (checksums and TSO both ways) and off, mergeable receive
+# buffers or not, two queue pairs, hostile frames first.  Traffic stays in
+# the namespace; every case is bounded in packets and seconds; the
+# namespace, the processes and the files go whatever happens.
+#
+# Skips (77) only without root or without /dev/net/tun.
+set -u
+B=${top_builddir:-.}
+B=$(cd "$B" && pwd) || exit 99
+emu=$B/tools/grantmem-xen-emu
+net=$B/tools/grantmem-net
+guest=$B/tools/grantmem-netguest
+vdev=$B/tools/grantmem-vdev
+echo_srv=$B/tests/net-echo
+for p in "$emu" "$net" "$guest" "$vdev" "$echo_srv"; do
+	[ -x "$p" ] || { echo "missing $p"; exit 99; }
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a tap and a network namespace)"; exit 77; }
+[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+command -v ip >/dev/null || { echo "no ip (iproute2)"; exit 99; }
+
+ns=gmnet$$
+tap=gmt$$
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gm-net-XXXXXX") || exit 99
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$ns" 2>/dev/null
+	ip link del "$tap" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' INT TERM
+
+wait_for() { # wait_for TEST-ARGS...: up to 10 s
+	for _ in $(seq 200); do
+		test "$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+ip netns add "$ns" || exit 99
+ip -n "$ns" link set lo up || exit 99
+"$echo_srv" 2>/dev/null # usage: exit 99, but proves it runs
+"$emu" "$tmp/hub" & pids+=($!)
+wait_for -S "$tmp/hub" || { echo "the hub did not start"; exit 99; }
+world="emu:$tmp/hub"
+# every address of the namespace (its tap gets one per case)
+ip netns exec "$ns" "$echo_srv" 0.0.0.0 7777 "$tmp/ready" 300 & pids+=($!)
+wait_for -f "$tmp/ready" || { echo "the echo server did not start"; exit 99; }
+
+status=0
+n=0
+# case NAME BACKEND-OPTIONS -- GUEST-OPTIONS
+run_case() {
+	local name=$1 bopts=() gopts=() out=$tmp/case.out b
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do bopts+=("$1"); shift; done
+	shift
+	gopts=("$@")
+	n=$((n + 1))
+	"$vdev" add --xen "$world" --backend-domid 1 --frontend-domid 5 --devid 0 >/dev/null ||
+		{ echo "FAIL $name: grantmem-vdev add"; status=1; return; }
+	"$net" --xen "$world,domid=1" --frontend-domid 5 --tap "$tap" --stats "${bopts[@]}" \
+		>"$tmp/net.out" 2>&1 &
+	b=$!
+	if ! wait_for -e "/sys/class/net/$tap"; then
+		echo "FAIL $name: no tap"; cat "$tmp/net.out"; status=1; kill $b; wait $b; return
+	fi
+	# the driver domain's tap, handed to the namespace, with an address
+	ip link set "$tap" netns "$ns" &&
+		ip -n "$ns" addr add 10.77.0.1/24 dev "$tap" &&
+		ip -n "$ns" link set "$tap" up ||
+		{ echo "FAIL $name: cannot move the tap"; status=1; kill $b; wait $b; return; }
+	timeout 120 "$guest" --xen "$world,domid=5,ram=256m" --ip 10.77.0.2 --peer 10.77.0.1 \
+		--tcp-port 7777 --udp-port 7777 --timeout 20 "${gopts[@]}" >"$out" 2>&1
+	local grc=$?
+	kill -TERM $b
+	wait $b
+	local brc=$?
+	sed "s/^/    [$name guest] /" "$out"
+	sed "s/^/    [$name net] /" "$tmp/net.out"
+	local sum
+	sum=$(grep '^summary:' "$out")
+	if [ $grc -ne 0 ] || [ $brc -ne 0 ] || [ -z "$sum" ]; then
+		echo "FAIL $name: guest $grc, backend $brc"
+		status=1
+	elif ! grep -q 'mapped_pages_at_exit=0' "$tmp/net.out"; then
+		echo "FAIL $name: the backend kept pages mapped"
+		status=1
+	else
+		echo "ok $n - $name: $sum"
+	fi
+	ip -n "$ns" link del "$tap" 2>/dev/null
+}
+
+common=(--ping 5 --udp 20 --tcp 2m)
+run_case "transient, split, offloads" -- "${common[@]}"
+run_case "persistent, packed, TSO out" --persistent --packed -- "${common[@]}" --packed --tso
+run_case "no offloads" --no-offloads -- "${common[@]}"
+run_case "no mrg-rxbuf, big buffers" -- "${common[@]}" --no-mrg-rxbuf --tso
+run_case "no offloads, no mrg-rxbuf" --no-offloads --no-mrg-rxbuf -- "${common[@]}"
+run_case "two queue pairs" --queue-pairs 2 -- "${common[@]}" --pairs 2
+run_case "hostile frames first" -- --hostile "${common[@]}"
+# the hostile case's frames: each dropped, counted, and the device went on
+for f in tx_short=1 tx_bad_header=2 tx_refused=1; do
+	grep -q " $f " "$tmp/net.out" || { echo "FAIL hostile: the backend did not count $f"; status=1; }
+done
+exit $status
