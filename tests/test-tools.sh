@@ -24,6 +24,7 @@ top_builddir=${top_builddir:-.}
 S=$(cd "$top_srcdir" && pwd) || exit 99
 B=$(cd "$top_builddir" && pwd) || exit 99
 tools="grantmem-blk grantmem-guest grantmem-vdev grantmem-domain grantmem-xen-emu
+	grantmem-net grantmem-netguest
 	grantmem-scenario grantmem-bench"
 
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$B/config.h")

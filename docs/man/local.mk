@@ -15,6 +15,7 @@ dist_man7_MANS = docs/man/grantmem.7
 dist_man1_MANS = \
 	docs/man/grantmem-xen-emu.1 \
 	docs/man/grantmem-blk.1 \
+	docs/man/grantmem-net.1 \
 	docs/man/grantmem-guest.1 \
 	docs/man/grantmem-vdev.1 \
 	docs/man/grantmem-bench.1
