@@ -26,6 +26,9 @@
  *                grants' map calls per request at depths 1 to 32
  *   xen          one gnttab map+unmap vs mmap+munmap of a memfd page, and
  *                a 512 B grant copy vs a 4 KiB memcpy
+ *   net          tools/grantmem-netguest + grantmem-net on a tap (root):
+ *                packets/s and MB/s of 64 B and 1500 B frames, tx and rx,
+ *                transient and persistent grants vs plain shared RAM
  * with map/unmap calls and pages mapped per operation from the cache's
  * counters.  A missed performance bar is reported, never an exit status:
  * this is a report, not a test.  Exit status 0, 1 when the run could not be
@@ -51,6 +54,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
@@ -1208,6 +1214,200 @@ static void bench_xen(struct bench *b)
 	free(c.dst);
 }
 
+/* ---- 7. network (tools/grantmem-netguest + tools/grantmem-net) ------------------------- */
+
+/*
+ * grantmem-net on a tap of its own (root and /dev/net/tun needed), served
+ * to grantmem-netguest --blast: tx sends frames of a size for a while (to
+ * a MAC nobody has: the kernel drops them as soon as it sees them), rx
+ * counts the frames that arrive while this process injects them into the
+ * tap through a packet socket as fast as it takes them.  Transient and
+ * persistent grants on the emulated Xen, against the same backend on
+ * plain shared RAM (its memfd transport).  packets/s, and MB/s of frame
+ * bytes.
+ */
+enum { NET_TX, NET_RX };
+
+static bool net_available(struct bench *b)
+{
+	static const char *const tools[] = {"grantmem-netguest", "grantmem-net", "grantmem-vdev"};
+	char path[4200];
+
+	if (b->real || !b->sock[0] || geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK))
+		return false;
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->tools_dir, tools[i]);
+		if (access(path, X_OK) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Bring interface @name up; its index, or -1. */
+static int net_up(const char *name)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), idx = -1;
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) == 0 && ioctl(s, SIOCGIFINDEX, &ifr) == 0)
+			idx = ifr.ifr_ifindex;
+	}
+	close(s);
+	return idx;
+}
+
+/* The rx source: @len-byte frames for the guest's MAC into tap @idx, until killed. */
+static void net_inject(int idx, unsigned len)
+{
+	static unsigned char f[1514];
+	struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_ifindex = idx, .sll_halen = 6};
+	struct mmsghdr m[32];
+	struct iovec v = {f, len};
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		_exit(1);
+	memcpy(f, (const unsigned char[]){0x02, 0x67, 0x6d, 0, 0, 1}, 6);
+	memcpy(f + 6, (const unsigned char[]){0x02, 0, 0, 0, 0, 0xaa}, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	memset(m, 0, sizeof(m));
+	for (unsigned i = 0; i < 32; i++) {
+		m[i].msg_hdr.msg_name = &sa;
+		m[i].msg_hdr.msg_namelen = sizeof(sa);
+		m[i].msg_hdr.msg_iov = &v;
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (;;)
+		if (sendmmsg(s, m, 32, 0) < 0 && errno != ENOBUFS && errno != EAGAIN)
+			usleep(100);
+}
+
+/* One guest run against a fresh backend; packets/s. */
+static bool net_run(struct bench *b, enum e2e_mode mode, int dir, unsigned frame, unsigned secs,
+		    double *pps)
+{
+	static unsigned next_fe = E2E_FIRST_FRONTEND + 200;
+	unsigned fe = next_fe++;
+	char cmd[4600], line[1024], sock[160], guest_to[200], tap[16], sys[64];
+	const char *d = b->tools_dir;
+	pid_t be, inj = -1;
+	bool ok = false;
+	int idx = -1;
+
+	snprintf(tap, sizeof(tap), "gmb%u", (unsigned)getpid() % 100000);
+	if (mode == E2E_RAM) {
+		snprintf(sock, sizeof(sock), "%s/net-%u.sock", b->dir, fe);
+		snprintf(cmd, sizeof(cmd),
+			 "exec '%s/grantmem-net' --transport ram --socket '%s' --tap %s "
+			 ">/dev/null 2>&1", d, sock, tap);
+		snprintf(guest_to, sizeof(guest_to), "--transport ram --socket '%s'", sock);
+	} else {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/grantmem-vdev' add --xen emu:%s --backend-domid %u --frontend-domid %u",
+			 d, b->sock, E2E_BACKEND, fe);
+		if (run_quiet(cmd) != 0)
+			return false;
+		snprintf(cmd, sizeof(cmd),
+			 "exec '%s/grantmem-net' --tap %s --xen emu:%s,domid=%u --frontend-domid %u "
+			 "%s >/dev/null 2>&1", d, tap, b->sock, E2E_BACKEND, fe,
+			 mode == E2E_PERSISTENT ? "--persistent" : "");
+		snprintf(guest_to, sizeof(guest_to), "--xen emu:%s,domid=%u,ram=256m", b->sock, fe);
+	}
+	fflush(NULL);
+	be = fork();
+	if (be == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (be < 0)
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s", tap);
+	for (int i = 0; i < 200 && access(sys, F_OK); i++)
+		usleep(25000);
+	idx = net_up(tap);
+	if (idx > 0 && dir == NET_RX && (inj = fork()) == 0)
+		net_inject(idx, frame);
+	if (idx > 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/grantmem-netguest' %s --blast %s --frame %u --seconds %u --quiet 2>&1",
+			 d, guest_to, dir == NET_TX ? "tx" : "rx", frame, secs);
+		FILE *f = popen(cmd, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "summary:", 8))
+				continue;
+			*pps = summary_field(line, "blast_pps");
+			ok = !isnan(*pps) && summary_field(line, "errors") == 0;
+		}
+		if (f)
+			ok &= pclose(f) == 0;
+	}
+	if (inj > 0) {
+		kill(inj, SIGKILL);
+		waitpid(inj, NULL, 0);
+	}
+	kill(be, SIGTERM);
+	waitpid(be, NULL, 0);
+	if (mode != E2E_RAM) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/grantmem-vdev' remove --xen emu:%s --backend-domid %u --frontend-domid %u",
+			 d, b->sock, E2E_BACKEND, fe);
+		run_quiet(cmd);
+	}
+	return ok;
+}
+
+static void bench_net(struct bench *b)
+{
+	static const unsigned frames[] = {64, 1500};
+
+	if (!net_available(b)) {
+		struct row *r = row_new("net", "net", "grantmem-netguest + grantmem-net");
+		r->med = r->min = r->max = NAN;
+		return;
+	}
+	for (unsigned fi = 0; fi < 2; fi++)
+		for (int dir = NET_TX; dir <= NET_RX; dir++) {
+			struct row *mr[E2E_MODES];
+
+			for (unsigned m = 0; m < E2E_MODES; m++) {
+				double pps[16];
+				unsigned ok = 0, reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
+				struct row *r = row_new("net", "", "%s %4u B frames, %s",
+							dir == NET_TX ? "tx" : "rx", frames[fi],
+							e2e_mode_name[m]);
+
+				snprintf(r->key, sizeof(r->key), "net_%s_%u_%s",
+					 dir == NET_TX ? "tx" : "rx", frames[fi], e2e_mode_key[m]);
+				r->unit = "packets/s";
+				mr[m] = r;
+				r->med = r->min = r->max = NAN;
+				fprintf(stderr, "  %s\n", r->name);
+				for (unsigned k = 0; k < reps; k++)
+					if (net_run(b, m, dir, frames[fi], b->quick ? 1 : 2, &pps[ok]))
+						ok++;
+				if (!ok)
+					continue;
+				r->med = median(pps, ok);
+				r->min = pps[0];
+				r->max = pps[ok - 1];
+				r->mbs = r->med * frames[fi] / 1e6;
+			}
+			mr[E2E_PERSISTENT]->base = mr[E2E_TRANSIENT]->key;
+			mr[E2E_PERSISTENT]->ratio = mr[E2E_PERSISTENT]->med / mr[E2E_TRANSIENT]->med;
+			for (unsigned m = 0; m < E2E_MODES; m++) {
+				mr[m]->ram_base = mr[E2E_RAM]->key;
+				mr[m]->ram_ratio = mr[m]->med / mr[E2E_RAM]->med;
+			}
+		}
+}
+
 /* ---- setup and teardown -------------------------------------------------------------- */
 
 static void grant_space(struct bench *b, gm_gnttab **g, gm_grant_cache **c, gm_region **r,
@@ -1360,16 +1560,24 @@ static const char *jbool(int bar)
  * request moves the same bytes), persistent against transient, map calls
  * per request.
  */
-static void print_e2e(FILE *out)
+static void print_e2e(FILE *out, const char *group)
 {
-	fprintf(out, "  %-46s %9s %9s %17s %-20s %-36s %s\n", "", "IOPS", "MB/s", "min-max IOPS",
-		"x RAM (IOPS, MB/s)", "ratio", "calls");
+	bool net = !strcmp(group, "net");
+
+	fprintf(out, "  %-46s %9s %9s %17s %-20s %-36s %s\n", "", net ? "packets/s" : "IOPS", "MB/s",
+		net ? "min-max packets/s" : "min-max IOPS", net ? "x RAM" : "x RAM (IOPS, MB/s)",
+		"ratio", net ? "" : "calls");
 	for (unsigned i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
 		char med[32], mbs[32], mn[32], mx[32], mm[72], xram[64], rat[96], calls[64];
 
-		if (strcmp(r->group, "e2e"))
+		if (strcmp(r->group, group))
 			continue;
+		if (net && !strcmp(r->key, "net")) {
+			fprintf(out, "  %-46s not available (emulated world, root, /dev/net/tun, "
+				"grantmem-netguest, grantmem-net, grantmem-vdev built)\n", r->name);
+			continue;
+		}
 		if (!strcmp(r->key, "e2e")) {
 			fprintf(out, "  %-46s not available (emulated world, with "
 				"grantmem-guest --depth, grantmem-blk, grantmem-vdev built)\n",
@@ -1429,6 +1637,7 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 		{"scaling", "4. Scaling: threads hitting shared entries (ops/s per thread per CPU-second; ratio: x 1 thread)"},
 		{"e2e", "5. End to end: grantmem-guest -> grantmem-blk (IOPS, MB/s; x RAM: same backend, plain shared RAM)"},
 		{"xen", "6. Xen calls against the kernel's (ratio: x mmap+munmap of a memfd page; x memcpy of 4 KiB)"},
+		{"net", "7. Network: grantmem-netguest -> grantmem-net -> tap (packets/s, MB/s; x RAM: same backend, plain shared RAM)"},
 	};
 	struct utsname u;
 	char la[64] = "?";
@@ -1458,8 +1667,8 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 			fprintf(out, "  not run (--only %s)\n", b->only);
 			continue;
 		}
-		if (!strcmp(titles[g][0], "e2e")) {
-			print_e2e(out);
+		if (!strcmp(titles[g][0], "e2e") || !strcmp(titles[g][0], "net")) {
+			print_e2e(out, titles[g][0]);
 			continue;
 		}
 		fprintf(out, "  %-58s %10s %5s %21s %-34s %s\n", "", "median", "clock", "min-max",
@@ -1759,7 +1968,7 @@ static char *default_tools_dir(void)
 }
 
 static const char *const group_names[] = {"translation", "strategy", "batching", "scaling",
-					    "e2e", "xen", NULL};
+					    "e2e", "xen", "net", NULL};
 
 static const struct tool_opt opts[] = {
 	{"xen", 'x', "WORLD", "emu (default: a hub of its own), emu:SOCKET, or real (dom0 on Xen)"},
@@ -1906,6 +2115,7 @@ int main(int argc, char **argv)
 		{"translation", bench_translation}, {"strategy", bench_strategies},
 		{"batching", bench_batching},       {"scaling", bench_scaling},
 		{"e2e", bench_e2e},                 {"xen", bench_xen},
+		{"net", bench_net},
 	};
 	double t0 = now_s();
 	for (unsigned i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
