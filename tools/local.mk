@@ -66,3 +66,10 @@ dist_noinst_SCRIPTS += tools/demo.sh
 demo: all
 	@bash $(srcdir)/tools/demo.sh '$(abs_top_builddir)'
 .PHONY: demo
+
+# `make demo-net` (root): grantmem-net in driver domain 1 on a tap moved into
+# a network namespace, test domain 5 pinging and streaming through it.
+dist_noinst_SCRIPTS += tools/demo-net.sh
+demo-net: all tests/net-echo
+	@bash $(srcdir)/tools/demo-net.sh '$(abs_top_builddir)'
+.PHONY: demo-net
