@@ -14,8 +14,8 @@ EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h \
 	tests/test-virtq-common.h tests/test-virtq-body.h tests/hostile.h
 
 # ---- the whole library: headers and exported symbols ----
-TESTS += tests/test-headers.sh tests/test-symbols.sh tests/test-layers.sh
-EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh tests/test-layers.sh \
+TESTS += tests/test-headers.sh tests/test-symbols.sh tests/test-layers.sh tests/test-layout.sh
+EXTRA_DIST += tests/test-headers.sh tests/test-symbols.sh tests/test-layers.sh tests/test-layout.sh \
 	docs/architecture.md
 # ---- every file: its SPDX licence line (COPYING, COPYING.GPL-2) ----
 TESTS += tests/test-spdx.sh
