@@ -83,12 +83,14 @@ errtext() {
 # the logs in DIR.
 run_case() {
 	local dir=$1 mode=$2 when=$3 site=$4 n=$5 err=$6
-	local hub_pid='' blk_pid='' persist='' why='' fired=0 fds0 fds1 rc info
+	local persist='' why='' fired=0 fds0 fds1 rc info
 	local name="$mode/$when $site:$n:-$err"
+	# not locals: case_cleanup needs them after run_case has returned
+	hub_pid='' blk_pid=''
 
 	mkdir -p "$dir"
 	# Runs when the case's subshell exits, after run_case has returned and
-	# its locals are gone: hence the defaults.
+	# its locals are gone.
 	case_cleanup() {
 		[ -n "${blk_pid:-}" ] && kill -KILL "$blk_pid" 2>/dev/null
 		[ -n "${hub_pid:-}" ] && kill -TERM "$hub_pid" 2>/dev/null
