@@ -28,7 +28,10 @@
 # Prints "fault-sweep-blk: sites=S cases=C injected=I failed=F" (read by
 # tests/robustness-report.sh).  SWEEP_JOBS: cases run at once (default:
 # processors + 1); SWEEP_SITES: only these sites (space-separated);
-# SWEEP_KEEP=1: keep every case's logs.
+# SWEEP_KEEP=1: keep every case's logs.  GM_TEST_TIME_SCALE (a whole
+# number, default 1) multiplies the time a queue is given before it counts
+# as stalled and the run's time limits, where every program runs that much
+# slower (tests/arm64/run.sh sets it for arm64 under qemu-user).
 set -u
 
 top_builddir=${top_builddir:-.}
@@ -48,9 +51,11 @@ jobs_max=${SWEEP_JOBS:-$(($(nproc 2>/dev/null || echo 2) + 1))}
 # guest runs after a fault even when the emulated Xen serves ten thousand
 # requests a second on a loaded machine
 requests=6000
+scale=${GM_TEST_TIME_SCALE:-1}
+case $scale in '' | 0 | *[!0-9]*) echo "GM_TEST_TIME_SCALE=$scale: want a whole number >= 1"; exit 99 ;; esac
 # a queue the backend broke is given up after this long (not less: a loaded
 # machine can starve a healthy queue for a second)
-stall_ms=2000
+stall_ms=$((2000 * scale))
 # sites where transient and persistent grants take different paths
 policy_sites="alloc gnttab_map gnttab_unmap gnttab_copy"
 
@@ -104,7 +109,7 @@ run_case() {
 
 	"$emu" "$dir/hub" >"$dir/hub.log" 2>&1 &
 	hub_pid=$!
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * scale))); do
 		[ -S "$dir/hub" ] && break
 		sleep 0.02
 	done
@@ -118,7 +123,7 @@ run_case() {
 		--frontend-domid 5 --stats --verbose $persist \
 		--fault "$site:$n:-$err" --fault-on "$when" >"$dir/blk.log" 2>&1 &
 	blk_pid=$!
-	for _ in $(seq 500); do
+	for _ in $(seq $((500 * scale))); do
 		grep -q '^grantmem-blk: domain 1 serving' "$dir/blk.log" 2>/dev/null && break
 		kill -0 "$blk_pid" 2>/dev/null || break
 		sleep 0.02
@@ -126,15 +131,16 @@ run_case() {
 	fds0=$(ls "/proc/$blk_pid/fd" 2>/dev/null | wc -l)
 	[ "$fds0" -gt 0 ] || fail "cannot count the backend's descriptors"
 
-	timeout 120 "$guest" --xen "emu:$dir/hub,domid=5,ram=64m" --requests $requests \
-		--reconnect-every $((requests / 2)) --depth 8 --queues 2 --timeout 20 --quiet \
+	timeout $((120 * scale)) "$guest" --xen "emu:$dir/hub,domid=5,ram=64m" \
+		--requests $requests --reconnect-every $((requests / 2)) --depth 8 --queues 2 \
+		--timeout $((20 * scale)) --quiet \
 		--tolerate-errors $stall_ms >"$dir/guest.log" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || fail "guest exit $rc"
 
 	# the guest is gone: the backend is idle again and must hold nothing of it
 	info=
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * scale))); do
 		info=$("$emu" --domain-info 5 "$dir/hub" 2>&1)
 		case $info in *" mapped=0 "*) break ;; esac
 		sleep 0.02
@@ -144,7 +150,7 @@ run_case() {
 	*) fail "the hub still has busy grant entries: $info" ;;
 	esac
 	fds1=
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * scale))); do
 		fds1=$(ls "/proc/$blk_pid/fd" 2>/dev/null | wc -l)
 		[ "$fds1" = "$fds0" ] && break
 		sleep 0.02
@@ -153,7 +159,7 @@ run_case() {
 
 	kill -TERM "$blk_pid" 2>/dev/null
 	rc=
-	for _ in $(seq 600); do
+	for _ in $(seq $((600 * scale))); do
 		kill -0 "$blk_pid" 2>/dev/null || break
 		sleep 0.05
 	done
