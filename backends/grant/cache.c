@@ -354,7 +354,8 @@ static int publish(struct gm__gentry *e, struct gm__gentry ***vic, unsigned *nvi
 			if (kill_entry(old))
 				(*vic)[(*nvic)++] = old;
 		}
-		atomic_store_explicit(&s->idx, i, memory_order_relaxed);
+		/* release: after the NULL that retired the slot's last entry */
+		atomic_store_explicit(&s->idx, i, memory_order_release);
 		atomic_store_explicit(&s->e, e, memory_order_release);
 	}
 	e->linked = true;

@@ -75,6 +75,16 @@ struct gm__gentry {
 	gm_gref refs[];
 };
 
+/*
+ * A gref's place in the table.  A reader loads e, then idx, then e again,
+ * and keeps idx only if e did not change: a slot goes from one entry to
+ * another only through NULL (unlink_slots), and idx is stored with release
+ * after that and loaded with acquire, so a reader that sees the new idx
+ * sees at least the NULL on its second load of e.  (With a relaxed idx the
+ * second load of e may be satisfied first on Arm64, or the new idx become
+ * visible before the NULL, and an entry would be paired with a page index
+ * of another: a pointer outside its mapping.)
+ */
 struct gm__gslot {
 	_Atomic(struct gm__gentry *) e;
 	atomic_uint idx;
@@ -157,8 +167,8 @@ static inline struct gm__gentry *gm__gcache_find(struct gm__gdom *d, gm_gref ref
 
 	if (!e)
 		return NULL;
-	*idx = atomic_load_explicit(&s->idx, memory_order_relaxed);
-	/* idx is written before e; a changed slot means a new entry. */
+	*idx = atomic_load_explicit(&s->idx, memory_order_acquire);
+	/* e unchanged: idx is its own (see struct gm__gslot). */
 	if (atomic_load_explicit(&s->e, memory_order_acquire) != e || (prot & ~e->prot))
 		return NULL;
 	return e;
