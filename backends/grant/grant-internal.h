@@ -254,12 +254,17 @@ void gm__gcache_release(gm_grant_cache *c, struct gm__gentry **victims, unsigned
  * touches @e after the decrement unless it owns @e or sits in a read-side
  * section, which release waits for before it frees.  The last unpin of a
  * dead or transient entry releases it: call outside any read-side section.
+ *
+ * The decrement is acq_rel: release, so that what we did through the
+ * mapping comes before whoever unmaps it; acquire, because the thread
+ * that drops the last pin of a dead entry is the one that unmaps and frees
+ * it, after every other user's accesses (their release decrements).
  */
 static inline void gm__gcache_unpin(gm_grant_cache *c, struct gm__gentry *e)
 {
 	if (e->persistent) { /* read while pinned: it never changes */
 		/* Kept after the last pin; only a killed entry is ours to free. */
-		if (atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1 ==
+		if (atomic_fetch_sub_explicit(&e->pins, 1, memory_order_acq_rel) - 1 ==
 		    GM__GCACHE_DEAD)
 			gm__gcache_release(c, &e, 1);
 		return;
@@ -270,7 +275,7 @@ static inline void gm__gcache_unpin(gm_grant_cache *c, struct gm__gentry *e)
 	bool mine;
 
 	gm__epoch_enter(&c->ep, &t);
-	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_release) - 1;
+	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_acq_rel) - 1;
 	if (p == 0) {
 		unsigned zero = 0;
 		/* Fails if re-pinned meanwhile (that user releases it) or killed
