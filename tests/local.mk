@@ -11,7 +11,8 @@ GM_TEST_DRIVER_LIBS = tools/common/libgm-tools.la $(GM_TEST_LIBS)
 # to a test's SOURCES (it needs only the public API).
 FAKE_XEN_SOURCES = tests/fake-xen.c tests/fake-xen.h
 EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h \
-	tests/test-virtq-common.h tests/test-virtq-body.h tests/hostile.h
+	tests/test-virtq-common.h tests/test-virtq-body.h tests/hostile.h \
+	tests/no-membarrier.h
 
 # ---- the whole library: headers and exported symbols ----
 TESTS += tests/test-headers.sh tests/test-symbols.sh tests/test-layers.sh tests/test-layout.sh

@@ -5,6 +5,7 @@
  * that concurrent misses were merged, and that nothing stays mapped.
  */
 #include "test-emu-common.h"
+#include "no-membarrier.h"
 
 #include <pthread.h>
 
@@ -63,6 +64,7 @@ int main(void)
 	gm_space *s;
 	pthread_t t[NTHREADS];
 
+	test_also_without_membarrier();
 	emu_test_start(&T);
 	guest_start(&g, &T, GUEST);
 	guest_share(&g, 0, NPAGES, 1, 31, R);

@@ -7,6 +7,7 @@
  * notifications found no work (the lost-wakeup check).
  */
 #include "test-virtq-common.h"
+#include "no-membarrier.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -100,7 +101,7 @@ static void *driver(void *arg)
 
 int main(void)
 {
-	struct ram g = ram_new();
+	struct ram g;
 	static struct pair pairs[4];
 	pthread_t th[8];
 	const struct tq_opts o[4] = {
@@ -110,6 +111,8 @@ int main(void)
 		{.packed = true, .size = 16, .event_idx = true},
 	};
 
+	test_also_without_membarrier();
+	g = ram_new();
 	vt_log_init();
 	for (unsigned i = 0; i < 4; i++) {
 		tq_init_at(&pairs[i].t, g.m, ga(RING_AREA + i * 0x10000), &o[i]);

@@ -93,8 +93,11 @@ GM_API const char *gm_strerror(int err);
  * gm_fault_inject - make the @nth next call (1 = the very next) to the call
  * site @site fail with @err (a negative errno), once.  Sites: the names of the
  * Xen-ops wrappers (xen.h) without "gm_" ("gnttab_map", "gnttab_unmap", "gnttab_copy",
- * "evtchn_notify", "xs_read", ...) and "alloc" for the library's own
- * allocations.  @nth == 0 disarms @site.  Process-wide, thread-safe; a call
+ * "evtchn_notify", "xs_read", ...), "alloc" for the library's own
+ * allocations, and "membarrier": the process's one check, at its first
+ * read-side section, that the kernel offers an expedited membarrier
+ * (failed, the library runs as where it does not: readers use locked
+ * instructions).  @nth == 0 disarms @site.  Process-wide, thread-safe; a call
  * that is made to fail logs a debug line.  Returns 0 or -EINVAL (unknown
  * site, err >= 0).
  */

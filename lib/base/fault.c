@@ -35,6 +35,7 @@ static const char *const known_sites[] = {
 	"xs_open", "xs_read", "xs_write", "xs_directory", "xs_rm", "xs_mkdir",
 	"xs_set_perms", "xs_watch", "xs_unwatch", "xs_read_watch", "xs_tx_start",
 	"xs_tx_end", "xs_domain_path",
+	"membarrier",
 };
 
 static bool site_known(const char *site)
