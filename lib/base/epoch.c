@@ -130,8 +130,16 @@ void gm__epoch_synchronize(struct gm__epoch *e)
 
 	if (gm__epoch_asym && sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
 		gm__err("membarrier failed after it worked: %s", gm_strerror(-errno));
+	/*
+	 * seq_cst, not acquire: without the membarrier this is Dekker's
+	 * pattern with gm__epoch_enter_shared() -- each side writes its own
+	 * word (the flip, the count) then reads the other's -- and only
+	 * sequentially consistent loads on both sides promise that one of
+	 * them sees the other's write.  The same instruction as acquire on
+	 * x86 and Arm64.
+	 */
 	for (unsigned i = 0; i < GM__EPOCH_SLOTS; i++)
-		while (atomic_load_explicit(&e->slots[i].n[old], memory_order_acquire) != 0)
+		while (atomic_load_explicit(&e->slots[i].n[old], memory_order_seq_cst) != 0)
 			sched_yield();
 }
 
