@@ -4,13 +4,17 @@
 # emulated Xen: it serves grantmem-guest (two queues, verified random I/O
 # through fresh grants per request, a reconnect half way), stops on
 # SIGTERM with exit 0, and leaves nothing of the guest mapped in the hub.
+# GM_TOOLS_DIR (the tools' directory, default the build's tools/) and
+# GM_EXAMPLE (the program, default the build's) let CI run the example built
+# from the installed packages with the installed tools.
 set -u
 top_builddir=${top_builddir:-.}
 B=$(cd "$top_builddir" && pwd) || exit 99
-emu=$B/tools/grantmem-xen-emu
-vdev=$B/tools/grantmem-vdev
-guest=$B/tools/grantmem-guest
-ex=$B/examples/blk/blk-backend
+tools=${GM_TOOLS_DIR:-$B/tools}
+emu=$tools/grantmem-xen-emu
+vdev=$tools/grantmem-vdev
+guest=$tools/grantmem-guest
+ex=${GM_EXAMPLE:-$B/examples/blk/blk-backend}
 for p in "$emu" "$vdev" "$guest" "$ex"; do
 	[ -x "$p" ] || { echo "missing $p"; exit 99; }
 done
