@@ -49,6 +49,7 @@
 #include "blk-ioreq.h"
 #include "blk-ram.h"
 #include "fault-aid.h"
+#include "serve.h"
 
 #include <grantmem/grantmem.h>
 
@@ -548,26 +549,6 @@ static int open_image(struct blk_config *c)
 	return 0;
 }
 
-/*
- * Signals arrive through a descriptor: every thread has them blocked.
- * Returns the signalfd, or -1 (printed).
- */
-static int signals_fd(void)
-{
-	sigset_t sigs;
-	int sfd;
-
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0)
-		perror("grantmem-blk: signalfd");
-	return sfd;
-}
-
 /* --transport ram: no Xen at all; the guest's memory is a memfd it gives us. */
 static int run_ram(const struct blk_config *c, gm_dev *dev, int sfd)
 {
@@ -616,35 +597,6 @@ static int run_ioreq(const struct blk_config *c, gm_xen *x, gm_dev *dev, int sfd
  * signal (0) or until xenstore goes away (1).  *@st: the cache's counters
  * at the end.
  */
-static int serve_vdev(const struct blk_config *c, gm_xen *x, gm_dev *dev, int sfd,
-		      struct gm_grant_stats *st)
-{
-	gm_dev_vdev *v;
-	gm_domid self = 0;
-	int r, rc = 0;
-
-	if ((r = gm_dev_vdev_new(dev, x, &c->vdev, &v)) < 0) {
-		fprintf(stderr, "grantmem-blk: cannot start the backend: %s\n", gm_strerror(r));
-		return -1;
-	}
-	gm_xen_self_domid(x, &self);
-	printf("grantmem-blk: domain %u serving %s (%" PRIu64 " sectors), %u queue(s), %s grants\n",
-	       self, c->image, img.sectors, c->vdev.max_queues,
-	       c->vdev.offer_persistent ? "persistent" : "transient");
-	fflush(stdout);
-	r = gm_dev_vdev_run(v, sfd);
-	if (r == -ENOTCONN) {
-		/* the library said so once; freeing the backend leaves xenstore alone */
-		fprintf(stderr, "grantmem-blk: xenstore went away; stopping\n");
-		rc = 1;
-	} else if (r < 0) {
-		fprintf(stderr, "grantmem-blk: %s\n", gm_strerror(r));
-	}
-	gm_grant_cache_stats(gm_vdev_backend_cache(gm_dev_vdev_backend(v)), st);
-	gm_dev_vdev_free(v);
-	return rc;
-}
-
 /* What the vdev transport's run cost, with --stats. */
 static void report_vdev(const struct gm_grant_stats *st)
 {
@@ -666,6 +618,7 @@ int main(int argc, char **argv)
 	struct gm_grant_stats st;
 	gm_dev *dev = NULL;
 	gm_xen *x = NULL;
+	char banner[PATH_MAX + 128];
 	int r, sfd;
 
 	/* "emu:" worlds (--xen emu:...) come from libgrantmem-emu */
@@ -674,7 +627,7 @@ int main(int argc, char **argv)
 	parse_options(&c, argc, argv);
 	if (open_image(&c) < 0)
 		return 1;
-	if ((sfd = signals_fd()) < 0)
+	if ((sfd = tool_signals_fd("grantmem-blk")) < 0)
 		return 1;
 	if ((r = gm_dev_new(&c.dev, &dev)) < 0) {
 		fprintf(stderr, "grantmem-blk: %s\n", gm_strerror(r));
@@ -695,7 +648,10 @@ int main(int argc, char **argv)
 		r = run_ioreq(&c, x, dev, sfd);
 		goto out;
 	}
-	r = serve_vdev(&c, x, dev, sfd, &st);
+	snprintf(banner, sizeof(banner), "serving %s (%" PRIu64 " sectors), %u queue(s), %s grants",
+		 c.image, img.sectors, c.vdev.max_queues,
+		 c.vdev.offer_persistent ? "persistent" : "transient");
+	r = tool_serve_vdev("grantmem-blk", x, dev, &c.vdev, sfd, banner, &st);
 	if (r < 0) {
 		r = 1;
 		goto out;

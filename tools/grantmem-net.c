@@ -49,6 +49,7 @@
 #include "blk-ioreq.h"
 #include "blk-ram.h"
 #include "net-tap.h"
+#include "serve.h"
 
 #include <grantmem/grantmem.h>
 
@@ -906,49 +907,6 @@ static void describe(struct net_config *c)
 	c->vdev.layouts = 1u << GM_VDEV_SPLIT | (c->packed ? 1u << GM_VDEV_PACKED : 0);
 }
 
-static int signals_fd(void)
-{
-	sigset_t sigs;
-	int sfd;
-
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0)
-		perror("grantmem-net: signalfd");
-	return sfd;
-}
-
-static int serve_vdev(const struct net_config *c, gm_xen *x, gm_dev *dev, int sfd,
-		      struct gm_grant_stats *st)
-{
-	gm_dev_vdev *v;
-	gm_domid self = 0;
-	int r, rc = 0;
-
-	if ((r = gm_dev_vdev_new(dev, x, &c->vdev, &v)) < 0) {
-		say("cannot start the backend: %s", gm_strerror(r));
-		return -1;
-	}
-	gm_xen_self_domid(x, &self);
-	printf("grantmem-net: domain %u serving tap %s, %u queue pair(s), %s grants\n", self,
-	       net.tap.name, net.pairs, c->vdev.offer_persistent ? "persistent" : "transient");
-	fflush(stdout);
-	r = gm_dev_vdev_run(v, sfd);
-	if (r == -ENOTCONN) {
-		say("xenstore went away; stopping");
-		rc = 1;
-	} else if (r < 0) {
-		say("%s", gm_strerror(r));
-	}
-	gm_grant_cache_stats(gm_vdev_backend_cache(gm_dev_vdev_backend(v)), st);
-	gm_dev_vdev_free(v);
-	return rc;
-}
-
 static void report(const struct gm_grant_stats *st)
 {
 	static const char *const names[F_COUNT] = {
@@ -978,6 +936,7 @@ int main(int argc, char **argv)
 	struct gm_grant_stats st;
 	gm_dev *dev = NULL;
 	gm_xen *x = NULL;
+	char banner[128];
 	int r, sfd = -1;
 
 	gm_emu_register();
@@ -988,7 +947,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	describe(&c);
-	if ((sfd = signals_fd()) < 0) {
+	if ((sfd = tool_signals_fd("grantmem-net")) < 0) {
 		r = 1;
 		goto out;
 	}
@@ -1036,7 +995,9 @@ int main(int argc, char **argv)
 			report(NULL);
 		goto out;
 	}
-	r = serve_vdev(&c, x, dev, sfd, &st);
+	snprintf(banner, sizeof(banner), "serving tap %s, %u queue pair(s), %s grants",
+		 net.tap.name, net.pairs, c.vdev.offer_persistent ? "persistent" : "transient");
+	r = tool_serve_vdev("grantmem-net", x, dev, &c.vdev, sfd, banner, &st);
 	if (r < 0) {
 		r = 1;
 		goto out;

@@ -7,7 +7,8 @@
 # tests), the RAM transport of grantmem-blk and grantmem-guest (blk-ram:
 # a memfd shared over a unix socket, the plain-shared-RAM baseline, as a
 # transport of the backend loop) and the --fault testing aid of backends
-# on the loop (fault-aid).
+# on the loop (fault-aid), and what the backend tools do around the loop
+# (serve: stop signals, one run of the vdev transport).
 noinst_LTLIBRARIES += tools/common/libgm-tools.la
 tools_common_libgm_tools_la_SOURCES = \
 	tools/common/virtq-driver.c \
@@ -17,7 +18,9 @@ tools_common_libgm_tools_la_SOURCES = \
 	tools/common/args.c \
 	tools/common/args.h \
 	tools/common/fault-aid.c \
-	tools/common/fault-aid.h
+	tools/common/fault-aid.h \
+	tools/common/serve.c \
+	tools/common/serve.h
 GM_TOOL_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/common
 tools_common_libgm_tools_la_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 GM_TOOL_LIBS = tools/common/libgm-tools.la libgrantmem.la $(PTHREAD_LIBS)
