@@ -54,6 +54,13 @@ wait_for() { # wait_for TEST-ARGS...: up to 10 s
 	done
 	return 1
 }
+wait_until_serving() { # wait_until_serving LOG: grantmem-net's banner, up to 10 s
+	for _ in $(seq 200); do
+		grep -q ' serving tap ' "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 ip netns add "$ns" || exit 99
 ip -n "$ns" link set lo up || exit 99
@@ -80,7 +87,9 @@ run_case() {
 	"$net" --xen "$world,domid=1" --frontend-domid 5 --tap "$tap" --stats "${bopts[@]}" \
 		>"$tmp/net.out" 2>&1 &
 	b=$!
-	if ! wait_for -e "/sys/class/net/$tap"; then
+	# the tap is handed on only once grantmem-net has every queue of it:
+	# a queue it opened after the move would make a second tap by the name
+	if ! wait_until_serving "$tmp/net.out" || ! [ -e "/sys/class/net/$tap" ]; then
 		echo "FAIL $name: no tap"; cat "$tmp/net.out"; status=1; kill $b; wait $b; return
 	fi
 	# the driver domain's tap, handed to the namespace, with an address
