@@ -70,8 +70,17 @@ persist=
 [ "${DEMO_PERSISTENT:-0}" = 1 ] && persist=--persistent
 say "grantmem-net in domain 1 on tap $tap ($pairs queue pair(s)${persist:+, persistent grants offered})"
 "$net" --xen "$world,domid=1" --frontend-domid 5 --tap "$tap" --queue-pairs "$pairs" --stats \
-	$persist > >(sed -u 's/^/    [net] /') 2>&1 & pids+=($!)
-wait_for -e "/sys/class/net/$tap" || { echo "demo-net: no tap" >&2; exit 1; }
+	$persist > >(tee "$tmp/net.out" | sed -u 's/^/    [net] /') 2>&1 & pids+=($!)
+# the tap moves only once grantmem-net holds every queue of it (a queue
+# opened after the move would make a second tap by that name)
+wait_for_serving() {
+	for _ in $(seq 200); do
+		grep -q ' serving tap ' "$tmp/net.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_for_serving && [ -e "/sys/class/net/$tap" ] || { echo "demo-net: no tap" >&2; exit 1; }
 say "network namespace $ns: the tap with 10.77.0.1/24, an echo server on port 7777"
 ip netns add "$ns" && ip -n "$ns" link set lo up && ip link set "$tap" netns "$ns" &&
 	ip -n "$ns" addr add 10.77.0.1/24 dev "$tap" && ip -n "$ns" link set "$tap" up || exit 1
