@@ -12,6 +12,9 @@
 #include "test-emu-common.h"
 #include "hostile.h"
 #include "fake-xen.h"
+#include "wide-xen.h"
+
+#include <fcntl.h>
 
 #include <grantmem/grantmem.h>
 
@@ -536,6 +539,120 @@ static void map_sg_hole(void)
 	env_init(&e, GM_GRANT_TRANSIENT, 0);
 	ASSERT_ERR(gm_map_sg(e.m, in, 2, iov, 4, GM_PROT_READ), -EFAULT);
 	env_fini(&e);
+}
+
+/* ---- runs longer than a mapping ---- */
+
+#define LONG_DOM 3
+#define LONG_PAGES (65536u + 2u) /* more than one map call holds */
+
+struct wide_env {
+	struct wide_xen *w;
+	gm_gnttab *g;
+	gm_grant_cache *c;
+	gm_region *r;
+	gm_space *s;
+	gm_mem *m;
+};
+
+static void wide_env_init(struct wide_env *e, enum gm_grant_policy policy, uint32_t max_pages)
+{
+	struct gm_grant_cache_config cfg = {.max_pages = max_pages};
+
+	e->w = wide_xen_new();
+	ASSERT_NOT_NULL(e->w);
+	ASSERT_OK(gm_gnttab_open(wide_xen_world(e->w), &e->g));
+	ASSERT_OK(gm_grant_cache_new(e->g, &cfg, &e->c));
+	ASSERT_OK(gm_grant_region_new(e->c, LONG_DOM, policy, &e->r));
+	ASSERT_OK(gm_space_new(&e->s));
+	ASSERT_OK(gm_space_add(e->s, GM_GRANT_BASE, e->r));
+	e->m = gm_space_mem(e->s);
+}
+
+static void wide_env_fini(struct wide_env *e)
+{
+	unsigned long b, pg;
+
+	gm_space_free(e->s);
+	gm_region_free(e->r);
+	gm_grant_cache_free(e->c);
+	wide_xen_mapped(e->w, &b, &pg);
+	ASSERT_EQ(b, 0);
+	gm_gnttab_close(e->g);
+	wide_xen_free(e->w);
+}
+
+/* Every iovec of a list for @sg lies inside the mapping of its own refs. */
+static void assert_iovecs_mapped(struct wide_env *e, const struct gm_sg *sg, unsigned n,
+				 const struct iovec *iov, int k)
+{
+	unsigned i = 0;
+	size_t used = 0;
+
+	ASSERT_TRUE(k >= (int)n);
+	for (int j = 0; j < k; j++) {
+		ASSERT_TRUE(i < n);
+		uint64_t a = sg[i].addr + used;
+		ASSERT_TRUE(iov[j].iov_len > 0 && iov[j].iov_len <= sg[i].len - used);
+		ASSERT_TRUE(wide_xen_covers(e->w, LONG_DOM, GM_GRANT_REF(a), GM_GRANT_OFFSET(a),
+					    iov[j].iov_base, iov[j].iov_len));
+		used += iov[j].iov_len;
+		if (used == sg[i].len) {
+			i++;
+			used = 0;
+		}
+	}
+	ASSERT_EQ(i, n);
+}
+
+/*
+ * A guest grants a run of more consecutive refs than one map call holds and
+ * hands it out as one range: gm_map_sg must not return an iovec longer than
+ * the mapping behind it (it once kept the range's length over a mapping
+ * capped at 65,536 pages: a preadv into it ran past the mapping).  Each
+ * iovec is checked against the world's live batches; the world puts a
+ * guard page after every batch.
+ */
+static void long_run_iovecs(void)
+{
+	struct wide_env e;
+	struct iovec iov[200];
+	size_t len = (size_t)LONG_PAGES * PG - 100;
+	struct gm_sg one = {GM_GRANT_ADDR(1000, 100), len};
+
+	/* room for the whole run pinned at once */
+	wide_env_init(&e, GM_GRANT_TRANSIENT, 4 * LONG_PAGES);
+	int k = gm_map_sg(e.m, &one, 1, iov, 200, GM_PROT_RW);
+	ASSERT_TRUE(k > 1);
+	assert_iovecs_mapped(&e, &one, 1, iov, k);
+	memset(iov[k - 1].iov_base, 1, iov[k - 1].iov_len); /* the last byte is ours */
+	gm_unmap_sg(e.m, &one, 1, iov, (unsigned)k, GM_PROT_RW, SIZE_MAX);
+	/* too few iovecs for the pieces: refused, nothing left mapped */
+	ASSERT_ERR(gm_map_sg(e.m, &one, 1, iov, 3, GM_PROT_RW), -E2BIG);
+	/* a short range beside the long one keeps its place */
+	struct gm_sg two[2] = {{GM_GRANT_ADDR(7, 8), 64}, one};
+	k = gm_map_sg(e.m, two, 2, iov, 200, GM_PROT_READ);
+	ASSERT_TRUE(k > 2);
+	assert_iovecs_mapped(&e, two, 2, iov, k);
+	gm_unmap_sg(e.m, two, 2, iov, (unsigned)k, GM_PROT_READ, 0);
+	/* gm_map shortens to its mapping */
+	size_t l = len;
+	int err;
+	void *p = gm_map(e.m, one.addr, &l, GM_PROT_RW, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_TRUE(l < len);
+	ASSERT_TRUE(wide_xen_covers(e.w, LONG_DOM, 1000, 100, p, l));
+	gm_unmap(e.m, one.addr, p, l, GM_PROT_RW, 0);
+	/* the bytes API and fd transfers go through the same mappings */
+	ASSERT_OK(gm_fill(e.m, one.addr + len - 64, 7, 64));
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(gm_write_all_to(e.m, one.addr, fd, -1, len));
+	close(fd);
+	unsigned long b, pg;
+	wide_xen_mapped(e.w, &b, &pg);
+	ASSERT_EQ(b, 0); /* transient: nothing stays */
+	wide_env_fini(&e);
 }
 
 /* ---- budget ---- */
@@ -1159,6 +1276,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(map_sg_partial_bad),
 	HOSTILE_CASE(map_sg_too_many_pieces),
 	HOSTILE_CASE(map_sg_hole),
+	HOSTILE_CASE(long_run_iovecs),
 	HOSTILE_CASE(budget_exhausted),
 	HOSTILE_CASE(bad_map_flood),
 	HOSTILE_CASE(copy_aliased_page),

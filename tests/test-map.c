@@ -143,6 +143,29 @@ static void test_sg(void)
 	gm_unmap_sg(m, req, 5, iov, (unsigned)n, GM_PROT_RW, SIZE_MAX);
 	ASSERT_EQ(tbatch.outstanding, 0);
 
+	/* A region's map_sg may stop short of a range: the library maps the
+	 * rest; one that claims more than the range is held to the range. */
+	struct gm_sg longr = {0x10100, 0x800};
+	tbatch.sg_short = 0x100;
+	n = gm_map_sg(m, &longr, 1, iov, 16, GM_PROT_RW);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(iov[0].iov_len, 0x100);
+	ASSERT_PTR_EQ(iov[1].iov_base, tbatch.mem + 0x200);
+	ASSERT_EQ(iov[1].iov_len, 0x700);
+	ASSERT_EQ(tbatch.outstanding, 2);
+	gm_unmap_sg(m, &longr, 1, iov, (unsigned)n, GM_PROT_RW, SIZE_MAX);
+	ASSERT_EQ(tbatch.outstanding, 0);
+	ASSERT_ERR(gm_map_sg(m, &longr, 1, iov, 1, GM_PROT_RW), -E2BIG);
+	ASSERT_EQ(tbatch.outstanding, 0);
+	tbatch.sg_short = 0;
+	tbatch.sg_long = 0x1000;
+	n = gm_map_sg(m, &longr, 1, iov, 16, GM_PROT_RW);
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(iov[0].iov_len, 0x800);
+	gm_unmap_sg(m, &longr, 1, iov, (unsigned)n, GM_PROT_RW, SIZE_MAX);
+	tbatch.sg_long = 0;
+	ASSERT_EQ(tbatch.outstanding, 0);
+
 	/* A failure after some ranges were mapped undoes them all. */
 	struct gm_sg bad[3] = {{0x10000, 0x10}, {0x3000, 0x300}, {0x9000, 1}};
 	ASSERT_ERR(gm_map_sg(m, bad, 3, iov, 16, GM_PROT_READ), -EFAULT);

@@ -19,6 +19,10 @@ struct test_buf {
 	int reads, writes, maps, unmaps, map_sgs;
 	long outstanding;
 	int fail_map; /* nonzero: map fails with this */
+	/* map_sg: iovecs stop this many bytes into their range (0: whole)... */
+	size_t sg_short;
+	/* ... or claim this many bytes past it */
+	size_t sg_long;
 };
 
 static int tb_read(gm_region *r, uint64_t off, void *buf, size_t len)
@@ -73,7 +77,9 @@ static int tb_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 	__atomic_fetch_add(&t->map_sgs, 1, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n; i++) {
 		out[i].iov_base = t->mem + in[i].addr;
-		out[i].iov_len = in[i].len;
+		out[i].iov_len = in[i].len + t->sg_long;
+		if (t->sg_short && out[i].iov_len > t->sg_short)
+			out[i].iov_len = t->sg_short;
 		__atomic_fetch_add(&t->outstanding, 1, __ATOMIC_RELAXED);
 	}
 	return 0;

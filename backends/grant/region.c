@@ -44,13 +44,15 @@ static int prot_of(int flags)
 	return flags & GM_PROT_WRITE ? GM_PROT_RW : GM_PROT_READ;
 }
 
-static uint32_t pages_spanned(uint64_t off, size_t len)
+/* Pages [off, off + len) touches (len > 0).  Not capped: a guest-sized
+ * length may span more pages than any mapping holds, and every caller
+ * decides what to do about that (shorten, or refuse). */
+static uint64_t pages_spanned(uint64_t off, size_t len)
 {
 	uint64_t first = off >> GM_PAGE_SHIFT;
 	uint64_t last = (off + len - 1) >> GM_PAGE_SHIFT;
-	uint64_t n = last - first + 1;
 
-	return n > GM__GCACHE_MAX_MAP_PAGES ? GM__GCACHE_MAX_MAP_PAGES : (uint32_t)n;
+	return last - first + 1;
 }
 
 /*
@@ -92,7 +94,7 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 	gm_gref ref = GM_GRANT_REF(off);
 	size_t pgoff = GM_GRANT_OFFSET(off);
 	/* A guest-sized length must not turn into a huge mapping: map shortens. */
-	uint32_t want = GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
+	uint32_t want = (uint32_t)GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
 	int prot = prot_of(flags);
 
 	for (int attempt = 0;; attempt++) {
@@ -184,11 +186,20 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* A range longer than one map call can hold cannot be mapped whole:
+	 * the library maps it piece by piece instead, each piece as long as
+	 * its mapping (an iovec never covers more than the memory behind it). */
+	for (unsigned i = 0; i < n; i++) {
+		if (pages_spanned(in[i].addr, in[i].len) > GM__GCACHE_MAX_MAP_PAGES) {
+			ret = -EAGAIN;
+			goto out;
+		}
+	}
 	for (int attempt = 0;; attempt++) {
 		uint64_t total = 0;
 		for (unsigned i = 0; i < n; i++) {
 			gm_gref ref = GM_GRANT_REF(in[i].addr);
-			uint32_t want = pages_spanned(in[i].addr, in[i].len);
+			uint32_t want = (uint32_t)pages_spanned(in[i].addr, in[i].len);
 			uint32_t idx;
 			/* Only an entry that holds the whole range serves it (and
 			 * counts as a hit); any other is mapped whole below. */
@@ -217,7 +228,7 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 			if (hit[i])
 				continue;
 			gm_gref ref = GM_GRANT_REF(in[i].addr);
-			uint32_t want = pages_spanned(in[i].addr, in[i].len);
+			uint32_t want = (uint32_t)pages_spanned(in[i].addr, in[i].len);
 			for (uint32_t k = 0; k < want; k++)
 				refs[first[i] + k] = ref + k;
 		}
@@ -412,7 +423,7 @@ static size_t copy_hit(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsi
 	if (e && !(atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD)) {
 		size_t pgoff = GM_GRANT_OFFSET(off);
 		len = GM__MIN(len, HIT_COPY_MAX);
-		uint32_t run = gm__gcache_run_len(e, idx, ref, pages_spanned(off, len));
+		uint32_t run = gm__gcache_run_len(e, idx, ref, (uint32_t)pages_spanned(off, len));
 		l = GM__MIN(len, (size_t)run * PAGE - pgoff);
 		char *p = (char *)e->va + (size_t)idx * PAGE + pgoff;
 		if (write)

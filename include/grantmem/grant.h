@@ -37,7 +37,11 @@
  *    entries now and pinned ones on their last unpin.
  *  - gm_map_sg over grant ranges maps every missing page of the request with
  *    one map call (the refs need not be consecutive) and the request's
- *    gm_unmap_sg releases it with one unmap call.
+ *    gm_unmap_sg releases it with one unmap call.  A range longer than one
+ *    map call holds (65,536 pages) is mapped piece by piece instead, one
+ *    iovec per mapping (-E2BIG when @max_out is too small for them).  No
+ *    iovec, and no length gm_map reports, is ever longer than the mapping
+ *    behind it.
  *  - Mappings get MADV_DONTDUMP and MADV_DONTFORK.
  *
  * Reads and writes of grant memory that is not mapped use grant copy (page-

@@ -61,7 +61,11 @@ struct gm_sg {
  *           writing one iovec per range into out[].  All or nothing: return 0
  *           or a negative errno with nothing mapped.  Ranges are not split:
  *           an implementation that cannot map a range whole fails -EAGAIN and
- *           the library falls back to per-range map.  Each out[i] is later
+ *           the library falls back to per-range map.  An out[i] may stop
+ *           short of its range where its mapping ends (never at 0 bytes):
+ *           the library maps the rest with map.  It must never be longer
+ *           than the memory behind it (the library clamps it to the range).
+ *           Each out[i] is later
  *           released on its own with unmap(r, out[i].iov_base, in[i].addr,
  *           out[i].iov_len, ...), exactly like a pointer from map.
  * read:     optional.  Copy [offset, offset + len) into @buf.  0 or -errno.

@@ -369,13 +369,24 @@ GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec
 	}
 	/* Hand out iovecs in order; map the rest piece by piece. */
 	for (i = 0; i < (unsigned)np; i++) {
-		if (pc[i].has_pre) {
-			out[k++] = pc[i].pre;
-			pc[i].has_pre = false;
-			continue;
-		}
 		uint64_t off = pc[i].off;
 		size_t left = pc[i].len;
+		if (pc[i].has_pre) {
+			if (k == max_out) {
+				ret = -E2BIG;
+				goto undo;
+			}
+			/* A region's map_sg may stop short of a range (a mapping
+			 * ends there): the rest is mapped below, like any piece.
+			 * It never covers more than the range asked for. */
+			struct iovec v = pc[i].pre;
+			if (v.iov_len > left)
+				v.iov_len = left;
+			out[k++] = v;
+			pc[i].has_pre = false;
+			off += v.iov_len;
+			left -= v.iov_len;
+		}
 		while (left) {
 			if (k == max_out) {
 				ret = -E2BIG;
