@@ -693,6 +693,48 @@ static void bad_map_flood(void)
 	env_fini(&e);
 }
 
+static unsigned info_lines;
+
+static void count_info(void *opaque, gm_log_level level, const char *msg)
+{
+	(void)opaque, (void)level, (void)msg;
+	info_lines++;
+}
+
+/* Every line a guest can trigger in the grant layer is rate-limited: a
+ * flood of bad refs through every path logs a burst, then about one line a
+ * second per call site, not one per failure. */
+static void guest_lines_rate_limited(void)
+{
+	struct env e;
+	unsigned char b[4];
+	struct iovec iov[1];
+	size_t len;
+	int err;
+
+	env_init(&e, GM_GRANT_TRANSIENT, 0);
+	gm_set_log(count_info, NULL, GM_LOG_INFO);
+	info_lines = 0;
+	time_t t0 = time(NULL);
+	for (unsigned i = 0; i < 500; i++) {
+		struct gm_sg sg = {GM_GRANT_ADDR(100 + i, 0), 64};
+		len = 8;
+		ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(100 + i, 0), &len, GM_PROT_READ, &err));
+		ASSERT_ERR(gm_map_sg(e.m, &sg, 1, iov, 1, GM_PROT_READ), -EINVAL);
+		ASSERT_ERR(gm_read(e.m, GM_GRANT_ADDR(100 + i, 0), b, 4), -EINVAL);
+		ASSERT_ERR(gm_write(e.m, GM_GRANT_ADDR(R_RO, 0), b, 4), -EACCES);
+	}
+	unsigned secs = (unsigned)(time(NULL) - t0) + 1;
+	gm_set_log(count_log, NULL, GM_LOG_WARNING);
+	/* two call sites (map, copy), each a burst of ten, a line a second
+	 * and a "dropped" notice before it */
+	if (info_lines > 2 * (10 + 2 * secs))
+		GM_TEST_FAIL("2000 failures logged %u lines in %u s", info_lines, secs);
+	ASSERT_TRUE(info_lines >= 2);
+	assert_unmapped(&e);
+	env_fini(&e);
+}
+
 /* ---- aliasing and copies ---- */
 
 static void copy_aliased_page(void)
@@ -1279,6 +1321,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(long_run_iovecs),
 	HOSTILE_CASE(budget_exhausted),
 	HOSTILE_CASE(bad_map_flood),
+	HOSTILE_CASE(guest_lines_rate_limited),
 	HOSTILE_CASE(copy_aliased_page),
 	HOSTILE_CASE(copy_overlapping_ram),
 	HOSTILE_CASE(copy_from_bad_gref),

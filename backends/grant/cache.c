@@ -129,8 +129,8 @@ static void unmap_entry(gm_grant_cache *c, struct gm__gentry *e)
 		free(e);
 		return;
 	}
-	gm__warn("unmap of %u grant page(s) of domain %u failed: %s (will retry)", e->npages,
-		 e->dom->domid, gm_strerror(ret));
+	gm__warn_rl("unmap of %u grant page(s) of domain %u failed: %s (will retry)", e->npages,
+		    e->dom->domid, gm_strerror(ret));
 	pthread_mutex_lock(&c->lock);
 	e->next = c->zombies;
 	c->zombies = e;
@@ -416,8 +416,8 @@ int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
 		int ret = gm__gnttab_unmap_quiet(c->g, va, n);
 		GM__GCACHE_STAT(c, unmap_calls, 1);
 		if (ret)
-			gm__err("%u grant page(s) of domain %u stay mapped: unmap failed: %s", n,
-				d->domid, gm_strerror(ret));
+			gm__err_rl("%u grant page(s) of domain %u stay mapped: unmap failed: %s", n,
+				   d->domid, gm_strerror(ret));
 		return 0;
 	}
 	e->dom = d;

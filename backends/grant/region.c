@@ -76,13 +76,13 @@ static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint
 	if (*err == -ENOSPC) {
 		uint32_t used, max;
 		gm__gcache_budget(c, &used, &max);
-		gm__info("no room to map %u grant page(s) of domain %u: %u of %u pages in use", n,
-			 gr->dom->domid, used, max);
+		gm__info_rl("no room to map %u grant page(s) of domain %u: %u of %u pages in use",
+			    n, gr->dom->domid, used, max);
 	} else {
-		gm__log(gm__xen_fail_level(*err),
-			"mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n,
-			gr->dom->domid, refs[0], prot & GM_PROT_WRITE ? "read-write" : "read-only",
-			gm_strerror(*err));
+		GM__LOG_RL(gm__xen_fail_level(*err),
+			   "mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n,
+			   gr->dom->domid, refs[0], prot & GM_PROT_WRITE ? "read-write" : "read-only",
+			   gm_strerror(*err));
 	}
 	return NULL;
 }
@@ -159,7 +159,7 @@ static void gr_unmap(gm_region *r, void *ptr, uint64_t off, size_t len, int flag
 
 	(void)len, (void)flags, (void)access_len;
 	if (!e) {
-		gm__warn("grant unmap: %p is not a mapping of domain %u", ptr, gr->dom->domid);
+		gm__warn_rl("grant unmap: %p is not a mapping of domain %u", ptr, gr->dom->domid);
 		return;
 	}
 	gm__gcache_unpin(gr->c, e);
@@ -358,10 +358,10 @@ static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned
 			ret = copy_status_errno(seg[i].status);
 			if (write && ret == -EINVAL && ref_readable(c, d, ref))
 				ret = -EACCES;
-			gm__log(gm__xen_fail_level(ret),
-				"grant copy %s ref %u of domain %u failed: status %d (%s)",
-				write ? "to" : "from", ref, d->domid, seg[i].status,
-				gm_strerror(ret));
+			GM__LOG_RL(gm__xen_fail_level(ret),
+				   "grant copy %s ref %u of domain %u failed: status %d (%s)",
+				   write ? "to" : "from", ref, d->domid, seg[i].status,
+				   gm_strerror(ret));
 			return ret;
 		}
 		off += done;

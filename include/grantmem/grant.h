@@ -55,6 +55,9 @@
  * -EAGAIN when Xen kept answering "try again" (paged-out grants, retried
  * a few times first); other negative errnos from the Xen ops.  A failure
  * leaves nothing mapped and logs one line (info: guest-caused; warning: Xen).
+ * Every line a guest can trigger is rate-limited per call site (a burst of
+ * ten, then about one a second, with a count of those dropped): a guest
+ * that fails on purpose cannot flood the log.
  *
  * Threads: everything here is thread-safe.  The cache lock (slow path only)
  * is never held across a call into Xen.
