@@ -32,8 +32,9 @@ core_tests = \
 	tests/test-map \
 	tests/test-view \
 	tests/test-fdio \
-	tests/test-log
-thread_tests += tests/test-threads tests/test-log
+	tests/test-log \
+	tests/test-dref
+thread_tests += tests/test-threads tests/test-log tests/test-dref
 check_PROGRAMS += $(core_tests) tests/test-threads
 TESTS += $(core_tests) tests/test-threads
 tests_test_space_LDADD = $(GM_TEST_LIBS)
@@ -43,6 +44,8 @@ tests_test_view_LDADD = $(GM_TEST_LIBS)
 tests_test_fdio_LDADD = $(GM_TEST_LIBS)
 # test-log sets the rate limit's clock, an internal.
 tests_test_log_LDADD = $(GM_TEST_CORE_LIBS)
+# test-dref: distributed references, an internal.
+tests_test_dref_LDADD = $(GM_TEST_CORE_LIBS)
 tests_test_threads_LDADD = $(GM_TEST_LIBS)
 
 # ---- lib/xen and backends/world: the Xen ops ----

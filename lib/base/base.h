@@ -206,6 +206,209 @@ void gm__epoch_synchronize(struct gm__epoch *e);
  * through the "alloc" fault site.  Free with free(). */
 void *gm__zalloc_aligned(size_t n);
 
+/* ---- per-thread counters (dref.c) ----
+ *
+ * A counter of which each thread with an owned read-side slot keeps its
+ * own line: the owner adds with a plain store, a reader sums the lines.
+ */
+struct gm__slot_ctr {
+	atomic_uint_least64_t v;
+} __attribute__((aligned(GM__CACHELINE)));
+
+/* Add 1 to this thread's line of @ctr (an array of GM__EPOCH_SLOTS). */
+static inline void gm__slot_ctr_inc(struct gm__slot_ctr *ctr)
+{
+	unsigned slot = gm__thread_slot();
+
+	gm__slot_add(&ctr[slot].v, slot, 1);
+}
+
+/* The sum of every line of @ctr. */
+uint64_t gm__slot_ctr_sum(const struct gm__slot_ctr *ctr);
+
+/* ---- a sampled LRU clock (dref.c) ----
+ *
+ * Objects carry a stamp of their last use.  The shared clock moves only on
+ * slow-path events (a miss, an insertion, an eviction, a sweep), never on a
+ * hit; a hit writes an object's stamp only when the stamp is not newer than
+ * the clock, i.e. once per object between two events, and takes the new
+ * stamp from a per-thread clock that runs ahead of the shared one.  So in a
+ * steady state of hits nothing is written at all, and one thread's order of
+ * use is exact (stamps from different threads compare approximately).
+ */
+extern atomic_uint_least64_t gm__lru_clock;
+extern __thread uint64_t gm__lru_mine __attribute__((tls_model("initial-exec")));
+
+/* A slow-path event: move the shared clock on and return its new value. */
+static inline uint64_t gm__lru_tick(void)
+{
+	return atomic_fetch_add_explicit(&gm__lru_clock, 1, memory_order_relaxed) + 1;
+}
+
+/* The shared clock now. */
+static inline uint64_t gm__lru_now(void)
+{
+	return atomic_load_explicit(&gm__lru_clock, memory_order_relaxed);
+}
+
+/* Mark the object of @stamp used now.  The stamp must stay allocated (a
+ * pin, or a read-side section).  Relaxed throughout: a stamp orders
+ * nothing, it only ranks. */
+static inline void gm__lru_touch(atomic_uint_least64_t *stamp)
+{
+	uint64_t g = gm__lru_now();
+
+	if (GM__LIKELY(atomic_load_explicit(stamp, memory_order_relaxed) > g))
+		return;
+	uint64_t t = gm__lru_mine > g ? gm__lru_mine + 1 : g + 1;
+	gm__lru_mine = t;
+	atomic_store_explicit(stamp, t, memory_order_relaxed);
+}
+
+/* ---- distributed references (dref.c) ----
+ *
+ * A reference count that hits do not share: each thread with an owned
+ * read-side slot keeps its references to an object in a cell of its own
+ * table (hashed by the object's address), written with plain stores; the
+ * count is the object's central word plus every thread's cell for it.  A
+ * thread whose cell is taken by another object, or without a slot of its
+ * own, uses the central word.  Cells may go negative (a reference taken on
+ * one thread and dropped on another): only the sum means anything.
+ *
+ * Protocol.  Every get and put runs inside a read-side section of the
+ * epoch the object's owner names ("E").  To read the count exactly, or to
+ * kill the object, the owner first freezes it -- from then on gets and puts
+ * that see the freeze use the central word only -- then waits for E's
+ * readers (gm__epoch_synchronize): every get or put that did not see the
+ * freeze has finished, so no cell of the object changes any more, and the
+ * owner folds the cells into the central word.
+ *
+ *   gm__dref_get   in E: fails (false) only on a dead object;
+ *   gm__dref_put   in E: true when it dropped the last reference of a dead
+ *                  object (the caller then frees it);
+ *   freeze/fold/thaw: an exact count at fold time (see below);
+ *   kill_begin (no new gets), synchronize E, kill_end: true when no
+ *                  reference is left (the caller frees), else the last put
+ *                  of one returns true.
+ *   gm__dref_peek  a racy sum (a hint: is anybody holding it?).
+ *
+ * Memory: an object's cells must be folded (kill_end) before its memory is
+ * reused, so that no cell of a dead object survives.
+ */
+#define GM__DREF_DEAD 0x80000000u
+#define GM__DREF_BIAS (INT64_C(1) << 40) /* more than any real count */
+#define GM__DREF_CELLS 256
+
+struct gm__dref {
+	atomic_int_least64_t central;
+	atomic_uint state; /* freezes (low bits) | GM__DREF_DEAD */
+};
+
+struct gm__dref_cell {
+	_Atomic(struct gm__dref *) key;
+	atomic_int_least64_t n;
+};
+
+struct gm__dref_table {
+	struct gm__dref_cell c[GM__DREF_CELLS];
+} __attribute__((aligned(GM__CACHELINE)));
+
+extern struct gm__dref_table gm__dref_tables[GM__EPOCH_OWNED];
+
+static inline void gm__dref_init(struct gm__dref *d, int64_t count)
+{
+	atomic_init(&d->central, count);
+	atomic_init(&d->state, 0);
+}
+
+static inline struct gm__dref_cell *gm__dref_cell(unsigned slot, const struct gm__dref *d)
+{
+	uint64_t h = (uint64_t)(uintptr_t)d * UINT64_C(0x9e3779b97f4a7c15);
+
+	return &gm__dref_tables[slot].c[h >> 56];
+}
+
+/*
+ * This thread's cell for @d, or NULL (no slot of our own, or the cell holds
+ * another object's references).  A cell whose count is 0 belongs to nobody:
+ * it is taken over.  Only the owner writes its cells (but see kill_end).
+ */
+static inline struct gm__dref_cell *gm__dref_my_cell(struct gm__dref *d)
+{
+	unsigned slot = gm__thread_slot();
+
+	if (GM__UNLIKELY(!gm__slot_owned(slot)))
+		return NULL;
+	struct gm__dref_cell *c = gm__dref_cell(slot, d);
+	/* relaxed: our own cell (the owner is the only writer while it is
+	 * nonzero or ours; kill_end writes only cells of frozen objects) */
+	if (atomic_load_explicit(&c->key, memory_order_relaxed) == d)
+		return c;
+	if (atomic_load_explicit(&c->n, memory_order_relaxed) != 0)
+		return NULL;
+	atomic_store_explicit(&c->key, d, memory_order_relaxed);
+	return c;
+}
+
+/* Add @v to our cell @c.  release: a fold that reads the new count (with
+ * acquire) also sees the key stored before it. */
+static inline void gm__dref_cell_add(struct gm__dref_cell *c, int64_t v)
+{
+	atomic_store_explicit(&c->n, atomic_load_explicit(&c->n, memory_order_relaxed) + v,
+			      memory_order_release);
+}
+
+bool gm__dref_get_frozen(struct gm__dref *d);
+bool gm__dref_put_frozen(struct gm__dref *d);
+
+/* Take a reference, inside a section of E.  False: @d is dead. */
+static inline bool gm__dref_get(struct gm__dref *d)
+{
+	/* relaxed: a freeze is stored before its writer's grace period, so a
+	 * section that does not see it is one the writer waits for */
+	if (GM__UNLIKELY(atomic_load_explicit(&d->state, memory_order_relaxed)))
+		return gm__dref_get_frozen(d);
+	struct gm__dref_cell *c = gm__dref_my_cell(d);
+	if (GM__LIKELY(c != NULL))
+		gm__dref_cell_add(c, 1);
+	else
+		atomic_fetch_add_explicit(&d->central, 1, memory_order_relaxed);
+	return true;
+}
+
+/* Drop a reference, inside a section of E.  True: it was the last one of a
+ * dead object, which the caller now frees (outside the section). */
+static inline bool gm__dref_put(struct gm__dref *d)
+{
+	/* relaxed: as in gm__dref_get */
+	if (GM__UNLIKELY(atomic_load_explicit(&d->state, memory_order_relaxed)))
+		return gm__dref_put_frozen(d);
+	struct gm__dref_cell *c = gm__dref_my_cell(d);
+	if (GM__LIKELY(c != NULL))
+		gm__dref_cell_add(c, -1);
+	else
+		/* release: what we did under the reference happens before the
+		 * fold that sums it (which acquires) */
+		atomic_fetch_sub_explicit(&d->central, 1, memory_order_release);
+	return false;
+}
+
+/* Racy sum of @d's references: exact only while nobody gets or puts. */
+int64_t gm__dref_peek(struct gm__dref *d);
+
+/* Freeze @d (counted: freezes nest).  No section of E held. */
+void gm__dref_freeze(struct gm__dref *d);
+/* After freezing and a grace period of E: move the cells into the central
+ * word and return the exact count (it stays exact while frozen). */
+int64_t gm__dref_fold(struct gm__dref *d);
+/* Undo one freeze: gets and puts use cells again. */
+void gm__dref_thaw(struct gm__dref *d);
+/* No more gets: @d is dead from now on (freezes it).  Call once. */
+void gm__dref_kill_begin(struct gm__dref *d);
+/* After kill_begin and a grace period of E: true if no reference is left,
+ * and the caller frees @d; otherwise the last gm__dref_put returns true. */
+bool gm__dref_kill_end(struct gm__dref *d);
+
 /* Overflow-safe: does [addr, addr + len) fit below 2^64? (len > 0) */
 static inline bool gm__range_ok(uint64_t addr, uint64_t len)
 {

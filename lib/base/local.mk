@@ -7,7 +7,8 @@ lib_base_libgm_base_la_SOURCES = \
 	lib/base/base.h \
 	lib/base/log.c \
 	lib/base/fault.c \
-	lib/base/epoch.c
+	lib/base/epoch.c \
+	lib/base/dref.c
 lib_base_libgm_base_la_LIBADD = $(PTHREAD_LIBS)
 grantmeminclude_HEADERS += include/grantmem/common.h
 GM_CORE_LAYERS += lib/base/libgm-base.la
