@@ -126,4 +126,20 @@ static inline void gm_test_fill(void *buf, size_t n, uint64_t seed)
 		p[i] = gm_test_pattern(seed, i);
 }
 
+/* Built with a sanitizer that replaces malloc (heap figures mean nothing)? */
+static inline int gm_test_sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+	return 1;
+#else
+	return 0;
+#endif
+#else
+	return 0;
+#endif
+}
+
 #endif /* GM_TESTS_HELPERS_H */

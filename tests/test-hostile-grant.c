@@ -15,6 +15,9 @@
 #include "wide-xen.h"
 
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <grantmem/grantmem.h>
 
@@ -652,6 +655,381 @@ static void long_run_iovecs(void)
 	unsigned long b, pg;
 	wide_xen_mapped(e.w, &b, &pg);
 	ASSERT_EQ(b, 0); /* transient: nothing stays */
+	wide_env_fini(&e);
+}
+
+/* ---- frontends that do not trust each other: shares of the budget ---- */
+
+#define ATT_DOM 11
+#define VIC_DOM 12
+
+struct two {
+	struct wide_xen *w;
+	gm_gnttab *g;
+	gm_grant_cache *c;
+	gm_region *ra, *rv;
+	gm_space *sa, *sv;
+};
+
+static gm_region *share_region(gm_grant_cache *c, gm_domid dom, enum gm_grant_policy pol,
+			       uint32_t min, uint32_t max)
+{
+	struct gm_grant_region_config cfg = {
+		.size = sizeof(cfg), .policy = pol, .min_pages = min, .max_pages = max};
+	gm_region *r;
+
+	ASSERT_OK(gm_grant_region_new_cfg(c, dom, &cfg, &r));
+	return r;
+}
+
+static gm_space *space_of(gm_region *r)
+{
+	gm_space *s;
+
+	ASSERT_OK(gm_space_new(&s));
+	ASSERT_OK(gm_space_add(s, GM_GRANT_BASE, r));
+	return s;
+}
+
+/* An attacker and a victim on one cache of @budget pages. */
+static void two_init(struct two *t, uint32_t budget, uint32_t amin, uint32_t amax, uint32_t vmin)
+{
+	struct gm_grant_cache_config cfg = {.max_pages = budget};
+
+	t->w = wide_xen_new();
+	ASSERT_NOT_NULL(t->w);
+	ASSERT_OK(gm_gnttab_open(wide_xen_world(t->w), &t->g));
+	ASSERT_OK(gm_grant_cache_new(t->g, &cfg, &t->c));
+	t->ra = share_region(t->c, ATT_DOM, GM_GRANT_PERSISTENT, amin, amax);
+	t->rv = share_region(t->c, VIC_DOM, GM_GRANT_PERSISTENT, vmin, 0);
+	t->sa = space_of(t->ra);
+	t->sv = space_of(t->rv);
+}
+
+static void two_fini(struct two *t)
+{
+	unsigned long b, pg;
+
+	gm_space_free(t->sa);
+	gm_space_free(t->sv);
+	gm_region_free(t->ra);
+	gm_region_free(t->rv);
+	gm_grant_cache_free(t->c);
+	wide_xen_mapped(t->w, &b, &pg);
+	ASSERT_EQ(b, 0);
+	gm_gnttab_close(t->g);
+	wide_xen_free(t->w);
+}
+
+static struct gm_grant_share share_of(gm_region *r)
+{
+	struct gm_grant_share sh;
+
+	ASSERT_OK(gm_grant_region_share(r, &sh));
+	return sh;
+}
+
+/* Map (and release) @n single pages from @first on: persistent, they stay.
+ * Returns how many maps succeeded. */
+static unsigned touch_pages(gm_space *s, gm_gref first, unsigned n)
+{
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = 1;
+		int err;
+		void *p = gm_map(gm_space_mem(s), GM_GRANT_ADDR(first + i, 0), &len, GM_PROT_READ,
+				 &err);
+		if (!p) {
+			ASSERT_EQ(err, -ENOSPC);
+			continue;
+		}
+		gm_unmap(gm_space_mem(s), GM_GRANT_ADDR(first + i, 0), p, len, GM_PROT_READ, 0);
+		ok++;
+	}
+	return ok;
+}
+
+/* A frontend flooding the cache never takes another below its minimum: the
+ * victim's pages are still cached (no map call to touch them again) and it
+ * can map its whole minimum afterwards. */
+static void share_minimum_kept(void)
+{
+	struct two t;
+	struct gm_grant_stats st0, st1;
+
+	two_init(&t, 64, GM_GRANT_PAGES_NONE, 0, 16);
+	ASSERT_EQ(touch_pages(t.sv, 0, 10), 10);
+	gm_grant_cache_stats(t.c, &st0);
+	ASSERT_EQ(touch_pages(t.sa, 1000, 500), 500); /* evicts its own */
+	struct gm_grant_share a = share_of(t.ra), v = share_of(t.rv);
+	ASSERT_EQ(v.used, 10);
+	ASSERT_EQ(v.min_pages, 16);
+	ASSERT_TRUE(a.used <= 64 - 16);
+	ASSERT_EQ(a.min_pages, 0);
+	/* the victim's ten are hits, and six more fit without a failure */
+	gm_grant_cache_stats(t.c, &st0);
+	ASSERT_EQ(touch_pages(t.sv, 0, 16), 16);
+	gm_grant_cache_stats(t.c, &st1);
+	ASSERT_EQ(st1.map_calls - st0.map_calls, 6);
+	ASSERT_EQ(share_of(t.rv).used, 16);
+	/* above its minimum it takes from the one furthest above its own */
+	ASSERT_EQ(touch_pages(t.sv, 16, 8), 8);
+	ASSERT_EQ(share_of(t.rv).used, 24);
+	ASSERT_TRUE(share_of(t.ra).used <= 64 - 24);
+	two_fini(&t);
+}
+
+/* A ceiling: the frontend evicts its own entries beyond it, never anybody
+ * else's, and a request bigger than its ceiling is shortened to it. */
+static void share_ceiling(void)
+{
+	struct two t;
+
+	two_init(&t, 64, GM_GRANT_PAGES_NONE, 10, GM_GRANT_PAGES_NONE);
+	ASSERT_EQ(touch_pages(t.sv, 0, 20), 20);
+	ASSERT_EQ(touch_pages(t.sa, 1000, 40), 40);
+	ASSERT_TRUE(share_of(t.ra).used <= 10);
+	ASSERT_EQ(share_of(t.ra).max_pages, 10);
+	ASSERT_EQ(share_of(t.rv).used, 20);
+	size_t len = 64 * PG;
+	int err;
+	void *p = gm_map(gm_space_mem(t.sa), GM_GRANT_ADDR(2000, 0), &len, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(len, 10 * PG);
+	gm_unmap(gm_space_mem(t.sa), GM_GRANT_ADDR(2000, 0), p, len, GM_PROT_READ, 0);
+	ASSERT_EQ(share_of(t.rv).used, 20);
+	two_fini(&t);
+}
+
+/* A ring mapped by a frontend stays mapped whatever another one does. */
+static void share_ring_kept(void)
+{
+	struct two t;
+	gm_ring *ring;
+
+	two_init(&t, 32, GM_GRANT_PAGES_NONE, 0, GM_GRANT_PAGES_NONE);
+	ASSERT_OK(gm_ring_new(gm_space_mem(t.sv), GM_GRANT_ADDR(500, 0), 2 * PG, GM_PROT_RW,
+			      &ring));
+	ASSERT_EQ(touch_pages(t.sa, 1000, 300), 300);
+	ASSERT_EQ(share_of(t.rv).used, 2);
+	ASSERT_EQ(touch_pages(t.sv, 500, 2), 2); /* hits */
+	gm_ring_free(ring);
+	two_fini(&t);
+}
+
+static void share_config_checked(void)
+{
+	struct two t;
+	gm_region *r;
+	struct gm_grant_region_config cfg = {.size = sizeof(cfg), .min_pages = 40};
+	unsigned char big[sizeof(cfg) + 8] = {0};
+
+	two_init(&t, 64, 8, 0, 16);
+	/* 16 + 8 reserved: 41 more does not fit, 40 does */
+	cfg.min_pages = 41;
+	ASSERT_ERR(gm_grant_region_new_cfg(t.c, 13, &cfg, &r), -ENOSPC);
+	cfg.min_pages = 40;
+	ASSERT_OK(gm_grant_region_new_cfg(t.c, 13, &cfg, &r));
+	ASSERT_EQ(share_of(r).min_pages, 40);
+	/* the default minimum gets what is left: nothing now */
+	gm_region *r2;
+	ASSERT_OK(gm_grant_region_new(t.c, 14, GM_GRANT_PERSISTENT, &r2));
+	ASSERT_EQ(share_of(r2).min_pages, 0);
+	gm_region_free(r2);
+	gm_region_free(r);
+	cfg.size = sizeof(size_t);
+	ASSERT_ERR(gm_grant_region_new_cfg(t.c, 13, &cfg, &r), -EINVAL);
+	cfg = (struct gm_grant_region_config){.size = sizeof(cfg), .min_pages = 9, .max_pages = 8};
+	ASSERT_ERR(gm_grant_region_new_cfg(t.c, 13, &cfg, &r), -EINVAL);
+	cfg.max_pages = 0;
+	memcpy(big, &cfg, sizeof(cfg));
+	((struct gm_grant_region_config *)big)->size = sizeof(big);
+	ASSERT_OK(gm_grant_region_new_cfg(t.c, 13, (void *)big, &r));
+	gm_region_free(r);
+	big[sizeof(cfg) + 3] = 1;
+	ASSERT_ERR(gm_grant_region_new_cfg(t.c, 13, (void *)big, &r), -E2BIG);
+	ASSERT_ERR(gm_grant_region_share(gm_space_mem(t.sa) ? t.ra : NULL, NULL), -EINVAL);
+	two_fini(&t);
+}
+
+/* Requests bigger than the budget: gm_map shortens, the bytes API and fd
+ * transfers go in budget-sized pieces; -ENOSPC only when pins hold it. */
+static void budget_below_request(void)
+{
+	struct wide_env e;
+	static unsigned char buf[1 << 20];
+	int err;
+
+	wide_env_init(&e, GM_GRANT_TRANSIENT, 100);
+	size_t len = sizeof(buf);
+	void *p = gm_map(e.m, GM_GRANT_ADDR(10, 0), &len, GM_PROT_RW, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_TRUE(len > 0 && len <= 100 * PG);
+	ASSERT_TRUE(wide_xen_covers(e.w, LONG_DOM, 10, 0, p, len));
+	gm_unmap(e.m, GM_GRANT_ADDR(10, 0), p, len, GM_PROT_RW, 0);
+	ASSERT_OK(gm_read(e.m, GM_GRANT_ADDR(10, 0), buf, sizeof(buf)));
+	ASSERT_OK(gm_write(e.m, GM_GRANT_ADDR(10, 0), buf, sizeof(buf)));
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(gm_write_all_to(e.m, GM_GRANT_ADDR(10, 0), fd, -1, sizeof(buf)));
+	ASSERT_TRUE(gm_read_from(e.m, GM_GRANT_ADDR(10, 0), fd, -1, sizeof(buf)) == 0); /* EOF */
+	close(fd);
+	/* all or nothing, and it could never fit: refused at once */
+	struct gm_sg sg = {GM_GRANT_ADDR(10, 0), 200 * PG};
+	struct iovec iov[4];
+	ASSERT_ERR(gm_map_sg(e.m, &sg, 1, iov, 4, GM_PROT_READ), -ENOSPC);
+	/* pins holding the whole budget: now -ENOSPC */
+	len = 100 * PG;
+	p = gm_map(e.m, GM_GRANT_ADDR(5000, 0), &len, GM_PROT_RW, &err);
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(len, 100 * PG);
+	size_t l2 = PG;
+	ASSERT_NULL(gm_map(e.m, GM_GRANT_ADDR(7000, 0), &l2, GM_PROT_RW, &err));
+	ASSERT_EQ(err, -ENOSPC);
+	ASSERT_ERR(gm_read(e.m, GM_GRANT_ADDR(7000, 0), buf, sizeof(buf)), -ENOSPC);
+	gm_unmap(e.m, GM_GRANT_ADDR(5000, 0), p, len, GM_PROT_RW, 0);
+	wide_env_fini(&e);
+}
+
+static struct gm_grant_stats cache_stats(gm_grant_cache *c)
+{
+	struct gm_grant_stats st;
+
+	gm_grant_cache_stats(c, &st);
+	return st;
+}
+
+/* 1,000 frontends come, map, and go: the cache gives back every byte of
+ * their tables (it once kept about 0.5 MiB per domain until freed), by its
+ * own accounting and by the heap's. */
+static void frontends_leave_no_memory(void)
+{
+	struct wide_env e;
+	size_t base = 0;
+
+	wide_env_init(&e, GM_GRANT_PERSISTENT, 0);
+	uint64_t tables0 = cache_stats(e.c).table_bytes; /* the env's own region */
+	for (unsigned i = 0; i < 1000; i++) {
+		gm_region *r;
+		gm_space *s;
+		gm_domid dom = (gm_domid)(1000 + i);
+		ASSERT_OK(gm_grant_region_new(e.c, dom, GM_GRANT_PERSISTENT, &r));
+		s = space_of(r);
+		/* refs far apart: several table levels each */
+		ASSERT_EQ(touch_pages(s, 7, 2), 2);
+		ASSERT_EQ(touch_pages(s, 3000000 + i, 1), 1);
+		ASSERT_EQ(touch_pages(s, 0xfffff000u, 1), 1);
+		ASSERT_TRUE(cache_stats(e.c).table_bytes > tables0 + (100u << 10));
+		gm_space_free(s);
+		gm_region_free(r);
+		ASSERT_EQ(gm_grant_cache_invalidate_domain(e.c, dom), 4);
+		if (i == 9)
+			base = mallinfo2().uordblks;
+	}
+	struct gm_grant_stats st = cache_stats(e.c);
+	ASSERT_EQ(st.entries, 0);
+	ASSERT_EQ(st.mapped_pages, 0);
+	ASSERT_EQ(st.domains, 1);
+	ASSERT_EQ(st.table_bytes, tables0);
+	size_t now = mallinfo2().uordblks;
+	if (!gm_test_sanitized() && now > base + (256u << 10))
+		GM_TEST_FAIL("heap grew by %zu KiB over 990 frontends", (now - base) >> 10);
+	/* a domain whose region stays loses its table to an invalidation */
+	gm_region *r;
+	ASSERT_OK(gm_grant_region_new(e.c, 99, GM_GRANT_PERSISTENT, &r));
+	gm_space *s = space_of(r);
+	uint64_t before = cache_stats(e.c).table_bytes;
+	ASSERT_EQ(touch_pages(s, 3000000, 1), 1);
+	ASSERT_TRUE(cache_stats(e.c).table_bytes > before + (32u << 10));
+	ASSERT_EQ(gm_grant_cache_invalidate_domain(e.c, 99), 1);
+	ASSERT_EQ(cache_stats(e.c).table_bytes, before);
+	ASSERT_EQ(touch_pages(s, 3000000, 1), 1); /* and it still works */
+	gm_space_free(s);
+	gm_region_free(r);
+	wide_env_fini(&e);
+}
+
+/* ---- eviction at scale ---- */
+
+#define MANY 32768u
+
+struct misser {
+	gm_space *s;
+	atomic_bool stop;
+	unsigned long done, failed;
+};
+
+/* Another frontend's misses, transient, while the eviction runs. */
+static void *miss_loop(void *p)
+{
+	struct misser *m = p;
+
+	for (gm_gref ref = 0; !atomic_load(&m->stop); ref = (ref + 1) % 64) {
+		size_t len = PG;
+		int err;
+		void *q = gm_map(gm_space_mem(m->s), GM_GRANT_ADDR(ref, 0), &len,
+				 GM_PROT_READ | GM_MAP_TRANSIENT, &err);
+		if (!q) {
+			m->failed++;
+			continue;
+		}
+		gm_unmap(gm_space_mem(m->s), GM_GRANT_ADDR(ref, 0), q, len, GM_PROT_READ, 0);
+		m->done++;
+	}
+	return NULL;
+}
+
+/*
+ * 32,768 persistent entries of one frontend, evicted one by one by
+ * another's flood while a third keeps missing.  Eviction once walked the
+ * whole LRU list per victim under the cache lock (about 6 s for one map
+ * call at this size, every other domain's misses stalled): here each
+ * victim costs a few list steps, so the whole run takes well under the
+ * case's time limit (no timing is asserted: the figure is the benchmark's).
+ */
+static void evict_many_entries(void)
+{
+	struct wide_env e;
+	struct misser m = {0};
+	pthread_t th;
+
+	e.w = wide_xen_new();
+	ASSERT_NOT_NULL(e.w);
+	wide_xen_set_guard(e.w, false);
+	ASSERT_OK(gm_gnttab_open(wide_xen_world(e.w), &e.g));
+	struct gm_grant_cache_config cfg = {.max_pages = MANY + 256};
+	ASSERT_OK(gm_grant_cache_new(e.g, &cfg, &e.c));
+	gm_region *ra = share_region(e.c, ATT_DOM, GM_GRANT_PERSISTENT, GM_GRANT_PAGES_NONE, 0);
+	gm_region *rb = share_region(e.c, VIC_DOM, GM_GRANT_PERSISTENT, GM_GRANT_PAGES_NONE, 0);
+	gm_region *rc = share_region(e.c, 13, GM_GRANT_TRANSIENT, 64, 0);
+	gm_space *sa = space_of(ra), *sb = space_of(rb);
+	m.s = space_of(rc);
+	ASSERT_EQ(touch_pages(sa, 0, MANY), MANY);
+	ASSERT_EQ(share_of(ra).used, MANY);
+	ASSERT_OK(pthread_create(&th, NULL, miss_loop, &m));
+	ASSERT_EQ(touch_pages(sb, 100000, MANY), MANY);
+	atomic_store(&m.stop, true);
+	pthread_join(th, NULL);
+	ASSERT_EQ(m.failed, 0);
+	/* room is taken from the frontend furthest above its minimum: the two
+	 * end up with about half each, the third's minimum untouched */
+	uint32_t a = share_of(ra).used, b = share_of(rb).used;
+	ASSERT_TRUE(a + b <= MANY + 256 - 64);
+	ASSERT_TRUE(a >= MANY / 2 - 256 && a <= MANY / 2 + 256);
+	ASSERT_TRUE(b >= MANY / 2 - 256 && b <= MANY / 2 + 256);
+	struct gm_grant_stats st;
+	gm_grant_cache_stats(e.c, &st);
+	ASSERT_TRUE(st.evictions >= MANY - 256);
+	/* and the rest goes just as fast */
+	ASSERT_OK(gm_grant_cache_set_max_pages(e.c, 16));
+	ASSERT_TRUE(share_of(ra).used + share_of(rb).used <= 16);
+	gm_space_free(sa);
+	gm_space_free(sb);
+	gm_space_free(m.s);
+	gm_region_free(ra);
+	gm_region_free(rb);
+	gm_region_free(rc);
 	wide_env_fini(&e);
 }
 
@@ -1319,6 +1697,13 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(map_sg_too_many_pieces),
 	HOSTILE_CASE(map_sg_hole),
 	HOSTILE_CASE(long_run_iovecs),
+	HOSTILE_CASE(share_minimum_kept),
+	HOSTILE_CASE(share_ceiling),
+	HOSTILE_CASE(share_ring_kept),
+	HOSTILE_CASE(share_config_checked),
+	HOSTILE_CASE(budget_below_request),
+	HOSTILE_CASE(frontends_leave_no_memory),
+	HOSTILE_CASE(evict_many_entries),
 	HOSTILE_CASE(budget_exhausted),
 	HOSTILE_CASE(bad_map_flood),
 	HOSTILE_CASE(guest_lines_rate_limited),

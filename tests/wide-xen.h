@@ -7,11 +7,12 @@
  *
  * A map call maps fresh anonymous pages (not shared with anyone: there is
  * no guest side, and bytes do not survive an unmap), followed by one
- * inaccessible guard page, so that anything that runs past the end of a
- * mapping faults.  Every live batch is remembered (domain, refs, address),
- * so that a test can check that a pointer and a length lie inside the
- * mapping of the refs they claim (wide_xen_covers).  Unmaps must name a
- * batch exactly, as gntdev requires.  No grant copy: reads and writes of
+ * inaccessible guard page (unless wide_xen_set_guard turns them off), so
+ * that anything that runs past the end of a mapping faults.  Every live
+ * batch is remembered (domain, refs, address), so that a test can check
+ * that a pointer and a length lie inside the mapping of the refs they
+ * claim (wide_xen_covers).  Unmaps must name a batch exactly, as gntdev
+ * requires.  No grant copy: reads and writes of
  * unmapped grants map.  Refs of domain WIDE_XEN_BAD_DOM are never granted.
  *
  * Thread-safe (one mutex).  O(log n) per call.
@@ -43,6 +44,7 @@ struct wide_xen {
 	pthread_mutex_t lock;
 	void *tree; /* tsearch tree of struct wide_batch, by va */
 	unsigned long batches, pages, map_calls, unmap_calls;
+	bool no_guard; /* wide_xen_set_guard(false) */
 	gm_xen *x;
 };
 
@@ -92,6 +94,7 @@ static void *wide_map(void *h, uint32_t count, gm_domid domid, const gm_gref *re
 {
 	struct wide_xen *w = h;
 	size_t bytes = (size_t)count * GM_PAGE_SIZE;
+	size_t guard = w->no_guard ? 0 : GM_PAGE_SIZE;
 
 	(void)prot;
 	if (domid == WIDE_XEN_BAD_DOM) {
@@ -99,11 +102,11 @@ static void *wide_map(void *h, uint32_t count, gm_domid domid, const gm_gref *re
 		return NULL;
 	}
 	struct wide_batch *b = malloc(sizeof(*b) + count * sizeof(b->refs[0]));
-	unsigned char *va = mmap(NULL, bytes + GM_PAGE_SIZE, PROT_NONE,
+	unsigned char *va = mmap(NULL, bytes + guard, PROT_NONE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (!b || va == MAP_FAILED || mprotect(va, bytes, PROT_READ | PROT_WRITE)) {
 		if (va != MAP_FAILED)
-			munmap(va, bytes + GM_PAGE_SIZE);
+			munmap(va, bytes + guard);
 		free(b);
 		*err = -ENOMEM;
 		return NULL;
@@ -138,7 +141,7 @@ static int wide_unmap(void *h, void *addr, uint32_t count)
 	pthread_mutex_unlock(&w->lock);
 	if (!b)
 		return -EINVAL;
-	munmap(b->va, (size_t)b->n * GM_PAGE_SIZE + GM_PAGE_SIZE);
+	munmap(b->va, (size_t)b->n * GM_PAGE_SIZE + (w->no_guard ? 0 : GM_PAGE_SIZE));
 	free(b);
 	return 0;
 }
@@ -198,6 +201,14 @@ static inline bool wide_xen_covers(struct wide_xen *w, gm_domid dom, gm_gref ref
 	}
 	pthread_mutex_unlock(&w->lock);
 	return ok;
+}
+
+/* Without guard pages, many small mappings merge into few kernel VMAs
+ * (tens of thousands of entries would pass vm.max_map_count otherwise).
+ * Set before the first map. */
+static inline void wide_xen_set_guard(struct wide_xen *w, bool on)
+{
+	w->no_guard = !on;
 }
 
 /* Batches and pages mapped now. */

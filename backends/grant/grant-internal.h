@@ -6,37 +6,53 @@
  *
  * Data structures
  *   entry   one batch mapping: refs[] of one domain mapped at va, as a whole.
- *           pins counts gm_map users; the DEAD bit says "never pin again,
- *           the last unpin releases it".
- *   table   per domain, gref -> (entry, index of gref in entry->refs): three
- *           levels (10/11/11 bits), allocated on first use, never freed
- *           before the cache.  Read without locks inside a read-side section.
- *   list    every entry that is still mapped (reachable or dying), under
- *           the cache lock: eviction, invalidation and unmap-by-pointer.
+ *           Users pin it: a persistent entry's pins are a distributed
+ *           reference (base.h: each thread counts its own, so hits write no
+ *           shared line), a transient entry's an atomic count whose last
+ *           unpin gives the pages back at once.  A dead entry is never
+ *           pinned again; its last unpin releases it.
+ *   domain  one frontend (gm__gdom): its table, gref -> (entry, index of the
+ *           gref in entry->refs), three levels (10/11/11 bits) allocated on
+ *           first use and read without locks inside a read-side section; its
+ *           share of the budget (pages used, minimum, ceiling); its lists of
+ *           linked entries: persistent ones in LRU order (the order they
+ *           were last put at the tail), transient ones apart.  It lives
+ *           while a region or an entry of it does.
+ *   heap    the domains by excess (pages used above their minimum): where
+ *           eviction looks first for room taken from others.
+ *   tree    every mapped entry by address (tsearch): unmap by pointer.
  *
- * Hit path:  section enter, three loads, pin CAS, section exit.  No lock, no
- *            system call.  Everything it needs is inline below.
- * Miss path: the cache lock to reserve budget, evict and register the map as
- *            in flight (other misses for the same refs wait for it), then the
- *            map call with no lock held, then the lock again to publish.
+ * Hit path:  section enter, the table's three loads, a pin (a store to this
+ *            thread's own cell for a persistent entry), section exit.  No
+ *            lock, no system call, no shared line written.
+ * Miss path: the cache lock to reserve room in the frontend's share, evict
+ *            (a few entries examined per victim: O(1)), and register the
+ *            map as in flight (other misses for the same refs wait for it),
+ *            then the map call with no lock held, then the lock again to
+ *            publish.
  * Release:   unlink under the lock, wait for readers (epoch), unmap, free.
  *
  * Locking rules
  *  - The cache lock (c->lock) guards what is marked "lock" below.  It is
- *    never held across a call into Xen, an epoch wait or a log line, and
- *    the hit path never takes it.
+ *    never held across a call into Xen, an epoch wait or a log line, nor
+ *    across work proportional to the number of entries: long walks
+ *    (invalidation, sweeps, statistics) drop it every GM__GCACHE_BATCH
+ *    entries, holding their place with a cursor in the list.  The hit path
+ *    never takes it.
  *  - c->sync_lock only serialises epoch waits; it is never taken with the
  *    cache lock held, nor the other way round.
  *  - The tables are written under the cache lock and read without it inside
  *    a read-side section (gm__epoch_enter/exit on c->ep).  An entry found in
- *    a slot stays mapped and allocated until the section ends: release()
+ *    a slot stays mapped and allocated until the section ends: release
  *    unlinks it, then waits for readers before it unmaps and frees it.
  *  - Beyond the section, only a pin keeps an entry mapped.  A pin is taken
- *    with gm__gcache_try_pin (fails on a DEAD entry) and dropped with
+ *    with gm__gcache_try_pin (fails on a dead entry) and dropped with
  *    gm__gcache_unpin; after the drop the entry may be freed at any time.
- *  - Immutable once published: an entry's dom, va, npages, prot, persistent
- *    and refs; the cache's g, idle_ms and copy_threshold; a domain's domid.
- *  - Counters are relaxed atomics, added to from anywhere (GM__GCACHE_STAT).
+ *  - Immutable once published: an entry's dom, domid, va, npages, prot,
+ *    persistent and refs; the cache's g, idle_ms and copy_threshold; a
+ *    domain's domid.
+ *  - Counters are relaxed atomics, added to from anywhere (GM__GCACHE_STAT),
+ *    or per-thread lines (hits).
  *
  * The functions declared below (not inline) take the locks they need: call
  * them with no lock held and outside any read-side section of c->ep.
@@ -60,18 +76,27 @@
 #define GM__GCACHE_SWEEPS 8
 /* gm__gcache_map: another thread mapped the refs meanwhile, look again. */
 #define GM__GCACHE_RETRY 1
+/* Entries a long walk handles per hold of the cache lock. */
+#define GM__GCACHE_BATCH 64
+
+enum gm__glist { GM__GL_NONE, GM__GL_LRU, GM__GL_LIVE, GM__GL_CURSOR };
 
 struct gm__gentry {
-	struct gm__gentry *prev, *next; /* the cache's list; lock */
+	struct gm__gentry *prev, *next; /* its domain's list (see list); lock */
+	uint64_t listed;     /* LRU clock when put at the tail of the LRU list; lock */
+	uint8_t list;        /* enum gm__glist: which list it is on; lock */
+	bool linked;         /* reachable from the table; lock */
+	bool counted;        /* its pages count in its domain's share; lock */
+	bool evicted;        /* killed by eviction (its pages given back early); lock */
+	bool persistent;
+	int prot;            /* GM_PROT_READ or GM_PROT_RW, as mapped */
 	struct gm__gdom *dom;
+	gm_domid domid;
 	void *va;
 	uint32_t npages;
-	int prot;            /* GM_PROT_READ or GM_PROT_RW, as mapped */
-	bool persistent;
-	bool linked;         /* reachable from the table; lock */
-	bool uncounted;      /* pages already taken off the budget; lock */
-	atomic_uint pins;    /* users | GM__GCACHE_DEAD */
-	atomic_uint_least64_t last_used; /* LRU clock */
+	atomic_uint_least64_t stamp; /* last use (gm__lru_touch) */
+	atomic_uint pins;    /* transient: users | GM__GCACHE_DEAD */
+	struct gm__dref ref; /* persistent: users (protocol of base.h, epoch c->ep) */
 	gm_gref refs[];
 };
 
@@ -98,16 +123,30 @@ struct gm__gl2 {
 	_Atomic(struct gm__gl3 *) p[1u << GM__GCACHE_L2_BITS];
 };
 
-/* One frontend domain: its table.  Lives as long as the cache. */
+/* One region's say in its domain's share (region.c owns it). */
+struct gm__gshare {
+	struct gm__gshare *next; /* the domain's; lock */
+	uint32_t min_pages, max_pages; /* as asked (0: default) */
+	uint32_t min_granted;    /* the minimum it got: the default is clamped */
+};
+
+/* One frontend domain.  Lives while a region or an entry of it does. */
 struct gm__gdom {
-	struct gm__gdom *next; /* lock */
+	struct gm__gdom *next, *prev; /* the cache's domains; lock */
+	struct gm__gentry lru;  /* persistent linked entries, LRU first; lock */
+	struct gm__gentry live; /* transient linked entries; lock */
+	struct gm__gshare *shares; /* its regions' knobs; lock */
+	uint32_t used;          /* pages mapped or reserved, not yet released; lock */
+	uint32_t min_pages;     /* guaranteed (largest of its regions'); lock */
+	uint32_t max_pages;     /* ceiling, 0: the budget (largest of its regions'); lock */
+	unsigned regions;       /* regions on it; lock */
+	unsigned entries;       /* entries allocated and not freed, zombies too; lock */
+	unsigned inflight;      /* map calls in progress; lock */
+	unsigned heap_at;       /* its index in c->heap; lock */
+	size_t table_bytes;     /* its table levels and itself; lock */
 	gm_domid domid;
 	_Atomic(struct gm__gl2 *) l1[1u << GM__GCACHE_L1_BITS];
 };
-
-struct gm__gstat_slot {
-	atomic_uint_least64_t hits;
-} __attribute__((aligned(GM__CACHELINE)));
 
 struct gm__ginflight; /* a map call in progress (cache.c) */
 
@@ -117,20 +156,26 @@ struct gm_grant_cache {
 	pthread_mutex_t sync_lock;   /* serialises epoch waits */
 	pthread_mutex_t lock;        /* the cache lock: everything marked "lock" */
 	pthread_cond_t cond;         /* an in-flight map finished */
-	struct gm__gdom *doms;       /* lock */
-	struct gm__gentry list;      /* list head; lock */
+	struct gm__gdom doms;        /* list head (only next, prev used); lock */
+	struct gm__gdom **heap;      /* domains by excess, a max-heap; lock */
+	unsigned ndoms, heap_cap;    /* lock */
+	void *tree;                  /* mapped entries by address (tsearch); lock */
 	struct gm__gentry *zombies;  /* unmap failed: retried later; lock */
 	atomic_bool have_zombies;    /* lets release skip the retry */
 	struct gm__ginflight *inflight; /* lock */
-	uint32_t max_pages, mapped_pages, entries; /* lock */
+	uint32_t max_pages;          /* the budget; lock */
+	uint32_t used;               /* pages of every domain's share; lock */
+	uint32_t reserved;           /* minimums not used yet: sum of min - used; lock */
+	uint32_t min_total;          /* sum of the domains' minimums; lock */
+	uint32_t entries;            /* lock */
+	uint64_t table_bytes;        /* every domain's; lock */
 	unsigned idle_ms;
 	size_t copy_threshold;
 	struct {
 		uint64_t ns, clock;
 	} sweeps[GM__GCACHE_SWEEPS]; /* recent idle sweeps, newest first; lock */
-	atomic_uint_least64_t clock; /* LRU: bumped when a different entry is used */
 	atomic_bool no_copy;         /* the world has no grant copy */
-	struct gm__gstat_slot st[GM__EPOCH_SLOTS];
+	struct gm__slot_ctr hits[GM__EPOCH_SLOTS];
 	atomic_uint_least64_t misses, map_calls, pages_mapped, unmap_calls, evictions,
 		invalidations, copy_calls, copy_segs, bounce_uses, dedup_waits, map_errors;
 };
@@ -139,9 +184,11 @@ struct gm_grant_cache {
 
 /* ---- the hit path (inline, lock-free) ---- */
 
-/* The slot of @ref in @d's table, NULL if its levels do not exist yet. */
+/* The slot of @ref in @d's table, NULL if its levels do not exist yet.
+ * Inside a read-side section of c->ep (or with the cache lock). */
 static inline struct gm__gslot *gm__gcache_slot(struct gm__gdom *d, gm_gref ref)
 {
+	/* acquire: a level published with release is seen initialised */
 	struct gm__gl2 *l2 = atomic_load_explicit(
 		&d->l1[ref >> (GM__GCACHE_L2_BITS + GM__GCACHE_L3_BITS)], memory_order_acquire);
 	if (!l2)
@@ -154,15 +201,25 @@ static inline struct gm__gslot *gm__gcache_slot(struct gm__gdom *d, gm_gref ref)
 	return &l3->s[ref & ((1u << GM__GCACHE_L3_BITS) - 1)];
 }
 
+/* Is @e dead (never to be pinned again)?  A hint outside the lock. */
+static inline bool gm__gcache_dead(struct gm__gentry *e)
+{
+	/* relaxed: a hint; the pin that matters (try_pin) checks again */
+	if (e->persistent)
+		return atomic_load_explicit(&e->ref.state, memory_order_relaxed) & GM__DREF_DEAD;
+	return atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD;
+}
+
 /*
  * The entry that maps @ref with at least @prot, with *idx = the page index
  * of @ref in it, or NULL.  Inside a read-side section of c->ep; the entry
- * may be dying (check GM__GCACHE_DEAD, or pin it).  Counts nothing.
+ * may be dying (check gm__gcache_dead, or pin it).  Counts nothing.
  */
 static inline struct gm__gentry *gm__gcache_find(struct gm__gdom *d, gm_gref ref, int prot,
 						 uint32_t *idx)
 {
 	struct gm__gslot *s = gm__gcache_slot(d, ref);
+	/* acquire: the entry was published with release, fully built */
 	struct gm__gentry *e = s ? atomic_load_explicit(&s->e, memory_order_acquire) : NULL;
 
 	if (!e)
@@ -186,9 +243,12 @@ static inline uint32_t gm__gcache_run_len(const struct gm__gentry *e, uint32_t i
 	return n;
 }
 
-/* Take a pin on @e unless it is dead. */
+/* Take a pin on @e unless it is dead.  Inside a read-side section of c->ep. */
 static inline bool gm__gcache_try_pin(struct gm__gentry *e)
 {
+	if (e->persistent)
+		return gm__dref_get(&e->ref);
+	/* relaxed first load: the CAS decides */
 	unsigned p = atomic_load_explicit(&e->pins, memory_order_relaxed);
 
 	do {
@@ -199,23 +259,20 @@ static inline bool gm__gcache_try_pin(struct gm__gentry *e)
 	return true;
 }
 
-/* Mark @e used now (LRU).  Pinned, or inside a read-side section. */
-static inline void gm__gcache_touch(gm_grant_cache *c, struct gm__gentry *e)
+/* @k more pins on @e, which the caller already holds pinned. */
+static inline void gm__gcache_pin_more(struct gm__gentry *e, unsigned k)
 {
-	uint64_t now = atomic_load_explicit(&c->clock, memory_order_relaxed);
-
-	/* Write only when another entry was used since: a hot entry stays a
-	 * read-only cache line. */
-	if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now) {
-		uint64_t t = atomic_fetch_add_explicit(&c->clock, 1, memory_order_relaxed) + 1;
-		atomic_store_explicit(&e->last_used, t, memory_order_relaxed);
-	}
+	/* relaxed: our own pin keeps @e alive; the count is what matters */
+	if (e->persistent)
+		atomic_fetch_add_explicit(&e->ref.central, k, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&e->pins, k, memory_order_relaxed);
 }
 
-/* Count a hit served in the section of token @t. */
-static inline void gm__gcache_hit(gm_grant_cache *c, const struct gm__epoch_token *t)
+/* Count a hit (this thread's line). */
+static inline void gm__gcache_hit(gm_grant_cache *c)
 {
-	gm__slot_add(&c->st[t->slot].hits, t->slot, 1);
+	gm__slot_ctr_inc(c->hits);
 }
 
 /*
@@ -235,46 +292,52 @@ static inline struct gm__gentry *gm__gcache_lookup_pin(gm_grant_cache *c, struct
 		e = NULL;
 	gm__epoch_exit(&c->ep, &t);
 	if (e) {
-		gm__gcache_touch(c, e);
-		gm__gcache_hit(c, &t);
+		gm__lru_touch(&e->stamp); /* pinned: @e stays */
+		gm__gcache_hit(c);
 	}
 	return e;
 }
 
 /*
  * gm__gcache_release - release entries that are dead and no longer pinned
- * (the caller owns them): unlink, wait for readers, unmap, free.  With
- * @n == 0, retries unmaps Xen refused before.  No lock held.
+ * (the caller owns them): unlink, wait for readers unless @synced (a grace
+ * period has passed since they were unlinked), unmap, free.  With @n == 0,
+ * retries unmaps Xen refused before.  No lock held.
  */
-void gm__gcache_release(gm_grant_cache *c, struct gm__gentry **victims, unsigned n);
+void gm__gcache_release(gm_grant_cache *c, struct gm__gentry **victims, unsigned n,
+			bool synced);
 
 /*
  * Drop one pin.  Once our pin is gone, @e may be killed and freed by
  * another thread at any moment (invalidation, eviction), so nothing here
  * touches @e after the decrement unless it owns @e or sits in a read-side
  * section, which release waits for before it frees.  The last unpin of a
- * dead or transient entry releases it: call outside any read-side section.
+ * dead or transient entry releases it: call outside any read-side section
+ * of c->ep.
  *
- * The decrement is acq_rel: release, so that what we did through the
- * mapping comes before whoever unmaps it; acquire, because the thread
+ * The transient decrement is acq_rel: release, so that what we did through
+ * the mapping comes before whoever unmaps it; acquire, because the thread
  * that drops the last pin of a dead entry is the one that unmaps and frees
- * it, after every other user's accesses (their release decrements).
+ * it, after every other user's accesses (their release decrements).  The
+ * persistent put orders the same way (gm__dref_put).
  */
 static inline void gm__gcache_unpin(gm_grant_cache *c, struct gm__gentry *e)
 {
-	if (e->persistent) { /* read while pinned: it never changes */
-		/* Kept after the last pin; only a killed entry is ours to free. */
-		if (atomic_fetch_sub_explicit(&e->pins, 1, memory_order_acq_rel) - 1 ==
-		    GM__GCACHE_DEAD)
-			gm__gcache_release(c, &e, 1);
-		return;
-	}
-	/* Transient: the last user gives the grant back now.  The section keeps
-	 * @e alive between the decrement and the claim. */
 	struct gm__epoch_token t;
 	bool mine;
 
 	gm__epoch_enter(&c->ep, &t);
+	if (e->persistent) { /* read while pinned: it never changes */
+		/* Kept after the last pin; only a killed entry is ours to free,
+		 * and its kill waited for readers already. */
+		mine = gm__dref_put(&e->ref);
+		gm__epoch_exit(&c->ep, &t);
+		if (mine)
+			gm__gcache_release(c, &e, 1, true);
+		return;
+	}
+	/* Transient: the last user gives the grant back now.  The section keeps
+	 * @e alive between the decrement and the claim. */
 	unsigned p = atomic_fetch_sub_explicit(&e->pins, 1, memory_order_acq_rel) - 1;
 	if (p == 0) {
 		unsigned zero = 0;
@@ -286,13 +349,26 @@ static inline void gm__gcache_unpin(gm_grant_cache *c, struct gm__gentry *e)
 	}
 	gm__epoch_exit(&c->ep, &t);
 	if (mine)
-		gm__gcache_release(c, &e, 1);
+		gm__gcache_release(c, &e, 1, false);
 }
 
 /* ---- the slow path (cache.c) ---- */
 
-/* gm__gcache_dom - the table of @domid, created on first use; NULL: -ENOMEM. */
-struct gm__gdom *gm__gcache_dom(gm_grant_cache *c, gm_domid domid);
+/*
+ * gm__gcache_dom_get - the domain @domid with one more region (@sh, its
+ * knobs: min_pages 0 for the default, GM_GRANT_PAGES_NONE for none;
+ * max_pages 0 for the budget), created on first use.  Returns 0, -ENOMEM,
+ * or -ENOSPC when an explicit minimum does not fit beside the others'.
+ * gm__gcache_dom_put - that region is gone: its knobs leave the domain.
+ * The domain (and its table) goes when its last region and its last entry
+ * have: entries still cached stay until invalidated or evicted.
+ */
+int gm__gcache_dom_get(gm_grant_cache *c, gm_domid domid, struct gm__gshare *sh,
+		       struct gm__gdom **out);
+void gm__gcache_dom_put(gm_grant_cache *c, struct gm__gdom *d, struct gm__gshare *sh);
+
+/* gm__gcache_share - what @d uses now, and its minimum and ceiling. */
+void gm__gcache_share(gm_grant_cache *c, struct gm__gdom *d, struct gm_grant_share *out);
 
 /*
  * gm__gcache_map - map @refs (@n of them, any order, repeats allowed) of @d
@@ -300,12 +376,14 @@ struct gm__gdom *gm__gcache_dom(gm_grant_cache *c, gm_domid domid);
  * and sweeps idle entries as needed.  With @may_wait, a miss that another
  * thread is already mapping waits for it and returns NULL with
  * *err = GM__GCACHE_RETRY (look the refs up again).  Otherwise NULL with a
- * negative errno: -ENOSPC (more than one call maps, or the budget is pinned
- * full), -ENOMEM, or the map call's error after bounded -EAGAIN retries.
+ * negative errno: -ENOSPC (more than one call maps, or no room in @d's
+ * share: then *room says how many pages would fit, 0 when pinned entries
+ * hold it), -ENOMEM, or the map call's error after bounded -EAGAIN retries.
  * Logs nothing: the caller says what failed, once.
  */
 struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
-				  uint32_t n, int prot, bool persistent, bool may_wait, int *err);
+				  uint32_t n, int prot, bool persistent, bool may_wait, int *err,
+				  uint32_t *room);
 
 /*
  * gm__gcache_probe - would Xen map @refs of @d with @prot?  One map call,
@@ -319,8 +397,8 @@ int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
 
 /*
  * gm__gcache_entry_at - the live entry (reachable or dying) whose mapping
- * holds @ptr, or NULL.  Searches the list under the cache lock: for
- * pointers whose table slot has moved on.
+ * holds @ptr, or NULL.  O(log n) under the cache lock: for pointers whose
+ * table slot has moved on.
  */
 struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr);
 

@@ -14,8 +14,10 @@
 #include "config.h"
 
 #include "grant-internal.h"
+#include "mem/mem-internal.h"
 #include "xen/xen-internal.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +30,7 @@ struct gregion {
 	gm_grant_cache *c;
 	struct gm__gdom *dom;
 	bool persistent;
+	struct gm__gshare share; /* its say in the domain's share */
 };
 
 static bool want_persistent(const struct gregion *gr, int flags)
@@ -63,13 +66,16 @@ static uint64_t pages_spanned(uint64_t off, size_t len)
  * NULL with *err (GM__GCACHE_RETRY: look again; not a failure).
  */
 static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint32_t n, int prot,
-				   bool persistent, bool may_wait, int *err)
+				   bool persistent, bool may_wait, int *err, uint32_t *room)
 {
 	gm_grant_cache *c = gr->c;
-	struct gm__gentry *e = gm__gcache_map(c, gr->dom, refs, n, prot, persistent, may_wait, err);
+	struct gm__gentry *e =
+		gm__gcache_map(c, gr->dom, refs, n, prot, persistent, may_wait, err, room);
 
 	if (e || *err == GM__GCACHE_RETRY)
 		return e;
+	if (*err == -ENOSPC && room && *room && *room < n)
+		return NULL; /* the caller shortens: not a failure yet */
 	if (*err == -EINVAL && (prot & GM_PROT_WRITE) &&
 	    !gm__gcache_probe(c, gr->dom, refs, n, GM_PROT_READ))
 		*err = -EACCES;
@@ -81,8 +87,8 @@ static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint
 	} else {
 		GM__LOG_RL(gm__xen_fail_level(*err),
 			   "mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n,
-			   gr->dom->domid, refs[0], prot & GM_PROT_WRITE ? "read-write" : "read-only",
-			   gm_strerror(*err));
+			   gr->dom->domid, refs[0],
+			   prot & GM_PROT_WRITE ? "read-write" : "read-only", gm_strerror(*err));
 	}
 	return NULL;
 }
@@ -93,7 +99,9 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 	gm_grant_cache *c = gr->c;
 	gm_gref ref = GM_GRANT_REF(off);
 	size_t pgoff = GM_GRANT_OFFSET(off);
-	/* A guest-sized length must not turn into a huge mapping: map shortens. */
+	/* A guest-sized length must not turn into a huge mapping, nor one
+	 * bigger than the frontend's share has room for: map shortens (the
+	 * miss path says how much room there is). */
 	uint32_t want = (uint32_t)GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
 	int prot = prot_of(flags);
 
@@ -117,7 +125,9 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 		}
 		for (uint32_t i = 0; i < want; i++)
 			refs[i] = ref + i;
-		e = map_refs(gr, refs, want, prot, want_persistent(gr, flags), attempt < 3, err);
+		uint32_t room = 0;
+		e = map_refs(gr, refs, want, prot, want_persistent(gr, flags), attempt < 3, err,
+			     &room);
 		if (refs != stack_refs)
 			free(refs);
 		if (e) {
@@ -125,6 +135,10 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 			if (*len > avail)
 				*len = avail;
 			return (char *)e->va + pgoff;
+		}
+		if (*err == -ENOSPC && room && room < want && attempt < 8) {
+			want = room; /* what the share has room for now: shorter */
+			continue;
 		}
 		if (*err != GM__GCACHE_RETRY)
 			return NULL;
@@ -234,7 +248,8 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 		}
 		int err;
 		struct gm__gentry *e = map_refs(gr, refs, (uint32_t)total, prot,
-						want_persistent(gr, flags), attempt < 3, &err);
+						want_persistent(gr, flags), attempt < 3, &err,
+						NULL);
 		free(refs);
 		refs = NULL;
 		if (!e && err == GM__GCACHE_RETRY) {
@@ -251,7 +266,7 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 		for (unsigned i = 0; i < n; i++) {
 			if (hit[i])
 				continue;
-			atomic_fetch_add(&e->pins, 1);
+			gm__gcache_pin_more(e, 1);
 			out[i].iov_base = (char *)e->va + (size_t)first[i] * PAGE +
 					  GM_GRANT_OFFSET(in[i].addr);
 			out[i].iov_len = in[i].len;
@@ -420,7 +435,7 @@ static size_t copy_hit(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsi
 	gm__epoch_enter(&c->ep, &t);
 	struct gm__gentry *e = gm__gcache_find(d, ref, prot, &idx);
 	/* A dying entry is left to the slow path. */
-	if (e && !(atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD)) {
+	if (e && !gm__gcache_dead(e)) {
 		size_t pgoff = GM_GRANT_OFFSET(off);
 		len = GM__MIN(len, HIT_COPY_MAX);
 		uint32_t run = gm__gcache_run_len(e, idx, ref, (uint32_t)pages_spanned(off, len));
@@ -430,11 +445,11 @@ static size_t copy_hit(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsi
 			memcpy(p, buf, l);
 		else
 			memcpy(buf, p, l);
-		gm__gcache_touch(c, e); /* inside: @e may go once we leave */
+		gm__lru_touch(&e->stamp); /* inside: @e may go once we leave */
 	}
 	gm__epoch_exit(&c->ep, &t);
 	if (l)
-		gm__gcache_hit(c, &t);
+		gm__gcache_hit(c);
 	return l;
 }
 
@@ -446,8 +461,7 @@ static bool mapped_at(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, int p
 
 	gm__epoch_enter(&c->ep, &t);
 	struct gm__gentry *e = gm__gcache_find(d, GM_GRANT_REF(off), prot, &idx);
-	bool usable = e &&
-		      !(atomic_load_explicit(&e->pins, memory_order_relaxed) & GM__GCACHE_DEAD);
+	bool usable = e && !gm__gcache_dead(e);
 	gm__epoch_exit(&c->ep, &t);
 	return usable;
 }
@@ -509,7 +523,10 @@ static int gr_write(gm_region *r, uint64_t off, const void *buf, size_t len)
 
 static void gr_free(gm_region *r)
 {
-	free(gm_region_opaque(r));
+	struct gregion *gr = gm_region_opaque(r);
+
+	gm__gcache_dom_put(gr->c, gr->dom, &gr->share);
+	free(gr);
 }
 
 static const struct gm_region_ops grant_ops = {
@@ -521,22 +538,59 @@ static const struct gm_region_ops grant_ops = {
 	.free = gr_free,
 };
 
-GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_policy policy,
-			       gm_region **out)
+GM_API int gm_grant_region_new_cfg(gm_grant_cache *c, gm_domid domid,
+				   const struct gm_grant_region_config *cfg, gm_region **out)
 {
+	struct gm_grant_region_config k = {.size = sizeof(k)};
+
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!c || (policy != GM_GRANT_TRANSIENT && policy != GM_GRANT_PERSISTENT))
+	if (!c || !cfg || cfg->size < offsetof(struct gm_grant_region_config, max_pages) +
+						  sizeof(cfg->max_pages))
+		return -EINVAL;
+	/* A newer caller's fields we do not know must be zero (defaults). */
+	for (size_t i = sizeof(k); i < cfg->size; i++)
+		if (((const unsigned char *)cfg)[i])
+			return -E2BIG;
+	memcpy(&k, cfg, GM__MIN(cfg->size, sizeof(k)));
+	if ((k.policy != GM_GRANT_TRANSIENT && k.policy != GM_GRANT_PERSISTENT) ||
+	    (k.max_pages && k.min_pages && k.min_pages != GM_GRANT_PAGES_NONE &&
+	     k.min_pages > k.max_pages))
 		return -EINVAL;
 	struct gregion *gr = gm__calloc(1, sizeof(*gr));
 	if (!gr)
 		return -ENOMEM;
 	gr->c = c;
-	gr->persistent = policy == GM_GRANT_PERSISTENT;
-	gr->dom = gm__gcache_dom(c, domid);
-	int ret = gr->dom ? gm_region_new(GM_GRANT_REGION_SIZE, &grant_ops, gr, out) : -ENOMEM;
-	if (ret)
+	gr->persistent = k.policy == GM_GRANT_PERSISTENT;
+	gr->share.min_pages = k.min_pages;
+	gr->share.max_pages = k.max_pages;
+	int ret = gm__gcache_dom_get(c, domid, &gr->share, &gr->dom);
+	if (ret) {
 		free(gr);
+		return ret;
+	}
+	ret = gm_region_new(GM_GRANT_REGION_SIZE, &grant_ops, gr, out);
+	if (ret) {
+		gm__gcache_dom_put(c, gr->dom, &gr->share);
+		free(gr);
+	}
 	return ret;
+}
+
+GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_policy policy,
+			       gm_region **out)
+{
+	struct gm_grant_region_config cfg = {.size = sizeof(cfg), .policy = policy};
+
+	return gm_grant_region_new_cfg(c, domid, &cfg, out);
+}
+
+GM_API int gm_grant_region_share(gm_region *r, struct gm_grant_share *out)
+{
+	if (!r || !out || r->ops != &grant_ops)
+		return -EINVAL;
+	struct gregion *gr = gm_region_opaque(r);
+	gm__gcache_share(gr->c, gr->dom, out);
+	return 0;
 }

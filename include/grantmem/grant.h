@@ -135,6 +135,8 @@ struct gm_grant_stats {
 	uint32_t pinned_entries; /* now: entries with pins */
 	uint32_t mapped_pages;   /* now: pages mapped */
 	uint32_t max_pages;      /* now: the budget */
+	uint32_t domains;        /* now: frontends known (a region, or entries) */
+	uint64_t table_bytes;    /* now: memory of their gref tables */
 };
 
 /*
@@ -185,13 +187,81 @@ GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st);
 
 /*
  * gm_grant_region_new - a region of GM_GRANT_REGION_SIZE bytes for the grants
- * of frontend @domid, on cache @c, with default @policy.  Add it to a space
- * at GM_GRANT_BASE (or any base).  Several regions (one per frontend) may
+ * of frontend @domid, on cache @c, with default @policy and the default
+ * share of the budget (see gm_grant_region_new_cfg).  Add it to a space at
+ * GM_GRANT_BASE (or any base).  Several regions (one per frontend) may
  * share a cache and its budget.  Free with gm_region_free(); the cache must
- * outlive it.  Returns 0, -EINVAL, -ENOMEM.
+ * outlive it.  Returns 0, -EINVAL, -ENOMEM.  Thread-safe; does not log.
  */
 GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_policy policy,
 			       gm_region **out);
+
+/*
+ * A grant region's knobs.  Versioned: set @size to sizeof(struct
+ * gm_grant_region_config); fields a later version adds after those an
+ * older caller knows take their defaults (a caller built against a later
+ * header may pass a bigger @size: fields this library does not know must
+ * then be zero).
+ */
+struct gm_grant_region_config {
+	size_t size;                 /* sizeof(struct gm_grant_region_config) */
+	enum gm_grant_policy policy; /* the default of gm_map without a policy flag */
+	uint32_t min_pages;          /* guaranteed share; 0: the default
+				      * (GM_GRANT_MIN_PAGES_DEFAULT, at most a
+				      * sixteenth of the budget, less if it has
+				      * no more room for minimums);
+				      * GM_GRANT_PAGES_NONE: no guarantee */
+	uint32_t max_pages;          /* ceiling; 0: none (the whole budget) */
+};
+#define GM_GRANT_MIN_PAGES_DEFAULT 256u /* 1 MiB: rings and a few requests */
+#define GM_GRANT_PAGES_NONE UINT32_MAX
+
+/*
+ * gm_grant_region_new_cfg - gm_grant_region_new with knobs (@cfg required).
+ *
+ * Shares.  The regions on one cache are frontends that do not trust each
+ * other, and each has a share of the cache's budget of mapped pages:
+ *  - a minimum, guaranteed: the pages a frontend has not used of its
+ *    minimum are kept free for it, so whatever the others do it can always
+ *    map that many (if its own pinned pages do not hold them);
+ *  - a ceiling: it never holds more pages than that at once.
+ * A map that does not fit evicts persistent entries nobody pins: the
+ * frontend's own least recently used when it is at its ceiling; otherwise
+ * those of the frontends furthest above their minimum (itself included),
+ * never taking another frontend below its minimum.  Pinned entries (rings,
+ * kept mapped by gm_ring; requests in flight) are never evicted, by anyone.
+ * The sum of the minimums never exceeds the budget: an explicit @min_pages
+ * that does not fit beside the others' fails -ENOSPC, a default one gets
+ * what is left (possibly nothing).  Regions of the same domain on one
+ * cache share one table and one share: the largest of their minimums and
+ * of their ceilings.  A domain's table is freed once its last region is
+ * freed and nothing of it is mapped (invalidate the domain when its
+ * frontend goes: its entries are unmapped at once, pinned ones at their
+ * last unpin), or as soon as an invalidation of the domain leaves nothing
+ * of it mapped: a frontend that leaves costs nothing afterwards.
+ *
+ * Returns 0, -EINVAL (NULL @c, @cfg or @out, a @size too small for the
+ * fields above, a bad policy, a minimum above the ceiling), -E2BIG (a
+ * bigger @size whose extra bytes are not zero), -ENOSPC, -ENOMEM.
+ * Thread-safe; does not log.
+ */
+GM_API int gm_grant_region_new_cfg(gm_grant_cache *c, gm_domid domid,
+				   const struct gm_grant_region_config *cfg, gm_region **out);
+
+/* A frontend's share, now (gm_grant_region_share). */
+struct gm_grant_share {
+	uint32_t used;      /* pages mapped (or being mapped) for it */
+	uint32_t min_pages; /* its minimum, as granted */
+	uint32_t max_pages; /* its ceiling (the budget when it has none) */
+	uint32_t entries;   /* its entries not yet unmapped */
+};
+
+/*
+ * gm_grant_region_share - what grant region @r's frontend uses of its share
+ * now.  Returns 0, or -EINVAL (NULL, or not a grant region).  Thread-safe;
+ * does not log.
+ */
+GM_API int gm_grant_region_share(gm_region *r, struct gm_grant_share *out);
 
 #ifdef __cplusplus
 }
