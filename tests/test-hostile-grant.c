@@ -799,6 +799,19 @@ static void share_ceiling(void)
 	ASSERT_EQ(len, 10 * PG);
 	gm_unmap(gm_space_mem(t.sa), GM_GRANT_ADDR(2000, 0), p, len, GM_PROT_READ, 0);
 	ASSERT_EQ(share_of(t.rv).used, 20);
+	/* all or nothing above its ceiling: refused for good, not "no room
+	 * yet", and the ceiling itself still maps */
+	struct gm_sg sg = {GM_GRANT_ADDR(3000, 0), 11 * PG};
+	struct iovec iov[2];
+	struct gm_grant_stats st0, st1;
+	gm_grant_cache_stats(t.c, &st0);
+	ASSERT_ERR(gm_map_sg(gm_space_mem(t.sa), &sg, 1, iov, 2, GM_PROT_READ), -EMSGSIZE);
+	gm_grant_cache_stats(t.c, &st1);
+	ASSERT_EQ_U64(st1.map_calls, st0.map_calls);
+	sg.len = 10 * PG;
+	ASSERT_EQ(gm_map_sg(gm_space_mem(t.sa), &sg, 1, iov, 2, GM_PROT_READ), 1);
+	gm_unmap_sg(gm_space_mem(t.sa), &sg, 1, iov, 1, GM_PROT_READ, 0);
+	ASSERT_EQ(share_of(t.rv).used, 20);
 	two_fini(&t);
 }
 
@@ -878,7 +891,7 @@ static void budget_below_request(void)
 	/* all or nothing, and it could never fit: refused at once */
 	struct gm_sg sg = {GM_GRANT_ADDR(10, 0), 200 * PG};
 	struct iovec iov[4];
-	ASSERT_ERR(gm_map_sg(e.m, &sg, 1, iov, 4, GM_PROT_READ), -ENOSPC);
+	ASSERT_ERR(gm_map_sg(e.m, &sg, 1, iov, 4, GM_PROT_READ), -EMSGSIZE);
 	/* pins holding the whole budget: now -ENOSPC */
 	len = 100 * PG;
 	p = gm_map(e.m, GM_GRANT_ADDR(5000, 0), &len, GM_PROT_RW, &err);

@@ -200,16 +200,19 @@ static unsigned mapped(void)
 }
 
 /* A backend whose cache maps at most @max_pages pages at once (0: default),
- * told to its queue as the budget. */
-static struct be be_new_budget(bool packed, bool indirect, uint32_t max_pages)
+ * told to its queue as the budget, of which the guest's region may hold at
+ * most @ceiling (0: all). */
+static struct be be_new_share(bool packed, bool indirect, uint32_t max_pages, uint32_t ceiling)
 {
 	struct be b;
 	struct gm_vq_config vc = {0};
 	struct vqd_config *dc = &b.dc;
 	struct gm_grant_cache_config cc = {.max_pages = max_pages};
+	struct gm_grant_region_config rc = {
+		.size = sizeof(rc), .policy = GM_GRANT_TRANSIENT, .max_pages = ceiling};
 
 	ASSERT_OK(gm_grant_cache_new(GT, &cc, &b.c));
-	ASSERT_OK(gm_grant_region_new(b.c, GUEST, GM_GRANT_TRANSIENT, &b.r));
+	ASSERT_OK(gm_grant_region_new_cfg(b.c, GUEST, &rc, &b.r));
 	ASSERT_OK(gm_space_new(&b.s));
 	ASSERT_OK(gm_space_add(b.s, GM_GRANT_BASE, b.r));
 	b.m = gm_space_mem(b.s);
@@ -230,6 +233,11 @@ static struct be be_new_budget(bool packed, bool indirect, uint32_t max_pages)
 	/* the ring page stays mapped (persistent), nothing else */
 	ASSERT_EQ(mapped(), 1);
 	return b;
+}
+
+static struct be be_new_budget(bool packed, bool indirect, uint32_t max_pages)
+{
+	return be_new_share(packed, indirect, max_pages, 0);
 }
 
 static struct be be_new(bool packed, bool indirect)
@@ -644,6 +652,61 @@ static void t_budget(bool packed)
 	be_free(&b);
 }
 
+/*
+ * The guest's share.  The budget is large, but this guest's region may hold
+ * only a few pages: a request that fits the budget and not the share could
+ * never be mapped, and waiting would not help.  It is refused at once like
+ * one over a limit (no map call, completed with the device's status), and
+ * the queue serves the next request.
+ */
+static void t_share(bool packed)
+{
+	/* a ceiling of 3 pages for data beside the rings' (as in t_budget) */
+	struct be b = be_new_share(packed, false, 64, packed ? 4 : 5);
+	const unsigned char ioerr = 1;
+	struct gm_vq_req *r;
+	struct v_rep u;
+
+	vt_log_level(true);
+	const struct vqd_buf six[2] = {{gp(1, 0), 16, false}, {gp(2, 0), 6 * GM_PAGE_SIZE, true}};
+	const struct vqd_buf three[2] = {{gp(2, 0), 16, false}, {gp(3, 0), 3 * GM_PAGE_SIZE, true}};
+	int n0 = atomic_load(&vt_refusals);
+	struct gm_grant_stats s0 = stats(&b);
+
+	ASSERT_TRUE(add(2, six, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_EQ(r->error, -EMSGSIZE);
+	ASSERT_TRUE(!gm_vq_broken(b.vq));
+	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 1);
+	ASSERT_EQ_U64(stats(&b).map_calls, s0.map_calls);
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_OK(gm_vq_req_write(b.vq, r, r->in_len - 1, &ioerr, 1));
+	ASSERT_OK(gm_vq_push(b.vq, r, 1, NULL));
+	u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 1);
+	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(7, GM_PAGE_SIZE - 1)});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, ioerr);
+	/* the same in a batch: the one that can never fit is refused, the
+	 * other is served */
+	struct gm_vq_req *rb[2];
+
+	ASSERT_TRUE(add(2, three, 0) >= 0);
+	ASSERT_TRUE(add(2, six, 0) >= 0);
+	ASSERT_EQ(gm_vq_pop_batch(b.vq, rb, 2), 2);
+	ASSERT_EQ(rb[0]->error, 0);
+	ASSERT_EQ(rb[1]->error, -EMSGSIZE);
+	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 2);
+	ASSERT_EQ(mapped(), 4);
+	ASSERT_OK(gm_vq_push_batch(b.vq, rb, (const uint32_t[]){0, 0}, 2, NULL));
+	ASSERT_EQ(mapped(), 1);
+	for (unsigned i = 0; i < 2; i++)
+		ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	vt_log_level(false);
+	be_free(&b);
+}
+
 int main(void)
 {
 	vt_log_init();
@@ -664,6 +727,7 @@ int main(void)
 		t_batch(p);
 		t_batch_bad_ref(p);
 		t_budget(p);
+		t_share(p);
 	}
 	gm_gnttab_close(GT);
 	vcall((struct v_cmd){.op = V_EXIT});

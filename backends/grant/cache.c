@@ -675,17 +675,20 @@ static struct gm__gentry *global_victim(gm_grant_cache *c, struct gm__gdom *d)
 
 /*
  * Make room for @need more pages of @d, evicting into @k (the caller
- * finishes the kills after unlocking).  Returns 0, -ENOMEM, or -ENOSPC with
- * *room = the pages that would fit (0: pinned entries hold the room).
+ * finishes the kills after unlocking).  Returns 0, -ENOMEM, -ENOSPC with
+ * *room = the pages that would fit (0: pinned entries hold the room), or
+ * -EMSGSIZE with *room = the most @d may ever hold at once, when @need is
+ * more than that.
  */
 static int make_room(gm_grant_cache *c, struct gm__gdom *d, uint32_t need, struct kills *k,
 		     uint32_t *room)
 {
 	if (need > cap_of(c, d)) {
-		/* could never fit: evicting would not help */
+		/* could never fit: evicting would not help, nor would waiting
+		 * for pins to go (with no share at all, others leaving would) */
 		if (room)
 			*room = cap_of(c, d);
-		return -ENOSPC;
+		return cap_of(c, d) ? -EMSGSIZE : -ENOSPC;
 	}
 	for (;;) {
 		struct gm__gentry *e;
@@ -903,7 +906,7 @@ struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const g
 	if (room)
 		*room = 0;
 	if (n > GM__GCACHE_MAX_MAP_PAGES) {
-		*err = -ENOSPC;
+		*err = -EMSGSIZE;
 		goto out_free;
 	}
 	/* Others may wait for this map only if they can tell what it covers

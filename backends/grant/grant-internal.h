@@ -376,10 +376,11 @@ void gm__gcache_share(gm_grant_cache *c, struct gm__gdom *d, struct gm_grant_sha
  * and sweeps idle entries as needed.  With @may_wait, a miss that another
  * thread is already mapping waits for it and returns NULL with
  * *err = GM__GCACHE_RETRY (look the refs up again).  Otherwise NULL with a
- * negative errno: -ENOSPC (more than one call maps, or no room in @d's
- * share: then *room says how many pages would fit, 0 when pinned entries
- * hold it), -ENOMEM, or the map call's error after bounded -EAGAIN retries.
- * Logs nothing: the caller says what failed, once.
+ * negative errno: -ENOSPC (no room in @d's share: then *room says how
+ * many pages would fit, 0 when pinned entries hold it), -EMSGSIZE (more
+ * than @d's share, or one map call, can ever hold at once: *room says how
+ * much it can), -ENOMEM, or the map call's error after bounded -EAGAIN
+ * retries.  Logs nothing: the caller says what failed, once.
  */
 struct gm__gentry *gm__gcache_map(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
 				  uint32_t n, int prot, bool persistent, bool may_wait, int *err,

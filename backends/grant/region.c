@@ -74,7 +74,7 @@ static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint
 
 	if (e || *err == GM__GCACHE_RETRY)
 		return e;
-	if (*err == -ENOSPC && room && *room && *room < n)
+	if ((*err == -ENOSPC || *err == -EMSGSIZE) && room && *room && *room < n)
 		return NULL; /* the caller shortens: not a failure yet */
 	if (*err == -EINVAL && (prot & GM_PROT_WRITE) &&
 	    !gm__gcache_probe(c, gr->dom, refs, n, GM_PROT_READ))
@@ -84,6 +84,9 @@ static struct gm__gentry *map_refs(struct gregion *gr, const gm_gref *refs, uint
 		gm__gcache_budget(c, &used, &max);
 		gm__info_rl("no room to map %u grant page(s) of domain %u: %u of %u pages in use",
 			    n, gr->dom->domid, used, max);
+	} else if (*err == -EMSGSIZE) {
+		gm__info_rl("cannot map %u grant page(s) of domain %u at once: more than its "
+			    "share of the budget can ever hold", n, gr->dom->domid);
 	} else {
 		GM__LOG_RL(gm__xen_fail_level(*err),
 			   "mapping %u grant page(s) of domain %u from ref %u %s failed: %s", n,
@@ -136,7 +139,7 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 				*len = avail;
 			return (char *)e->va + pgoff;
 		}
-		if (*err == -ENOSPC && room && room < want && attempt < 8) {
+		if ((*err == -ENOSPC || *err == -EMSGSIZE) && room && room < want && attempt < 8) {
 			want = room; /* what the share has room for now: shorter */
 			continue;
 		}
@@ -230,7 +233,7 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 		if (!total)
 			goto out;
 		if (total > GM__GCACHE_MAX_MAP_PAGES) {
-			ret = -ENOSPC;
+			ret = -EMSGSIZE; /* more than one map call can ever hold */
 			goto undo;
 		}
 		refs = gm__malloc(total * sizeof(*refs));

@@ -51,7 +51,11 @@
  *
  * Errors: -EFAULT outside the region; -EACCES writing a read-only grant;
  * -EINVAL a ref the guest did not grant to us (bad, revoked, foreign,
- * unknown domain — Xen does not say which); -ENOSPC budget exhausted;
+ * unknown domain — Xen does not say which); -ENOSPC budget exhausted
+ * (pinned entries hold the room: it clears as they are released);
+ * -EMSGSIZE (gm_map_sg) more pages at once than the frontend's share, or
+ * one map call, can ever hold: retrying cannot help (gm_map shortens
+ * instead);
  * -EAGAIN when Xen kept answering "try again" (paged-out grants, retried
  * a few times first); other negative errnos from the Xen ops.  A failure
  * leaves nothing mapped and logs one line (info: guest-caused; warning: Xen).

@@ -55,10 +55,12 @@
  * Limits.  Every request has hard limits: max_request_bytes (both
  * directions together) and max_request_segments (buffers, direct and
  * indirect), and it must fit the memory's mapping budget (max_map_pages:
- * the pages a grant cache can map at once, 0 if unknown).  A request beyond
- * them could never be served, or would hold more than its share: pop
- * refuses it at once, with nothing mapped, req->error = -EMSGSIZE and one
- * rate-limited info line, and hands it out all the same so that the device
+ * the pages a grant cache can map at once, 0 if unknown), and the memory
+ * must be able to map it at all (a map's -EMSGSIZE: more than a grant
+ * region's share of the budget can ever hold).  A request beyond them
+ * could never be served, or would hold more than its share: pop refuses it
+ * at once, with nothing mapped, req->error = -EMSGSIZE and one rate-limited
+ * info line, and hands it out all the same so that the device
  * completes it with its own error status (virtio-blk: VIRTIO_BLK_S_IOERR in
  * its status byte, written with gm_vq_req_write) and the queue serves on.
  * -ENOSPC from a map (the budget is held by mappings in use) is not a
@@ -98,9 +100,10 @@
  *
  *   cause                                                    errno
  *   a request over max_request_bytes or max_request_segments,
- *   or whose buffers need more than max_map_pages mapped at
- *   once: refused, handed out with nothing mapped for the
- *   device to complete with its error status ("Limits")      req->error = -EMSGSIZE
+ *   or whose buffers need more than max_map_pages (or the
+ *   memory's share for this guest) mapped at once: refused,
+ *   handed out with nothing mapped for the device to
+ *   complete with its error status ("Limits")                req->error = -EMSGSIZE
  *   no memory; the mapping budget held by mappings in use;
  *   Xen kept saying "try again": the chain stays in the
  *   ring, pop again later (no kick will come for it)         -ENOMEM, -ENOSPC, -EBUSY

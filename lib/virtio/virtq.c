@@ -787,6 +787,23 @@ undo:
 	return ret;
 }
 
+/*
+ * The memory says a request needs more mapped at once than it will ever map
+ * for this guest (a grant region's share of the budget): refuse it like one
+ * over a limit, nothing mapped, rather than leave it in the ring for room
+ * that cannot come.
+ */
+static bool refuse_unmappable(struct vq_req *q, int err)
+{
+	if (err != -EMSGSIZE)
+		return false;
+	/* nothing of it mapped nor copied (a failed batch left its counts) */
+	q->copied_out = q->copied_in = false;
+	q->pub.nout = q->pub.nin = 0;
+	q->pub.error = -EMSGSIZE;
+	return true;
+}
+
 /* Errors of the host, not the guest: leave the chain for a later pop. */
 static bool transient_error(int err)
 {
@@ -1018,11 +1035,15 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 			if (q->pub.error)
 				continue;
 			err = chain_map(vq, q);
+			if (refuse_unmappable(q, err))
+				err = 0;
 			if (err)
 				break;
 		}
 	} else if (got == 1 && !qs[0]->pub.error) {
 		err = chain_map(vq, qs[0]);
+		if (refuse_unmappable(qs[0], err))
+			err = 0;
 		mapped = err ? 0 : 1;
 	}
 	if (!mapped) {
