@@ -784,8 +784,10 @@ static void *scaling_thread(void *p)
 	return NULL;
 }
 
-/* One run of @n threads; per-thread ops per CPU-second and wall aggregate. */
-static void scaling_run(struct bench *b, unsigned n, double *cpu_rate, double *wall_rate)
+/* One run of @n threads; per-thread ops per CPU-second and wall aggregate.
+ * @disjoint: each thread hits entries of its own instead of shared ones. */
+static void scaling_run(struct bench *b, unsigned n, bool disjoint, double *cpu_rate,
+			double *wall_rate)
 {
 	struct thr th[MAX_THREADS];
 	pthread_barrier_t bar;
@@ -802,8 +804,9 @@ static void scaling_run(struct bench *b, unsigned n, double *cpu_rate, double *w
 		th[i].tc.m = gm_space_mem(b->sp);
 		th[i].tc.n = SHARED_ENTRIES;
 		th[i].tc.i = (i * 5u) % SHARED_ENTRIES;
+		unsigned first = disjoint ? SHARED_ENTRIES * (i + 1) : 0;
 		for (unsigned e = 0; e < SHARED_ENTRIES; e++)
-			th[i].tc.addr[e] = GM_GRANT_ADDR(b->pool[e], slot_off(e));
+			th[i].tc.addr[e] = GM_GRANT_ADDR(b->pool[first + e], slot_off(e));
 		if (pthread_create(&th[i].t, NULL, scaling_thread, &th[i]))
 			die("pthread_create");
 	}
@@ -831,21 +834,26 @@ static void bench_scaling(struct bench *b)
 	static const unsigned ns[] = {1, 2, 4, 8};
 	double base_cpu = NAN, base_wall = NAN;
 
-	for (unsigned i = 0; i < SHARED_ENTRIES; i++)
+	/* the shared entries, then MAX_THREADS sets of entries of one thread */
+	for (unsigned i = 0; i < SHARED_ENTRIES * (MAX_THREADS + 1); i++)
 		warm(gm_space_mem(b->sp), GM_GRANT_ADDR(b->pool[i], 0), 64, GM_PROT_READ);
-	for (unsigned z = 0; z < 4; z++) {
+	/* 1, 2, 4, 8 threads on shared entries; 8 on their own (z == 4) */
+	for (unsigned z = 0; z < 5; z++) {
 		double cpu[16], wall[16];
-		struct row *r = row_new("scaling", "", "%u thread%s, hits on %u shared entries",
-					ns[z], ns[z] > 1 ? "s" : "", SHARED_ENTRIES);
-		snprintf(r->key, sizeof(r->key), "scaling_%ut", ns[z]);
+		bool own = z == 4;
+		unsigned nt = own ? MAX_THREADS : ns[z];
+		struct row *r = row_new("scaling", "", "%u thread%s, hits on %u %s entries", nt,
+					nt > 1 ? "s" : "", SHARED_ENTRIES,
+					own ? "own (per thread)" : "shared");
+		snprintf(r->key, sizeof(r->key), "scaling_%ut%s", nt, own ? "_disjoint" : "");
 		fprintf(stderr, "  %s\n", r->name);
 		for (unsigned k = 0; k < b->reps; k++)
-			scaling_run(b, ns[z], &cpu[k], &wall[k]);
+			scaling_run(b, nt, own, &cpu[k], &wall[k]);
 		qsort(cpu, b->reps, sizeof(cpu[0]), cmp_double);
 		qsort(wall, b->reps, sizeof(wall[0]), cmp_double);
 		r->unit = "ops/s";
 		r->cpu = true;
-		r->threads = ns[z];
+		r->threads = nt;
 		r->min = cpu[0];
 		r->max = cpu[b->reps - 1];
 		r->med = cpu[b->reps / 2];
@@ -857,7 +865,7 @@ static void bench_scaling(struct bench *b)
 		r->base = "scaling_1t";
 		r->ratio = r->med / base_cpu;
 		/* Wall clock per thread: aggregate / threads, vs one thread. */
-		r->wall_ratio = r->wall_ops / ns[z] / base_wall;
+		r->wall_ratio = r->wall_ops / nt / base_wall;
 	}
 }
 
@@ -1541,6 +1549,7 @@ struct summary {
 	double maps_req, unmaps_req, pmaps_req, punmaps_req, scale8, scale8_wall;
 	double map_unmap, mmap_munmap, copy512, memcpy4k_wall;
 	double tmaps_qd32; /* end to end: transient map calls per request at depth 32 */
+	double scale8_own, bytes64, memcpy64; /* 8 threads on their own entries; 64 B reads */
 	int bar[8]; /* 1 pass, 0 miss, -1 not measured */
 };
 
@@ -1825,6 +1834,9 @@ static void write_json(FILE *f, struct bench *b, const struct summary *s, const 
 	json_num(f, "emu_copy_512_ns", s->copy512, true);
 	json_num(f, "memcpy_4k_wall_ns", s->memcpy4k_wall, true);
 	json_num(f, "transient_map_calls_per_request_qd32", s->tmaps_qd32, true);
+	json_num(f, "scaling_8t_disjoint_per_thread_ratio", s->scale8_own, true);
+	json_num(f, "bytes_64_ns", s->bytes64, true);
+	json_num(f, "memcpy_64_ns", s->memcpy64, true);
 	fprintf(f, "\"scaling_metric\":\"ops per thread-CPU-second (CLOCK_THREAD_CPUTIME_ID)\",\n");
 	fprintf(f, " \"bars\":{\"hit_within_2x_ram\":%s,\"map_per_access_100x\":%s,"
 		   "\"bytes_4k_within_10pct_memcpy\":%s,\"one_map_unmap_per_request\":%s,"
@@ -1920,6 +1932,9 @@ static void summarize(struct summary *s, bool real)
 	s->copy512 = row_med("gnttab_copy_512");
 	s->memcpy4k_wall = row_med("memcpy_4096_wall");
 	s->tmaps_qd32 = row_field("e2e_rand_4_qd32_transient", offsetof(struct row, maps));
+	s->scale8_own = row_field("scaling_8t_disjoint", offsetof(struct row, ratio));
+	s->bytes64 = row_med("cached_read_64");
+	s->memcpy64 = row_med("memcpy_read_64");
 #define BAR(have, ok) ((have) ? (int)(ok) : -1)
 	s->bar[0] = BAR(!isnan(s->hit_ns + s->ram_ns), s->hit_ns <= 2 * s->ram_ns);
 	s->bar[1] = BAR(!isnan(s->mpa512 + s->cached512), s->mpa512 >= 100 * s->cached512);
