@@ -118,6 +118,20 @@ EOF
 		echo "(no hostile-suite logs: run \`make check\`)"
 	fi
 	echo
+	echo "## Isolation between frontends"
+	echo
+	# the figures tests/test-hostile-grant prints: "isolation <what>: ..."
+	iso=$(grep -h '^isolation ' "$bld"/tests/test-hostile-grant.log 2>/dev/null)
+	if [ -n "$iso" ]; then
+		echo "Measured in \`tests/test-hostile-grant\` by wall clock: figures of the"
+		echo "machine and its load at the time (the test prints its load average),"
+		echo "never asserted; what is asserted is in each line's test case."
+		echo
+		echo "$iso" | sed 's/^isolation \([^:]*\): /- **\1**: /'
+	else
+		echo "(no figures: run \`make check TESTS=tests/test-hostile-grant\`)"
+	fi
+	echo
 	echo "## Sanitizers"
 	echo
 	if [ -n "$san" ]; then

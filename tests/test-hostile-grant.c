@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include <grantmem/grantmem.h>
@@ -948,6 +949,11 @@ static void frontends_leave_no_memory(void)
 	size_t now = mallinfo2().uordblks;
 	if (!gm_test_sanitized() && now > base + (256u << 10))
 		GM_TEST_FAIL("heap grew by %zu KiB over 990 frontends", (now - base) >> 10);
+	printf("isolation memory: 1000 frontends mapped and left: gref tables back to %" PRIu64
+	       " bytes, heap %+ld KiB over the last 990%s\n",
+	       st.table_bytes, ((long)now - (long)base) / 1024,
+	       gm_test_sanitized() ? " (sanitizer heap: not meaningful)" : "");
+	fflush(stdout);
 	/* a domain whose region stays loses its table to an invalidation */
 	gm_region *r;
 	ASSERT_OK(gm_grant_region_new(e.c, 99, GM_GRANT_PERSISTENT, &r));
@@ -963,6 +969,154 @@ static void frontends_leave_no_memory(void)
 	wide_env_fini(&e);
 }
 
+/* ---- starvation ---- */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define FLOOD_DESCS 126
+
+struct flood {
+	gm_space *s;
+	atomic_bool stop, paused;
+	atomic_ulong served, refused, waited;
+};
+
+/*
+ * The attacker: requests of FLOOD_DESCS descriptors that all name the same
+ * 15 granted pages (1,890 pages mapped per request, nearly the whole
+ * budget), and between them oversized ones (16 pages each: more than its
+ * share can ever hold), as fast as it can.
+ */
+static void *flood_loop(void *p)
+{
+	struct flood *f = p;
+	struct gm_sg sg[FLOOD_DESCS];
+	struct iovec iov[FLOOD_DESCS];
+	const int fl = GM_PROT_READ | GM_MAP_TRANSIENT;
+
+	for (unsigned i = 0; !atomic_load(&f->stop); i++) {
+		if (atomic_load(&f->paused)) {
+			nanosleep(&(struct timespec){0, 100000}, NULL);
+			continue;
+		}
+		for (unsigned d = 0; d < FLOOD_DESCS; d++)
+			sg[d] = (struct gm_sg){GM_GRANT_ADDR(5000, 0), (i % 2 ? 16 : 15) * PG};
+		int k = gm_map_sg(gm_space_mem(f->s), sg, FLOOD_DESCS, iov, FLOOD_DESCS, fl);
+		if (k == -EMSGSIZE) {
+			atomic_fetch_add(&f->refused, 1);
+			continue;
+		}
+		if (k < 0) {
+			ASSERT_EQ(k, -ENOSPC);
+			atomic_fetch_add(&f->waited, 1);
+			continue;
+		}
+		gm_unmap_sg(gm_space_mem(f->s), sg, FLOOD_DESCS, iov, (unsigned)k, fl, 0);
+		atomic_fetch_add(&f->served, 1);
+	}
+	return NULL;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The victim: @n requests of 8 fresh pages each, written; adds the wall
+ * and thread CPU seconds they took to *wall and *cpu. */
+static void victim_requests(gm_space *s, unsigned n, unsigned long *failed, double *wall,
+			    double *cpu)
+{
+	const int fl = GM_PROT_RW | GM_MAP_TRANSIENT;
+	double t0 = mono_s(), c0 = thread_cpu_s();
+
+	for (unsigned i = 0; i < n; i++) {
+		struct gm_sg sg = {GM_GRANT_ADDR(100 + (i % 64) * 8, 0), 8 * PG};
+		struct iovec iov[8];
+		int k = gm_map_sg(gm_space_mem(s), &sg, 1, iov, 8, fl);
+		if (k < 0) {
+			(*failed)++;
+			continue;
+		}
+		memset(iov[0].iov_base, (int)i, 64);
+		gm_unmap_sg(gm_space_mem(s), &sg, 1, iov, (unsigned)k, fl, 64);
+	}
+	*cpu += thread_cpu_s() - c0;
+	*wall += mono_s() - t0;
+}
+
+/*
+ * Two frontends with the default shares on a budget of 2,048 pages: one
+ * floods page-repeating requests of nearly the whole budget and oversized
+ * ones, the other serves requests beside its ring.  The victim's minimum is
+ * kept free for it, so none of its requests ever fails or waits for room;
+ * the oversized ones are refused without a map call; the victim's ring
+ * stays mapped.  Its throughput under attack against alone is printed for
+ * tests/ROBUSTNESS.md (a figure of this machine's load: not asserted).
+ */
+static void flood_starvation(void)
+{
+	struct two t;
+	struct flood f = {0};
+	pthread_t th;
+	gm_ring *ring;
+	unsigned long failed = 0;
+	const unsigned n = 500, rounds = 6;
+	double alone = 0, alone_cpu = 0, attacked = 0, attacked_cpu = 0;
+
+	two_init(&t, 2048, 0, 0, 0);
+	ASSERT_EQ(share_of(t.rv).min_pages, 2048 / 16);
+	ASSERT_OK(gm_ring_new(gm_space_mem(t.sv), GM_GRANT_ADDR(50, 0), 2 * PG, GM_PROT_RW, &ring));
+	f.s = t.sa;
+	atomic_store(&f.paused, true);
+	ASSERT_OK(pthread_create(&th, NULL, flood_loop, &f));
+	/* alone and under the flood in turns, so that the machine's load
+	 * weighs on both alike */
+	for (unsigned r = 0; r < rounds; r++) {
+		atomic_store(&f.paused, true);
+		victim_requests(t.sv, n, &failed, &alone, &alone_cpu);
+		unsigned long before = atomic_load(&f.served);
+		atomic_store(&f.paused, false);
+		while (atomic_load(&f.served) < before + 1)
+			sched_yield();
+		victim_requests(t.sv, n, &failed, &attacked, &attacked_cpu);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	ASSERT_EQ(failed, 0);
+	ASSERT_TRUE(atomic_load(&f.served) >= rounds);
+	ASSERT_TRUE(atomic_load(&f.refused) > 0);
+	ASSERT_EQ(share_of(t.rv).used, 2); /* the ring, nothing else left */
+	gm_ring_free(ring);
+	double load = -1;
+	FILE *la = fopen("/proc/loadavg", "r");
+	if (la) {
+		if (fscanf(la, "%lf", &load) != 1)
+			load = -1;
+		fclose(la);
+	}
+	double tot = (double)n * rounds;
+	printf("isolation starvation: victim %.0f requests/s alone, %.0f under a flood "
+	       "(%.2f of alone; per second of its thread's CPU time %.2f: %.0f and %.0f), "
+	       "%u rounds of each in turn; flood: %lu requests of 1,890 pages served, %lu "
+	       "oversized refused, %lu told to wait; victim's failures: %lu (load average "
+	       "%.1f)\n",
+	       tot / alone, tot / attacked, alone / attacked, alone_cpu / attacked_cpu,
+	       tot / alone_cpu, tot / attacked_cpu, rounds, atomic_load(&f.served),
+	       atomic_load(&f.refused), atomic_load(&f.waited), failed, load);
+	fflush(stdout);
+	two_fini(&t);
+}
+
 /* ---- eviction at scale ---- */
 
 #define MANY 32768u
@@ -971,6 +1125,7 @@ struct misser {
 	gm_space *s;
 	atomic_bool stop;
 	unsigned long done, failed;
+	double worst_s, total_s; /* the figures for tests/ROBUSTNESS.md */
 };
 
 /* Another frontend's misses, transient, while the eviction runs. */
@@ -981,6 +1136,7 @@ static void *miss_loop(void *p)
 	for (gm_gref ref = 0; !atomic_load(&m->stop); ref = (ref + 1) % 64) {
 		size_t len = PG;
 		int err;
+		double t0 = mono_s();
 		void *q = gm_map(gm_space_mem(m->s), GM_GRANT_ADDR(ref, 0), &len,
 				 GM_PROT_READ | GM_MAP_TRANSIENT, &err);
 		if (!q) {
@@ -988,6 +1144,9 @@ static void *miss_loop(void *p)
 			continue;
 		}
 		gm_unmap(gm_space_mem(m->s), GM_GRANT_ADDR(ref, 0), q, len, GM_PROT_READ, 0);
+		double dt = mono_s() - t0;
+		m->worst_s = dt > m->worst_s ? dt : m->worst_s;
+		m->total_s += dt;
 		m->done++;
 	}
 	return NULL;
@@ -1021,10 +1180,19 @@ static void evict_many_entries(void)
 	ASSERT_EQ(touch_pages(sa, 0, MANY), MANY);
 	ASSERT_EQ(share_of(ra).used, MANY);
 	ASSERT_OK(pthread_create(&th, NULL, miss_loop, &m));
+	double t0 = mono_s();
 	ASSERT_EQ(touch_pages(sb, 100000, MANY), MANY);
+	double flood = mono_s() - t0;
 	atomic_store(&m.stop, true);
 	pthread_join(th, NULL);
 	ASSERT_EQ(m.failed, 0);
+	/* figures, not assertions: the machine's load decides them */
+	printf("isolation eviction: %u maps each evicting another frontend's entry in %.0f ms "
+	       "(%.1f us each); a third frontend's misses meanwhile: %lu, mean %.1f us, "
+	       "worst %.2f ms\n",
+	       MANY, flood * 1e3, flood * 1e6 / MANY, m.done,
+	       m.done ? m.total_s * 1e6 / (double)m.done : 0.0, m.worst_s * 1e3);
+	fflush(stdout);
 	/* room is taken from the frontend furthest above its minimum: the two
 	 * end up with about half each, the third's minimum untouched */
 	uint32_t a = share_of(ra).used, b = share_of(rb).used;
@@ -1731,6 +1899,7 @@ static const struct hostile_case cases[] = {
 	HOSTILE_CASE(space_overlap_add),
 	HOSTILE_CASE(unmap_after_remove),
 	HOSTILE_CASE(map_sg_max_out_zero),
+	HOSTILE_CASE(flood_starvation),
 	HOSTILE_CASE(read_from_fd_into_ro_grant),
 	HOSTILE_CASE(endian_across_pages),
 	HOSTILE_CASE(last_gref_invalidated),
