@@ -180,10 +180,38 @@ static void test_region_handle(void)
 	ASSERT_EQ(v, 0xcafef00d);
 }
 
+/* Scatter-gather: ranges over regions without read_sg/write_sg, one by one. */
+static void test_sg(void)
+{
+	static unsigned char in[0x2000], out[0x2000];
+	const struct gm_sg sg[4] = {{0x1ff0, 0x20}, {0x5000, 0}, {0x3010, 0x100}, {0x1000, 8}};
+	const struct gm_sg bad[2] = {{0x1000, 8}, {0x3ff0, 32}};
+	const struct gm_sg ro_sg[1] = {{0x8000, 8}};
+	const struct gm_sg wrap[1] = {{UINT64_MAX - 3, 8}};
+
+	gm_test_fill(in, sizeof(in), 7);
+	ASSERT_OK(gm_write_sg(m, sg, 4, in));
+	ASSERT_MEM_EQ((unsigned char *)gm_ram_region_host(ram) + 0xff0, in, 0x10);
+	ASSERT_MEM_EQ(tcopy.mem, in + 0x10, 0x10);
+	ASSERT_MEM_EQ(tchunk.mem + 0x10, in + 0x20, 0x100);
+	ASSERT_MEM_EQ(gm_ram_region_host(ram), in + 0x120, 8);
+	ASSERT_OK(gm_read_sg(m, sg, 4, out));
+	ASSERT_MEM_EQ(out, in, 0x128);
+	ASSERT_EQ(tchunk.outstanding, 0);
+	ASSERT_ERR(gm_read_sg(m, bad, 2, out), -EFAULT);
+	ASSERT_ERR(gm_write_sg(m, ro_sg, 1, in), -EACCES);
+	ASSERT_OK(gm_read_sg(m, ro_sg, 1, out));
+	ASSERT_ERR(gm_read_sg(m, wrap, 1, out), -EFAULT);
+	ASSERT_ERR(gm_read_sg(NULL, sg, 4, out), -EINVAL);
+	ASSERT_ERR(gm_read_sg(m, sg, 4, NULL), -EINVAL);
+	ASSERT_OK(gm_write_sg(m, NULL, 0, NULL));
+}
+
 int main(void)
 {
 	setup();
 	test_spanning();
+	test_sg();
 	test_fill_copy();
 	test_endian();
 	test_atomics();

@@ -24,6 +24,7 @@
 #define PAGE GM_PAGE_SIZE
 #define MAX_MAP_SHORT 1024u  /* gm_map may shorten: never map more per call */
 #define COPY_BATCH 32
+#define SG_COPY_BATCH 128 /* gm_read_sg/gm_write_sg: segments a copy call */
 #define HIT_COPY_MAX (64u << 10) /* bytes copied in one read-side section */
 
 struct gregion {
@@ -326,6 +327,63 @@ static bool ref_readable(gm_grant_cache *c, struct gm__gdom *d, gm_gref ref)
 	return copy_call(c, 1, &seg) == 0 && seg.status == GM_GNTST_OKAY;
 }
 
+/* Segment @s: @l bytes (inside one page) between guest @o and host @buf. */
+static void seg_set(struct gm_copy_seg *s, const struct gm__gdom *d, uint64_t o,
+		    unsigned char *buf, size_t l, bool write)
+{
+	memset(s, 0, sizeof(*s));
+	s->len = (uint16_t)l;
+	if (write) {
+		s->flags = GM_COPY_DEST_GREF;
+		s->source.virt = buf;
+		s->dest.foreign.ref = GM_GRANT_REF(o);
+		s->dest.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
+		s->dest.foreign.domid = d->domid;
+	} else {
+		s->flags = GM_COPY_SOURCE_GREF;
+		s->dest.virt = buf;
+		s->source.foreign.ref = GM_GRANT_REF(o);
+		s->source.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
+		s->source.foreign.domid = d->domid;
+	}
+}
+
+/*
+ * Run @n segments in one copy call (again, a few times, while Xen says
+ * "try again"); the first refused segment decides the errno and logs.
+ */
+static int copy_run(gm_grant_cache *c, struct gm__gdom *d, struct gm_copy_seg *seg, unsigned n,
+		    bool write)
+{
+	int ret = 0;
+
+	for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
+		ret = copy_call(c, n, seg);
+		if (ret)
+			return ret;
+		bool again = false;
+		for (unsigned i = 0; i < n; i++)
+			again |= seg[i].status == GM_GNTST_EAGAIN;
+		if (!again)
+			break;
+		struct timespec ts = {0, 1000000L << tries};
+		nanosleep(&ts, NULL);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (seg[i].status == GM_GNTST_OKAY)
+			continue;
+		gm_gref ref = write ? seg[i].dest.foreign.ref : seg[i].source.foreign.ref;
+		ret = copy_status_errno(seg[i].status);
+		if (write && ret == -EINVAL && ref_readable(c, d, ref))
+			ret = -EACCES;
+		GM__LOG_RL(gm__xen_fail_level(ret),
+			   "grant copy %s ref %u of domain %u failed: status %d (%s)",
+			   write ? "to" : "from", ref, d->domid, seg[i].status, gm_strerror(ret));
+		return ret;
+	}
+	return 0;
+}
+
 /* Grant copy of [off, off + len), page-split, COPY_BATCH segments a call. */
 static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned char *buf,
 		   size_t len, bool write)
@@ -336,52 +394,13 @@ static int copy_rw(gm_grant_cache *c, struct gm__gdom *d, uint64_t off, unsigned
 		unsigned n = 0;
 		size_t done = 0;
 		for (; n < COPY_BATCH && done < len; n++) {
-			uint64_t o = off + done;
-			size_t l = GM__MIN(len - done, PAGE - GM_GRANT_OFFSET(o));
-			struct gm_copy_seg *s = &seg[n];
-			memset(s, 0, sizeof(*s));
-			s->len = (uint16_t)l;
-			if (write) {
-				s->flags = GM_COPY_DEST_GREF;
-				s->source.virt = buf + done;
-				s->dest.foreign.ref = GM_GRANT_REF(o);
-				s->dest.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
-				s->dest.foreign.domid = d->domid;
-			} else {
-				s->flags = GM_COPY_SOURCE_GREF;
-				s->dest.virt = buf + done;
-				s->source.foreign.ref = GM_GRANT_REF(o);
-				s->source.foreign.offset = (uint16_t)GM_GRANT_OFFSET(o);
-				s->source.foreign.domid = d->domid;
-			}
+			size_t l = GM__MIN(len - done, PAGE - GM_GRANT_OFFSET(off + done));
+			seg_set(&seg[n], d, off + done, buf + done, l, write);
 			done += l;
 		}
-		int ret = 0;
-		for (int tries = 0; tries < GM__GCACHE_EAGAIN_TRIES; tries++) {
-			ret = copy_call(c, n, seg);
-			if (ret)
-				return ret;
-			bool again = false;
-			for (unsigned i = 0; i < n; i++)
-				again |= seg[i].status == GM_GNTST_EAGAIN;
-			if (!again)
-				break;
-			struct timespec ts = {0, 1000000L << tries};
-			nanosleep(&ts, NULL);
-		}
-		for (unsigned i = 0; i < n; i++) {
-			if (seg[i].status == GM_GNTST_OKAY)
-				continue;
-			gm_gref ref = write ? seg[i].dest.foreign.ref : seg[i].source.foreign.ref;
-			ret = copy_status_errno(seg[i].status);
-			if (write && ret == -EINVAL && ref_readable(c, d, ref))
-				ret = -EACCES;
-			GM__LOG_RL(gm__xen_fail_level(ret),
-				   "grant copy %s ref %u of domain %u failed: status %d (%s)",
-				   write ? "to" : "from", ref, d->domid, seg[i].status,
-				   gm_strerror(ret));
+		int ret = copy_run(c, d, seg, n, write);
+		if (ret)
 			return ret;
-		}
 		off += done;
 		buf += done;
 		len -= done;
@@ -417,6 +436,13 @@ static int map_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, bo
 static bool copy_unsupported(int err)
 {
 	return err == -EOPNOTSUPP || err == -ENOSYS || err == -ENOTTY;
+}
+
+/* Xen said it has no grant copy (@err): from now on, map instead. */
+static void copy_gone(gm_grant_cache *c, int err)
+{
+	gm__info("no grant copy here (%s): reads and writes map instead", gm_strerror(err));
+	atomic_store(&c->no_copy, true);
 }
 
 /*
@@ -497,11 +523,8 @@ static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, boo
 		if (l <= c->copy_threshold &&
 		    !atomic_load_explicit(&c->no_copy, memory_order_relaxed)) {
 			ret = copy_rw(c, gr->dom, off, buf, l, write);
-			if (copy_unsupported(ret)) {
-				gm__info("no grant copy here (%s): reads and writes map instead",
-					 gm_strerror(ret));
-				atomic_store(&c->no_copy, true);
-			}
+			if (copy_unsupported(ret))
+				copy_gone(c, ret);
 		}
 		if (copy_unsupported(ret) || ret == -EOPNOTSUPP)
 			ret = map_rw(r, off, buf, l, write);
@@ -512,6 +535,64 @@ static int gr_rw(gm_region *r, uint64_t off, unsigned char *buf, size_t len, boo
 		len -= l;
 	}
 	return 0;
+}
+
+/*
+ * Scatter-gather reads and writes (gm_read_sg, gm_write_sg): every page of
+ * the ranges with grant copy, SG_COPY_BATCH segments a call, nothing mapped
+ * (the caller chose copying over mapping).  Where Xen has no grant copy,
+ * range by range as gm_read/gm_write.
+ */
+static int gr_rw_sg(gm_region *r, const struct gm_sg *in, unsigned n, unsigned char *buf,
+		    bool write)
+{
+	struct gregion *gr = gm_region_opaque(r);
+	struct gm_copy_seg seg[SG_COPY_BATCH];
+	unsigned ns = 0;
+	size_t at = 0;
+	int ret = 0;
+
+	if (atomic_load_explicit(&gr->c->no_copy, memory_order_relaxed))
+		goto by_range;
+	for (unsigned i = 0; i < n; i++) {
+		for (size_t o = 0; o < in[i].len;) {
+			uint64_t a = in[i].addr + o;
+			size_t l = GM__MIN(in[i].len - o, PAGE - GM_GRANT_OFFSET(a));
+			seg_set(&seg[ns++], gr->dom, a, buf + at, l, write);
+			o += l;
+			at += l;
+			if (ns == SG_COPY_BATCH) {
+				if ((ret = copy_run(gr->c, gr->dom, seg, ns, write)))
+					goto fail;
+				ns = 0;
+			}
+		}
+	}
+	if (ns && (ret = copy_run(gr->c, gr->dom, seg, ns, write)))
+		goto fail;
+	return 0;
+fail:
+	if (!copy_unsupported(ret))
+		return ret;
+	copy_gone(gr->c, ret);
+by_range:
+	at = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if ((ret = gr_rw(r, in[i].addr, buf + at, in[i].len, write)))
+			return ret;
+		at += in[i].len;
+	}
+	return 0;
+}
+
+static int gr_read_sg(gm_region *r, const struct gm_sg *in, unsigned n, void *buf)
+{
+	return gr_rw_sg(r, in, n, buf, false);
+}
+
+static int gr_write_sg(gm_region *r, const struct gm_sg *in, unsigned n, const void *buf)
+{
+	return gr_rw_sg(r, in, n, (unsigned char *)buf, true);
 }
 
 static int gr_read(gm_region *r, uint64_t off, void *buf, size_t len)
@@ -538,6 +619,8 @@ static const struct gm_region_ops grant_ops = {
 	.map_sg = gr_map_sg,
 	.read = gr_read,
 	.write = gr_write,
+	.read_sg = gr_read_sg,
+	.write_sg = gr_write_sg,
 	.free = gr_free,
 };
 

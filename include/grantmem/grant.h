@@ -47,7 +47,10 @@
  * Reads and writes of grant memory that is not mapped use grant copy (page-
  * split, batched segments) up to copy_threshold bytes and a transient map
  * above it; without grant copy, map-copy-unmap.  Atomics pin a mapping for
- * the access.
+ * the access.  gm_read_sg/gm_write_sg (mem.h) copy every page of their list
+ * with grant copy, whatever copy_threshold, 128 segments a call: a device
+ * that copies a request's buffers instead of mapping them (grantmem-blk
+ * --data copy) makes one copy call per direction of a request.
  *
  * Errors: -EFAULT outside the region; -EACCES writing a read-only grant;
  * -EINVAL a ref the guest did not grant to us (bad, revoked, foreign,

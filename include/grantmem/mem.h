@@ -71,6 +71,14 @@ struct gm_sg {
  * read:     optional.  Copy [offset, offset + len) into @buf.  0 or -errno.
  *           When present, the bytes API prefers it over map for copies.
  * write:    optional, as read, the other way.
+ * read_sg:  optional.  Copy the @n ranges @in (region offsets, each inside
+ *           the region, len > 0) one after the other into @buf, in as few
+ *           calls to what is behind the region as it can (grant regions:
+ *           one grant copy call per batch of page-split segments, mapped
+ *           or not).  0 or -errno (a prefix may have been copied).
+ *           gm_read_sg() hands it every consecutive range it finds on the
+ *           region; without it, read is called per range.
+ * write_sg: optional, as read_sg, the other way (gm_write_sg()).
  * free:     optional.  Called once when the region's last reference drops.
  */
 struct gm_region_ops {
@@ -81,6 +89,8 @@ struct gm_region_ops {
 		      int flags);
 	int (*read)(gm_region *r, uint64_t offset, void *buf, size_t len);
 	int (*write)(gm_region *r, uint64_t offset, const void *buf, size_t len);
+	int (*read_sg)(gm_region *r, const struct gm_sg *in, unsigned n, void *buf);
+	int (*write_sg)(gm_region *r, const struct gm_sg *in, unsigned n, const void *buf);
 	void (*free)(gm_region *r);
 };
 
@@ -286,6 +296,26 @@ GM_API int gm_fill(gm_mem *m, uint64_t addr, int byte, size_t len);
  * addresses (one page granted under two refs, so mapped twice) or span
  * several chunks, the overlapped bytes are unspecified. */
 GM_API int gm_copy(gm_mem *dst, uint64_t dst_addr, gm_mem *src, uint64_t src_addr, size_t len);
+
+/*
+ * gm_read_sg / gm_write_sg - gather the @n guest ranges @sg into @buf, one
+ * after the other (gm_read_sg), or scatter @buf over them (gm_write_sg):
+ * the bytes API over a scatter-gather list, for a device that copies a
+ * request's buffers rather than mapping them.  Where consecutive ranges lie
+ * on a region with a read_sg/write_sg callback they go to it together: on
+ * grant memory, every page of the list (mapped or not, whatever the cache's
+ * copy_threshold) moves with grant copy, one copy call per batch of up to
+ * 128 page-split segments; nothing is mapped.  Other memory is accessed as
+ * gm_read/gm_write do, range by range.
+ * Returns 0; -EINVAL (NULL @m, or NULL @sg or @buf with ranges); -EFAULT
+ * (a byte without memory, a range wrapping past 2^64); -EACCES
+ * (permission: a read-only grant as a gm_write_sg target); or a region's
+ * error (grant.h).  n == 0 and zero-length ranges are fine.  A failed
+ * gm_write_sg may have written a prefix.  Thread-safe; logs as
+ * gm_read/gm_write (the grant layer logs a refused copy once).
+ */
+GM_API int gm_read_sg(gm_mem *m, const struct gm_sg *sg, unsigned n, void *buf);
+GM_API int gm_write_sg(gm_mem *m, const struct gm_sg *sg, unsigned n, const void *buf);
 
 /* Objects: gm_read_obj(m, addr, &obj) / gm_write_obj(m, addr, &obj). */
 #define gm_read_obj(m, addr, ptr) gm_read((m), (addr), (ptr), sizeof(*(ptr)))

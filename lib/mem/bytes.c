@@ -122,6 +122,110 @@ static int xfer(gm_mem *m, uint64_t addr, size_t len, const struct xfer *x)
 	return ret;
 }
 
+/*
+ * Scatter-gather: the pieces of consecutive ranges that lie on one region
+ * with a read_sg/write_sg callback, gathered for one call to it.
+ */
+#define SG_BATCH 64
+
+struct sg_pending {
+	gm_region *r;   /* the region of in[0 .. n) */
+	size_t at;      /* where in the buffer in[0] starts */
+	unsigned n;
+	struct gm_sg in[SG_BATCH];
+};
+
+static int sg_flush(struct sg_pending *p, const struct xfer *x)
+{
+	int ret = 0;
+
+	if (p->n)
+		ret = x->kind == X_READ ? p->r->ops->read_sg(p->r, p->in, p->n, x->buf + p->at)
+					: p->r->ops->write_sg(p->r, p->in, p->n, x->buf + p->at);
+	p->n = 0;
+	return ret;
+}
+
+static bool sg_capable(const gm_region *r, const struct xfer *x)
+{
+	if (r->host)
+		return false;
+	return x->kind == X_READ ? r->ops->read_sg != NULL : r->ops->write_sg != NULL;
+}
+
+/* Add region piece [off, off + l) at buffer offset @at to @p (which has room). */
+static void sg_add(struct sg_pending *p, gm_region *r, uint64_t off, size_t l, size_t at)
+{
+	struct gm_sg *last = p->n ? &p->in[p->n - 1] : NULL;
+
+	if (!p->n) {
+		p->r = r;
+		p->at = at;
+	}
+	if (last && last->addr + last->len == off)
+		last->len += l;
+	else
+		p->in[p->n++] = (struct gm_sg){.addr = off, .len = l};
+}
+
+static int xfer_sg(gm_mem *m, const struct gm_sg *sg, unsigned n, const struct xfer *x)
+{
+	int prot = x->kind == X_READ ? GM_PROT_READ : GM_PROT_WRITE;
+	struct sg_pending p;
+	struct gm__rd rd;
+	size_t done = 0;
+	int ret = 0;
+
+	if (!m || (n && (!sg || !x->buf)))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!gm__range_ok(sg[i].addr, sg[i].len))
+			return -EFAULT;
+	p.n = 0;
+	gm__enter(m, &rd);
+	for (unsigned i = 0; i < n && !ret; i++) {
+		for (size_t o = 0; o < sg[i].len;) {
+			struct gm__loc loc;
+			ret = gm__locate(m, sg[i].addr + o, prot, &loc);
+			if (ret)
+				break;
+			size_t l = GM__MIN(sg[i].len - o, loc.avail);
+			bool batch = sg_capable(loc.r, x);
+			if (p.n && (p.r != loc.r || p.n == SG_BATCH || !batch))
+				ret = sg_flush(&p, x);
+			if (ret)
+				break;
+			if (batch)
+				sg_add(&p, loc.r, loc.off, l, done);
+			else if ((ret = piece_io(loc.r, loc.off, l, x, done)))
+				break;
+			o += l;
+			done += l;
+		}
+	}
+	if (!ret)
+		ret = sg_flush(&p, x);
+	gm__exit(&rd);
+	if (ret)
+		gm__dbg("scatter-gather %s of %u ranges failed: %s",
+			x->kind == X_READ ? "read" : "write", n, gm_strerror(ret));
+	return ret;
+}
+
+GM_API int gm_read_sg(gm_mem *m, const struct gm_sg *sg, unsigned n, void *buf)
+{
+	struct xfer x = {.kind = X_READ, .buf = buf};
+
+	return xfer_sg(m, sg, n, &x);
+}
+
+GM_API int gm_write_sg(gm_mem *m, const struct gm_sg *sg, unsigned n, const void *buf)
+{
+	struct xfer x = {.kind = X_WRITE, .buf = (unsigned char *)buf};
+
+	return xfer_sg(m, sg, n, &x);
+}
+
 GM_API int gm_read(gm_mem *m, uint64_t addr, void *buf, size_t len)
 {
 	struct xfer x = {.kind = X_READ, .buf = buf};
