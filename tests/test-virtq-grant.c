@@ -201,8 +201,10 @@ static unsigned mapped(void)
 
 /* A backend whose cache maps at most @max_pages pages at once (0: default),
  * told to its queue as the budget, of which the guest's region may hold at
- * most @ceiling (0: all). */
-static struct be be_new_share(bool packed, bool indirect, uint32_t max_pages, uint32_t ceiling)
+ * most @ceiling (0: all), and which hands out requests of at most @unmapped
+ * bytes unmapped. */
+static struct be be_new_cfg(bool packed, bool indirect, uint32_t max_pages, uint32_t ceiling,
+			    uint64_t unmapped)
 {
 	struct be b;
 	struct gm_vq_config vc = {0};
@@ -229,6 +231,7 @@ static struct be be_new_share(bool packed, bool indirect, uint32_t max_pages, ui
 		      (packed ? GM_VIRTIO_BIT(GM_VIRTIO_F_RING_PACKED) : 0) |
 		      (indirect ? GM_VIRTIO_BIT(GM_VIRTIO_F_INDIRECT_DESC) : 0);
 	vc.max_map_pages = max_pages;
+	vc.unmapped_max = unmapped;
 	ASSERT_OK(gm_vq_new(b.m, &vc, &b.vq));
 	/* the ring page stays mapped (persistent), nothing else */
 	ASSERT_EQ(mapped(), 1);
@@ -237,7 +240,7 @@ static struct be be_new_share(bool packed, bool indirect, uint32_t max_pages, ui
 
 static struct be be_new_budget(bool packed, bool indirect, uint32_t max_pages)
 {
-	return be_new_share(packed, indirect, max_pages, 0);
+	return be_new_cfg(packed, indirect, max_pages, 0, 0);
 }
 
 static struct be be_new(bool packed, bool indirect)
@@ -662,7 +665,7 @@ static void t_budget(bool packed)
 static void t_share(bool packed)
 {
 	/* a ceiling of 3 pages for data beside the rings' (as in t_budget) */
-	struct be b = be_new_share(packed, false, 64, packed ? 4 : 5);
+	struct be b = be_new_cfg(packed, false, 64, packed ? 4 : 5, 0);
 	const unsigned char ioerr = 1;
 	struct gm_vq_req *r;
 	struct v_rep u;
@@ -707,6 +710,110 @@ static void t_share(bool packed)
 	be_free(&b);
 }
 
+/*
+ * Requests handed out unmapped (unmapped_max): nothing mapped at pop, not
+ * even the small direction copied; gm_vq_req_read gathers a readable part
+ * with one grant copy call, gm_vq_req_write scatters a writable part (data
+ * and status byte across pages) with one.  A request over unmapped_max is
+ * mapped as usual.
+ */
+static void t_unmapped(bool packed)
+{
+	struct be b = be_new_cfg(packed, false, 0, 0, 8192);
+	const struct vqd_buf rd[4] = {{gp(2, 0), 16, false},
+				      {gp(4, 200), 4000, true}, /* crosses into page 5 */
+				      {gp(5, 200), 100, true},
+				      {gp(6, 0), 1, true}};
+	unsigned char hdr[16], data[4101];
+	struct gm_vq_req *r;
+
+	fill(gp(2, 0), 16, 11);
+	ASSERT_TRUE(add(4, rd, 0) >= 0);
+	struct gm_grant_stats s0 = stats(&b);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	struct gm_grant_stats s1 = stats(&b);
+	ASSERT_TRUE(r->unmapped);
+	ASSERT_EQ(r->error, 0);
+	ASSERT_EQ(r->nout + r->nin, 0);
+	ASSERT_EQ(r->in_len, 4101);
+	ASSERT_EQ(s1.map_calls - s0.map_calls, 0);
+	ASSERT_EQ(s1.copy_calls - s0.copy_calls, 0);
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_OK(gm_vq_req_read(b.vq, r, 0, hdr, sizeof(hdr)));
+	ASSERT_TRUE(vt_pattern_ok(hdr, sizeof(hdr), 11));
+	ASSERT_ERR(gm_vq_req_read(b.vq, r, 1, hdr, sizeof(hdr)), -EFAULT);
+	ASSERT_ERR(gm_vq_req_write(b.vq, r, 1, data, sizeof(data)), -EFAULT);
+	gm_test_fill(data, sizeof(data), 12);
+	s1 = stats(&b);
+	ASSERT_OK(gm_vq_req_write(b.vq, r, 0, data, sizeof(data)));
+	ASSERT_EQ(stats(&b).copy_calls - s1.copy_calls, 1);
+	ASSERT_EQ(stats(&b).copy_segs - s1.copy_segs, 4); /* page-split: 2 + 1 + 1 */
+	ASSERT_OK(gm_vq_push(b.vq, r, sizeof(data), NULL));
+	ASSERT_EQ(stats(&b).map_calls - s0.map_calls, 0);
+	struct v_rep u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, sizeof(data));
+	{
+		/* the guest sees the bytes where its buffers are */
+		unsigned char got[4101];
+		struct gm_sg sg[3] = {{gp(4, 200), 4000}, {gp(5, 200), 100},
+				      {gp(6, 0), 1}};
+		ASSERT_OK(gm_read_sg(b.m, sg, 3, got));
+		ASSERT_TRUE(vt_pattern_ok(got, sizeof(got), 12));
+	}
+
+	/* over unmapped_max: mapped as ever */
+	const struct vqd_buf big[3] = {{gp(2, 0), 16, false},
+				       {gp(3, 0), 3 * GM_PAGE_SIZE, true},
+				       {gp(6, 0), 1, true}};
+	ASSERT_TRUE(add(3, big, 0) >= 0);
+	s0 = stats(&b);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_TRUE(!r->unmapped);
+	ASSERT_EQ(stats(&b).map_calls - s0.map_calls, 1);
+	ASSERT_OK(gm_vq_req_read(b.vq, r, 0, hdr, sizeof(hdr)));
+	ASSERT_TRUE(vt_pattern_ok(hdr, sizeof(hdr), 11));
+	ASSERT_OK(gm_vq_push(b.vq, r, 0, NULL));
+	ASSERT_OK(vcall((struct v_cmd){.op = V_USED}).r);
+	ASSERT_EQ(mapped(), 1);
+	be_free(&b);
+}
+
+/*
+ * A hostile guest under copying: a read-only grant as the target of a read
+ * (a device-writable buffer).  Nothing is mapped, so pop does not see it;
+ * gm_vq_req_write says -EACCES, the device writes its error status into
+ * the status byte instead and completes the request: the queue is not
+ * broken, nothing stays mapped.
+ */
+static void t_unmapped_readonly(bool packed)
+{
+	struct be b = be_new_cfg(packed, false, 0, 0, GM_VQ_UNMAPPED_ALL);
+	const struct vqd_buf rd[3] = {{gp(2, 0), 16, false},
+				      {GM_GRANT_ADDR(vg.ro_ref, 0), 512, true},
+				      {gp(6, 0), 1, true}};
+	unsigned char data[513] = {0}, ioerr = 1;
+	struct gm_vq_req *r;
+	int w = atomic_load(&vt_warnings);
+
+	ASSERT_TRUE(add(3, rd, 0) >= 0);
+	ASSERT_OK(gm_vq_pop(b.vq, &r));
+	ASSERT_TRUE(r->unmapped);
+	ASSERT_ERR(gm_vq_req_write(b.vq, r, 0, data, sizeof(data)), -EACCES);
+	ASSERT_OK(gm_vq_req_write(b.vq, r, 512, &ioerr, 1));
+	ASSERT_OK(gm_vq_push(b.vq, r, 1, NULL));
+	ASSERT_TRUE(!gm_vq_broken(b.vq));
+	ASSERT_EQ(atomic_load(&vt_warnings), w); /* guest-caused: not a warning */
+	struct v_rep u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 1);
+	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(6, 0)});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 1);
+	ASSERT_EQ(mapped(), 1);
+	be_free(&b);
+}
+
 int main(void)
 {
 	vt_log_init();
@@ -728,6 +835,8 @@ int main(void)
 		t_batch_bad_ref(p);
 		t_budget(p);
 		t_share(p);
+		t_unmapped(p);
+		t_unmapped_readonly(p);
 	}
 	gm_gnttab_close(GT);
 	vcall((struct v_cmd){.op = V_EXIT});

@@ -162,6 +162,11 @@ struct gm_dev_handler {
  *                 per group).  2 for a network device, whose receive and
  *                 transmit queues of a pair share one thread (and one tap
  *                 queue): their handlers then never run at the same time.
+ * unmapped_max:   every queue's gm_vq_config.unmapped_max: requests of at
+ *                 most this many bytes reach the handler unmapped
+ *                 (req->unmapped: move their bytes with gm_vq_req_read /
+ *                 gm_vq_req_write, grant copies on grant memory); 0: none,
+ *                 GM_VQ_UNMAPPED_ALL: every one.
  */
 struct gm_dev_config {
 	size_t size;
@@ -184,6 +189,7 @@ struct gm_dev_config {
 	void (*tick)(void *opaque);
 	unsigned stats_ms;
 	unsigned queues_per_thread;
+	uint64_t unmapped_max;
 };
 
 /*

@@ -317,7 +317,18 @@ typedef struct gm_vq gm_vq;
  *              GM_VQ_DEFAULT_BATCH (32); at most GM_VQ_MAX_BATCH, and never
  *              more than max_inflight.  Batches of more than one request
  *              take max_batch * max_chain * 48 bytes more address space.
+ * unmapped_max: requests carrying at most this many bytes (both directions
+ *              together) are handed out unmapped (req->unmapped): nothing
+ *              mapped or copied at pop; the device moves their bytes with
+ *              gm_vq_req_read / gm_vq_req_write, which gather and scatter
+ *              through gm_read_sg / gm_write_sg (on grant memory: grant
+ *              copy, one copy call per direction, no mapping at all).
+ *              0: none (every request is mapped, the default);
+ *              GM_VQ_UNMAPPED_ALL: every request.  Copying beats mapping
+ *              for small requests wherever a map and an unmap cost more
+ *              than copying the bytes (grantmem-blk --data auto).
  */
+#define GM_VQ_UNMAPPED_ALL UINT64_MAX
 struct gm_vq_config {
 	unsigned size;
 	uint64_t desc_addr;
@@ -332,6 +343,7 @@ struct gm_vq_config {
 	unsigned max_request_segments;
 	uint64_t max_map_pages;
 	unsigned max_batch;
+	uint64_t unmapped_max;
 };
 
 /*
@@ -350,6 +362,10 @@ struct gm_vq_config {
  *          "Limits" at the top): nothing is mapped (nout = nin = 0, iov
  *          unused), sg and the lengths describe the chain; complete it with
  *          the device's error status (gm_vq_req_write) and gm_vq_push.
+ * unmapped: true when the request is handed out unmapped by choice
+ *          (gm_vq_config.unmapped_max): error 0, nothing mapped (nout =
+ *          nin = 0); read its device-readable part with gm_vq_req_read
+ *          and write its device-writable part with gm_vq_req_write.
  */
 /*
  * A request whose chain has both device-readable and device-writable
@@ -373,6 +389,7 @@ struct gm_vq_req {
 	unsigned nsg_out, nsg_in;
 	void *user;
 	int error;
+	bool unmapped;
 };
 
 /*
@@ -408,7 +425,9 @@ GM_API void gm_vq_free(gm_vq *vq);
  * descriptor.  Indirect tables are read with gm_read (not kept mapped).
  * The data buffers of the chain, indirect ones included, are mapped with
  * one gm_map_sg call, with buf_flags' policy; the smaller direction of a
- * chain that goes both ways is copied when it fits GM_VQ_COPY_MAX.
+ * chain that goes both ways is copied when it fits GM_VQ_COPY_MAX.  A
+ * request within unmapped_max is handed out with nothing mapped
+ * ((*req)->unmapped).
  * With EVENT_IDX and notifications enabled, finding the ring empty also
  * moves avail_event (packed: the device event offset) to where the device
  * stands and looks once more, so the driver's next addition kicks.
@@ -489,15 +508,33 @@ GM_API int gm_vq_push_batch(gm_vq *vq, struct gm_vq_req *const *reqs, const uint
  * gm_vq_req_write - write @len bytes at byte @off of @req's device-writable
  * part (its writable buffers one after the other), wherever they are:
  * mapped iovecs, a copied part (written back by push, its first `written`
- * bytes), or, for a refused request (nothing mapped), guest memory through
- * gm_write at once.  For a device's status byte: off = req->in_len - 1.
+ * bytes), or, for a request with nothing mapped (refused, or unmapped),
+ * guest memory at once with one gm_write_sg (on grant memory one grant
+ * copy call per 64 buffers).  For a device's status byte: off =
+ * req->in_len - 1.
  * Returns 0; -EINVAL (@req is not a request of @vq that is out, or NULL
- * @buf with @len); -EFAULT ([off, off + len) beyond in_len); or gm_write's
- * error for a refused request (a read-only or revoked grant: the guest
- * will not see the status).  Never logs.  The queue's thread.
+ * @buf with @len); -EFAULT ([off, off + len) beyond in_len); or
+ * gm_write_sg's error for a request with nothing mapped (-EACCES: a
+ * read-only grant as a device-writable buffer; -EINVAL: a revoked or bad
+ * grant; the bytes, or part of them, did not reach the guest).  Never
+ * logs (the grant layer logs a refused copy).  Any thread, one call at a
+ * time per request, while the request is out.
  */
 GM_API int gm_vq_req_write(gm_vq *vq, struct gm_vq_req *req, uint64_t off, const void *buf,
 			   size_t len);
+
+/*
+ * gm_vq_req_read - read @len bytes at byte @off of @req's device-readable
+ * part (its readable buffers one after the other) into @buf, wherever they
+ * are: mapped iovecs, a copied part, or, for a request with nothing mapped
+ * (refused, or unmapped), guest memory with one gm_read_sg (on grant
+ * memory one grant copy call per 64 buffers).
+ * Returns 0; -EINVAL (as gm_vq_req_write); -EFAULT ([off, off + len)
+ * beyond out_len); or gm_read_sg's error (a revoked or bad grant:
+ * -EINVAL).  Never logs.  Any thread, while the request is out.
+ */
+GM_API int gm_vq_req_read(gm_vq *vq, struct gm_vq_req *req, uint64_t off, void *buf,
+			  size_t len);
 
 /*
  * A queue's counters since gm_vq_new (gm_vq_reset keeps them): requests

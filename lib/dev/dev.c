@@ -723,6 +723,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	vc.max_chain = dc->max_chain && dc->max_chain < vc.size ? dc->max_chain : vc.max_chain;
 	vc.max_request_segments = dc->max_request_segments;
 	vc.max_request_bytes = dc->max_request_bytes;
+	vc.unmapped_max = dc->unmapped_max;
 	vc.max_batch = hs.h->max_batch ? hs.h->max_batch : dc->max_batch;
 	if (c->cache) {
 		gm_grant_cache_stats(c->cache, &before);

@@ -95,6 +95,7 @@ struct gm_vq {
 	int buf_flags; /* GM_MAP_TRANSIENT or GM_MAP_PERSISTENT */
 	bool defer;    /* transient: a batch is published whole */
 	uint64_t max_bytes, max_pages;
+	uint64_t unmapped_max; /* requests up to this many bytes: not mapped */
 	unsigned max_segs;
 	gm_ring *desc, *drv, *dev;
 
@@ -607,6 +608,12 @@ static uint64_t sg_pages(const struct gm_sg *sg, unsigned n)
 	return t;
 }
 
+/* Nothing of @q is mapped at pop: refused, or unmapped by choice. */
+static bool no_map(const struct vq_req *q)
+{
+	return q->pub.error || q->pub.unmapped;
+}
+
 /*
  * Decide which direction of the walked chain in @q is copied rather than
  * mapped (see the top of the file); return the pages its mapped part takes.
@@ -702,7 +709,7 @@ static int batch_share(gm_vq *vq, struct vq_req **qs, unsigned n, const struct i
 		unsigned at = in ? q->pub.nout : 0;
 		uint64_t want = in ? q->pub.in_len : q->pub.out_len;
 
-		if (q->pub.error || !nr || (in ? q->copied_in : q->copied_out))
+		if (no_map(q) || !nr || (in ? q->copied_in : q->copied_out))
 			continue;
 		while (want && k < got)
 			want -= iov[k++].iov_len;
@@ -733,7 +740,7 @@ static int batch_map(gm_vq *vq, struct vq_req **qs, unsigned n)
 
 		q->pub.nout = q->copied_out ? q->pub.nsg_out : 0;
 		q->pub.nin = 0;
-		if (q->pub.error || q->copied_out || !q->pub.nsg_out)
+		if (no_map(q) || q->copied_out || !q->pub.nsg_out)
 			continue;
 		memcpy(vq->bsg + nr, q->sg, q->pub.nsg_out * sizeof(*q->sg));
 		nr += q->pub.nsg_out;
@@ -756,7 +763,7 @@ static int batch_map(gm_vq *vq, struct vq_req **qs, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct vq_req *q = qs[i];
 
-		if (q->pub.error || !q->pub.nsg_in)
+		if (no_map(q) || !q->pub.nsg_in)
 			continue;
 		if (chain_copy_in(vq, q, q->pub.nout)) {
 			q->pub.nin = q->pub.nsg_in;
@@ -988,15 +995,23 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 
 		q->pub.id = id;
 		q->pub.error = 0;
+		q->pub.unmapped = false;
 		q->pub.nsg_out = c.nout;
 		q->pub.nsg_in = c.n - c.nout;
 		q->pub.out_len = sg_total(q->sg, c.nout);
 		q->pub.in_len = sg_total(q->sg + c.nout, c.n - c.nout);
 		q->pub.nout = q->pub.nin = 0;
 		pages = q->pages = chain_plan(vq, q);
+		if (q->pub.out_len + q->pub.in_len <= vq->unmapped_max) {
+			/* the device copies: no direction copied at pop, no page mapped */
+			q->copied_out = q->copied_in = false;
+			q->pub.unmapped = true;
+			pages = q->pages = 0;
+		}
 		if (c.n > vq->max_segs || q->pub.out_len + q->pub.in_len > vq->max_bytes ||
 		    (vq->max_pages && pages > vq->max_pages)) {
 			q->copied_out = q->copied_in = false;
+			q->pub.unmapped = false;
 			q->pub.error = -EMSGSIZE;
 		} else {
 			/* a batch never asks for more than the budget in one map call */
@@ -1032,7 +1047,7 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 		for (mapped = 0; mapped < got; mapped++) {
 			struct vq_req *q = qs[mapped];
 
-			if (q->pub.error)
+			if (no_map(q))
 				continue;
 			err = chain_map(vq, q);
 			if (refuse_unmappable(q, err))
@@ -1040,7 +1055,7 @@ static int pop_some(gm_vq *vq, struct gm_vq_req **out, unsigned max)
 			if (err)
 				break;
 		}
-	} else if (got == 1 && !qs[0]->pub.error) {
+	} else if (got == 1 && !no_map(qs[0])) {
 		err = chain_map(vq, qs[0]);
 		if (refuse_unmappable(qs[0], err))
 			err = 0;
@@ -1294,11 +1309,46 @@ GM_API int gm_vq_push(gm_vq *vq, struct gm_vq_req *req, uint32_t written, bool *
 	return gm_vq_push_batch(vq, &req, &written, 1, notify);
 }
 
+/*
+ * Move [off, off + len) of a request part that is not mapped (the ranges
+ * @sg[0 .. n)) with gm_read_sg / gm_write_sg: the ranges it touches, the
+ * first and last cut, SLICE of them a call.
+ */
+#define SLICE 64
+
+static int part_io(gm_vq *vq, const struct gm_sg *sg, unsigned n, uint64_t off,
+		   unsigned char *buf, size_t len, bool write)
+{
+	struct gm_sg part[SLICE];
+	unsigned k = 0;
+	size_t at = 0, done = 0;
+
+	for (unsigned i = 0; i < n && done + at < len; i++) {
+		if (off >= sg[i].len) {
+			off -= sg[i].len;
+			continue;
+		}
+		size_t l = (size_t)GM__MIN((uint64_t)(len - done - at), sg[i].len - off);
+		part[k++] = (struct gm_sg){.addr = sg[i].addr + off, .len = l};
+		at += l;
+		off = 0;
+		if (k == SLICE || done + at == len) {
+			int ret = write ? gm_write_sg(vq->mem, part, k, buf + done)
+					: gm_read_sg(vq->mem, part, k, buf + done);
+			if (ret)
+				return ret;
+			done += at;
+			at = 0;
+			k = 0;
+		}
+	}
+	return 0;
+}
+
 GM_API int gm_vq_req_write(gm_vq *vq, struct gm_vq_req *req, uint64_t off, const void *buf,
 			   size_t len)
 {
 	struct vq_req *q = vq ? req_of(vq, req) : NULL;
-	const struct gm_sg *sg;
 
 	if (!q || (!buf && len))
 		return -EINVAL;
@@ -1314,25 +1364,30 @@ GM_API int gm_vq_req_write(gm_vq *vq, struct gm_vq_req *req, uint64_t off, const
 		gm_iov_from_buf(q->iov + q->pub.nout, q->pub.nin, (size_t)off, buf, len);
 		return 0;
 	}
-	/* nothing mapped (a refused request): through the bytes API, now */
-	sg = q->sg + q->pub.nsg_out;
-	for (unsigned i = 0; i < q->pub.nsg_in && len; i++) {
-		size_t l;
-		int ret;
+	/* nothing mapped (refused or unmapped): into guest memory, now */
+	return part_io(vq, q->sg + q->pub.nsg_out, q->pub.nsg_in, off, (unsigned char *)buf, len,
+		       true);
+}
 
-		if (off >= sg[i].len) {
-			off -= sg[i].len;
-			continue;
-		}
-		l = (size_t)GM__MIN((uint64_t)len, sg[i].len - off);
-		ret = gm_write(vq->mem, sg[i].addr + off, buf, l);
-		if (ret)
-			return ret;
-		buf = (const unsigned char *)buf + l;
-		len -= l;
-		off = 0;
+GM_API int gm_vq_req_read(gm_vq *vq, struct gm_vq_req *req, uint64_t off, void *buf, size_t len)
+{
+	struct vq_req *q = vq ? req_of(vq, req) : NULL;
+
+	if (!q || (!buf && len))
+		return -EINVAL;
+	if (off > q->pub.out_len || len > q->pub.out_len - off)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	if (q->copied_out) {
+		memcpy(buf, q->copy + off, len);
+		return 0;
 	}
-	return 0;
+	if (q->pub.nout) {
+		gm_iov_to_buf(q->iov, q->pub.nout, (size_t)off, buf, len);
+		return 0;
+	}
+	return part_io(vq, q->sg, q->pub.nsg_out, off, buf, len, false);
 }
 
 /* ---- notifications ---- */
@@ -1573,6 +1628,7 @@ GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out)
 	vq->max_segs = cfg->max_request_segments ? cfg->max_request_segments
 						 : GM_VQ_DEFAULT_MAX_REQUEST_SEGMENTS;
 	vq->max_pages = cfg->max_map_pages;
+	vq->unmapped_max = cfg->unmapped_max;
 
 	if (vq->packed) {
 		dlen = GM_VRING_PACKED_RING_SIZE(vq->size);
