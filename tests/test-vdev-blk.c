@@ -15,7 +15,10 @@
  *     releases everything and serves a new frontend;
  *   - an event-channel storm: the frontend notifies one of its two busy
  *     queues without pause; the backend stops in the middle of one;
- *   - SIGTERM: the backend exits 0 with nothing mapped.
+ *   - SIGTERM: the backend exits 0 with nothing mapped;
+ *   - --data copy (no map call at all), --data auto (small requests
+ *     copied, big ones mapped), and a grant copy the guest refuses (the
+ *     request gets IOERR, the queue serves on).
  */
 #include "config.h"
 
@@ -461,6 +464,99 @@ static void test_evtchn_storm_stop(void)
 	printf("event-channel storm: the backend stopped in the middle of one, nothing mapped\n");
 }
 
+/*
+ * --data copy: every request reaches the device unmapped and its buffers
+ * move with grant copies, so the queues make no map call at all (the rings'
+ * apart, which stats/ leave out); the guest still verifies every byte and
+ * ends every grant at once.  --data auto maps what is bigger than its
+ * crossover and copies the rest.
+ */
+static void test_data_copy(void)
+{
+	static const char *const args[] = {"--requests", "1000", "--depth", "8", "--discard",
+					   "--size", "16384", NULL};
+	static const char *const big[] = {"--requests", "300", "--depth", "8", "--size",
+					  "131072", NULL};
+	static const char *const small[] = {"--requests", "500", "--depth", "8", NULL};
+	pid_t be = start_backend("--data", "copy");
+	struct summary s = run_guest("copy", args);
+
+	ASSERT_TRUE(s.bytes_verified > 0);
+	ASSERT_TRUE(s.be_requests >= 1000);
+	if (backend_stat("map-calls") || backend_stat("pop-map-calls") || s.map_calls)
+		GM_TEST_FAIL("copy: %" PRIu64 " map calls (%" PRIu64 " by the queues), want none",
+			     backend_stat("map-calls"), backend_stat("pop-map-calls"));
+	printf("copy: %" PRIu64 " requests, no map call\n", backend_stat("requests"));
+	stop_backend(be);
+
+	be = start_backend("--data", "auto");
+	s = run_guest("auto, 4 KiB", small);
+	ASSERT_TRUE(s.bytes_verified > 0);
+	ASSERT_EQ(backend_stat("pop-map-calls"), 0);
+	s = run_guest("auto, 128 KiB", big);
+	ASSERT_TRUE(s.bytes_verified > 0);
+	if (!backend_stat("pop-map-calls"))
+		GM_TEST_FAIL("auto: 128 KiB requests were not mapped");
+	stop_backend(be);
+}
+
+/*
+ * --data copy when the guest does not let a grant copy through: the fault
+ * aid makes the 30th copy call after the device serves fail with EACCES,
+ * what Xen answers for a read target granted read-only.  The request it
+ * served completes with IOERR (the guest, tolerating error statuses,
+ * counts exactly one), the queue serves on, every byte read back is right
+ * and nothing stays mapped.
+ */
+static void test_data_copy_refused(void)
+{
+	static const char *const args[] = {"--requests", "400", "--depth", "8",
+					   "--tolerate-errors", "5000", NULL};
+	char out[400], blk_out[400], line[512];
+	pid_t be = start_backend3("--data=copy", "--fault=gnttab_copy:30:EACCES", "--verbose");
+	unsigned long long ok = 0, failed = 0, stalls = 0;
+	struct summary s;
+	bool fired = false, said = false;
+	FILE *f;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/guest.out", T.dir);
+	snprintf(blk_out, sizeof(blk_out), "%s/blk.out", T.dir);
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	rc = reap(start_guest(args, out));
+	memset(&s, 0, sizeof(s));
+	read_summary(out, &s);
+	f = fopen(out, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, " q0_ok=");
+
+		if (!strncmp(line, "summary:", 8) && p)
+			sscanf(p, " q0_ok=%llu q0_failed=%llu q0_stalls=%llu", &ok, &failed, &stalls);
+	}
+	if (f)
+		fclose(f);
+	f = fopen(blk_out, "r");
+	while (f && fgets(line, sizeof(line), f))
+	{
+		fired |= strstr(line, "fault gnttab_copy:30 fired") != NULL;
+		/* --verbose: the request's line says why */
+		said |= strstr(line, " its buffers: ") && strstr(line, gm_strerror(-EACCES));
+	}
+	if (f)
+		fclose(f);
+	if (rc || s.errors || !s.bytes_verified || failed != 1 || stalls || ok < 399 || !fired ||
+	    !said) {
+		cat(out);
+		cat(blk_out);
+		GM_TEST_FAIL("a refused copy: guest exit %d, errors=%llu, %llu ok, %llu failed, "
+			     "%llu stalls, fault %s, %s", rc, s.errors, ok, failed, stalls,
+			     fired ? "fired" : "never fired", said ? "said why" : "no line says why");
+	}
+	printf("copy refused (EACCES): 1 request completed with IOERR, %llu served\n", ok);
+	unlink(out);
+	stop_backend(be);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_builddir");
@@ -486,6 +582,8 @@ int main(void)
 	ASSERT_OK(gm_xs_open(X0, &TS));
 
 	test_split_transient();
+	test_data_copy();
+	test_data_copy_refused();
 	test_split_persistent();
 	test_multiqueue_seq();
 	test_packed();
