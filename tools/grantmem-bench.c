@@ -22,8 +22,10 @@
  *   scaling      1..8 threads on shared cache hits
  *   e2e          tools/grantmem-guest + grantmem-blk when they are built:
  *                grants (transient, persistent) vs the same backend on
- *                plain shared RAM (its memfd transport), and transient
- *                grants' map calls per request at depths 1 to 32
+ *                plain shared RAM (its memfd transport), grant copy
+ *                (grantmem-blk --data copy) vs mapping from 4 to 256 KiB
+ *                and their crossover, and transient grants' map calls per
+ *                request at depths 1 to 32
  *   xen          one gnttab map+unmap vs mmap+munmap of a memfd page, and
  *                a 512 B grant copy vs a 4 KiB memcpy
  *   net          tools/grantmem-netguest + grantmem-net on a tap (root):
@@ -888,7 +890,9 @@ static void bench_scaling(struct bench *b)
 #define E2E_BACKEND 1
 #define E2E_FIRST_FRONTEND 20
 
-enum e2e_mode { E2E_TRANSIENT, E2E_PERSISTENT, E2E_RAM, E2E_MODES };
+/* E2E_COPY: transient grants, grantmem-blk --data copy; only the copy rows
+ * (bench_e2e_copy) run it, not every point. */
+enum e2e_mode { E2E_TRANSIENT, E2E_PERSISTENT, E2E_RAM, E2E_MODES, E2E_COPY = E2E_MODES };
 
 static const char *const e2e_mode_key[E2E_MODES] = {"transient", "persistent", "ram"};
 static const char *const e2e_mode_name[E2E_MODES] = {"transient", "persistent", "plain RAM"};
@@ -970,7 +974,7 @@ static bool e2e_run(struct bench *b, enum e2e_mode mode, unsigned depth, bool se
 			 "exec '%s/grantmem-blk' --image '%s' --xen emu:%s,domid=%u --frontend-domid %u "
 			 "%s >/dev/null 2>&1",
 			 d, img, b->sock, E2E_BACKEND, fe,
-			 mode == E2E_PERSISTENT ? "--persistent" : "");
+			 mode == E2E_PERSISTENT ? "--persistent" : mode == E2E_COPY ? "--data copy" : "");
 		snprintf(guest_to, sizeof(guest_to), "--xen emu:%s,domid=%u", b->sock, fe);
 	}
 	fflush(NULL);
@@ -1003,6 +1007,76 @@ static bool e2e_run(struct bench *b, enum e2e_mode mode, unsigned depth, bool se
 		run_quiet(cmd);
 	}
 	return ok;
+}
+
+/* One e2e row: @reps runs of @secs seconds, median IOPS and map calls. */
+static void e2e_row(struct bench *b, struct row *r, enum e2e_mode mode, unsigned depth,
+		    unsigned size)
+{
+	double iops[16], mc[16];
+	unsigned ok = 0, reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
+
+	r->unit = "ops/s";
+	r->med = r->min = r->max = NAN;
+	fprintf(stderr, "  %s\n", r->name);
+	for (unsigned k = 0; k < reps; k++)
+		if (e2e_run(b, mode, depth, false, size, b->quick ? 1 : 2, &iops[ok], &mc[ok]))
+			ok++;
+	if (!ok)
+		return;
+	r->maps = median(mc, ok);
+	r->med = median(iops, ok);
+	r->min = iops[0];
+	r->max = iops[ok - 1];
+	r->mbs = r->med * size / 1e6;
+}
+
+/* The request size up to which copying beat mapping (bench_e2e_copy). */
+static double copy_crossover = NAN;
+
+/*
+ * Grant copy against mapping, transient grants, random I/O at depth 32
+ * (grantmem-blk --data copy against its default): the same requests, their
+ * buffers mapped by one map call per direction of a batch, or filled and
+ * drained with one grant copy call per direction of a request.  Copying
+ * pays per byte, mapping per call and per page: the crossover is the
+ * largest size from which down copying wins at every size measured
+ * (0 when it loses already at 4 KiB), what --data auto picks by.  And
+ * copy at depth 1, 4 KiB, next to the rows above.
+ */
+static void bench_e2e_copy(struct bench *b)
+{
+	static const unsigned sizes[] = {4, 16, 32, 64, 256}; /* KiB: the guest's largest is 256 */
+	bool wins = true;
+	struct row *r;
+
+	r = row_new("e2e", "e2e_rand_4_qd1_copy", "random 4 KiB, depth 1 , copy");
+	e2e_row(b, r, E2E_COPY, 1, 4096);
+	r->base = "e2e_rand_4_qd1_transient";
+	r->ratio = r->med / row_med(r->base);
+	copy_crossover = 0;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct row *map, *copy;
+		char key[48];
+
+		snprintf(key, sizeof(key), "e2e_rand_%u_qd32_transient", sizes[i]);
+		if (!(map = row_find(key))) {
+			map = row_new("e2e", key, "random %u KiB, depth 32, transient", sizes[i]);
+			e2e_row(b, map, E2E_TRANSIENT, 32, sizes[i] << 10);
+		}
+		copy = row_new("e2e", "", "random %u KiB, depth 32, copy", sizes[i]);
+		snprintf(copy->key, sizeof(copy->key), "e2e_rand_%u_qd32_copy", sizes[i]);
+		e2e_row(b, copy, E2E_COPY, 32, sizes[i] << 10);
+		copy->base = map->key;
+		copy->ratio = copy->med / map->med;
+		if (isnan(copy->ratio)) {
+			copy_crossover = NAN;
+			break;
+		}
+		wins &= copy->ratio >= 1;
+		if (wins)
+			copy_crossover = (double)(sizes[i] << 10);
+	}
 }
 
 /*
@@ -1109,6 +1183,7 @@ static void bench_e2e(struct bench *b)
 			}
 		}
 	}
+	bench_e2e_copy(b);
 	bench_e2e_depths(b);
 	unlink(img);
 }
@@ -1550,6 +1625,8 @@ struct summary {
 	double map_unmap, mmap_munmap, copy512, memcpy4k_wall;
 	double tmaps_qd32; /* end to end: transient map calls per request at depth 32 */
 	double scale8_own, bytes64, memcpy64; /* 8 threads on their own entries; 64 B reads */
+	/* end to end, random 4 KiB: IOPS ratios; the copy/map crossover (bytes) */
+	double t_vs_p_qd32, p_vs_ram_qd32, p_vs_ram_qd1, copy_vs_t_qd32, crossover;
 	int bar[8]; /* 1 pass, 0 miss, -1 not measured */
 };
 
@@ -1742,6 +1819,14 @@ static void print_table(FILE *out, struct bench *b, const struct summary *s, con
 		 s->copy512 / s->memcpy4k_wall);
 	bar_line(out, s->bar[7], "transient grants end to end, depth 32: <= 0.25 map calls per request:",
 		 "%.3f", s->tmaps_qd32);
+	if (!isnan(s->t_vs_p_qd32 + s->p_vs_ram_qd32 + s->p_vs_ram_qd1))
+		fprintf(out, "\nEnd to end, random 4 KiB (IOPS): transient %.3fx persistent at depth "
+			"32; persistent %.3fx plain RAM at depth 32, %.3fx at depth 1\n",
+			s->t_vs_p_qd32, s->p_vs_ram_qd32, s->p_vs_ram_qd1);
+	if (!isnan(s->crossover))
+		fprintf(out, "Grant copy against mapping (transient, depth 32): copy %.3fx map at "
+			"4 KiB; copy wins up to %.0f KiB (grantmem-blk --data auto)\n",
+			s->copy_vs_t_qd32, s->crossover / 1024);
 }
 
 static void json_num(FILE *f, const char *key, double v, bool comma)
@@ -1837,6 +1922,11 @@ static void write_json(FILE *f, struct bench *b, const struct summary *s, const 
 	json_num(f, "scaling_8t_disjoint_per_thread_ratio", s->scale8_own, true);
 	json_num(f, "bytes_64_ns", s->bytes64, true);
 	json_num(f, "memcpy_64_ns", s->memcpy64, true);
+	json_num(f, "e2e_rand4k_qd32_transient_vs_persistent", s->t_vs_p_qd32, true);
+	json_num(f, "e2e_rand4k_qd32_persistent_vs_ram", s->p_vs_ram_qd32, true);
+	json_num(f, "e2e_rand4k_qd1_persistent_vs_ram", s->p_vs_ram_qd1, true);
+	json_num(f, "e2e_rand4k_qd32_copy_vs_transient", s->copy_vs_t_qd32, true);
+	json_num(f, "data_copy_crossover_bytes", s->crossover, true);
 	fprintf(f, "\"scaling_metric\":\"ops per thread-CPU-second (CLOCK_THREAD_CPUTIME_ID)\",\n");
 	fprintf(f, " \"bars\":{\"hit_within_2x_ram\":%s,\"map_per_access_100x\":%s,"
 		   "\"bytes_4k_within_10pct_memcpy\":%s,\"one_map_unmap_per_request\":%s,"
@@ -1935,6 +2025,11 @@ static void summarize(struct summary *s, bool real)
 	s->scale8_own = row_field("scaling_8t_disjoint", offsetof(struct row, ratio));
 	s->bytes64 = row_med("cached_read_64");
 	s->memcpy64 = row_med("memcpy_read_64");
+	s->t_vs_p_qd32 = row_med("e2e_rand_4_qd32_transient") / row_med("e2e_rand_4_qd32_persistent");
+	s->p_vs_ram_qd32 = row_med("e2e_rand_4_qd32_persistent") / row_med("e2e_rand_4_qd32_ram");
+	s->p_vs_ram_qd1 = row_med("e2e_rand_4_qd1_persistent") / row_med("e2e_rand_4_qd1_ram");
+	s->copy_vs_t_qd32 = row_med("e2e_rand_4_qd32_copy") / row_med("e2e_rand_4_qd32_transient");
+	s->crossover = copy_crossover;
 #define BAR(have, ok) ((have) ? (int)(ok) : -1)
 	s->bar[0] = BAR(!isnan(s->hit_ns + s->ram_ns), s->hit_ns <= 2 * s->ram_ns);
 	s->bar[1] = BAR(!isnan(s->mpa512 + s->cached512), s->mpa512 >= 100 * s->cached512);
