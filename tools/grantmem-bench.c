@@ -1009,19 +1009,11 @@ static bool e2e_run(struct bench *b, enum e2e_mode mode, unsigned depth, bool se
 	return ok;
 }
 
-/* One e2e row: @reps runs of @secs seconds, median IOPS and map calls. */
-static void e2e_row(struct bench *b, struct row *r, enum e2e_mode mode, unsigned depth,
-		    unsigned size)
+/* Fill @r (unit, median, min-max, MB/s, map calls) from @ok runs. */
+static void e2e_fill(struct row *r, double *iops, double *mc, unsigned ok, unsigned size)
 {
-	double iops[16], mc[16];
-	unsigned ok = 0, reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
-
 	r->unit = "ops/s";
 	r->med = r->min = r->max = NAN;
-	fprintf(stderr, "  %s\n", r->name);
-	for (unsigned k = 0; k < reps; k++)
-		if (e2e_run(b, mode, depth, false, size, b->quick ? 1 : 2, &iops[ok], &mc[ok]))
-			ok++;
 	if (!ok)
 		return;
 	r->maps = median(mc, ok);
@@ -1031,6 +1023,33 @@ static void e2e_row(struct bench *b, struct row *r, enum e2e_mode mode, unsigned
 	r->mbs = r->med * size / 1e6;
 }
 
+/*
+ * Runs of @mode and @mode2 (random, depth @depth, @size bytes) in pairs,
+ * one right after the other, into @r and @r2 (@r may be NULL: its runs
+ * only pair); @r2's ratio is the median of the pairs' ratios, so that the
+ * machine's load, which drifts between runs, weighs on both sides alike.
+ */
+static void e2e_pairs(struct bench *b, struct row *r, enum e2e_mode mode, struct row *r2,
+		      enum e2e_mode mode2, unsigned depth, unsigned size)
+{
+	double iops[16], mc[16], iops2[16], mc2[16], ratio[16];
+	unsigned ok = 0, reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
+
+	if (r)
+		fprintf(stderr, "  %s\n", r->name);
+	fprintf(stderr, "  %s\n", r2->name);
+	for (unsigned k = 0; k < reps; k++)
+		if (e2e_run(b, mode, depth, false, size, b->quick ? 1 : 2, &iops[ok], &mc[ok]) &&
+		    e2e_run(b, mode2, depth, false, size, b->quick ? 1 : 2, &iops2[ok], &mc2[ok])) {
+			ratio[ok] = iops2[ok] / iops[ok];
+			ok++;
+		}
+	if (r)
+		e2e_fill(r, iops, mc, ok, size);
+	e2e_fill(r2, iops2, mc2, ok, size);
+	r2->ratio = ok ? median(ratio, ok) : NAN;
+}
+
 /* The request size up to which copying beat mapping (bench_e2e_copy). */
 static double copy_crossover = NAN;
 
@@ -1038,11 +1057,11 @@ static double copy_crossover = NAN;
  * Grant copy against mapping, transient grants, random I/O at depth 32
  * (grantmem-blk --data copy against its default): the same requests, their
  * buffers mapped by one map call per direction of a batch, or filled and
- * drained with one grant copy call per direction of a request.  Copying
- * pays per byte, mapping per call and per page: the crossover is the
- * largest size from which down copying wins at every size measured
- * (0 when it loses already at 4 KiB), what --data auto picks by.  And
- * copy at depth 1, 4 KiB, next to the rows above.
+ * drained with one grant copy call per direction of a request, measured in
+ * pairs.  Copying pays per byte, mapping per call and per page: the
+ * crossover is the largest size from which down copying wins at every size
+ * measured (0 when it loses already at 4 KiB), what --data auto picks by.
+ * And copy at depth 1, 4 KiB, against transient mapping.
  */
 static void bench_e2e_copy(struct bench *b)
 {
@@ -1051,24 +1070,21 @@ static void bench_e2e_copy(struct bench *b)
 	struct row *r;
 
 	r = row_new("e2e", "e2e_rand_4_qd1_copy", "random 4 KiB, depth 1 , copy");
-	e2e_row(b, r, E2E_COPY, 1, 4096);
 	r->base = "e2e_rand_4_qd1_transient";
-	r->ratio = r->med / row_med(r->base);
+	e2e_pairs(b, NULL, E2E_TRANSIENT, r, E2E_COPY, 1, 4096);
 	copy_crossover = 0;
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		struct row *map, *copy;
+		struct row *map = NULL, *copy;
 		char key[48];
 
+		/* 4 KiB: the map row of the same point above; its runs here only pair */
 		snprintf(key, sizeof(key), "e2e_rand_%u_qd32_transient", sizes[i]);
-		if (!(map = row_find(key))) {
+		if (!row_find(key))
 			map = row_new("e2e", key, "random %u KiB, depth 32, transient", sizes[i]);
-			e2e_row(b, map, E2E_TRANSIENT, 32, sizes[i] << 10);
-		}
 		copy = row_new("e2e", "", "random %u KiB, depth 32, copy", sizes[i]);
 		snprintf(copy->key, sizeof(copy->key), "e2e_rand_%u_qd32_copy", sizes[i]);
-		e2e_row(b, copy, E2E_COPY, 32, sizes[i] << 10);
-		copy->base = map->key;
-		copy->ratio = copy->med / map->med;
+		copy->base = row_find(key)->key;
+		e2e_pairs(b, map, E2E_TRANSIENT, copy, E2E_COPY, 32, sizes[i] << 10);
 		if (isnan(copy->ratio)) {
 			copy_crossover = NAN;
 			break;
@@ -2028,7 +2044,7 @@ static void summarize(struct summary *s, bool real)
 	s->t_vs_p_qd32 = row_med("e2e_rand_4_qd32_transient") / row_med("e2e_rand_4_qd32_persistent");
 	s->p_vs_ram_qd32 = row_med("e2e_rand_4_qd32_persistent") / row_med("e2e_rand_4_qd32_ram");
 	s->p_vs_ram_qd1 = row_med("e2e_rand_4_qd1_persistent") / row_med("e2e_rand_4_qd1_ram");
-	s->copy_vs_t_qd32 = row_med("e2e_rand_4_qd32_copy") / row_med("e2e_rand_4_qd32_transient");
+	s->copy_vs_t_qd32 = row_field("e2e_rand_4_qd32_copy", offsetof(struct row, ratio));
 	s->crossover = copy_crossover;
 #define BAR(have, ok) ((have) ? (int)(ok) : -1)
 	s->bar[0] = BAR(!isnan(s->hit_ns + s->ram_ns), s->hit_ns <= 2 * s->ram_ns);
