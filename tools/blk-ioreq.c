@@ -14,6 +14,7 @@
  *   grantmem-blk: ioreq stats: requests=N map_calls=M ring_map_calls=R unmap_calls=U
  *     pages_mapped=P mapped_after=K ioreqs=I interrupts=J irq_errors=E late_ioreqs=L
  *     queue_errors=Q seconds=S
+ *   grantmem-blk: ioreq copies: copy_calls=C copy_segs=G bounce_uses=B
  * map/unmap calls are counted over the whole run, rings included.
  */
 #include "config.h"
@@ -79,6 +80,8 @@ int blk_ioreq_run(gm_xen *x, gm_dev *dev, const struct blk_ioreq_opts *o)
 		       me, st.requests, gs.map_calls, st.ring_map_calls, gs.unmap_calls, gs.pages_mapped,
 		       gs.mapped_pages, ss.ioreqs, ds.interrupts, ss.irq_errors, ss.late, st.broken,
 		       secs);
+		printf("%s: ioreq copies: copy_calls=%" PRIu64 " copy_segs=%" PRIu64
+		       " bounce_uses=%" PRIu64 "\n", me, gs.copy_calls, gs.copy_segs, gs.bounce_uses);
 		if (st.requests)
 			printf("%s: %.3f map calls and %.3f unmap calls per request (rings excluded), %.1f requests/s\n",
 			       me, (double)(gs.map_calls - st.ring_map_calls) / (double)st.requests,

@@ -175,6 +175,27 @@ static struct {
 	 .mac = {0x02, 0x67, 0x6d, 0x00, 0x00, 0x01}};
 
 static atomic_uint_fast64_t tx_packets, tx_bytes, rx_packets, rx_bytes, total_requests;
+/* CLOCK_MONOTONIC of the first and the last packet (ioreq's report) */
+static atomic_uint_fast64_t first_ns, last_ns;
+
+static void packet_seen(void)
+{
+	struct timespec ts;
+	uint64_t t, zero = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	atomic_compare_exchange_strong(&first_ns, &zero, t);
+	atomic_store(&last_ns, t);
+}
+
+/* Seconds from the first packet to the last. */
+static double busy_seconds(void)
+{
+	uint64_t a = atomic_load(&first_ns), b = atomic_load(&last_ns);
+
+	return a && b > a ? (double)(b - a) / 1e9 : 0.0;
+}
 
 /* A connection: the tap it has, what its driver negotiated. */
 struct netconn {
@@ -303,6 +324,7 @@ static int64_t tx_request(struct txq *t, gm_dev_queue *q, struct gm_vq_req *req)
 	}
 	atomic_fetch_add(&tx_packets, 1);
 	atomic_fetch_add(&tx_bytes, frame);
+	packet_seen();
 	return 0;
 }
 
@@ -441,6 +463,7 @@ static int rx_one(struct rxq *r)
 	held_drop(r, k);
 	atomic_fetch_add(&rx_packets, 1);
 	atomic_fetch_add(&rx_bytes, (uint64_t)n - HDR);
+	packet_seen();
 	return 1;
 }
 
@@ -988,6 +1011,7 @@ int main(int argc, char **argv)
 			.base = c.mmio_base,
 			.stop_fd = sfd,
 			.stats = c.stats,
+			.seconds = busy_seconds,
 		};
 
 		r = blk_ioreq_run(x, dev, &o);
