@@ -14,9 +14,13 @@
  *     at offset 0x0f0 of the virtio-mmio window (grantmem's ioreq transport
  *     binds the port when it sees that write);
  *  4. registers a "virtio-mmio" platform device with that window and IRQ,
- *     which the stock virtio_mmio and virtio_blk drivers then drive.
+ *     which the stock virtio_mmio driver and the device's driver (virtio_blk,
+ *     virtio_net) then drive.
  *
- * Load: insmod gm_vmmio_evtchn.ko [base=0xfe000000] [size=0x1000] [backend=0]
+ * Each window named in base= gets its own event channel and device.
+ *
+ * Load: insmod gm_vmmio_evtchn.ko [base=0xfe000000[,0xfe001000...]] [size=0x1000]
+ *       [backend=0]
  */
 #include <linux/module.h>
 #include <linux/platform_device.h>
@@ -29,77 +33,78 @@
 
 /* The vendor register that carries the port: grantmem's GM_IOREQ_REG_EVTCHN. */
 #define GM_VMMIO_REG_EVTCHN 0x0f0
+/* Windows one load registers (a disk and a network device, say). */
+#define GM_VMMIO_MAX 4
 
-static unsigned long base = 0xfe000000;
-module_param(base, ulong, 0444);
-MODULE_PARM_DESC(base, "guest physical address of the virtio-mmio window");
+static unsigned long base[GM_VMMIO_MAX] = {0xfe000000};
+static int nbase;
+module_param_array(base, ulong, &nbase, 0444);
+MODULE_PARM_DESC(base, "guest physical address of each virtio-mmio window (comma-separated)");
 static unsigned long size = 0x1000;
 module_param(size, ulong, 0444);
-MODULE_PARM_DESC(size, "size of the window");
+MODULE_PARM_DESC(size, "size of each window");
 static int backend;
 module_param(backend, int, 0444);
 MODULE_PARM_DESC(backend, "domain of the device model (Linux 6.1 x86 grants to dom0 only)");
 
-/* Read-only outputs, so the test domain's init can log them. */
-static unsigned int port;
-module_param(port, uint, 0444);
-static int irq = -1;
-module_param(irq, int, 0444);
+/* Read-only outputs, one per window, so the test domain's init can log them. */
+static unsigned int port[GM_VMMIO_MAX];
+static int nport;
+module_param_array(port, uint, &nport, 0444);
+static int irq[GM_VMMIO_MAX] = {-1, -1, -1, -1};
+static int nirq;
+module_param_array(irq, int, &nirq, 0444);
 
-static struct platform_device *pdev;
-
-static void gm_vmmio_close_port(void)
+static void gm_vmmio_close_port(unsigned int p)
 {
-	struct evtchn_close close = { .port = port };
+	struct evtchn_close close = { .port = p };
 
 	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
 }
 
-static int __init gm_vmmio_init(void)
+/* Window @i: its event channel, its IRQ, its platform device. */
+static int gm_vmmio_add(int i)
 {
 	struct evtchn_alloc_unbound alloc = {
 		.dom = DOMID_SELF,
 		.remote_dom = backend,
 	};
+	struct platform_device *pdev;
 	struct resource res[2];
 	void __iomem *regs;
 	int err;
-
-	if (!xen_domain())
-		return -ENODEV;
-	if (size < GM_VMMIO_REG_EVTCHN + 4)
-		return -EINVAL;
 
 	err = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
 	if (err) {
 		pr_err("gm_vmmio_evtchn: alloc_unbound(remote %d): %d\n", backend, err);
 		return err;
 	}
-	port = alloc.port;
+	port[i] = alloc.port;
 
 	/*
 	 * bind_evtchn_to_irq gives an edge-type irq on the xen-dyn chip; the
 	 * virtio_mmio driver's request_irq(IRQF_SHARED) accepts it.
 	 */
-	irq = bind_evtchn_to_irq(port);
-	if (irq < 0) {
-		pr_err("gm_vmmio_evtchn: bind_evtchn_to_irq(%u): %d\n", port, irq);
-		err = irq;
-		goto close_port;
+	irq[i] = bind_evtchn_to_irq(port[i]);
+	if (irq[i] < 0) {
+		pr_err("gm_vmmio_evtchn: bind_evtchn_to_irq(%u): %d\n", port[i], irq[i]);
+		err = irq[i];
+		gm_vmmio_close_port(port[i]);
+		return err;
 	}
 
 	/*
 	 * The device model must know the port before the driver can expect an
 	 * interrupt, so write it before registering the device.
 	 */
-	regs = ioremap(base, size);
+	regs = ioremap(base[i], size);
 	if (!regs)
 		return -ENOMEM; /* the irq stays bound: 6.1 exports no handler-less unbind */
-	writel(port, regs + GM_VMMIO_REG_EVTCHN);
+	writel(port[i], regs + GM_VMMIO_REG_EVTCHN);
 	iounmap(regs);
 
-	res[0] = (struct resource)DEFINE_RES_MEM(base, size);
-	res[1] = (struct resource)DEFINE_RES_IRQ(irq);
+	res[0] = (struct resource)DEFINE_RES_MEM(base[i], size);
+	res[1] = (struct resource)DEFINE_RES_IRQ(irq[i]);
 	pdev = platform_device_register_resndata(NULL, "virtio-mmio", PLATFORM_DEVID_AUTO, res,
 						 ARRAY_SIZE(res), NULL, 0);
 	if (IS_ERR(pdev)) {
@@ -108,12 +113,32 @@ static int __init gm_vmmio_init(void)
 		return err;
 	}
 	pr_info("gm_vmmio_evtchn: virtio-mmio at %#lx size %#lx, event channel %u (dom %d) irq %d\n",
-		base, size, port, backend, irq);
+		base[i], size, port[i], backend, irq[i]);
 	return 0;
+}
 
-close_port:
-	gm_vmmio_close_port();
-	return err;
+/*
+ * Every window is tried; the module loads when at least one device is
+ * there (the test domain's init then misses only the others).
+ */
+static int __init gm_vmmio_init(void)
+{
+	int i, n = nbase ? nbase : 1, added = 0, err = -ENODEV;
+
+	if (!xen_domain())
+		return -ENODEV;
+	if (size < GM_VMMIO_REG_EVTCHN + 4)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		int r = gm_vmmio_add(i);
+
+		if (r)
+			err = r;
+		else
+			added++;
+	}
+	nport = nirq = n;
+	return added ? 0 : err;
 }
 
 /*
