@@ -20,6 +20,7 @@ EXTRA_DIST += \
 	tests/xen/pvh/kernel.config \
 	tests/xen/pvh/gm_vmmio_evtchn.c \
 	tests/xen/pvh/gm-blkcheck.c \
+	tests/xen/pvh/gm-netcheck.c \
 	tests/xen/pvh/dom0-init \
 	tests/xen/pvh/domu-init \
 	tests/xen/pvh/domu.cfg

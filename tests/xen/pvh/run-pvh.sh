@@ -11,9 +11,12 @@
 # Debian's linux-source-6.1 (tinyconfig + kernel.config: XEN_VIRTIO with
 # forced grants, the stock virtio_mmio and virtio_blk drivers; cached, see
 # build-kernel.sh) with gm_vmmio_evtchn.ko as its only glue.  dom0 runs
-# `grantmem-blk --transport ioreq` for the guest; the guest writes and reads
-# its disk (gm-blkcheck: about 1300 requests, every byte verified) and powers
-# off; dom0 checks the guest's and the backend's reports.
+# `grantmem-blk --transport ioreq` and `grantmem-net --transport ioreq` (on a
+# tap in a network namespace, with an echo server there) for the guest; the
+# guest writes and reads its disk (gm-blkcheck: about 1300 requests, every
+# byte verified), pings the namespace and exchanges UDP and TCP with it
+# through the stock virtio_net (gm-netcheck: every byte verified) and powers
+# off; dom0 checks the guest's and the backends' reports.
 #
 # Output: the "GMPVH PASS|FAIL|INFO ..." lines, then "N passed, M failed".
 # Exit status 0 only when everything passed.
@@ -139,9 +142,16 @@ blk=$builddir/tools/grantmem-blk
 [ -x "$builddir/tools/.libs/grantmem-blk" ] && blk=$builddir/tools/.libs/grantmem-blk
 [ -x "$blk" ] || die "$builddir/tools/grantmem-blk is not built"
 grep -aq 'ioreq server ready' "$blk" || die "grantmem-blk has no --transport ioreq"
+net=$builddir/tools/grantmem-net
+[ -x "$builddir/tools/.libs/grantmem-net" ] && net=$builddir/tools/.libs/grantmem-net
+[ -x "$net" ] || die "$builddir/tools/grantmem-net is not built"
 ls "$builddir"/.libs/libgrantmem.so.* >/dev/null 2>&1 || die "libgrantmem.so not built"
 ${CC:-cc} -O2 -Wall -static -o "$work/gm-blkcheck" "$here/gm-blkcheck.c" ||
 	die "cannot build gm-blkcheck (static; libc6-dev)"
+${CC:-cc} -O2 -Wall -static -o "$work/gm-netcheck" "$here/gm-netcheck.c" ||
+	die "cannot build gm-netcheck (static; libc6-dev)"
+${CC:-cc} -O2 -Wall -static -I"$builddir" -o "$work/net-echo" "$srcdir/tests/net-echo.c" ||
+	die "cannot build net-echo (static; libc6-dev)"
 
 # ---- initramfs images ----------------------------------------------------------------
 libdir=lib/x86_64-linux-gnu
@@ -178,15 +188,15 @@ rm -rf "$work/domu" "$work/dom0"
 d=$work/domu
 busybox_tree "$d"
 cp "$kout/gm_vmmio_evtchn.ko" "$d/"
-cp "$work/gm-blkcheck" "$d/bin/"
+cp "$work/gm-blkcheck" "$work/gm-netcheck" "$d/bin/"
 install -m 755 "$here/domu-init" "$d/init"
 cpio_gz "$d" "$work/domu-pvh.cpio.gz"
 
 d=$work/dom0
 xbin=usr/lib/xen-4.17/bin
 busybox_tree "$d"
-for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
-	f=$(find "$moddir" -name "$m.ko*" | head -n 1)
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs tun; do
+	f=$(find "$moddir" "$moddir/../net" -name "$m.ko*" | head -n 1)
 	[ -n "$f" ] || die "module $m not in $kernel_pkg"
 	case $f in
 	*.ko) cp "$f" "$d/mod/$m.ko" ;;
@@ -200,7 +210,9 @@ for b in xl xenstored xenconsoled xen-init-dom0; do cp "$root/$xbin/$b" "$d/$xbi
 cp "$root/usr/bin/xenstore" "$d/usr/bin/xenstore"
 for c in read write ls list rm exists; do ln -s xenstore "$d/usr/bin/xenstore-$c"; done
 cp "$blk" "$d/bin/grantmem-blk"
-copy_libs "$d" "$d/$xbin"/* "$d/usr/bin/xenstore" "$d/bin/grantmem-blk"
+cp "$net" "$d/bin/grantmem-net"
+cp "$work/net-echo" "$d/bin/net-echo"
+copy_libs "$d" "$d/$xbin"/* "$d/usr/bin/xenstore" "$d/bin/grantmem-blk" "$d/bin/grantmem-net"
 cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
 cp "$kout/bzImage" "$d/root/vmlinuz-pvh"
 cp "$work/domu-pvh.cpio.gz" "$d/root/"
@@ -268,8 +280,8 @@ lines() { tr -d '\r' <"$1" | grep -a -o 'GMPVH \(PASS\|FAIL\|INFO\|END\).*' || t
 testbed_crash() {
 	local log=$1 l
 	l=$(lines "$log")
-	echo "$l" | grep -q 'GMPVH INFO guest: workload' && return 1
-	echo "$l" | grep -qE 'mismatch|FAIL backend/(start|errors)' && return 1
+	echo "$l" | grep -q 'GMPVH INFO net guest: net-workload' && return 1
+	echo "$l" | grep -qE 'mismatch|FAIL (backend|net)/(start|errors)' && return 1
 	tr -d '\r' <"$log" | grep -a -qE 'Triple fault|domain_crash|BUG:|Oops|Kernel panic|general protection'
 }
 
