@@ -54,8 +54,8 @@ wait_for() { # wait_for TEST-ARGS...: up to 10 s
 	done
 	return 1
 }
-wait_until_serving() { # wait_until_serving LOG: grantmem-net's banner, up to 10 s
-	for _ in $(seq 200); do
+wait_until_serving() { # wait_until_serving LOG: grantmem-net's banner, up to 30 s
+	for _ in $(seq 600); do
 		grep -q ' serving tap ' "$1" && return 0
 		sleep 0.05
 	done

@@ -169,7 +169,10 @@ static uint64_t buf_addr(const struct buf *b, size_t off)
 	return G.ram ? b->gpa + off : GM_GRANT_ADDR(b->ref + off / PAGE, off % PAGE);
 }
 
-/* Share @pages pages, consecutive grefs (what grant-dma-ops needs). */
+/*
+ * Share @pages pages, consecutive grefs (what grant-dma-ops needs).
+ * -EAGAIN: the free refs are not consecutive now (others are in flight).
+ */
 static int buf_share(struct buf *b, unsigned pages, bool writable)
 {
 	gm_gref refs[TX_PAGES + 64];
@@ -189,7 +192,7 @@ static int buf_share(struct buf *b, unsigned pages, bool writable)
 		if (refs[i] != refs[0] + i) {
 			gm_gntshr_unshare(G.shr, b->va, pages);
 			b->va = NULL;
-			return -EOPNOTSUPP;
+			return -EAGAIN;
 		}
 	b->ref = refs[0];
 	return 0;
@@ -412,8 +415,14 @@ static int tx_send(unsigned pair, const unsigned char *hdr, const void *frame, s
 	}
 	struct slot *sl = &q->slots[s];
 
-	if (!sl->b.va && (r = buf_share(&sl->b, G.persistent || G.ram ? TX_PAGES : pages, false)) < 0)
-		return r;
+	/* fresh grants can run short while the device holds others: reap, wait */
+	while (!sl->b.va &&
+	       (r = buf_share(&sl->b, G.persistent || G.ram ? TX_PAGES : pages, false)) < 0) {
+		if ((r != -EAGAIN && r != -ENOSPC && r != -ENOMEM && r != -EBUSY) || now() > end)
+			return r;
+		tx_reap(q);
+		wait_irq(10);
+	}
 	sl->b.pooled = G.persistent || G.ram;
 	memcpy(sl->b.va, hdr, HDR);
 	memcpy(sl->b.va + HDR, frame, len);
@@ -765,8 +774,10 @@ static void tcp_output(void)
 			len = (size_t)(wnd_end - nxt);
 		if (len < T.mss && nxt + len < T.total && len < T.snd_wnd / 2)
 			break; /* wait for a bigger window: no silly windows */
-		if (tcp_send(0x18, T.snd_nxt, nxt, len, false) < 0) {
-			fail("TCP: cannot send");
+		int r = tcp_send(0x18, T.snd_nxt, nxt, len, false);
+
+		if (r < 0) {
+			fail("TCP: cannot send %zu bytes: %s", len, gm_strerror(r));
 			return;
 		}
 		if (nxt + len > T.sent_max) {
