@@ -60,6 +60,8 @@ static struct {
 	gm_vq *vq[GM_VDEV_MAX_QUEUES];
 	unsigned nq;
 	int fail_connect; /* the device refuses (negative errno) */
+	gm_mem *mem;      /* the connected frontend's memory, and its queue 0 */
+	uint64_t desc;
 } D;
 
 static int dev_connect(void *opaque, gm_vdev *d)
@@ -86,6 +88,8 @@ static int dev_connect(void *opaque, gm_vdev *d)
 		ASSERT_OK(gm_vq_new(gm_vdev_mem(d), &c, &D.vq[i]));
 	}
 	D.nq = fi->num_queues;
+	D.mem = gm_vdev_mem(d);
+	D.desc = fi->queues[0].desc;
 	ASSERT_OK(gm_vdev_write_node(d, "stats/requests", "0"));
 	D.connects++;
 	return 0;
@@ -100,6 +104,7 @@ static void dev_disconnect(void *opaque, gm_vdev *d)
 		D.vq[i] = NULL;
 	}
 	D.nq = 0;
+	D.mem = NULL;
 	D.disconnects++;
 }
 
@@ -188,6 +193,31 @@ static void fe_close(bool polite)
 	gm_xs_close(F.xs);
 	gm_xen_close(XF);
 	XF = NULL;
+}
+
+/*
+ * The frontend starts again without dying: ends access to its rings (this
+ * must succeed: nobody may map them any more), grants fresh pages (the
+ * emulated grant table hands out the lowest free refs, so the same refs
+ * come back for new pages) and allocates a fresh port.  @mark is written
+ * at the start of the new descriptor page.
+ */
+static void fe_regrant(uint64_t mark)
+{
+	gm_gref old[3];
+	int err;
+
+	memcpy(old, F.refs, sizeof(old));
+	for (int i = 0; i < 3; i++)
+		ASSERT_OK(gm_gntshr_end_access(F.shr, F.refs[i]));
+	ASSERT_OK(gm_gntshr_unshare(F.shr, F.pages, 3));
+	ASSERT_OK(gm_evtchn_unbind(F.ev, (gm_port)F.port));
+	F.pages = gm_gntshr_share(F.shr, BE, 3, F.refs, 1, &err);
+	ASSERT_NOT_NULL(F.pages);
+	ASSERT_TRUE(!memcmp(old, F.refs, sizeof(old)));
+	memcpy(F.pages, &mark, sizeof(mark));
+	F.port = gm_evtchn_bind_unbound(F.ev, BE);
+	ASSERT_TRUE(F.port > 0);
 }
 
 static void fe_valid_info(struct gm_vdev_front_info *fi)
@@ -727,6 +757,125 @@ static void test_run_loop(const struct gm_vdev_backend_config *cfg)
 	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
 }
 
+/*
+ * A backend that dies and one started after it in the same domain.  The
+ * emulated Xen ties a domain to one process, so the death is played in
+ * this one: the backend is freed while every xenstore write fails, so it
+ * leaves its nodes as they were and says nothing, and its mappings and
+ * ports go with its handles, as a killed process's do.  The new backend
+ * finds the device in the state its predecessor left.  Left Connected
+ * (rings mid-flight): it tells the frontend Closed instead of serving
+ * rings whose indices it does not know; the frontend ends access to every
+ * grant, starts again and is served, its reused grant refs showing the new
+ * pages.  Left in InitWait with the frontend still Initialising: nothing
+ * to distrust, published again.
+ */
+static void backend_until(const struct gm_vdev_backend_config *cfg, enum gm_vdev_state until)
+{
+	ASSERT_OK(gm_vdev_backend_new(XB, cfg, &OPS, NULL, &B));
+	pump(until, until == GM_VDEV_STATE_CONNECTED);
+}
+
+static void backend_dies(void)
+{
+	ASSERT_OK(gm_fault_inject_times("xs_write", 1, 1000000, -EIO));
+	gm_vdev_backend_free(B);
+	gm_fault_reset();
+	B = NULL;
+}
+
+static void test_backend_restart(const struct gm_vdev_backend_config *cfg)
+{
+	const uint64_t mark = 0x6e65772070616765ull;
+	uint64_t seen = 0;
+	int c0;
+
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	fe_open();
+	/* connected, rings mapped, then dead */
+	fe_publish_valid();
+	backend_until(cfg, GM_VDEV_STATE_CONNECTED);
+	fe_state(GM_VDEV_STATE_CONNECTED);
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 3), 3);
+	backend_dies();
+	/* nothing stays mapped by the dead backend; its state stays */
+	ASSERT_EQ(fe_mapped(), 0);
+	ASSERT_EQ(state_of(BE_DIR), GM_VDEV_STATE_CONNECTED);
+
+	ASSERT_OK(gm_vdev_backend_new(XB, cfg, &OPS, NULL, &B));
+	c0 = D.connects;
+	log_reset();
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	pump_steady(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_NOT_NULL(strstr(logbuf, "earlier backend"));
+	ASSERT_EQ(D.connects, c0);
+	ASSERT_EQ(fe_mapped(), 0);
+	/* the frontend saw Closed: it closes, ends access, starts again */
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump_steady(GM_VDEV_STATE_CLOSED, 0);
+	fe_regrant(mark);
+	fe_state(GM_VDEV_STATE_CLOSED);
+	pump_steady(GM_VDEV_STATE_CLOSED, 0);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+	fe_publish_valid();
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+	ASSERT_EQ(D.connects, c0 + 1);
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 3), 3);
+	/* the same refs, the new page behind them */
+	ASSERT_NOT_NULL(D.mem);
+	ASSERT_OK(gm_read(D.mem, D.desc, &seen, sizeof(seen)));
+	ASSERT_EQ_U64(seen, mark);
+	ASSERT_EQ(warnings, 0);
+
+	/* a predecessor that only published: the frontend has not started */
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	gm_vdev_backend_free(B);
+	fe_regrant(mark + 1);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	backend_until(cfg, GM_VDEV_STATE_INITWAIT);
+	backend_dies();
+	ASSERT_OK(gm_vdev_backend_new(XB, cfg, &OPS, NULL, &B));
+	log_reset();
+	pump_steady(GM_VDEV_STATE_INITWAIT, 0);
+	ASSERT_NULL(strstr(logbuf, "earlier backend"));
+	fe_publish_valid();
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+	ASSERT_OK(gm_read(D.mem, D.desc, &seen, sizeof(seen)));
+	ASSERT_EQ_U64(seen, mark + 1);
+
+	/* a predecessor in InitWait whose frontend had published: not trusted */
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	gm_vdev_backend_free(B);
+	fe_regrant(mark + 2);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	backend_until(cfg, GM_VDEV_STATE_INITWAIT);
+	backend_dies();
+	fe_publish_valid();
+	ASSERT_OK(gm_vdev_backend_new(XB, cfg, &OPS, NULL, &B));
+	log_reset();
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_NOT_NULL(strstr(logbuf, "earlier backend"));
+	ASSERT_EQ(fe_mapped(), 0);
+	fe_state(GM_VDEV_STATE_CLOSED);
+	fe_state(GM_VDEV_STATE_INITIALISING);
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+	fe_publish_valid();
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+	ASSERT_OK(gm_read(D.mem, D.desc, &seen, sizeof(seen)));
+	ASSERT_EQ_U64(seen, mark + 2);
+
+	fe_state(GM_VDEV_STATE_CLOSING);
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	gm_vdev_backend_free(B);
+	B = NULL;
+	fe_close(true);
+	fe_wait_gone();
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+}
+
 int main(void)
 {
 	static const unsigned char config[4] = {0xde, 0xad, 0xbe, 0xef};
@@ -769,6 +918,7 @@ int main(void)
 	test_bad_toolstack_entry();
 	gm_vdev_backend_free(B);
 	test_run_loop(&cfg);
+	test_backend_restart(&cfg);
 	gm_xs_close(TS);
 	gm_xen_close(XB);
 	gm_xen_close(X0);

@@ -285,7 +285,10 @@ struct gm_vdev_backend_config {
  * gm_vdev_backend_new - open a backend on world @x: a xenstore connection,
  * a grant-table handle and a mapping cache shared by every device, and
  * watches on /local/domain/<self>/backend/<type> and @releaseDomain.
- * Devices appear when the toolstack creates their backend directory.
+ * Devices appear when the toolstack creates their backend directory.  A
+ * device found with a backend state an earlier backend of this domain left
+ * past InitWait (it died while serving) is set Closed, so that its
+ * frontend starts a fresh handshake (docs/vdev-protocol.md).
  * @ops, @opaque: the device callbacks; @ops must outlive the backend.
  * Returns 0, -EINVAL (bad config), -ENOMEM or a Xen error (logged at
  * warning).  A xenstore that refuses the @releaseDomain watch is not an

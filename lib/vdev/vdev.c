@@ -721,6 +721,7 @@ struct gm_vdev {
 	bool state_stale; /* writing Connected failed: written again at the next step */
 	bool unreleased; /* invalidating its mappings failed: retried at every step */
 	bool close_held; /* Closed is written once the mappings are gone */
+	bool checked;    /* its backend state was looked at once: not a predecessor's any more */
 	struct gm_vdev_front_info fi;
 	enum gm_grant_policy policy;
 	gm_region *region;
@@ -959,6 +960,45 @@ static int dev_init(struct gm_vdev *d)
 	return 0;
 }
 
+/*
+ * The first look at a device this backend found: a backend state past
+ * Initialising was written by an earlier backend of this domain (one that
+ * died or was killed, or one whose domain was rebuilt).  Whatever it
+ * mapped is gone with it, but the frontend may still be Connected, with
+ * rings that hold requests nobody will complete and indices nobody here
+ * knows.  Serving those rings could complete a request twice or never: the
+ * frontend is told Closed instead, so it ends access to its grants and
+ * starts a fresh handshake (Initialising).  A predecessor that only
+ * published its nodes (InitWait, the frontend not yet past Initialising)
+ * left nothing to distrust: published again.  0, or -errno (tried again).
+ */
+static int adopt(struct gm_vdev *d, enum gm_vdev_state fs, enum gm_vdev_state *bs)
+{
+	switch (*bs) {
+	case GM_VDEV_STATE_INITWAIT:
+		if (fs == GM_VDEV_STATE_INITIALISING || fs == GM_VDEV_STATE_UNKNOWN) {
+			*bs = GM_VDEV_STATE_INITIALISING;
+			return 0;
+		}
+		break;
+	case GM_VDEV_STATE_INITIALISED:
+	case GM_VDEV_STATE_CONNECTED:
+	case GM_VDEV_STATE_CLOSING:
+		break;
+	default:
+		return 0;
+	}
+	gm__info("vdev: %s: left %s by an earlier backend (frontend %u %s): closing it, the "
+		 "frontend must start again", d->be_dir, gm_vdev_state_name(*bs), d->fdom,
+		 gm_vdev_state_name(fs));
+	if (set_state(d, GM_VDEV_STATE_CLOSED) < 0) {
+		d->b->retry = true;
+		return -EAGAIN;
+	}
+	*bs = GM_VDEV_STATE_CLOSED;
+	return 0;
+}
+
 /* One step of the state machine; called whenever anything may have changed. */
 static void dev_step(struct gm_vdev *d)
 {
@@ -1010,6 +1050,11 @@ static void dev_step(struct gm_vdev *d)
 	if ((r = gm_vdev_read_state(b->xs, d->be_dir, &bs)) < 0) {
 		b->retry = true;
 		return;
+	}
+	if (!d->checked) {
+		if (adopt(d, fs, &bs) < 0)
+			return;
+		d->checked = true;
 	}
 	switch (bs) {
 	case GM_VDEV_STATE_UNKNOWN:
