@@ -876,6 +876,57 @@ static void test_backend_restart(const struct gm_vdev_backend_config *cfg)
 	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
 }
 
+/* Can @x read (and write back) @path?  0, or the error of the first refusal. */
+static int xs_can(gm_xen *x, const char *path, bool write)
+{
+	gm_xs *xs;
+	char *v = NULL;
+	int r;
+
+	ASSERT_OK(gm_xs_open(x, &xs));
+	r = gm_xs_read(xs, 0, path, &v, NULL);
+	if (r == 0 && write)
+		r = gm_xs_write_str(xs, 0, path, v);
+	free(v);
+	gm_xs_close(xs);
+	return r;
+}
+
+/*
+ * What the toolstack's nodes let each domain do, with the backend in a
+ * driver domain (1) rather than dom0: the backend reads the frontend's
+ * directory and owns its own, the frontend the other way round, and a third
+ * domain reaches neither.  Neither side may write the other's nodes.
+ */
+static void test_toolstack_permissions(void)
+{
+	char be_state[128], fe_state[128], fe_ring[128];
+	gm_xen *x6 = emu_world(&T, 6);
+
+	snprintf(be_state, sizeof(be_state), "%s/state", BE_DIR);
+	snprintf(fe_state, sizeof(fe_state), "%s/state", FE_DIR);
+	snprintf(fe_ring, sizeof(fe_ring), "%s/queue-0/desc", FE_DIR);
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	fe_open();
+	/* a node the frontend writes later inherits its directory's rights */
+	ASSERT_OK(gm_xs_write_str(F.xs, 0, fe_ring, "0x8000000000008000"));
+	ASSERT_OK(xs_can(XB, be_state, true));
+	ASSERT_OK(xs_can(XB, fe_state, false));
+	ASSERT_OK(xs_can(XB, fe_ring, false));
+	ASSERT_ERR(xs_can(XB, fe_state, true), -EACCES);
+	ASSERT_OK(xs_can(XF, fe_state, true));
+	ASSERT_OK(xs_can(XF, fe_ring, true));
+	ASSERT_OK(xs_can(XF, be_state, false));
+	ASSERT_ERR(xs_can(XF, be_state, true), -EACCES);
+	ASSERT_ERR(xs_can(x6, be_state, false), -EACCES);
+	ASSERT_ERR(xs_can(x6, fe_state, false), -EACCES);
+	ASSERT_ERR(xs_can(x6, fe_ring, false), -EACCES);
+	gm_xen_close(x6);
+	fe_close(true);
+	fe_wait_gone();
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+}
+
 int main(void)
 {
 	static const unsigned char config[4] = {0xde, 0xad, 0xbe, 0xef};
@@ -919,6 +970,7 @@ int main(void)
 	gm_vdev_backend_free(B);
 	test_run_loop(&cfg);
 	test_backend_restart(&cfg);
+	test_toolstack_permissions();
 	gm_xs_close(TS);
 	gm_xen_close(XB);
 	gm_xen_close(X0);
