@@ -23,12 +23,26 @@ EXTRA_DIST += \
 	tests/xen/pvh/gm-netcheck.c \
 	tests/xen/pvh/dom0-init \
 	tests/xen/pvh/domu-init \
-	tests/xen/pvh/domu.cfg
+	tests/xen/pvh/domu.cfg \
+	tests/xen/dd/agent.sh \
+	tests/xen/dd/dd-init \
+	tests/xen/dd/guest-init \
+	tests/xen/dd/dd.cfg \
+	tests/xen/dd/guest.cfg \
+	tests/xen/dd/dom0-dd.sh \
+	tests/xen/dd/xen-ddprobe.c
 if GM_HAVE_XEN
 # built by `make check` (and by check-xen), not by `make all`
 check_PROGRAMS += tests/xen/xen-selfgrant
 tests_xen_xen_selfgrant_LDADD = $(GM_TEST_LIBS)
 TESTS += tests/xen/test-selfgrant-emu.sh
+if GM_HAVE_IOREQ
+# the driver domain's privilege probe: raw libxenforeignmemory, libxenctrl
+# and libxengnttab calls (the same libraries the ioreq server needs)
+noinst_PROGRAMS += tests/xen/dd/xen-ddprobe
+tests_xen_dd_xen_ddprobe_CPPFLAGS = $(AM_CPPFLAGS) $(IOREQ_CFLAGS) $(XEN_CFLAGS)
+tests_xen_dd_xen_ddprobe_LDADD = $(IOREQ_LIBS) $(XEN_LIBS)
+endif
 check-xen:
 	$(MAKE) $(AM_MAKEFLAGS) all tests/xen/xen-selfgrant
 	bash $(srcdir)/tests/xen/check-xen.sh '$(abs_top_builddir)' '$(abs_top_srcdir)'

@@ -26,7 +26,7 @@
 #                   for root, else ~/.cache/grantmem-xen)
 #   GM_XEN_REFRESH  1: fetch the packages again even if cached
 #   GM_XEN_WORK     initramfs trees, serial log (default BUILDDIR/tests/xen/work)
-#   GM_XEN_TIMEOUT  hard limit for the boot in seconds (default 600)
+#   GM_XEN_TIMEOUT  hard limit for the boot in seconds (default 1800: the driver-domain scenario runs in it)
 #   GM_XEN_QEMU     the qemu binary (default qemu-system-x86_64)
 #   GM_XEN_CPU      qemu's -cpu (default qemu64: -cpu max crashes PV dom0 under TCG)
 #   GM_XEN_DOM0_ARGS extra dom0 kernel command-line words; dom0-init knows
@@ -62,7 +62,7 @@ else
 	cache=${HOME:?}/.cache/grantmem-xen
 fi
 work=${GM_XEN_WORK:-$builddir/tests/xen/work}
-timeout=${GM_XEN_TIMEOUT:-600}
+timeout=${GM_XEN_TIMEOUT:-1800}
 qemu=${GM_XEN_QEMU:-qemu-system-x86_64}
 cpu=${GM_XEN_CPU:-qemu64}
 case $timeout in '' | *[!0-9]*) die "GM_XEN_TIMEOUT must be a number of seconds" ;; esac
@@ -182,6 +182,7 @@ vguest=$(real_binary "$builddir/tools/grantmem-guest")
 vblk=$(real_binary "$builddir/tools/grantmem-blk")
 vdev=$(real_binary "$builddir/tools/grantmem-vdev")
 bench=$(real_binary "$builddir/tools/grantmem-bench")
+ddprobe=$(real_binary "$builddir/tests/xen/dd/xen-ddprobe")
 ls "$builddir"/.libs/libgrantmem.so.* >/dev/null 2>&1 ||
 	die "$builddir/.libs/libgrantmem.so.* not built"
 
@@ -246,7 +247,7 @@ cpio_gz() { # DIR OUT
 	(cd "$1" && find . | LC_ALL=C sort | cpio -H newc -o --quiet | gzip -1) >"$2"
 }
 
-rm -rf "$work/domu" "$work/dom0"
+rm -rf "$work/domu" "$work/dom0" "$work/dd" "$work/ddguest"
 mkdir -p "$work"
 
 # The test domain: busybox, the guest half of the scenario.
@@ -261,8 +262,47 @@ cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
 install -m 755 "$here/domu-init" "$d/init"
 cpio_gz "$d" "$work/domu.cpio.gz"
 
-# dom0: busybox, the Xen tools, grantmem's tests, the test domain's kernel,
-# initramfs and configuration.
+# xenstore_cli ROOT: Debian's xenstore client, with the names the scripts use.
+xenstore_cli() {
+	local c
+	cp "$root/usr/bin/xenstore" "$1/usr/bin/xenstore"
+	for c in read write ls list rm exists chmod watch; do
+		ln -s xenstore "$1/usr/bin/xenstore-$c"
+	done
+}
+
+# The driver-domain scenario (tests/xen/dd/): the driver domain runs
+# grantmem-blk and the probe, with only the drivers a backend needs (and
+# privcmd, for the probe to be refused by Xen itself); the guests run
+# grantmem-guest.  Both are driven by dom0 through their agent.
+dd_src=$here/dd
+d=$work/dd
+busybox_tree "$d"
+copy_mods "$d" xen-evtchn xen-gntdev xen-privcmd xenfs
+xenstore_cli "$d"
+cp "$vblk" "$d/bin/grantmem-blk"
+cp "$ddprobe" "$d/bin/xen-ddprobe"
+copy_libs "$d" "$d/bin/grantmem-blk" "$d/bin/xen-ddprobe" "$d/usr/bin/xenstore"
+cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
+mkdir -p "$d/lib"
+cp "$dd_src/agent.sh" "$d/lib/gm-agent.sh"
+install -m 755 "$dd_src/dd-init" "$d/init"
+cpio_gz "$d" "$work/dd.cpio.gz"
+
+d=$work/ddguest
+busybox_tree "$d"
+copy_mods "$d" xen-evtchn xen-gntdev xen-gntalloc
+xenstore_cli "$d"
+cp "$vguest" "$d/bin/grantmem-guest"
+copy_libs "$d" "$d/bin/grantmem-guest" "$d/usr/bin/xenstore"
+cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
+mkdir -p "$d/lib"
+cp "$dd_src/agent.sh" "$d/lib/gm-agent.sh"
+install -m 755 "$dd_src/guest-init" "$d/init"
+cpio_gz "$d" "$work/ddguest.cpio.gz"
+
+# dom0: busybox, the Xen tools, grantmem's tests, the test domains' kernel,
+# initramfs images and configurations.
 d=$work/dom0
 xbin=usr/lib/xen-4.17/bin
 busybox_tree "$d"
@@ -271,28 +311,31 @@ mkdir -p "$d/$xbin" "$d/etc/xen"
 for b in xl xenstored xenconsoled xen-init-dom0; do
 	cp "$root/$xbin/$b" "$d/$xbin/"
 done
-cp "$root/usr/bin/xenstore" "$d/usr/bin/xenstore"
-for c in read write ls list rm exists; do
-	ln -s xenstore "$d/usr/bin/xenstore-$c"
-done
+xenstore_cli "$d"
 cp "$scenario" "$d/bin/grantmem-scenario"
 cp "$selfgrant" "$d/bin/xen-selfgrant"
 cp "$vblk" "$d/bin/grantmem-blk"
 cp "$vdev" "$d/bin/grantmem-vdev"
 cp "$bench" "$d/bin/grantmem-bench"
+cp "$ddprobe" "$d/bin/xen-ddprobe"
 copy_libs "$d" "$d/$xbin"/* "$d/usr/bin/xenstore" "$d/bin/grantmem-scenario" "$d/bin/xen-selfgrant" \
-	"$d/bin/grantmem-blk" "$d/bin/grantmem-vdev" "$d/bin/grantmem-bench"
+	"$d/bin/grantmem-blk" "$d/bin/grantmem-vdev" "$d/bin/grantmem-bench" "$d/bin/xen-ddprobe"
 # xl calls pthread_cancel, which dlopen()s libgcc_s: ldd cannot see that
 cp -L "/$libdir/libgcc_s.so.1" "$d/$libdir/"
 cp "$root/boot/vmlinuz-$kver" "$d/root/vmlinuz"
 cp "$work/domu.cpio.gz" "$d/root/domu.cpio.gz"
 cp "$here/domu.cfg" "$d/etc/xen/gmguest.cfg"
+cp "$work/dd.cpio.gz" "$work/ddguest.cpio.gz" "$d/root/"
+mkdir -p "$d/etc/gmdd"
+cp "$dd_src/dd.cfg" "$dd_src/guest.cfg" "$dd_src/dom0-dd.sh" "$d/etc/gmdd/"
 # xl must not balloon dom0 down: dom0_mem already fixed its size
 echo 'autoballoon="off"' >"$d/etc/xen/xl.conf"
 install -m 755 "$here/dom0-init" "$d/init"
 cpio_gz "$d" "$work/dom0.cpio.gz"
 say "initramfs built: dom0 $(du -k "$work/dom0.cpio.gz" | cut -f1) KiB," \
-	"test domain $(du -k "$work/domu.cpio.gz" | cut -f1) KiB ($(elapsed) s)"
+	"test domain $(du -k "$work/domu.cpio.gz" | cut -f1) KiB," \
+	"driver domain $(du -k "$work/dd.cpio.gz" | cut -f1) KiB," \
+	"its guests $(du -k "$work/ddguest.cpio.gz" | cut -f1) KiB ($(elapsed) s)"
 
 # ---- boot -------------------------------------------------------------------------
 
