@@ -612,6 +612,39 @@ static void test_two_domains(void)
 	ASSERT_EQ(y, gm_test_pattern(28, 1));
 	ASSERT_OK(gm_copy(gm_space_mem(s), 0x100, gm_space_mem(s), GM_GRANT_ADDR(a, 0), 64));
 	ASSERT_TRUE(pattern_ok((char *)gm_ram_region_host(ram) + 0x100, 64, 27));
+	/* each frontend's share of the map calls: 5 mapped twice (one miss,
+	 * one hit: persistent), 6 once; 7 never */
+	{
+		struct gm_grant_stats all, s5, s6, s7, n5, n6;
+		gm_gref a2, b2;
+		uint64_t addr[3];
+		int err;
+
+		guest_share(&G, 0, 1, 1, 29, &a2);
+		guest_share(&g2, 0, 1, 1, 30, &b2);
+		addr[0] = addr[1] = GM_GRANT_ADDR(a2, 0);
+		addr[2] = GM_GRANT_ADDR(b2, 0) + GM_GRANT_REGION_SIZE;
+		gm_grant_cache_domain_stats(c, GUEST, &s5);
+		gm_grant_cache_domain_stats(c, OTHER, &s6);
+		for (int i = 0; i < 3; i++) {
+			size_t len = GM_PAGE_SIZE;
+			void *p = gm_map(gm_space_mem(s), addr[i], &len, GM_PROT_READ, &err);
+
+			ASSERT_NOT_NULL(p);
+			gm_unmap(gm_space_mem(s), addr[i], p, len, GM_PROT_READ, 0);
+		}
+		gm_grant_cache_stats(c, &all);
+		gm_grant_cache_domain_stats(c, GUEST, &n5);
+		gm_grant_cache_domain_stats(c, OTHER, &n6);
+		ASSERT_EQ_U64(n5.map_calls - s5.map_calls, 1);
+		ASSERT_EQ_U64(n6.map_calls - s6.map_calls, 1);
+		ASSERT_EQ_U64(n5.map_calls + n6.map_calls, all.map_calls);
+		ASSERT_EQ_U64(n5.hits + n5.unmap_calls + n5.pages_mapped, 0); /* map calls only */
+		gm_grant_cache_domain_stats(c, 7, &s7);
+		ASSERT_EQ_U64(s7.map_calls, 0);
+		ASSERT_TRUE(gm_grant_cache_invalidate_domain(c, GUEST) >= 1);
+		ASSERT_OK(guest_end(&G, a2));
+	}
 	gm_space_free(s);
 	gm_region_free(r5);
 	gm_region_free(r6);

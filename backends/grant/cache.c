@@ -837,6 +837,7 @@ static void *map_call(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs
 	void *va;
 
 	GM__GCACHE_STAT(c, map_calls, 1);
+	GM__GCACHE_STAT(d, map_calls, 1);
 	va = gm__gnttab_map_quiet(c->g, n, d->domid, refs, prot, err);
 	if (va)
 		GM__GCACHE_STAT(c, pages_mapped, n);
@@ -1401,6 +1402,21 @@ static void count_pinned(gm_grant_cache *c, struct gm__gentry *head, uint32_t *a
 		pthread_mutex_lock(&c->lock);
 	}
 	list_del(&cur);
+}
+
+GM_API void gm_grant_cache_domain_stats(gm_grant_cache *c, gm_domid domid,
+					 struct gm_grant_stats *st)
+{
+	if (!c || !st)
+		return;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&c->lock);
+	for (struct gm__gdom *d = c->doms.next; d != &c->doms; d = d->next)
+		if (d->domid == domid) {
+			st->map_calls = atomic_load_explicit(&d->map_calls, memory_order_relaxed);
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
 }
 
 GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st)

@@ -146,6 +146,7 @@ struct gm__gdom {
 	size_t table_bytes;     /* its table levels and itself; lock */
 	gm_domid domid;
 	_Atomic(struct gm__gl2 *) l1[1u << GM__GCACHE_L1_BITS];
+	atomic_uint_least64_t map_calls; /* its share (gm_grant_cache_domain_stats) */
 };
 
 struct gm__ginflight; /* a map call in progress (cache.c) */

@@ -193,6 +193,18 @@ GM_API int gm_grant_cache_evict_idle(gm_grant_cache *c);
 GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st);
 
 /*
+ * gm_grant_cache_domain_stats - the map calls of frontend @domid's grants
+ * alone, in @st->map_calls; every other field is 0.  Counted while the
+ * cache knows the domain: from its first region or mapping until it has
+ * neither (then from 0 again).  A backend serving several frontends from
+ * one cache tells each one's map cost with it.  All zero for a domain the
+ * cache does not know.  Thread-safe (it takes the cache lock briefly);
+ * never logs.
+ */
+GM_API void gm_grant_cache_domain_stats(gm_grant_cache *c, gm_domid domid,
+					 struct gm_grant_stats *st);
+
+/*
  * gm_grant_region_new - a region of GM_GRANT_REGION_SIZE bytes for the grants
  * of frontend @domid, on cache @c, with default @policy and the default
  * share of the budget (see gm_grant_region_new_cfg).  Add it to a space at
