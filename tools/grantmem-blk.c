@@ -2,10 +2,10 @@
 /*
  * grantmem-blk - a virtio-blk device backend serving a raw image file.
  *
- *   grantmem-blk --image PATH [--xen SPEC] [--frontend-domid N] [--queues N]
- *                [--queue-size N] [--persistent] [--packed] [--type T]
- *                [--read-only] [--data map|copy|auto] [--batch N] [--stats]
- *                [--verbose]
+ *   grantmem-blk --image PATH [--image-size BYTES] [--xen SPEC]
+ *                [--frontend-domid N] [--queues N] [--queue-size N]
+ *                [--persistent] [--packed] [--type T] [--read-only]
+ *                [--data map|copy|auto] [--batch N] [--stats] [--verbose]
  *   grantmem-blk --transport ioreq --frontend-domid N --image PATH
  *                [--mmio-base ADDR] [--xen SPEC] [--data MODE] [--stats]
  *   grantmem-blk --transport ram --socket PATH --image PATH [--queues N]
@@ -24,7 +24,10 @@
  * It needs no foreign-mapping privilege: it runs in any domain (a driver
  * domain), waits for the toolstack to create backend/<type>/<fe>/<devid>
  * directories under its own xenstore path, and serves every frontend (or
- * only --frontend-domid N).  Data moves with preadv/pwritev straight
+ * only --frontend-domid N), from one image, or from one image per frontend
+ * (--image with "%u", its domid, and --image-size: a driver domain serving
+ * guests that must not see each other's disks).  Data moves with
+ * preadv/pwritev straight
  * between the image and the mapped request buffers (no copy), or, with
  * --data copy (and --data auto for requests up to DATA_AUTO_COPY_MAX
  * bytes), through a buffer of the queue's: the request arrives unmapped
@@ -96,16 +99,31 @@
 #define DATA_AUTO_COPY_MAX ((64u << 10) + HDR + 1)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-static struct {
+/* A raw image the requests read and write. */
+struct disk {
 	int fd;
 	uint64_t sectors;
+	char id[GM_VIRTIO_BLK_ID_BYTES + 1]; /* what GET_ID answers */
+};
+
+static struct {
+	struct disk disk; /* --image: the one image every frontend shares */
+	/*
+	 * --image with "%u" in its path: one image per frontend domain (the
+	 * "%u" is its id), each of --image-size bytes, created sparse when
+	 * missing; opened when the frontend connects, closed when it goes.
+	 */
+	bool per_frontend;
+	const char *path;
+	uint64_t size;
 	bool readonly;
 	bool verbose;
 	size_t buf_max; /* the largest request a queue's copy buffer holds */
-	char id[GM_VIRTIO_BLK_ID_BYTES + 1];
 	/* when the first and the last request were served (ioreq's report) */
 	atomic_uint_fast64_t first_ns, last_ns;
-} img = {.fd = -1};
+} img = {.disk = {.fd = -1}};
+
+static const struct disk *conn_disk(gm_dev_conn *c);
 
 /* the requests of connections that have ended (--stats) */
 static atomic_uint_fast64_t total_requests;
@@ -130,11 +148,11 @@ static void vlog(const char *fmt, ...)
  * preadv/pwritev the whole list at @off, looping on short transfers and in
  * IOV_MAX pieces.  Returns 0 or a negative errno (-EIO at end of file).
  */
-static int image_io(bool write, struct iovec *v, int n, off_t off)
+static int image_io(const struct disk *dk, bool write, struct iovec *v, int n, off_t off)
 {
 	while (n > 0) {
 		int cnt = n > IOV_MAX ? IOV_MAX : n;
-		ssize_t k = write ? pwritev(img.fd, v, cnt, off) : preadv(img.fd, v, cnt, off);
+		ssize_t k = write ? pwritev(dk->fd, v, cnt, off) : preadv(dk->fd, v, cnt, off);
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -183,18 +201,19 @@ static int refused_copy(struct gm_vq_req *req, bool out, int err)
 static int rw_copy(gm_dev_queue *q, struct gm_vq_req *req, bool out, uint64_t sector,
 		   uint32_t *written, bool *status_sent)
 {
+	const struct disk *dk = conn_disk(gm_dev_queue_conn(q));
 	size_t len = out ? (size_t)req->out_len - HDR : (size_t)req->in_len - 1;
 	unsigned char *b = copy_buf(q);
 	struct iovec v;
 	int r;
 
-	if (!b || len % GM_VIRTIO_BLK_SECTOR || sector > img.sectors ||
-	    len / GM_VIRTIO_BLK_SECTOR > img.sectors - sector || (out && img.readonly))
+	if (!b || len % GM_VIRTIO_BLK_SECTOR || sector > dk->sectors ||
+	    len / GM_VIRTIO_BLK_SECTOR > dk->sectors - sector || (out && img.readonly))
 		return GM_VIRTIO_BLK_S_IOERR;
 	if (out && (r = gm_vq_req_read(gm_dev_queue_vq(q), req, HDR, b, len)) < 0)
 		return refused_copy(req, true, r);
 	v = (struct iovec){.iov_base = b, .iov_len = len};
-	if (len && image_io(out, &v, 1, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0)
+	if (len && image_io(dk, out, &v, 1, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0)
 		return GM_VIRTIO_BLK_S_IOERR;
 	if (out)
 		return GM_VIRTIO_BLK_S_OK;
@@ -210,6 +229,7 @@ static int rw_copy(gm_dev_queue *q, struct gm_vq_req *req, bool out, uint64_t se
 static int rw(gm_dev_queue *q, struct gm_vq_req *req, bool out, uint64_t sector,
 	      uint32_t *written, bool *status_sent)
 {
+	const struct disk *dk = conn_disk(gm_dev_queue_conn(q));
 	struct iovec data[DATA_MAX];
 	size_t len;
 	int n;
@@ -221,10 +241,10 @@ static int rw(gm_dev_queue *q, struct gm_vq_req *req, bool out, uint64_t sector,
 		: gm_iov_slice(req->iov + req->nout, req->nin, 0, (size_t)req->in_len - 1, data,
 			       DATA_MAX);
 	len = n > 0 ? gm_iov_size(data, (unsigned)n) : 0;
-	if (n < 0 || len % GM_VIRTIO_BLK_SECTOR || sector > img.sectors ||
-	    len / GM_VIRTIO_BLK_SECTOR > img.sectors - sector || (out && img.readonly))
+	if (n < 0 || len % GM_VIRTIO_BLK_SECTOR || sector > dk->sectors ||
+	    len / GM_VIRTIO_BLK_SECTOR > dk->sectors - sector || (out && img.readonly))
 		return GM_VIRTIO_BLK_S_IOERR;
-	if (len && image_io(out, data, n, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0)
+	if (len && image_io(dk, out, data, n, (off_t)(sector * GM_VIRTIO_BLK_SECTOR)) < 0)
 		return GM_VIRTIO_BLK_S_IOERR;
 	if (!out)
 		*written = (uint32_t)len;
@@ -232,7 +252,7 @@ static int rw(gm_dev_queue *q, struct gm_vq_req *req, bool out, uint64_t sector,
 }
 
 /* DISCARD: punch holes for each 16-byte segment after the header. */
-static int discard(gm_vq *vq, struct gm_vq_req *req)
+static int discard(const struct disk *dk, gm_vq *vq, struct gm_vq_req *req)
 {
 	uint64_t len = req->out_len - HDR;
 	int st = GM_VIRTIO_BLK_S_OK;
@@ -249,10 +269,10 @@ static int discard(gm_vq *vq, struct gm_vq_req *req)
 			return GM_VIRTIO_BLK_S_IOERR;
 		sec = gm_virtio_blk_get_le(seg, 8);
 		num = gm_virtio_blk_get_le(seg + 8, 4);
-		if (sec > img.sectors || num > img.sectors - sec || num > DISCARD_SECTORS ||
+		if (sec > dk->sectors || num > dk->sectors - sec || num > DISCARD_SECTORS ||
 		    img.readonly)
 			st = GM_VIRTIO_BLK_S_IOERR;
-		else if (num && fallocate(img.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		else if (num && fallocate(dk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					  (off_t)(sec * GM_VIRTIO_BLK_SECTOR),
 					  (off_t)(num * GM_VIRTIO_BLK_SECTOR)) < 0)
 			/* a file system without holes: the guest learns it once */
@@ -272,6 +292,7 @@ static uint64_t mono_ns(void)
 /* The device: serve one request; the bytes written into its writable part. */
 static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
 {
+	const struct disk *dk = conn_disk(gm_dev_queue_conn(q));
 	unsigned char hdr[HDR], st = GM_VIRTIO_BLK_S_UNSUPP;
 	uint32_t written = 0;
 	uint64_t now = mono_ns(), zero = 0;
@@ -306,15 +327,15 @@ static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
 				       gm_virtio_blk_get_le(hdr + 8, 8), &written, &status_sent);
 		break;
 	case GM_VIRTIO_BLK_T_FLUSH:
-		st = fdatasync(img.fd) < 0 ? GM_VIRTIO_BLK_S_IOERR : GM_VIRTIO_BLK_S_OK;
+		st = fdatasync(dk->fd) < 0 ? GM_VIRTIO_BLK_S_IOERR : GM_VIRTIO_BLK_S_OK;
 		break;
 	case GM_VIRTIO_BLK_T_DISCARD:
-		st = (unsigned char)discard(vq, req);
+		st = (unsigned char)discard(dk, vq, req);
 		break;
 	case GM_VIRTIO_BLK_T_GET_ID:
 		written = (uint32_t)MIN(GM_VIRTIO_BLK_ID_BYTES, (size_t)req->in_len - 1);
 		st = GM_VIRTIO_BLK_S_OK;
-		if ((r = gm_vq_req_write(vq, req, 0, img.id, written)) < 0) {
+		if ((r = gm_vq_req_write(vq, req, 0, dk->id, written)) < 0) {
 			st = (unsigned char)refused_copy(req, false, r);
 			written = 0;
 		}
@@ -329,10 +350,67 @@ static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
 
 /* ---- the device's life --------------------------------------------------------- */
 
-/* Per connection: is it being torn down? (for the fault aid's lines) */
+/* Per connection: its image; is it being torn down? (for the fault aid's lines) */
 struct blkconn {
+	const struct disk *disk; /* what its requests read and write */
+	struct disk own;         /* its own image (per-frontend images), else fd -1 */
 	atomic_bool stopping;
 };
+
+static const struct disk *conn_disk(gm_dev_conn *c)
+{
+	struct blkconn *b = gm_dev_conn_priv(c);
+
+	return b ? b->disk : &img.disk;
+}
+
+/* GET_ID's answer for an image: its inode, unique on the host. */
+static void disk_id(struct disk *dk, const struct stat *sb)
+{
+	snprintf(dk->id, sizeof(dk->id), "grantmem-%" PRIx64, (uint64_t)sb->st_ino);
+}
+
+/*
+ * Per-frontend images: open (create sparse, when missing and writable)
+ * the image of frontend @fdom in @dk.  A file of another size than
+ * --image-size is refused: the device's capacity is published before any
+ * frontend is known.  0 or -errno (printed).
+ */
+static int disk_open_frontend(struct disk *dk, gm_domid fdom)
+{
+	const char *at = strstr(img.path, "%u");
+	char path[PATH_MAX];
+	struct stat sb;
+	int r, n;
+
+	n = snprintf(path, sizeof(path), "%.*s%u%s", (int)(at - img.path), img.path, fdom, at + 2);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	dk->fd = open(path, img.readonly ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC,
+		      0600);
+	if (dk->fd < 0 || fstat(dk->fd, &sb) < 0)
+		goto fail;
+	if (sb.st_size == 0 && !img.readonly && ftruncate(dk->fd, (off_t)img.size) < 0)
+		goto fail;
+	if (sb.st_size != 0 && (uint64_t)sb.st_size != img.size) {
+		fprintf(stderr, "grantmem-blk: %s: %" PRIu64 " bytes, not --image-size %" PRIu64 "\n",
+			path, (uint64_t)sb.st_size, img.size);
+		close(dk->fd);
+		dk->fd = -1;
+		return -EINVAL;
+	}
+	dk->sectors = img.size / GM_VIRTIO_BLK_SECTOR;
+	disk_id(dk, &sb);
+	vlog("frontend %u: image %s", fdom, path);
+	return 0;
+fail:
+	r = -errno;
+	fprintf(stderr, "grantmem-blk: %s: %s\n", path, strerror(errno));
+	if (dk->fd >= 0)
+		close(dk->fd);
+	dk->fd = -1;
+	return r;
+}
 
 /* Connections of the vdev transport, for the fault aid (its thread only). */
 #define MAX_CONNS 64
@@ -354,6 +432,17 @@ static int blk_connect(void *opaque, gm_dev_conn *c)
 	(void)opaque;
 	if (!b)
 		return -ENOMEM;
+	b->disk = &img.disk;
+	b->own.fd = -1;
+	if (vd && img.per_frontend) {
+		int r = disk_open_frontend(&b->own, gm_vdev_frontend_id(vd));
+
+		if (r < 0) {
+			free(b);
+			return r;
+		}
+		b->disk = &b->own;
+	}
 	gm_dev_conn_set_priv(c, b);
 	for (unsigned i = 0; vd && i < MAX_CONNS; i++)
 		if (!conns[i]) {
@@ -391,6 +480,8 @@ static void blk_disconnect(void *opaque, gm_dev_conn *c)
 	for (unsigned i = 0; i < MAX_CONNS; i++)
 		if (conns[i] == c)
 			conns[i] = NULL;
+	if (b->own.fd >= 0)
+		close(b->own.fd);
 	free(b);
 }
 
@@ -462,9 +553,13 @@ struct blk_config {
 #define KEY_DOMID (TOOL_LONG_ONLY + 2)
 #define KEY_DATA (TOOL_LONG_ONLY + 3)
 #define KEY_BATCH (TOOL_LONG_ONLY + 4)
+#define KEY_IMAGE_SIZE (TOOL_LONG_ONLY + 5)
 
 static const struct tool_opt opts[] = {
-	{"image", 'i', "PATH", "the raw image file to serve (required)"},
+	{"image", 'i', "PATH", "the raw image file to serve (required); with \"%u\" in PATH, one\n"
+			       "image per frontend domain (%u: its id), see --image-size"},
+	{"image-size", KEY_IMAGE_SIZE, "BYTES", "with a per-frontend --image: each image's size,\n"
+						"with k, m or g; created sparse when missing"},
 	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET,domid=N\");\n"
 			     "default $GRANTMEM_XEN, else real Xen"},
 	{"transport", 'T', "NAME", "xenstore (default: the vdev protocol, PV domains), ioreq\n"
@@ -497,10 +592,10 @@ static const struct tool_opt opts[] = {
 
 static struct tool T = {
 	.name = "grantmem-blk",
-	.synopsis = "grantmem-blk --image PATH [--xen SPEC] [--frontend-domid N] [--queues N]\n"
-		    "             [--queue-size N] [--persistent] [--packed] [--type T]\n"
-		    "             [--read-only] [--data map|copy|auto] [--batch N] [--stats]\n"
-		    "             [--verbose]\n"
+	.synopsis = "grantmem-blk --image PATH [--image-size BYTES] [--xen SPEC]\n"
+		    "             [--frontend-domid N] [--queues N] [--queue-size N]\n"
+		    "             [--persistent] [--packed] [--type T] [--read-only]\n"
+		    "             [--data map|copy|auto] [--batch N] [--stats] [--verbose]\n"
 		    "grantmem-blk --transport ioreq --domid N --image PATH\n"
 		    "             [--mmio-base ADDR] [--xen SPEC] [--data MODE] [--stats]\n"
 		    "grantmem-blk --transport ram --socket PATH --image PATH [--queues N]\n"
@@ -530,6 +625,11 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 			break;
 		case 'i':
 			c->image = optarg;
+			break;
+		case KEY_IMAGE_SIZE:
+			img.size = tool_size(&T, optarg, GM_VIRTIO_BLK_SECTOR, UINT64_MAX / 2);
+			if (img.size % GM_VIRTIO_BLK_SECTOR)
+				tool_usage_error(&T, "--image-size: %s is not a multiple of 512", optarg);
 			break;
 		case 'f':
 		case KEY_DOMID:
@@ -589,6 +689,21 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 		tool_usage_error(&T, "unexpected argument \"%s\"", argv[optind]);
 	if (!c->image)
 		tool_usage_error(&T, "--image is required");
+	img.path = c->image;
+	img.per_frontend = strchr(c->image, '%') != NULL;
+	if (img.per_frontend) {
+		const char *at = strstr(c->image, "%u");
+
+		if (!at || strchr(at + 2, '%') || strchr(c->image, '%') != at)
+			tool_usage_error(&T, "--image: a per-frontend path has one \"%%u\" and no "
+					 "other %%");
+		if (!img.size)
+			tool_usage_error(&T, "--image with \"%%u\" needs --image-size");
+		if (c->transport != TR_XENSTORE)
+			tool_usage_error(&T, "per-frontend images are for the xenstore transport");
+	} else if (img.size) {
+		tool_usage_error(&T, "--image-size is for a per-frontend --image (\"%%u\")");
+	}
 	if (c->transport == TR_IOREQ && c->vdev.frontend < 0)
 		tool_usage_error(&T, "--transport ioreq needs --domid");
 	if (c->transport == TR_RAM && !c->socket_path)
@@ -609,15 +724,20 @@ static int open_image(struct blk_config *c)
 	unsigned nq = c->transport == TR_IOREQ ? 1 : c->vdev.max_queues;
 	struct stat sb;
 
-	img.fd = open(c->image, (img.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (img.fd < 0 || fstat(img.fd, &sb) < 0) {
-		fprintf(stderr, "grantmem-blk: %s: %s\n", c->image, strerror(errno));
-		return -1;
+	if (img.per_frontend) {
+		/* each frontend's own, opened when it connects */
+		img.disk.sectors = img.size / GM_VIRTIO_BLK_SECTOR;
+	} else {
+		img.disk.fd = open(c->image, (img.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (img.disk.fd < 0 || fstat(img.disk.fd, &sb) < 0) {
+			fprintf(stderr, "grantmem-blk: %s: %s\n", c->image, strerror(errno));
+			return -1;
+		}
+		img.disk.sectors = (uint64_t)sb.st_size / GM_VIRTIO_BLK_SECTOR;
+		disk_id(&img.disk, &sb);
 	}
-	img.sectors = (uint64_t)sb.st_size / GM_VIRTIO_BLK_SECTOR;
-	snprintf(img.id, sizeof(img.id), "grantmem-%" PRIx64, (uint64_t)sb.st_ino);
 
-	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_CAPACITY, img.sectors, 8);
+	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_CAPACITY, img.disk.sectors, 8);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_SIZE_MAX, SIZE_MAX_SEG, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_SEG_MAX, SEG_MAX, 4);
 	gm_virtio_blk_put_le(cs + GM_VIRTIO_BLK_CFG_BLK_SIZE, GM_VIRTIO_BLK_SECTOR, 4);
@@ -672,7 +792,7 @@ static int run_ram(const struct blk_config *c, gm_dev *dev, int sfd)
 	int r;
 
 	printf("grantmem-blk: serving %s (%" PRIu64 " sectors), %u queue(s), plain shared RAM\n",
-	       c->image, img.sectors, c->vdev.max_queues);
+	       c->image, img.disk.sectors, c->vdev.max_queues);
 	r = blk_ram_run(&o);
 	if (c->stats)
 		printf("grantmem-blk: %" PRIu64 " requests (plain RAM: nothing mapped per request)\n",
@@ -760,7 +880,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(banner, sizeof(banner), "serving %s (%" PRIu64 " sectors), %u queue(s), %s grants",
-		 c.image, img.sectors, c.vdev.max_queues,
+		 c.image, img.disk.sectors, c.vdev.max_queues,
 		 c.vdev.offer_persistent ? "persistent" : "transient");
 	r = tool_serve_vdev("grantmem-blk", x, dev, &c.vdev, sfd, banner, &st);
 	if (r < 0) {
@@ -775,7 +895,7 @@ out:
 	gm_xen_close(x);
 	gm_dev_free(dev);
 	close(sfd);
-	if (img.fd >= 0)
-		close(img.fd);
+	if (img.disk.fd >= 0)
+		close(img.disk.fd);
 	return r;
 }

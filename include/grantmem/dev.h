@@ -348,7 +348,8 @@ GM_API void gm_dev_detach(gm_dev_conn *c);
  * broken: queues broken.  With a grant cache (gm_dev_attach.cache): its
  * map and unmap calls and pages mapped since the attach, the rings' map
  * calls apart (ring_map_calls); a cache shared with other connections
- * counts their calls too.
+ * counts their calls too, but for the map calls over the vdev transport:
+ * those of this connection's frontend alone (gm_grant_cache_domain_stats).
  */
 struct gm_dev_stats {
 	uint64_t requests;

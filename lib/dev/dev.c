@@ -117,6 +117,22 @@ struct gm_dev_conn {
 	atomic_uint_least64_t ring_map_calls;
 };
 
+/*
+ * The cache's counters that a connection's stats count from; over the vdev
+ * transport, the map calls of its frontend's grants alone (one cache
+ * serves every frontend of the backend).
+ */
+static void conn_cache_stats(const gm_dev_conn *c, struct gm_grant_stats *st)
+{
+	gm_grant_cache_stats(c->cache, st);
+	if (c->vdev) {
+		struct gm_grant_stats d;
+
+		gm_grant_cache_domain_stats(c->cache, gm_vdev_frontend_id(c->vdev), &d);
+		st->map_calls = d.map_calls;
+	}
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -659,7 +675,7 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 		c->thr[i].wake_fd = -1;
 	}
 	if (c->cache)
-		gm_grant_cache_stats(c->cache, &c->base);
+		conn_cache_stats(c, &c->base);
 	if (d->cfg.connect && (r = d->cfg.connect(d->cfg.opaque, c)) < 0) {
 		pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -726,12 +742,12 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	vc.unmapped_max = dc->unmapped_max;
 	vc.max_batch = hs.h->max_batch ? hs.h->max_batch : dc->max_batch;
 	if (c->cache) {
-		gm_grant_cache_stats(c->cache, &before);
+		conn_cache_stats(c, &before);
 		vc.max_map_pages = before.max_pages;
 	}
 	r = gm_vq_new(c->mem, &vc, &q->vq);
 	if (c->cache) {
-		gm_grant_cache_stats(c->cache, &after);
+		conn_cache_stats(c, &after);
 		count(&c->ring_map_calls, after.map_calls - before.map_calls);
 	}
 	if (r < 0) {
@@ -888,7 +904,7 @@ GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *st)
 		struct gm_grant_stats g;
 		uint64_t rings = atomic_load(&c->ring_map_calls);
 
-		gm_grant_cache_stats(c->cache, &g);
+		conn_cache_stats(c, &g);
 		st->ring_map_calls = rings;
 		st->map_calls = g.map_calls - c->base.map_calls;
 		st->map_calls = st->map_calls > rings ? st->map_calls - rings : 0;
