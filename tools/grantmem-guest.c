@@ -119,6 +119,16 @@ static struct guest_config {
 	unsigned tolerate_ms;
 	/* --storm-queue Q: the queue that is notified without pause (-1: none). */
 	int storm_queue;
+	/*
+	 * --follow S: a backend that goes away (its state leaves Connected,
+	 * its directory goes, or nothing completes for --timeout seconds) is
+	 * not an error: every grant is ended, and the device is waited for (up
+	 * to S seconds) and served again, by the same backend restarted or by
+	 * the one the toolstack names next.  0: off.
+	 */
+	int follow;
+	/* --hostile MODE: the last queue sends requests a device must refuse. */
+	enum hostile { H_NONE, H_OVERSIZE, H_REPEAT } hostile;
 } opt = {
 	.want_backend = -1, .depth = 8, .size = 4096, .queues = 1, .queue_size = 128,
 	.timeout = 30, .storm_queue = -1,
@@ -161,6 +171,12 @@ static struct {
 	atomic_bool storm_stop;
 	atomic_uint_fast64_t storm_notifies, storm_served;
 	double t_start; /* the main phase's start (set before the progress thread) */
+	/* --follow: the backend went away (the queue threads stopped for it) */
+	atomic_bool lost;
+	uint64_t losses, moves; /* connections lost; times the backend domain changed */
+	/* --hostile: requests sent, completed with OK / an error status, never answered */
+	atomic_bool hostile_stop;
+	uint64_t h_sent, h_ok, h_refused, h_unanswered;
 } S;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -279,6 +295,9 @@ struct dq {
 	uint64_t n_ok, n_failed;
 	unsigned stalls;
 	bool gave_up; /* stalled: skipped until the next connection */
+	bool hostile; /* --hostile's queue: no ordinary I/O on it in the main phase */
+	struct req *hpending; /* --hostile: a chain the device never answered */
+	struct req *hkeep;    /* --hostile, persistent grants: its one reused buffer */
 };
 
 static struct dq *queues;
@@ -702,6 +721,26 @@ static bool claim(void)
 
 enum phase { PH_MAIN, PH_SPECIAL, PH_WARM };
 
+/*
+ * --follow: the backend is gone (said once per loss); every queue thread
+ * stops, leaving its requests where they are, and run() follows the device.
+ */
+static void lose_backend(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void lose_backend(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!atomic_exchange(&S.lost, true)) {
+		va_start(ap, fmt);
+		fputs("grantmem-guest: ", stdout);
+		vprintf(fmt, ap);
+		va_end(ap);
+		puts(": following the device");
+		fflush(stdout);
+	}
+	atomic_store(&S.abort_run, true);
+}
+
 struct run_arg {
 	struct dq *q;
 	enum phase kind;
@@ -759,7 +798,8 @@ static void *queue_main(void *arg)
 		fail("out of memory");
 		return NULL;
 	}
-	if (q->gave_up) {
+	/* --hostile's queue belongs to its thread once the main phase started */
+	if (q->gave_up || (q->hostile && ra->kind != PH_WARM)) {
 		free(busy_map);
 		return NULL;
 	}
@@ -841,8 +881,13 @@ static void *queue_main(void *arg)
 			break;
 		}
 		if (now() - last > opt.timeout) {
-			fail("queue %u: no completion for %d s (%u in flight)", q->index, opt.timeout,
-			     inflight);
+			/* a backend that died without a word looks like this */
+			if (opt.follow && !G.ram)
+				lose_backend("queue %u: no completion for %d s (%u in flight)",
+					     q->index, opt.timeout, inflight);
+			else
+				fail("queue %u: no completion for %d s (%u in flight)", q->index,
+				     opt.timeout, inflight);
 			atomic_store(&S.abort_run, true);
 			break;
 		}
@@ -1010,6 +1055,19 @@ static void release_requests(bool pool_too)
 				rq->b.va = NULL;
 			}
 		}
+	for (unsigned i = 0; i < nqueues; i++) {
+		struct req *h[2] = {queues[i].hpending, queues[i].hkeep};
+
+		for (int k = 0; k < 2; k++) {
+			if (!h[k])
+				continue;
+			if (release_grants(h[k]->b.va, h[k]->b.refs, h[k]->b.pages) < 0)
+				fail("queue %u: a hostile request's buffer is still mapped after the "
+				     "backend closed", i);
+			free(h[k]);
+		}
+		queues[i].hpending = queues[i].hkeep = NULL;
+	}
 }
 
 /*
@@ -1176,6 +1234,134 @@ out:
 }
 
 /*
+ * Start from a fresh handshake.  A driver that restarts finds its device as
+ * an earlier run left it: Connected (the run was killed), Closed (it ended
+ * cleanly), or half way through a handshake.  Like a driver whose module
+ * is reloaded it closes that first (Closing; the backend answers Closed
+ * once nothing of ours is mapped, or its directory is gone) and starts
+ * again from Initialising.  0, or -errno (counted).
+ */
+static int fresh_handshake(void)
+{
+	enum gm_vdev_state fs = GM_VDEV_STATE_UNKNOWN;
+	int r;
+
+	if (G.ram)
+		return 0;
+	if ((r = gm_vdev_read_state(G.xs, G.fe_dir, &fs)) < 0) {
+		fail("cannot read %s/state: %s", G.fe_dir, gm_strerror(r));
+		return r;
+	}
+	if (fs == GM_VDEV_STATE_INITIALISING || fs == GM_VDEV_STATE_UNKNOWN)
+		return 0;
+	printf("grantmem-guest: the device was left %s (backend %s): closing it first\n",
+	       gm_vdev_state_name(fs), gm_vdev_state_name(be_state()));
+	fflush(stdout);
+	set_state(GM_VDEV_STATE_CLOSING);
+	if ((r = wait_backend(st_closed, NULL)) < 0)
+		return r;
+	set_state(GM_VDEV_STATE_INITIALISING);
+	return 0;
+}
+
+/* What this run knows of the disk's contents goes (another backend, another disk). */
+static void forget_disk(void)
+{
+	free(G.gen);
+	free(G.listed);
+	G.gen = NULL;
+	G.listed = NULL;
+	for (unsigned i = 0; i < nqueues; i++)
+		queues[i].nknown = 0;
+}
+
+/*
+ * --follow: where the toolstack says the device's backend is now.  A new
+ * backend directory (another domain, or the same one rebuilt) is watched
+ * instead of the old one; another domain serves another disk.  0 when the
+ * frontend directory names a backend, -ENOENT while it does not.
+ */
+static int follow_where(void)
+{
+	char dir[sizeof(G.be_dir)], bid[16];
+	uint64_t b;
+
+	if (read_str_node(G.fe_dir, "backend", dir, sizeof(dir)) < 0 ||
+	    read_str_node(G.fe_dir, "backend-id", bid, sizeof(bid)) < 0 ||
+	    gm_vdev_parse_u64(bid, GM_DOMID_MAX, &b) < 0)
+		return -ENOENT;
+	if (!strcmp(dir, G.be_dir) && b == G.backend)
+		return 0;
+	gm_xs_unwatch(G.xs, G.be_state, "be");
+	if (b != G.backend) {
+		S.moves++;
+		forget_disk();
+	}
+	printf("grantmem-guest: the device is served from %s now (backend domain %" PRIu64 ")\n",
+	       dir, b);
+	fflush(stdout);
+	snprintf(G.be_dir, sizeof(G.be_dir), "%s", dir);
+	snprintf(G.be_state, sizeof(G.be_state), "%s/state", G.be_dir);
+	G.backend = (gm_domid)b;
+	gm_xs_watch(G.xs, G.be_state, "be");
+	return 0;
+}
+
+/*
+ * --follow: the backend went away (it left Connected, its directory went,
+ * or nothing completed for --timeout seconds).  Close our side as after
+ * any close: Closing, then the backend's Closed or its directory gone (a
+ * killed backend that nobody restarts says nothing: not waited for beyond
+ * --follow), and end every grant, which must succeed: nothing may stay
+ * mapped by a backend that is gone.  Then wait for the device to be served
+ * again, by the same backend started again (it says Closed, then
+ * publishes) or by the domain the toolstack names next in our directory,
+ * and connect.  0 when connected again; -1 (counted) when it did not come
+ * back within --follow seconds, -2 when told to stop meanwhile.
+ */
+static int follow_device(void)
+{
+	double deadline = now() + opt.follow;
+	enum gm_vdev_state bs;
+
+	S.losses++;
+	atomic_store(&S.reconnecting, true);
+	set_state(GM_VDEV_STATE_CLOSING);
+	while (!st_closed(be_state()) && now() < deadline && !atomic_load(&S.stop_io))
+		usleep(200 * 1000);
+	release_requests(true);
+	for (unsigned i = 0; i < nqueues; i++)
+		dq_teardown(&queues[i]);
+	set_state(GM_VDEV_STATE_CLOSED);
+	printf("grantmem-guest: every grant ended (backend %s); waiting up to %d s for the device\n",
+	       gm_vdev_state_name(be_state()), opt.follow);
+	fflush(stdout);
+	for (;;) {
+		if (atomic_load(&S.stop_io))
+			return -2;
+		if (follow_where() == 0) {
+			bs = be_state();
+			/* a backend that is there: fresh (Initialising, InitWait) or done */
+			if (bs == GM_VDEV_STATE_INITIALISING || bs == GM_VDEV_STATE_INITWAIT ||
+			    bs == GM_VDEV_STATE_CLOSED)
+				break;
+		}
+		if (now() > deadline) {
+			fail("the device was not served again within %d s (backend %s)", opt.follow,
+			     gm_vdev_state_name(be_state()));
+			return -1;
+		}
+		usleep(200 * 1000);
+	}
+	if (fresh_handshake() < 0 || connect_device() < 0)
+		return -1;
+	atomic_store(&S.reconnecting, false);
+	printf("grantmem-guest: served again by backend domain %u\n", G.backend);
+	fflush(stdout);
+	return 0;
+}
+
+/*
  * Close: Closing, wait for the backend to close (it releases every mapping
  * first), check that nothing of ours is mapped, take the stats, end every
  * grant.  @then: the state to leave the device in (Closed, or Initialising
@@ -1257,7 +1443,11 @@ static void *progress_main(void *arg)
 		if (!G.ram && !atomic_load(&S.reconnecting) && be_state() != GM_VDEV_STATE_CONNECTED &&
 		    !atomic_load(&S.reconnecting)) {
 			/* requests in flight will never complete: do not wait for the timeout */
-			fail("the backend left Connected (%s)", gm_vdev_state_name(be_state()));
+			if (opt.follow)
+				lose_backend("the backend left Connected (%s)",
+					     gm_vdev_state_name(be_state()));
+			else
+				fail("the backend left Connected (%s)", gm_vdev_state_name(be_state()));
 			atomic_store(&S.abort_run, true);
 			return NULL;
 		}
@@ -1329,6 +1519,148 @@ static void storm_report(uint64_t wakeups0)
 	fflush(stdout);
 }
 
+/* ---- --hostile ------------------------------------------------------------------ */
+
+/*
+ * Requests a device must refuse, or at least answer, on the last queue (no
+ * ordinary I/O there in the main phase), one at a time, each in fresh
+ * grants that are ended once it completed (with persistent grants: all in
+ * one buffer, ended after the device closed, as the pool is):
+ *
+ *   oversize  writes that run past the end of the disk (an error status is
+ *             the only right answer), and when the main phase is over one
+ *             chain of seg_max + 8 data descriptors, more than the device
+ *             said it takes: refused with an error status, or the queue
+ *             is broken and the chain never completes (virtio's answer to
+ *             a malformed ring); either way the other queues and guests go
+ *             on, and nothing of it stays mapped once the device closes;
+ *   repeat    reads whose HOSTILE_REPEAT data descriptors all name the same
+ *             granted page: served or refused, but answered.
+ *
+ * A request served where it must be refused, or not answered (but for the
+ * final long chain), is an error.  Prints
+ *
+ *   hostile: mode=M sent=N ok=N refused=N unanswered=N
+ */
+#define HOSTILE_REPEAT 32
+
+static const char *const hostile_modes[] = {"oversize", "repeat", NULL};
+
+static unsigned hostile_seg_max(void)
+{
+	if ((G.features & GM_VIRTIO_BIT(GM_VIRTIO_BLK_F_SEG_MAX)) &&
+	    G.bi.config_len >= GM_VIRTIO_BLK_CFG_SEG_MAX + 4)
+		return (unsigned)gm_virtio_blk_get_le(G.bi.config + GM_VIRTIO_BLK_CFG_SEG_MAX, 4);
+	return opt.queue_size;
+}
+
+/* One hostile request on @q; waits for its answer at most --timeout seconds. */
+static void hostile_send(struct dq *q, bool long_chain)
+{
+	uint64_t sectors = gm_virtio_blk_get_le(G.bi.config + GM_VIRTIO_BLK_CFG_CAPACITY, 8);
+	uint64_t sector;
+	unsigned ndata = 1, len = 4096, n = 0, max = hostile_seg_max() + 10;
+	bool in = opt.hostile == H_REPEAT && !long_chain, answered = false;
+	struct vqd_buf *sg = calloc(max, sizeof(*sg));
+	struct req *rq = G.persistent ? q->hkeep : NULL;
+	double t0;
+
+	if (!rq && (!(rq = calloc(1, sizeof(*rq))) || buf_get(&rq->b, 2) < 0)) {
+		fail("hostile: cannot share a buffer");
+		atomic_store(&S.abort_run, true);
+		goto out_free;
+	}
+	if (G.persistent)
+		q->hkeep = rq;
+	if (!sg)
+		goto out_release;
+	if (long_chain) {
+		ndata = max - 2;
+		len = GM_VIRTIO_BLK_SECTOR;
+		sector = 0;
+	} else if (opt.hostile == H_OVERSIZE) {
+		sector = sectors - 1; /* 8 sectors from the last one */
+	} else {
+		ndata = HOSTILE_REPEAT;
+		sector = rnd(q) % (sectors - HOSTILE_REPEAT * 8) & ~7ull;
+	}
+	rq->type = in ? GM_VIRTIO_BLK_T_IN : GM_VIRTIO_BLK_T_OUT;
+	gm_virtio_blk_put_le(rq->b.va, rq->type, 4);
+	gm_virtio_blk_put_le(rq->b.va + 4, 0, 4);
+	gm_virtio_blk_put_le(rq->b.va + 8, sector, 8);
+	rq->b.va[STATUS_OFF] = 0xff;
+	sg[n++] = (struct vqd_buf){buf_addr(&rq->b, 0, 0), 16, false};
+	for (unsigned i = 0; i < ndata; i++)
+		sg[n++] = (struct vqd_buf){buf_addr(&rq->b, 1, long_chain ? (i % 8) * len : 0), len,
+					   in};
+	sg[n++] = (struct vqd_buf){buf_addr(&rq->b, 0, STATUS_OFF), 1, true};
+	if (q->d.num_free < n) {
+		fail("hostile: queue %u (%u descriptors) cannot take a chain of %u: use a bigger "
+		     "--queue-size", q->index, q->size, n);
+		atomic_store(&S.abort_run, true);
+		goto out_release;
+	}
+	if (vqd_add(&q->d, sg, n, 0, rq) < 0) {
+		fail("hostile: queue %u: ring full", q->index);
+		goto out_release;
+	}
+	dq_kick(q);
+	S.h_sent++;
+	for (t0 = now(); !answered && now() - t0 < (long_chain ? 3 : opt.timeout);) {
+		uint32_t w;
+		struct req *got = dq_get(q, &w);
+
+		if (got == rq)
+			answered = true;
+		else if (!got)
+			wait_event(q, 100);
+	}
+	if (!answered) {
+		S.h_unanswered++;
+		if (!long_chain)
+			fail("hostile: a %s request got no answer in %d s", hostile_modes[opt.hostile - 1],
+			     opt.timeout);
+		/* in the ring for good: its grants are ended after the device closed */
+		if (!G.persistent)
+			q->hpending = rq;
+		rq = NULL;
+		goto out_free;
+	}
+	if (rq->b.va[STATUS_OFF] == GM_VIRTIO_BLK_S_OK) {
+		S.h_ok++;
+		if (opt.hostile == H_OVERSIZE || long_chain)
+			fail("hostile: the device served a request it must refuse (%s)",
+			     long_chain ? "a chain longer than seg_max" : "beyond the end of the disk");
+	} else {
+		S.h_refused++;
+	}
+out_release:
+	/* answered (or never sent): the device must not map it any more */
+	if (G.persistent)
+		rq = NULL; /* kept, as the pool is */
+	else if (rq->b.va && release_grants(rq->b.va, rq->b.refs, rq->b.pages) < 0)
+		fail("hostile: ending access to an answered request's grants failed");
+out_free:
+	if (rq && rq != q->hkeep)
+		free(rq);
+	free(sg);
+}
+
+static void *hostile_main(void *arg)
+{
+	struct dq *q = arg;
+
+	while (!atomic_load(&S.hostile_stop) && !atomic_load(&S.abort_run))
+		hostile_send(q, false);
+	if (opt.hostile == H_OVERSIZE && !atomic_load(&S.abort_run))
+		hostile_send(q, true);
+	printf("hostile: mode=%s sent=%" PRIu64 " ok=%" PRIu64 " refused=%" PRIu64
+	       " unanswered=%" PRIu64 "\n", hostile_modes[opt.hostile - 1], S.h_sent, S.h_ok,
+	       S.h_refused, S.h_unanswered);
+	fflush(stdout);
+	return NULL;
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 /*
@@ -1383,6 +1715,8 @@ static int open_xen(void)
 
 #define KEY_TOLERATE TOOL_LONG_ONLY
 #define KEY_STORM (TOOL_LONG_ONLY + 1)
+#define KEY_FOLLOW (TOOL_LONG_ONLY + 2)
+#define KEY_HOSTILE (TOOL_LONG_ONLY + 3)
 
 static const struct tool_opt opts[] = {
 	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET,domid=N\");\n"
@@ -1412,6 +1746,12 @@ static const struct tool_opt opts[] = {
 						"up a queue that stalls MS milliseconds"},
 	{"storm-queue", KEY_STORM, "Q", "testing aid: notify queue Q without pause during the run\n"
 					"(needs --queues 2 or more, event channels)"},
+	{"follow", KEY_FOLLOW, "S", "a backend that goes away is followed: end every grant, wait\n"
+				    "up to S seconds for the device to be served again (the\n"
+				    "backend restarted, or another one), go on"},
+	{"hostile", KEY_HOSTILE, "MODE", "testing aid: the last queue sends requests a device must\n"
+					 "refuse: oversize (past the disk's end, then a chain\n"
+					 "longer than seg_max) or repeat (one page, 32 times)"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -1421,7 +1761,8 @@ static struct tool T = {
 		    "               [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
 		    "               [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
 		    "               [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
-		    "               [--tolerate-errors MS] [--storm-queue Q]\n"
+		    "               [--tolerate-errors MS] [--storm-queue Q] [--follow S]\n"
+		    "               [--hostile oversize|repeat]\n"
 		    "grantmem-guest --transport ram --socket PATH [I/O options as above]",
 	.about = "A test domain's virtio-blk driver: verified random or sequential I/O, then one\n"
 		 "summary line.  exit status: 0 no error, 1 errors, 2 usage error",
@@ -1504,6 +1845,12 @@ static void parse_options(int argc, char **argv)
 		case KEY_STORM:
 			opt.storm_queue = (int)tool_num(&T, optarg, 0, GM_VDEV_MAX_QUEUES - 1);
 			break;
+		case KEY_FOLLOW:
+			opt.follow = (int)tool_num(&T, optarg, 1, 86400);
+			break;
+		case KEY_HOSTILE:
+			opt.hostile = (enum hostile)(tool_choice(&T, optarg, hostile_modes) + 1);
+			break;
 		}
 	}
 	if (optind != argc)
@@ -1517,6 +1864,12 @@ static void parse_options(int argc, char **argv)
 	     opt.reconnect_every))
 		tool_usage_error(&T, "--storm-queue needs a queue of --queues (at least 2) on event "
 				 "channels, without --reconnect-every");
+	if (opt.follow && (G.ram || opt.reconnect_every || opt.storm_queue >= 0))
+		tool_usage_error(&T, "--follow is for the xenstore transport, without "
+				 "--reconnect-every or --storm-queue");
+	if (opt.hostile && (opt.queues < 2 || G.ram || opt.reconnect_every || opt.follow))
+		tool_usage_error(&T, "--hostile needs --queues 2 or more (it takes the last one) on "
+				 "event channels, without --reconnect-every or --follow");
 	if (!opt.requests && !opt.seconds)
 		opt.requests = 10000;
 }
@@ -1525,9 +1878,21 @@ static void parse_options(int argc, char **argv)
  * Set up the transport (Xen's handles and our device, or nothing for RAM)
  * and the queues' state.  0, or -1 (printed) for exit status 1.
  */
+/* SIGINT, SIGTERM: the main phase ends as if its time were up. */
+static void on_stop(int sig)
+{
+	(void)sig;
+	atomic_store(&S.stop_io, true);
+}
+
 static int setup(void)
 {
+	struct sigaction sa = {.sa_handler = on_stop};
+
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	nqueues = opt.queues;
 	if (!G.ram && open_xen() < 0)
 		return -1;
@@ -1606,12 +1971,22 @@ static void read_stats_caught_up(struct bstats *st, const struct bstats *base, u
  * The measured phase: the I/O (with --reconnect-every, over several
  * connections), the storm, then the final flush and the disconnect.
  */
+/* The backend's figures of a connection that ended, added to the run's. */
+static void add_stats(struct run_result *res, const struct bstats *st, const struct bstats *base)
+{
+	/* a backend started again counts from 0: nothing to add for the old one */
+	if (st->requests < base->requests || st->map_calls < base->map_calls)
+		return;
+	res->total.requests += st->requests - base->requests;
+	res->total.map_calls += st->map_calls - base->map_calls;
+}
+
 static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 {
 	uint64_t before = atomic_load(&S.completed), wakeups0 = 0;
 	struct bstats st;
-	pthread_t storm, prog;
-	bool storming = false, prog_started = false;
+	pthread_t storm, prog, hostile;
+	bool storming = false, prog_started = false, hostile_on = false;
 	double t_main;
 
 	if (opt.storm_queue >= 0 && !atomic_load(&S.abort_run)) {
@@ -1621,6 +1996,13 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 			storming = true;
 		else
 			fail("cannot start the storm thread");
+	}
+	if (opt.hostile && !atomic_load(&S.abort_run)) {
+		queues[nqueues - 1].hostile = true;
+		if (pthread_create(&hostile, NULL, hostile_main, &queues[nqueues - 1]) == 0)
+			hostile_on = true;
+		else
+			fail("cannot start the hostile thread");
 	}
 	S.t_start = t_main = now();
 	if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
@@ -1636,14 +2018,29 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 		atomic_store(&S.leave_inflight, budget != saved);
 		run_phase(PH_MAIN, 0, -1);
 		opt.requests = saved;
+		if (atomic_load(&S.lost)) {
+			/* --follow: what it did for this connection went with the backend */
+			if (prog_started)
+				pthread_join(prog, NULL);
+			prog_started = false;
+			if (follow_device() < 0)
+				break;
+			*base = (struct bstats){0, 0};
+			done0 = atomic_load(&S.completed);
+			res->reconnects++;
+			atomic_store(&S.lost, false);
+			atomic_store(&S.abort_run, false);
+			if (pthread_create(&prog, NULL, progress_main, NULL) == 0)
+				prog_started = true;
+			continue;
+		}
 		if (atomic_load(&S.abort_run) || atomic_load(&S.stop_io) || !opt.reconnect_every ||
 		    (opt.requests && atomic_load(&S.claimed) >= opt.requests))
 			break;
 		/* close and reconnect: the backend must let go of everything */
 		atomic_store(&S.reconnecting, true);
 		disconnect_device(&st, GM_VDEV_STATE_INITIALISING);
-		res->total.requests += st.requests - base->requests;
-		res->total.map_calls += st.map_calls - base->map_calls;
+		add_stats(res, &st, base);
 		*base = (struct bstats){0, 0};
 		done0 = atomic_load(&S.completed);
 		res->reconnects++;
@@ -1654,6 +2051,10 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 	}
 	res->main_requests = atomic_load(&S.completed) - before;
 	res->elapsed = now() - t_main;
+	if (hostile_on) {
+		atomic_store(&S.hostile_stop, true);
+		pthread_join(hostile, NULL);
+	}
 	if (storming) {
 		/* hostile: the backend going away is no reason to stop */
 		for (double t = now(); atomic_load(&S.abort_run) && now() - t < opt.timeout;)
@@ -1669,15 +2070,14 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 	/* the backend's figures for the measured requests: before the flush */
 	if (!atomic_load(&S.abort_run)) {
 		read_stats_caught_up(&st, base, done0);
-		res->total.requests += st.requests - base->requests;
-		res->total.map_calls += st.map_calls - base->map_calls;
+		add_stats(res, &st, base);
 		/* the data reached the disk: flush, as a filesystem would */
 		run_phase(PH_SPECIAL, 1, GM_VIRTIO_BLK_T_FLUSH);
 		disconnect_device(&st, GM_VDEV_STATE_CLOSED);
 	} else {
 		disconnect_device(&st, GM_VDEV_STATE_CLOSED);
-		res->total.requests += st.requests - base->requests;
-		res->total.map_calls += st.map_calls - base->map_calls;
+		if (!atomic_load(&S.lost))
+			add_stats(res, &st, base);
 	}
 }
 
@@ -1723,6 +2123,9 @@ static uint64_t report(const struct run_result *res)
 	for (unsigned i = 0; opt.tolerate_ms && i < nqueues; i++)
 		printf(" q%u_ok=%" PRIu64 " q%u_failed=%" PRIu64 " q%u_stalls=%u", i,
 		       queues[i].n_ok, i, queues[i].n_failed, i, queues[i].stalls);
+	if (opt.follow)
+		printf(" lost=%" PRIu64 " moved=%" PRIu64 " reconnects=%" PRIu64, S.losses, S.moves,
+		       res->reconnects);
 	printf("\n");
 	fflush(stdout);
 	free(lat);
@@ -1761,7 +2164,7 @@ int main(int argc, char **argv)
 	parse_options(argc, argv);
 	if (setup() < 0)
 		return 1;
-	if (connect_device() == 0) {
+	if (fresh_handshake() == 0 && connect_device() == 0) {
 		if (!opt.quiet) {
 			printf("grantmem-guest: connected: %u queue(s) of %u, depth %u, %u-byte %s "
 			       "requests, %s, %" PRIu64 " MiB disk\n",
