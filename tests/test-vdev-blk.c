@@ -18,7 +18,16 @@
  *   - SIGTERM: the backend exits 0 with nothing mapped;
  *   - --data copy (no map call at all), --data auto (small requests
  *     copied, big ones mapped), and a grant copy the guest refuses (the
- *     request gets IOERR, the queue serves on).
+ *     request gets IOERR, the queue serves on);
+ *   - a driver domain's backend serving two guests at once, each from an
+ *     image of its own, each map counted for its own guest; one of them
+ *     hostile (requests past the disk's end, a chain longer than seg_max,
+ *     one page repeated along a chain) while the other's I/O goes on;
+ *   - a guest that follows its backend (--follow) through the backend's
+ *     domain dying, being built again under the same id (its disk kept:
+ *     what was written before is read back), and moving to another domain;
+ *   - a guest that starts where an earlier run left its device Connected
+ *     closes it first and is served.
  */
 #include "config.h"
 
@@ -28,9 +37,12 @@
 #include <grantmem/virtio.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #define BE 1
 #define FE 5
+#define FE2 6
+#define BE2 2
 
 static struct emu_test T;
 static gm_xen *X0;
@@ -109,6 +121,11 @@ struct summary {
 	/* --storm-queue: notifications sent, the backend's wakeups for them */
 	int storm_queue;
 	unsigned long long storm_notifies, storm_wakeups, storm_served;
+	/* --follow: connections lost, backend domain changes, reconnects */
+	unsigned long long lost, moved, reconnects;
+	/* --hostile: requests sent, served, refused, never answered */
+	char hostile_mode[16];
+	unsigned long long h_sent, h_ok, h_refused, h_unanswered;
 };
 
 static int read_summary(const char *path, struct summary *s)
@@ -124,6 +141,15 @@ static int read_summary(const char *path, struct summary *s)
 
 		sscanf(line, "storm: queue=%d notifies=%llu wakeups=%llu served=%llu",
 		       &s->storm_queue, &s->storm_notifies, &s->storm_wakeups, &s->storm_served);
+		sscanf(line, "hostile: mode=%15s sent=%llu ok=%llu refused=%llu unanswered=%llu",
+		       s->hostile_mode, &s->h_sent, &s->h_ok, &s->h_refused, &s->h_unanswered);
+		{
+			const char *l = strstr(line, " lost=");
+
+			if (!strncmp(line, "summary:", 8) && l)
+				sscanf(l, " lost=%llu moved=%llu reconnects=%llu", &s->lost,
+				       &s->moved, &s->reconnects);
+		}
 		if (!strncmp(line, "result:", 7) && b)
 			sscanf(b, "backend: %llu map calls for %llu requests", &s->map_calls,
 			       &s->be_requests);
@@ -185,15 +211,15 @@ static void stop_backend(pid_t pid)
 	unlink(out);
 }
 
-/* Run grantmem-guest as domain 5 with @args (NULL-terminated). */
-static pid_t start_guest(const char *const *args, const char *out)
+/* Run grantmem-guest as domain @dom with @args (NULL-terminated). */
+static pid_t start_guest_as(unsigned dom, const char *const *args, const char *out)
 {
 	char prog[600], xen[400];
 	char *argv[32];
 	int n = 0;
 
 	snprintf(prog, sizeof(prog), "%s/grantmem-guest", tools);
-	snprintf(xen, sizeof(xen), "emu:%s,domid=%u,ram=64m", T.sock, FE);
+	snprintf(xen, sizeof(xen), "emu:%s,domid=%u,ram=64m", T.sock, dom);
 	argv[n++] = prog;
 	argv[n++] = (char *)"--xen";
 	argv[n++] = xen;
@@ -204,6 +230,11 @@ static pid_t start_guest(const char *const *args, const char *out)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
 	return spawn(argv, out);
+}
+
+static pid_t start_guest(const char *const *args, const char *out)
+{
+	return start_guest_as(FE, args, out);
 }
 
 static struct summary run_guest(const char *what, const char *const *args)
@@ -464,6 +495,7 @@ static void test_evtchn_storm_stop(void)
 	printf("event-channel storm: the backend stopped in the middle of one, nothing mapped\n");
 }
 
+
 /*
  * --data copy: every request reaches the device unmapped and its buffers
  * move with grant copies, so the queues make no map call at all (the rings'
@@ -557,6 +589,241 @@ static void test_data_copy_refused(void)
 	stop_backend(be);
 }
 
+/* ---- a driver domain serving two guests ------------------------------------------- */
+
+static char images[320]; /* one image per frontend: T.dir/fe-%u.img */
+
+/* grantmem-blk as domain @dom, one image per frontend, with up to 4 @extra arguments. */
+static pid_t start_dd_backend(unsigned dom, const char *const *extra)
+{
+	char prog[600], xen[400], out[400];
+	char *argv[16];
+	int n = 0;
+
+	snprintf(prog, sizeof(prog), "%s/grantmem-blk", tools);
+	snprintf(xen, sizeof(xen), "emu:%s,domid=%u", T.sock, dom);
+	snprintf(out, sizeof(out), "%s/blk.out", T.dir);
+	argv[n++] = prog;
+	argv[n++] = (char *)"--xen";
+	argv[n++] = xen;
+	argv[n++] = (char *)"--image";
+	argv[n++] = images;
+	argv[n++] = (char *)"--image-size";
+	argv[n++] = (char *)"16m";
+	argv[n++] = (char *)"--stats";
+	while (extra && *extra && n < 15)
+		argv[n++] = (char *)*extra++;
+	argv[n] = NULL;
+	return spawn(argv, out);
+}
+
+/* A guest run that must have gone well: exit 0, one summary, no error. */
+static struct summary guest_done(const char *what, pid_t pid, const char *out)
+{
+	struct summary s;
+	int rc = reap(pid);
+
+	memset(&s, 0, sizeof(s));
+	s.storm_queue = -1;
+	if (rc != 0 || read_summary(out, &s) != 1 || s.errors || !s.requests) {
+		cat(out);
+		GM_TEST_FAIL("%s: grantmem-guest exited %d", what, rc);
+	}
+	printf("%s: requests=%llu bytes_verified=%llu map_calls_per_request=%.2f\n", what,
+	       s.requests, s.bytes_verified, s.mcpr);
+	unlink(out);
+	return s;
+}
+
+static void dd_add(unsigned be, unsigned fe)
+{
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, (gm_domid)be, (gm_domid)fe, 0));
+}
+
+/*
+ * One backend, two guests at once, one image each (created at their first
+ * connect): fresh grants on one, persistent on the other, and each guest's
+ * stats count its own maps only: some (a batch of requests may share one
+ * map call), at most one per request, and none.
+ */
+static void test_dd_two_guests(void)
+{
+	static const char *const extra[] = {"--persistent", "--queues", "2", NULL};
+	static const char *const a[] = {"--requests", "1500", "--no-persistent", NULL};
+	static const char *const b[] = {"--requests", "1500", "--queues", "2", NULL};
+	char oa[400], ob[400], img[400];
+	struct summary sa, sb;
+	struct stat st;
+	pid_t be, ga, gb;
+
+	snprintf(oa, sizeof(oa), "%s/guest5.out", T.dir);
+	snprintf(ob, sizeof(ob), "%s/guest6.out", T.dir);
+	be = start_dd_backend(BE, extra);
+	dd_add(BE, FE);
+	dd_add(BE, FE2);
+	ga = start_guest_as(FE, a, oa);
+	gb = start_guest_as(FE2, b, ob);
+	sa = guest_done("driver domain, guest 5 (fresh grants)", ga, oa);
+	sb = guest_done("driver domain, guest 6 (persistent grants)", gb, ob);
+	if (!sa.map_calls || sa.map_calls > sa.be_requests || sb.map_calls != 0)
+		GM_TEST_FAIL("own map calls: guest 5 %llu for %llu requests (want 1 to one each), "
+			     "guest 6 %llu (want 0)", sa.map_calls, sa.be_requests, sb.map_calls);
+	for (unsigned d = FE; d <= FE2; d++) {
+		snprintf(img, sizeof(img), "%s/fe-%u.img", T.dir, d);
+		ASSERT_OK(stat(img, &st));
+		ASSERT_EQ_U64((uint64_t)st.st_size, 16u << 20);
+	}
+	ASSERT_EQ(emu_wait_mapped(X0, FE2, 0), 0);
+	stop_backend(be);
+}
+
+/*
+ * Guest 6 turns hostile while guest 5 does its I/O on the same backend:
+ * writes past the end of its disk (each refused with an error status),
+ * then a chain longer than seg_max (refused by the queue's limits);
+ * then reads along one page repeated 32 times (answered).  Guest 5 sees
+ * nothing of it, nothing of either stays mapped, the backend goes on.
+ */
+static void test_dd_hostile(void)
+{
+	static const char *const extra[] = {"--persistent", "--queues", "2", NULL};
+	static const char *const a[] = {"--requests", "2000", "--no-persistent", NULL};
+	static const char *const modes[] = {"oversize", "repeat"};
+	char oa[400], ob[400];
+	pid_t be = start_dd_backend(BE, extra);
+
+	snprintf(oa, sizeof(oa), "%s/guest5.out", T.dir);
+	snprintf(ob, sizeof(ob), "%s/guest6.out", T.dir);
+	for (int m = 0; m < 2; m++) {
+		const char *b[] = {"--seconds", "2", "--queues", "2", "--queue-size", "256",
+				   "--hostile", modes[m], NULL};
+		struct summary sb;
+		pid_t ga, gb;
+
+		dd_add(BE, FE);
+		dd_add(BE, FE2);
+		gb = start_guest_as(FE2, b, ob);
+		ga = start_guest_as(FE, a, oa);
+		guest_done("beside a hostile guest", ga, oa);
+		sb = guest_done(modes[m], gb, ob);
+		ASSERT_TRUE(!strcmp(sb.hostile_mode, modes[m]));
+		ASSERT_TRUE(sb.h_sent > 1);
+		/* the chain over seg_max: refused (the queue's limits) or, on a
+		 * device that breaks the queue instead, never answered */
+		if (m == 0 && (sb.h_ok || sb.h_unanswered > 1 ||
+			       sb.h_refused + sb.h_unanswered != sb.h_sent))
+			GM_TEST_FAIL("oversize: %llu sent, %llu served, %llu refused, %llu unanswered",
+				     sb.h_sent, sb.h_ok, sb.h_refused, sb.h_unanswered);
+		if (m == 1 && (sb.h_unanswered || sb.h_ok + sb.h_refused != sb.h_sent))
+			GM_TEST_FAIL("repeat: %llu sent, %llu unanswered", sb.h_sent,
+				     sb.h_unanswered);
+		printf("hostile %s: %llu sent, %llu served, %llu refused, %llu unanswered\n",
+		       modes[m], sb.h_sent, sb.h_ok, sb.h_refused, sb.h_unanswered);
+		ASSERT_EQ(emu_wait_mapped(X0, FE, 0), 0);
+		ASSERT_EQ(emu_wait_mapped(X0, FE2, 0), 0);
+	}
+	ASSERT_EQ(kill(be, 0), 0);
+	stop_backend(be);
+}
+
+/* Wait until the backend @be serving guest 5 published @n requests. */
+static void wait_served(unsigned be, uint64_t n, const char *out)
+{
+	char dir[128];
+	uint64_t v = 0;
+
+	snprintf(dir, sizeof(dir), "/local/domain/%u/backend/gm-virtio/%u/0/stats", be, FE);
+	for (int i = 0; i < 2000 && v < n; i++) {
+		v = 0;
+		gm_vdev_read_u64(TS, dir, "requests", UINT64_MAX, &v);
+		if (v < n)
+			emu_sleep_ms(10);
+	}
+	if (v < n) {
+		cat(out);
+		GM_TEST_FAIL("backend %u served %" PRIu64 " requests, want %" PRIu64, be, v, n);
+	}
+}
+
+/*
+ * --follow: the backend's domain dies under a busy guest, is built again
+ * under the same id (same disk: the guest keeps verifying what it wrote
+ * before) and the toolstack adds the device again; then it dies again and
+ * the device moves to another domain (another disk: forgotten).  The guest
+ * ends every grant each time (the hub would keep them busy otherwise), is
+ * served again each time, and stops cleanly on SIGTERM.
+ */
+static void test_dd_follow(void)
+{
+	static const char *const args[] = {"--seconds", "120", "--follow", "30", "--timeout", "10",
+					   NULL};
+	char out[400];
+	struct summary s;
+	pid_t be, g;
+
+	snprintf(out, sizeof(out), "%s/guest5.out", T.dir);
+	be = start_dd_backend(BE, NULL);
+	dd_add(BE, FE);
+	g = start_guest_as(FE, args, out);
+	wait_served(BE, 300, out);
+	kill(be, SIGKILL);
+	ASSERT_EQ(reap(be), 128 + SIGKILL);
+	be = start_dd_backend(BE, NULL);
+	dd_add(BE, FE);
+	wait_served(BE, 300, out);
+	kill(be, SIGKILL);
+	ASSERT_EQ(reap(be), 128 + SIGKILL);
+	be = start_dd_backend(BE2, NULL);
+	dd_add(BE2, FE);
+	wait_served(BE2, 300, out);
+	kill(g, SIGTERM);
+	s = guest_done("following its backend", g, out);
+	if (s.lost != 2 || s.moved != 1 || s.reconnects != 2)
+		GM_TEST_FAIL("lost=%llu moved=%llu reconnects=%llu, want 2, 1, 2", s.lost, s.moved,
+			     s.reconnects);
+	ASSERT_TRUE(s.bytes_verified > 0);
+	stop_backend(be);
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE2, FE, 0));
+}
+
+/*
+ * An earlier run of the guest left its device Connected (it was killed):
+ * the next run closes it first (Closing, the backend's Closed, then
+ * Initialising) and is served.
+ */
+static void test_guest_restart(void)
+{
+	static const char *const args[] = {"--requests", "500", NULL};
+	const char *fe_dir = "/local/domain/5/device/gm-virtio/0";
+	enum gm_vdev_state st = GM_VDEV_STATE_UNKNOWN;
+	char out[400], line[256];
+	bool said = false;
+	pid_t be = start_backend(NULL, NULL), g;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/guest5.out", T.dir);
+	dd_add(BE, FE);
+	for (int i = 0; i < 500 && st != GM_VDEV_STATE_INITWAIT; i++) {
+		emu_sleep_ms(10);
+		ASSERT_OK(gm_vdev_read_state(TS, BE_DIR, &st));
+	}
+	ASSERT_EQ(st, GM_VDEV_STATE_INITWAIT);
+	ASSERT_OK(gm_vdev_write_state(TS, fe_dir, GM_VDEV_STATE_CONNECTED));
+	g = start_guest(args, out);
+	ASSERT_EQ(reap(g), 0);
+	f = fopen(out, "r");
+	ASSERT_NOT_NULL(f);
+	while (fgets(line, sizeof(line), f))
+		said |= strstr(line, "the device was left Connected") != NULL;
+	fclose(f);
+	if (!said) {
+		cat(out);
+		GM_TEST_FAIL("the guest did not close what the earlier run left");
+	}
+	unlink(out);
+	stop_backend(be);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_builddir");
@@ -593,6 +860,18 @@ int main(void)
 	test_evtchn_storm();
 	test_evtchn_storm_stop();
 	printf("hostile evtchn-storm: cases=2 failed=0\n");
+	snprintf(images, sizeof(images), "%s/fe-%%u.img", T.dir);
+	test_dd_two_guests();
+	test_dd_hostile();
+	printf("hostile driver-domain: cases=2 failed=0\n");
+	test_dd_follow();
+	test_guest_restart();
+	for (unsigned d = FE; d <= FE2; d++) {
+		char img[400];
+
+		snprintf(img, sizeof(img), "%s/fe-%u.img", T.dir, d);
+		unlink(img);
+	}
 
 	gm_xs_close(TS);
 	gm_xen_close(X0);
