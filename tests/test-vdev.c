@@ -927,6 +927,40 @@ static void test_toolstack_permissions(void)
 	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
 }
 
+/*
+ * A frontend state the backend may no longer read is a frontend gone: a
+ * real xenstored answers EACCES, not ENOENT, to a driver domain asking for
+ * a node of a guest whose whole directory went with its domain (no
+ * ancestor it may read).  The backend must let go of the guest's pages
+ * then, or Xen keeps the dead domain for ever.  Played here by the
+ * frontend taking the backend's right to read its state away.
+ */
+static void test_frontend_unreadable(const struct gm_vdev_backend_config *cfg)
+{
+	struct gm_xs_perm own = {FE, GM_XS_PERM_NONE};
+	char path[128];
+	int d0;
+
+	snprintf(path, sizeof(path), "%s/state", FE_DIR);
+	ASSERT_OK(gm_vdev_backend_new(XB, cfg, &OPS, NULL, &B));
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	pump(GM_VDEV_STATE_INITWAIT, 0);
+	fe_open();
+	fe_publish_valid();
+	pump(GM_VDEV_STATE_CONNECTED, 1);
+	ASSERT_EQ(emu_wait_mapped(X0, FE, 3), 3);
+	d0 = D.disconnects;
+	ASSERT_OK(gm_xs_set_perms(F.xs, 0, path, &own, 1));
+	pump(GM_VDEV_STATE_CLOSED, 0);
+	ASSERT_EQ(D.disconnects, d0 + 1);
+	ASSERT_EQ(fe_mapped(), 0);
+	gm_vdev_backend_free(B);
+	B = NULL;
+	fe_close(true);
+	fe_wait_gone();
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+}
+
 int main(void)
 {
 	static const unsigned char config[4] = {0xde, 0xad, 0xbe, 0xef};
@@ -971,6 +1005,7 @@ int main(void)
 	test_run_loop(&cfg);
 	test_backend_restart(&cfg);
 	test_toolstack_permissions();
+	test_frontend_unreadable(&cfg);
 	gm_xs_close(TS);
 	gm_xen_close(XB);
 	gm_xen_close(X0);

@@ -134,8 +134,11 @@ GM_API int gm_vdev_read_u64(gm_xs *xs, const char *dir, const char *key, uint64_
 
 /*
  * gm_vdev_read_state - read @dir/state.  A missing node gives 0 with
- * *state = GM_VDEV_STATE_UNKNOWN (the directory went away); a value that is
- * not a XenbusState gives -EINVAL (logged at info).  Thread-safe.
+ * *state = GM_VDEV_STATE_UNKNOWN (the directory went away), and so does a
+ * node we may not read (-EACCES: what xenstored answers an unprivileged
+ * domain about a node under a domain directory that went away, or after
+ * the owner took its rights back); a value that is not a XenbusState gives
+ * -EINVAL (logged at info).  Thread-safe.
  */
 GM_API int gm_vdev_read_state(gm_xs *xs, const char *dir, enum gm_vdev_state *state);
 

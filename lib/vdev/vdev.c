@@ -158,7 +158,13 @@ GM_API int gm_vdev_read_state(gm_xs *xs, const char *dir, enum gm_vdev_state *st
 	if (!xs || !dir || !state)
 		return -EINVAL;
 	r = read_u64_tx(xs, GM_XS_TX_NONE, dir, "state", GM_VDEV_STATE_CLOSED, &v);
-	if (r == -ENOENT) {
+	/*
+	 * Gone, for us: xenstored says EACCES rather than ENOENT to a domain
+	 * that may read no ancestor of a missing node (a frontend whose whole
+	 * /local/domain/<F> went with its domain), and to one whose rights the
+	 * owner took back.
+	 */
+	if (r == -ENOENT || r == -EACCES) {
 		*state = GM_VDEV_STATE_UNKNOWN;
 		return 0;
 	}
