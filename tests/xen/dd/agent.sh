@@ -10,7 +10,8 @@
 #   GMDD ack <seq> rc=<exit status of cmd_<verb>>  (console)
 #
 # (dom0 writes the node only after the previous command was answered.)  A
-# long job (cmd_* that start one in the background) reports when it ends:
+# job (a command cmd_* runs, in the background or not) reports its output
+# as it comes, then its status:
 #
 #   GMDD <tag> | <each line of its output>
 #   GMDD <tag> exit <status>
@@ -43,18 +44,21 @@ report() {
 	echo "GMDD $1 exit $2"
 }
 
-# job TAG COMMAND...: run COMMAND in the background, report when it ends;
-# its pid is in /tmp/TAG.pid (the subshell's: the command runs as its child).
+# job TAG COMMAND...: run COMMAND in the background, its output on the
+# console as it comes (each line tagged), then its status; the command's
+# pid goes to /tmp/TAG.cmdpid.
 job() {
 	tag=$1
 	shift
 	(
-		"$@" >/tmp/$tag.out 2>&1 &
-		echo $! >/tmp/$tag.cmdpid
-		wait $!
-		report $tag $? /tmp/$tag.out
+		{
+			"$@" 2>&1 &
+			echo $! >/tmp/$tag.cmdpid
+			wait $!
+			echo $? >/tmp/$tag.rc
+		} | tr -d '\r' | sed "s/^/GMDD $tag | /"
+		echo "GMDD $tag exit $(cat /tmp/$tag.rc)"
 	) &
-	echo $! >/tmp/$tag.pid
 }
 
 # job_pid TAG: the command's own pid (for signals), once it started.
