@@ -21,6 +21,7 @@ dd_check() { # NAME WHY COMMAND...
 	n=$1
 	shift
 	check "driver-domain/$n" "$@"
+	echo "driver-domain: $n checked $(dd_since "$t_dd") s into the scenario"
 }
 dd_info() { echo "GMXEN INFO driver-domain $*"; }
 
@@ -133,17 +134,26 @@ dd_gone() {
 	dd_took=$(dd_since "$dd_t0")
 }
 
-# dd_create NAME CFG: xl create (named NAME), then wait for its agent.
-dd_create() {
+# dd_build NAME CFG: xl create (named NAME); it boots meanwhile.
+dd_build() {
 	timeout -s KILL 300 xl create "$2" "name=\"$1\"" >/tmp/xl-$1.out 2>&1 || {
 		show "xl create $1 failed" /tmp/xl-$1.out
 		[ -f "$(dd_log "$1")" ] && show "console of $1" "$(dd_log "$1")"
 		return 1
 	}
+}
+
+# dd_ready NAME: wait for its agent.
+dd_ready() {
 	dd_wait "$1" '^GMDD ready' 300 || {
 		show "console of $1 (no agent after 300 s)" "$(dd_log "$1")"
 		return 1
 	}
+}
+
+# dd_create NAME CFG: build it and wait for its agent.
+dd_create() {
+	dd_build "$1" "$2" && dd_ready "$1"
 }
 
 # dd_vdev_add GUEST DD: the toolstack's part for GUEST's device 0, served
@@ -203,10 +213,10 @@ dd_again() {
 # persistent grants offered, on two queues (the storm and the hostile
 # requests take its second one).  Under TCG on a loaded host a request can
 # take seconds: a run gives up after 60 s without a completion; --follow
-# runs wait up to 300 s for the device to come back.
+# runs wait up to 600 s for the device to come back.
 IOA="--no-persistent --depth 8 --size 4096 --timeout 60 --quiet"
 IOB="--queues 2 --depth 4 --size 4096 --queue-size 256 --timeout 60 --quiet"
-FOLLOW="--seconds 3600 --follow 300"
+FOLLOW="--seconds 3600 --follow 600"
 
 # The domains' whole consoles, for the serial log.
 dd_consoles() {
@@ -224,14 +234,15 @@ dd_run() {
 	t_dd=$(dd_now)
 	echo "driver-domain scenario at $t_dd s"
 	# ---- setup: the driver domain and two guests ---------------------------------
-	dd_create gmdd /etc/gmdd/dd.cfg
-	rc=$?
-	dd_check create "xl create or its agent failed" [ $rc = 0 ]
-	[ $rc = 0 ] || return
-	dd_create gmdda /etc/gmdd/guest.cfg && dd_create gmddb /etc/gmdd/guest.cfg
-	rc=$?
-	dd_check guests-create "xl create of a guest or its agent failed" [ $rc = 0 ]
-	[ $rc = 0 ] || return
+	# the three boot at once (a boot is slow under TCG)
+	okd=0 okg=0
+	dd_build gmdd /etc/gmdd/dd.cfg && okd=1
+	dd_build gmdda /etc/gmdd/guest.cfg && dd_build gmddb /etc/gmdd/guest.cfg && okg=1
+	[ $okd = 1 ] && dd_ready gmdd || okd=0
+	dd_check create "xl create or its agent failed" [ $okd = 1 ]
+	[ $okg = 1 ] && dd_ready gmdda && dd_ready gmddb || okg=0
+	dd_check guests-create "xl create of a guest or its agent failed" [ $okg = 1 ]
+	[ $okd = 1 ] && [ $okg = 1 ] || return
 	dd=$(dd_domid gmdd) a=$(dd_domid gmdda) b=$(dd_domid gmddb)
 	dd_info "domains: driver domain $dd, guest A $a, guest B $b (set up in $(dd_since "$t_dd") s)"
 	# The host's policy for guests that do not trust each other: each at
