@@ -16,12 +16,19 @@ dd_seq=0
 
 dd_log() { echo "$DD_CONSOLE/guest-$1.log"; }
 dd_now() { cut -d' ' -f1 /proc/uptime; }
+# dd_secs: whole seconds of uptime into dd_up, with the shell's builtins
+# only (no fork: a process costs much under TCG, and the waits below poll)
+dd_secs() {
+	read -r dd_up _ </proc/uptime
+	dd_up=${dd_up%%.*}
+}
 dd_since() { awk -v a="$1" -v b="$(dd_now)" 'BEGIN { printf "%.1f", b - a }'; }
+# (shell functions share their variables: these helpers' names start dd_)
 dd_check() { # NAME WHY COMMAND...
-	n=$1
+	dd_cn=$1
 	shift
-	check "driver-domain/$n" "$@"
-	echo "driver-domain: $n checked $(dd_since "$t_dd") s into the scenario"
+	check "driver-domain/$dd_cn" "$@"
+	echo "driver-domain: $dd_cn checked $(dd_since "$t_dd") s into the scenario"
 }
 dd_info() { echo "GMXEN INFO driver-domain $*"; }
 
@@ -32,21 +39,21 @@ dd_grep() {
 
 # dd_wait NAME ERE SECONDS: wait for a matching line in NAME's console log.
 dd_wait() {
-	end=$(($(cut -d. -f1 /proc/uptime) + $3))
+	dd_secs
+	end=$((dd_up + $3))
 	while ! dd_grep "$1" "$2"; do
-		[ "$(cut -d. -f1 /proc/uptime)" -lt $end ] || return 1
+		dd_secs
+		[ "$dd_up" -lt $end ] || return 1
 		sleep 0.5
 	done
 }
 
-# dd_domid NAME: the domain's id (cached: xl is slow under TCG).
+# dd_domid NAME: the domain's id, as dd_ready remembered it (xl is slow
+# under TCG, and this runs in a subshell, which could not remember it).
 dd_domid() {
-	eval "v=\${dd_id_$1:-}"
-	if [ -z "$v" ]; then
-		v=$(xl domid "$1" 2>/dev/null) || return 1
-		eval "dd_id_$1=$v"
-	fi
-	echo "$v"
+	eval "dd_v=\${dd_id_$1:-}"
+	[ -n "$dd_v" ] || dd_v=$(xl domid "$1" 2>/dev/null) || return 1
+	echo "$dd_v"
 }
 
 # dd_cmd NAME VERB ARGS...: hand a command to NAME's agent and wait for its
@@ -123,9 +130,11 @@ dd_listed() {
 # dd_gone ID SECONDS: wait until domain ID is no longer listed; dd_took:
 # the seconds since dd_t0.
 dd_gone() {
-	end=$(($(cut -d. -f1 /proc/uptime) + $2))
+	dd_secs
+	end=$((dd_up + $2))
 	while dd_listed "$1"; do
-		[ "$(cut -d. -f1 /proc/uptime)" -lt $end ] || {
+		dd_secs
+		[ "$dd_up" -lt $end ] || {
 			dd_took=$(dd_since "$dd_t0")
 			return 1
 		}
@@ -143,12 +152,13 @@ dd_build() {
 	}
 }
 
-# dd_ready NAME: wait for its agent.
+# dd_ready NAME: wait for its agent, then remember its id (dd_domid).
 dd_ready() {
 	dd_wait "$1" '^GMDD ready' 300 || {
 		show "console of $1 (no agent after 300 s)" "$(dd_log "$1")"
 		return 1
 	}
+	dd_v=$(xl domid "$1" 2>/dev/null) && eval "dd_id_$1=$dd_v"
 }
 
 # dd_create NAME CFG: build it and wait for its agent.
