@@ -899,11 +899,18 @@ static int dev_connect(struct gm_vdev *d)
 								   : GM_GRANT_TRANSIENT;
 	if ((r = gm_grant_region_new(b->cache, d->fdom, d->policy, &d->region)) < 0 ||
 	    (r = gm_space_new(&d->space)) < 0 ||
-	    (r = gm_space_add(d->space, GM_GRANT_BASE, d->region)) < 0)
+	    (r = gm_space_add(d->space, GM_GRANT_BASE, d->region)) < 0) {
+		/* ours (memory), not the guest's: retried, so rate-limited */
+		gm__warn_rl("vdev: %s: cannot set up frontend %u's memory: %s; will retry",
+			    d->be_dir, d->fdom, gm_strerror(r));
 		goto fail;
+	}
 	for (unsigned i = 0; i < d->fi.num_queues; i++) {
-		if ((r = gm_evtchn_open(b->x, &d->ev[i])) < 0)
+		if ((r = gm_evtchn_open(b->x, &d->ev[i])) < 0) {
+			gm__warn_rl("vdev: %s: cannot open queue %u's event channel: %s; will retry",
+				    d->be_dir, i, gm_strerror(r));
 			goto fail;
+		}
 		r = gm_evtchn_bind_interdomain(d->ev[i], d->fdom, d->fi.queues[i].port);
 		if (r < 0) {
 			gm__info("vdev: %s: cannot bind queue %u's event channel %u: %s", d->be_dir,
