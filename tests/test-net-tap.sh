@@ -90,7 +90,8 @@ run_case() {
 	# the tap is handed on only once grantmem-net has every queue of it:
 	# a queue it opened after the move would make a second tap by the name
 	if ! wait_until_serving "$tmp/net.out" || ! [ -e "/sys/class/net/$tap" ]; then
-		echo "FAIL $name: no tap"; cat "$tmp/net.out"; status=1; kill $b; wait $b; return
+		echo "FAIL $name: no tap (grantmem-net: $(ps -o stat=,wchan= -p $b 2>&1))"
+		cat "$tmp/net.out"; status=1; kill $b; wait $b; return
 	fi
 	# the driver domain's tap, handed to the namespace, with an address
 	ip link set "$tap" netns "$ns" &&
