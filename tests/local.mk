@@ -30,6 +30,7 @@ core_tests = \
 	tests/test-space \
 	tests/test-bytes \
 	tests/test-map \
+	tests/test-host \
 	tests/test-view \
 	tests/test-fdio \
 	tests/test-log \
@@ -40,6 +41,7 @@ TESTS += $(core_tests) tests/test-threads
 tests_test_space_LDADD = $(GM_TEST_LIBS)
 tests_test_bytes_LDADD = $(GM_TEST_LIBS)
 tests_test_map_LDADD = $(GM_TEST_LIBS)
+tests_test_host_LDADD = $(GM_TEST_LIBS)
 tests_test_view_LDADD = $(GM_TEST_LIBS)
 tests_test_fdio_LDADD = $(GM_TEST_LIBS)
 # test-log sets the rate limit's clock, an internal.
@@ -83,10 +85,11 @@ TESTS += tests/test-emu-scenario.sh
 EXTRA_DIST += tests/test-emu-scenario.sh
 
 # ---- backends/grant: grant regions and the mapping cache ----
-check_PROGRAMS += tests/test-grant tests/test-grant-threads
-TESTS += tests/test-grant tests/test-grant-threads
+check_PROGRAMS += tests/test-grant tests/test-grant-host tests/test-grant-threads
+TESTS += tests/test-grant tests/test-grant-host tests/test-grant-threads
 thread_tests += tests/test-grant-threads
 tests_test_grant_LDADD = $(GM_TEST_LIBS)
+tests_test_grant_host_LDADD = $(GM_TEST_LIBS)
 tests_test_grant_threads_LDADD = $(GM_TEST_LIBS)
 
 # ---- lib/virtio: rings and virtqueues ----

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Eight threads map, read, write and unmap shared grants at once, through
- * persistent and transient regions: run under TSan in CI.  Checks the data,
- * that concurrent misses were merged, and that nothing stays mapped.
+ * persistent and transient regions, and find their mappings from host
+ * pointers (gm_host_to_guest, gm_unmap_host) while entries come and go:
+ * run under TSan in CI.  Checks the data, that concurrent misses were
+ * merged, and that nothing stays mapped.
  */
 #include "test-emu-common.h"
 #include "no-membarrier.h"
@@ -29,23 +31,35 @@ static void *worker(void *arg)
 		seed = seed * 1103515245u + 12345u;
 		unsigned pg = (seed >> 8) % NPAGES;
 		uint64_t slot = GM_GRANT_ADDR(R[pg], 1024 + id * 64);
-		int flags = GM_PROT_RW | ((seed >> 20) & 1 ? GM_MAP_TRANSIENT : GM_MAP_PERSISTENT);
+		int flags = GM_PROT_RW | ((seed >> 20) & 1 ? GM_MAP_TRANSIENT : GM_MAP_PERSISTENT) |
+			    ((seed >> 21) & 1 ? GM_MAP_WHOLE : 0);
 		size_t len = 64;
 		int err;
+		uint64_t back_addr;
 		unsigned char *p = gm_map(M, slot, &len, flags, &err);
 		if (!p)
 			GM_TEST_FAIL("thread %u: map: %s", id, strerror(-err));
 		if (len != 64)
 			GM_TEST_FAIL("thread %u: short map %zu", id, len);
 		memset(p, (int)(round & 0xff), 64);
-		gm_unmap(M, slot, p, len, flags, 64);
+		/* The pointer alone finds the mapping, while others come and go. */
+		ASSERT_OK(gm_host_to_guest(M, p + 63, &back_addr));
+		ASSERT_EQ_U64(back_addr, slot + 63);
+		if ((seed >> 22) & 1)
+			ASSERT_OK(gm_unmap_host(M, p + (seed >> 23) % 64, flags, 64));
+		else
+			gm_unmap(M, slot, p, len, flags, 64);
 		unsigned char back[64];
 		ASSERT_OK(gm_read(M, slot, back, sizeof(back)));
 		for (int k = 0; k < 64; k++)
 			if (back[k] != (round & 0xff))
 				GM_TEST_FAIL("thread %u: lost write", id);
 		unsigned char guest[16];
-		ASSERT_OK(gm_read(M, GM_GRANT_ADDR(R[pg], 16), guest, sizeof(guest)));
+		gm_span sp;
+		ASSERT_OK(gm_span_begin(&sp, M, GM_GRANT_ADDR(R[pg], 16), sizeof(guest),
+					GM_PROT_READ));
+		ASSERT_OK(gm_span_read(&sp, 0, guest, sizeof(guest)));
+		ASSERT_OK(gm_span_end(&sp));
 		if (!pattern_ok_at(guest, (size_t)pg * GM_PAGE_SIZE + 16, sizeof(guest), 31))
 			GM_TEST_FAIL("thread %u: guest data wrong", id);
 		if (round % 50 == 0)

@@ -318,6 +318,29 @@ struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr)
 	return e;
 }
 
+int gm__gcache_from_host(gm_grant_cache *c, struct gm__gdom *d, const void *ptr, uint64_t *off,
+			 size_t *len)
+{
+	struct gm__gentry probe = {.va = (void *)ptr, .npages = 0};
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	void **node = tfind(&probe, &c->tree, va_cmp);
+	struct gm__gentry *e = node ? *(struct gm__gentry **)node : NULL;
+	if (e && e->dom == d &&
+	    (e->persistent ? gm__dref_peek(&e->ref) != 0
+			   : (atomic_load(&e->pins) & ~GM__GCACHE_DEAD) != 0)) {
+		size_t into = (size_t)((const char *)ptr - (const char *)e->va);
+		uint32_t idx = (uint32_t)(into / PAGE), pgoff = (uint32_t)(into % PAGE);
+		uint32_t run = gm__gcache_run_len(e, idx, e->refs[idx], e->npages - idx);
+		*off = ((uint64_t)e->refs[idx] << GM_PAGE_SHIFT) | pgoff;
+		*len = (size_t)run * PAGE - pgoff;
+		r = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 /* ---- domains ---- */
 
 static void dom_unlink(gm_grant_cache *c, struct gm__gdom *d)

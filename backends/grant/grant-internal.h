@@ -404,6 +404,15 @@ int gm__gcache_probe(gm_grant_cache *c, struct gm__gdom *d, const gm_gref *refs,
  */
 struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr);
 
+/*
+ * gm__gcache_from_host - is @ptr inside a mapping of domain @d that a user
+ * holds pinned?  Then *off = the region offset of the byte at @ptr and
+ * *len = the bytes from there the entry holds for consecutive refs, and 0;
+ * else -ENOENT.  Under the cache lock.
+ */
+int gm__gcache_from_host(gm_grant_cache *c, struct gm__gdom *d, const void *ptr, uint64_t *off,
+			 size_t *len);
+
 /* gm__gcache_budget - the pages mapped (or reserved) now and the budget. */
 void gm__gcache_budget(gm_grant_cache *c, uint32_t *used, uint32_t *max);
 

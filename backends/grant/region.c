@@ -103,15 +103,24 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 	gm_grant_cache *c = gr->c;
 	gm_gref ref = GM_GRANT_REF(off);
 	size_t pgoff = GM_GRANT_OFFSET(off);
+	bool whole = flags & GM_MAP_WHOLE;
 	/* A guest-sized length must not turn into a huge mapping, nor one
 	 * bigger than the frontend's share has room for: map shortens (the
-	 * miss path says how much room there is). */
-	uint32_t want = (uint32_t)GM__MIN(pages_spanned(off, *len), MAX_MAP_SHORT);
+	 * miss path says how much room there is).  Whole, it is one map
+	 * call's worth at most, and never shortened. */
+	uint64_t spanned = pages_spanned(off, *len);
+	if (whole && spanned > GM__GCACHE_MAX_MAP_PAGES) {
+		*err = -ERANGE;
+		return NULL;
+	}
+	uint32_t want = whole ? (uint32_t)spanned : (uint32_t)GM__MIN(spanned, MAX_MAP_SHORT);
 	int prot = prot_of(flags);
 
 	for (int attempt = 0;; attempt++) {
 		uint32_t idx;
-		struct gm__gentry *e = gm__gcache_lookup_pin(c, gr->dom, ref, prot, 1, &idx);
+		/* Whole: only an entry that holds every page serves it. */
+		struct gm__gentry *e =
+			gm__gcache_lookup_pin(c, gr->dom, ref, prot, whole ? want : 1, &idx);
 		if (e) {
 			size_t avail = (size_t)gm__gcache_run_len(e, idx, ref, want) * PAGE - pgoff;
 			if (*len > avail)
@@ -140,7 +149,8 @@ static void *gr_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err
 				*len = avail;
 			return (char *)e->va + pgoff;
 		}
-		if ((*err == -ENOSPC || *err == -EMSGSIZE) && room && room < want && attempt < 8) {
+		if ((*err == -ENOSPC || *err == -EMSGSIZE) && room && room < want && attempt < 8 &&
+		    !whole) {
 			want = room; /* what the share has room for now: shorter */
 			continue;
 		}
@@ -613,6 +623,13 @@ static void gr_free(gm_region *r)
 	free(gr);
 }
 
+static int gr_from_host(gm_region *r, const void *ptr, uint64_t *off, size_t *len)
+{
+	struct gregion *gr = gm_region_opaque(r);
+
+	return gm__gcache_from_host(gr->c, gr->dom, ptr, off, len);
+}
+
 static const struct gm_region_ops grant_ops = {
 	.map = gr_map,
 	.unmap = gr_unmap,
@@ -622,6 +639,7 @@ static const struct gm_region_ops grant_ops = {
 	.read_sg = gr_read_sg,
 	.write_sg = gr_write_sg,
 	.free = gr_free,
+	.from_host = gr_from_host,
 };
 
 GM_API int gm_grant_region_new_cfg(gm_grant_cache *c, gm_domid domid,

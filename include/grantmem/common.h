@@ -37,6 +37,12 @@ extern "C" {
  * copy instead, it fails -EOPNOTSUPP.  For memory both sides keep using
  * while it is mapped (rings, shared indices), where a copy would never see
  * the other side's stores, nor it ours.
+ *
+ * GM_MAP_WHOLE (gm_map only) makes gm_map all or nothing: it maps the
+ * whole range in one mapping or fails, where it would otherwise shorten
+ * the length at a region or mapping boundary.  For callers that take the
+ * length they asked for as the length they got, as QEMU's
+ * address_space_map does after a MemoryRegion's map callback.
  */
 #define GM_PROT_READ 0x1
 #define GM_PROT_WRITE 0x2
@@ -44,6 +50,7 @@ extern "C" {
 #define GM_MAP_TRANSIENT 0x10
 #define GM_MAP_PERSISTENT 0x20
 #define GM_MAP_NO_BOUNCE 0x40
+#define GM_MAP_WHOLE 0x80
 
 /* Xen's page: the unit of grants and of every mapping grantmem makes. */
 #define GM_PAGE_SHIFT 12

@@ -51,12 +51,17 @@ struct gm_sg {
  *
  * map:      return a host pointer for [offset, offset + *len) usable with
  *           @flags' permissions, shortening *len where a mapping boundary
- *           stops it (never to 0).  @flags are gm_map's.  On failure return
- *           NULL with a negative errno in *err; -EOPNOTSUPP asks the caller
- *           to use a bounce buffer through read/write instead (gm_map then
- *           fails -EOPNOTSUPP under GM_MAP_NO_BOUNCE).
+ *           stops it (never to 0).  @flags are gm_map's.  Under
+ *           GM_MAP_WHOLE it must not shorten: it maps the whole range or
+ *           fails, -ERANGE when no one mapping can hold it (a map that
+ *           shortens anyway is undone, and gm_map fails -ERANGE).  On
+ *           failure return NULL with a negative errno in *err; -EOPNOTSUPP
+ *           asks the caller to use a bounce buffer through read/write
+ *           instead (gm_map then fails -EOPNOTSUPP under GM_MAP_NO_BOUNCE).
  * unmap:    release what map returned; @len is the mapped length and
- *           @access_len how much of it was actually accessed.
+ *           @access_len how much of it was actually accessed.  From
+ *           gm_unmap_host(), @ptr may lie anywhere inside a mapping, with
+ *           the @offset and @len from_host gave for it.
  * map_sg:   optional.  Map @n ranges (region offsets in in[].addr) at once,
  *           writing one iovec per range into out[].  All or nothing: return 0
  *           or a negative errno with nothing mapped.  Ranges are not split:
@@ -80,6 +85,16 @@ struct gm_sg {
  *           region; without it, read is called per range.
  * write_sg: optional, as read_sg, the other way (gm_write_sg()).
  * free:     optional.  Called once when the region's last reference drops.
+ * from_host: optional.  Find a mapping from a host pointer: when @ptr lies
+ *           inside a mapping map or map_sg handed out and unmap has not yet
+ *           released, set *offset to the region offset of the byte at @ptr
+ *           and *len to the bytes from there that the mapping holds
+ *           contiguously (in host memory and in the region), and return 0;
+ *           otherwise return -ENOENT.  Any pointer into the mapping counts,
+ *           not only the one map returned.  gm_unmap_host() and
+ *           gm_host_to_guest() ask every such region of a space in turn,
+ *           from any thread: it must be cheap and never block.  Without
+ *           it, the region's mappings are released by gm_unmap() only.
  */
 struct gm_region_ops {
 	void *(*map)(gm_region *r, uint64_t offset, size_t *len, int flags, int *err);
@@ -92,6 +107,7 @@ struct gm_region_ops {
 	int (*read_sg)(gm_region *r, const struct gm_sg *in, unsigned n, void *buf);
 	int (*write_sg)(gm_region *r, const struct gm_sg *in, unsigned n, const void *buf);
 	void (*free)(gm_region *r);
+	int (*from_host)(gm_region *r, const void *ptr, uint64_t *offset, size_t *len);
 };
 
 /* ---- regions ------------------------------------------------------------- */
@@ -218,18 +234,27 @@ GM_API gm_mem *gm_view_mem(gm_view *v);
 /*
  * gm_map - get a host pointer for guest memory [addr, addr + *len).
  * @flags: GM_PROT_READ and/or GM_PROT_WRITE, optionally GM_MAP_TRANSIENT or
- *         GM_MAP_PERSISTENT, optionally GM_MAP_NO_BOUNCE (common.h).
+ *         GM_MAP_PERSISTENT, optionally GM_MAP_NO_BOUNCE and GM_MAP_WHOLE
+ *         (common.h).
  * Shortens *len at a region or mapping boundary (the address_space_map
  * contract: never longer, never 0 on success).  A region that cannot be
  * mapped gets a bounce buffer, filled for reads, copied back on gm_unmap()
  * for writes, bounded per space; unless GM_MAP_NO_BOUNCE refuses it.
+ * Under GM_MAP_WHOLE nothing is shortened: the whole range comes back as
+ * one mapping (on grants: one cache entry that holds every page, or a new
+ * one mapped with one call) or the call fails.
  * Returns the pointer, or NULL with *err (if non-NULL) set: -EINVAL (*len 0,
- * bad flags), -EFAULT (no region at @addr), -EACCES (permission, or a
+ * bad flags), -EFAULT (no region at @addr; under GM_MAP_WHOLE, at any byte
+ * of the range, or a range that wraps past 2^64), -EACCES (permission, or a
  * bounce buffer the region has no read/write callback for), -EOPNOTSUPP
  * (only a bounce buffer would do, and GM_MAP_NO_BOUNCE refuses it), -ENOSPC
- * (bounce or mapping budget exhausted), or a region's error.  Logs failures
- * caused by guest addresses at debug level only: callers decide.
- * Thread-safe.  Every successful call must be paired with gm_unmap().
+ * (bounce or mapping budget exhausted, or under GM_MAP_WHOLE a bounce
+ * budget with less room than *len), -ERANGE (GM_MAP_WHOLE: the range
+ * spans two regions, or more than one mapping of its region can hold), or
+ * a region's error.  Logs failures caused by guest addresses at debug level
+ * only: callers decide.
+ * Thread-safe.  Every successful call must be paired with gm_unmap() or
+ * gm_unmap_host().
  */
 GM_API void *gm_map(gm_mem *m, uint64_t addr, size_t *len, int flags, int *err);
 
@@ -241,6 +266,49 @@ GM_API void *gm_map(gm_mem *m, uint64_t addr, size_t *len, int flags, int *err);
  */
 GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
 		     size_t access_len);
+
+/*
+ * gm_unmap_host - release a mapping found from its host pointer alone, as
+ * QEMU's address_space_unmap() releases one: from the pointer, with no
+ * guest address.
+ * @m:     the handle the mapping was made on, or any handle over the same
+ *         space.
+ * @ptr:   a pointer gm_map() or gm_map_sg() returned, or any pointer into
+ *         the same mapping: host memory of a region (RAM regions), a grant
+ *         mapping (any page of the cache entry behind it, however the
+ *         entry came to be made), or a bounce buffer.
+ * @flags: as given to gm_map() (GM_PROT_WRITE: a bounce buffer is copied
+ *         back).
+ * @access_len: bytes written from @ptr on; a bounce buffer is copied back
+ *         from its start up to @ptr + @access_len.
+ * Releases one mapping, as one gm_unmap() would: call it once per
+ * successful gm_map() (once per iovec of gm_map_sg()).
+ * Returns 0; -EINVAL (NULL @m or @ptr, unknown flags); -ENOENT when @ptr
+ * lies in no mapping of @m that is still out (a second unmap, a pointer
+ * from elsewhere), which releases nothing and logs a warning
+ * (rate-limited).  Thread-safe.  For host memory it takes no lock and
+ * makes no system call; a grant mapping is found under its cache's lock
+ * (a tree by address), a bounce buffer, or a region removed from the
+ * space since the map, under a lock of the space; no system call but the
+ * unmap a transient grant mapping's last release makes.
+ */
+GM_API int gm_unmap_host(gm_mem *m, void *ptr, int flags, size_t access_len);
+
+/*
+ * gm_host_to_guest - the guest address of the byte at host pointer @ptr:
+ * what QEMU's memory_region_from_host() and qemu_ram_addr_from_host() give.
+ * @ptr:  anywhere in the host memory of a region (RAM regions), in a
+ *        mapping gm_map() or gm_map_sg() handed out and not yet released
+ *        (a grant mapping: any page of its cache entry, each page giving
+ *        its own gref), or in an outstanding bounce buffer (the address
+ *        it stands for).
+ * @addr: out: the guest address; on a region's handle, the region offset.
+ * A view answers only for addresses inside its windows.  Where two
+ * regions share host memory, one of their addresses is given.
+ * Returns 0, -EINVAL (a NULL argument), -ENOENT (@ptr is none of the
+ * above).  Thread-safe; locks as gm_unmap_host(); never logs.
+ */
+GM_API int gm_host_to_guest(gm_mem *m, const void *ptr, uint64_t *addr);
 
 /*
  * gm_map_sg - map the @n guest ranges @in at once.
@@ -369,6 +437,101 @@ GM_API ssize_t gm_read_from(gm_mem *m, uint64_t addr, int fd, off_t off, size_t 
 GM_API int gm_read_exact_from(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
 GM_API ssize_t gm_write_to(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
 GM_API int gm_write_all_to(gm_mem *m, uint64_t addr, int fd, off_t off, size_t len);
+
+/* ---- spans: a burst of small accesses for one grant operation -------------- */
+/*
+ * A span holds a small range of guest memory -- a descriptor, a request
+ * header -- for a burst of typed accesses, paid for once:
+ *
+ *     gm_span s;
+ *     uint64_t addr; uint32_t len;
+ *     if (gm_span_begin(&s, m, desc, 16, GM_PROT_READ) == 0) {
+ *             gm_span_read_le64(&s, 0, &addr);
+ *             gm_span_read_le32(&s, 8, &len);
+ *             gm_span_end(&s);
+ *     }
+ *
+ * Up to GM_SPAN_INLINE bytes are copied into the span by gm_span_begin
+ * (where grant memory is not mapped, one grant copy however many fields
+ * are read; where it is, or on RAM, a memcpy), and the bytes written are
+ * written back together by gm_span_end (one grant copy more).  Such a span
+ * is a snapshot: a field the guest changes after gm_span_begin does not
+ * change in the span, so a value checked is the value used.  A longer span
+ * is mapped instead (gm_map with GM_MAP_WHOLE: one map call on a grant
+ * miss), accessed in place and unmapped by gm_span_end.
+ * The structure is the caller's, on the stack usually; its fields are
+ * private.  One thread uses a span at a time.
+ */
+#define GM_SPAN_INLINE 256
+typedef struct gm_span {
+	gm_mem *m_;
+	uint64_t addr_;
+	size_t len_;
+	int flags_;
+	unsigned char *p_; /* the bytes: buf_, or a mapping (map_) */
+	void *map_;
+	size_t lo_, hi_;   /* the bytes written: [lo_, hi_) */
+	union {
+		unsigned char b[GM_SPAN_INLINE];
+		uint64_t align;
+	} buf_;
+} gm_span;
+
+/*
+ * gm_span_begin - hold [addr, addr + len) of @m in span @s.
+ * @flags: GM_PROT_READ (the bytes are fetched now) and/or GM_PROT_WRITE
+ *         (accesses may write; gm_span_end writes back), optionally
+ *         GM_MAP_TRANSIENT or GM_MAP_PERSISTENT for a span longer than
+ *         GM_SPAN_INLINE (which is mapped).
+ * Without GM_PROT_READ, bytes between the first and the last one written
+ * that were not written are unspecified when written back: fill what you
+ * write whole.
+ * Returns 0, or a negative errno with nothing held (gm_span_end() is then
+ * harmless): -EINVAL (NULL @s or @m, @len 0, bad flags), and those of
+ * gm_read() (up to GM_SPAN_INLINE bytes) or of gm_map() under GM_MAP_WHOLE
+ * (longer).  Thread-safe as gm_read(); logs nothing above debug level.
+ */
+GM_API int gm_span_begin(gm_span *s, gm_mem *m, uint64_t addr, size_t len, int flags);
+
+/*
+ * gm_span_end - release span @s: write back what was written (one
+ * gm_write() of the bytes from the first written to the last) or unmap
+ * it.  Always releases; returns 0, or the write-back's negative errno (a
+ * read-only grant: -EACCES; nothing may have reached the guest).  A span
+ * whose gm_span_begin() failed, or that was released already, gives 0.
+ * Thread-safe as gm_write(); logs nothing above debug level.
+ */
+GM_API int gm_span_end(gm_span *s);
+
+/*
+ * gm_span_read, gm_span_write - copy @len bytes at offset @off of span @s
+ * (offsets count from the span's start address) to or from @buf.
+ * Returns 0, -EFAULT when [off, off + len) is not inside the span, -EACCES
+ * when the span was begun without GM_PROT_READ (reads) or GM_PROT_WRITE
+ * (writes), -EINVAL (NULL @s, or @buf with @len > 0).  No guest memory is
+ * touched before gm_span_end() unless the span is mapped (longer than
+ * GM_SPAN_INLINE).  Never logs.
+ */
+GM_API int gm_span_read(const gm_span *s, size_t off, void *buf, size_t len);
+GM_API int gm_span_write(gm_span *s, size_t off, const void *buf, size_t len);
+
+/*
+ * Typed accesses in a span: little- and big-endian loads and stores of
+ * any alignment at offset @off of span @s, as gm_read_le16 and its family
+ * do on guest addresses.  Errors as gm_span_read()/gm_span_write().
+ */
+GM_API int gm_span_read_le16(const gm_span *s, size_t off, uint16_t *v);
+GM_API int gm_span_read_le32(const gm_span *s, size_t off, uint32_t *v);
+GM_API int gm_span_read_le64(const gm_span *s, size_t off, uint64_t *v);
+GM_API int gm_span_read_be16(const gm_span *s, size_t off, uint16_t *v);
+GM_API int gm_span_read_be32(const gm_span *s, size_t off, uint32_t *v);
+GM_API int gm_span_read_be64(const gm_span *s, size_t off, uint64_t *v);
+GM_API int gm_span_write_le16(gm_span *s, size_t off, uint16_t v);
+GM_API int gm_span_write_le32(gm_span *s, size_t off, uint32_t v);
+GM_API int gm_span_write_le64(gm_span *s, size_t off, uint64_t v);
+GM_API int gm_span_write_be16(gm_span *s, size_t off, uint16_t v);
+GM_API int gm_span_write_be32(gm_span *s, size_t off, uint32_t v);
+GM_API int gm_span_write_be64(gm_span *s, size_t off, uint64_t v);
 
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 /* GM_MEM(x): the gm_mem handle of a space, region, view (or a gm_mem). */

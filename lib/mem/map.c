@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * gm_map / gm_unmap / gm_map_sg: zero-copy windows onto guest memory, with
- * bounce buffers for regions that can only be copied.
+ * bounce buffers for regions that can only be copied; gm_unmap_host and
+ * gm_host_to_guest, which find a mapping from a host pointer alone.
  *
  * Every successful map holds a reference on its region, so a region removed
  * from its space stays alive (and reachable by gm_unmap) until unmapped.
@@ -12,7 +13,8 @@
 
 #include <string.h>
 
-#define GM__FLAGS_VALID (GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE)
+#define GM__FLAGS_VALID                                                                    \
+	(GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE | GM_MAP_WHOLE)
 
 /* ---- bounce buffers ---- */
 
@@ -21,6 +23,7 @@ struct gm__bounce {
 	gm_mem *budget; /* whose bounce budget pays for it */
 	gm_region *r;
 	uint64_t off;
+	uint64_t addr;  /* the address data[0] stands for, in @budget */
 	size_t len;
 	unsigned char data[] __attribute__((aligned(16)));
 };
@@ -43,14 +46,16 @@ static int bounce_allowed(const gm_region *r, int flags)
 	return 0;
 }
 
-static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, size_t *len, int flags,
-			int *err)
+static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, uint64_t addr, size_t *len,
+			int flags, int *err)
 {
 	*err = bounce_allowed(r, flags);
 	if (*err)
 		return NULL;
 	size_t take = gm__bounce_get(m, *len);
-	if (!take) {
+	if (!take || ((flags & GM_MAP_WHOLE) && take < *len)) {
+		if (take)
+			gm__bounce_put(m, take);
 		*err = -ENOSPC;
 		return NULL;
 	}
@@ -72,6 +77,7 @@ static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, size_t *len, int 
 	b->budget = m;
 	b->r = gm__region_map_get(r);
 	b->off = off;
+	b->addr = addr;
 	b->len = take;
 	pthread_mutex_lock(&bounce_lock);
 	b->next = bounces;
@@ -82,8 +88,13 @@ static void *bounce_map(gm_mem *m, gm_region *r, uint64_t off, size_t *len, int 
 	return b->data;
 }
 
-/* Take @ptr's bounce buffer out of the list, or NULL if it is not one. */
-static struct gm__bounce *bounce_take(void *ptr)
+/*
+ * The bounce buffer that holds @ptr, made on a handle over @base (any,
+ * when NULL), or NULL.  *addr (if non-NULL) = the address @ptr stands for.
+ * With @take, it leaves the list: the caller releases it.
+ */
+static struct gm__bounce *bounce_find(const gm_mem *base, const void *ptr, bool take,
+				      uint64_t *addr)
 {
 	struct gm__bounce *found = NULL;
 
@@ -91,12 +102,19 @@ static struct gm__bounce *bounce_take(void *ptr)
 		return NULL;
 	pthread_mutex_lock(&bounce_lock);
 	for (struct gm__bounce **pp = &bounces; *pp; pp = &(*pp)->next) {
-		if ((*pp)->data == ptr) {
-			found = *pp;
-			*pp = found->next;
+		struct gm__bounce *b = *pp;
+		if ((const unsigned char *)ptr < b->data ||
+		    (size_t)((const unsigned char *)ptr - b->data) >= b->len ||
+		    (base && b->budget->base != base))
+			continue;
+		found = b;
+		if (addr)
+			*addr = b->addr + (uint64_t)((const unsigned char *)ptr - b->data);
+		if (take) {
+			*pp = b->next;
 			atomic_fetch_sub(&nbounces, 1);
-			break;
 		}
+		break;
 	}
 	pthread_mutex_unlock(&bounce_lock);
 	return found;
@@ -130,10 +148,12 @@ static int access_check(const gm_region *r, int flags)
 }
 
 /*
- * Map what @loc names for up to *len bytes (already clamped to loc->avail).
- * Inside enter/exit.  Takes a region reference on success.
+ * Map what @loc (at guest address @addr of @m) names for up to *len bytes
+ * (already clamped to loc->avail).  Inside enter/exit.  Takes a region
+ * reference on success.
  */
-static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flags, int *err)
+static void *map_loc(gm_mem *m, const struct gm__loc *loc, uint64_t addr, size_t *len, int flags,
+		     int *err)
 {
 	gm_region *r = loc->r;
 
@@ -145,7 +165,15 @@ static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flag
 		return r->host + loc->off;
 	}
 	if (r->ops->map) {
+		size_t want = *len;
 		void *p = r->ops->map(r, loc->off, len, flags, err);
+		if (p && (flags & GM_MAP_WHOLE) && *len < want) {
+			/* the region shortened anyway: not what the caller takes */
+			r->ops->unmap(r, p, loc->off, *len, flags, 0);
+			*len = want;
+			*err = -ERANGE;
+			return NULL;
+		}
 		if (p) {
 			gm__region_map_get(r);
 			return p;
@@ -153,7 +181,7 @@ static void *map_loc(gm_mem *m, const struct gm__loc *loc, size_t *len, int flag
 		if (*err != -EOPNOTSUPP)
 			return NULL;
 	}
-	return bounce_map(m, r, loc->off, len, flags, err);
+	return bounce_map(m, r, loc->off, addr, len, flags, err);
 }
 
 static bool flags_ok(int flags)
@@ -176,11 +204,22 @@ GM_API void *gm_map(gm_mem *m, uint64_t addr, size_t *len, int flags, int *err)
 		*err = -EINVAL;
 		return NULL;
 	}
+	if ((flags & GM_MAP_WHOLE) && !gm__range_ok(addr, *len)) {
+		*err = -EFAULT;
+		return NULL;
+	}
 	gm__enter(m, &rd);
 	*err = gm__locate(m, addr, flags & GM_PROT_RW, &loc);
+	if (!*err && (flags & GM_MAP_WHOLE) && loc.avail < *len) {
+		/* Past the region (or the view's window): is there memory at all? */
+		struct gm__loc next;
+		*err = gm__locate(m, addr + loc.avail, flags & GM_PROT_RW, &next);
+		if (!*err)
+			*err = -ERANGE;
+	}
 	if (!*err) {
 		size_t l = GM__MIN(*len, loc.avail);
-		p = map_loc(m, &loc, &l, flags, err);
+		p = map_loc(m, &loc, addr, &l, flags, err);
 		if (p)
 			*len = l;
 	}
@@ -208,7 +247,7 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
 
 	if (!m || !ptr)
 		return;
-	struct gm__bounce *b = bounce_take(ptr);
+	struct gm__bounce *b = bounce_find(NULL, ptr, true, NULL);
 	if (b) {
 		bounce_unmap(b, flags, access_len);
 		return;
@@ -225,11 +264,61 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
 	unmap_region(r, ptr, off, len, flags, access_len);
 }
 
+GM_API int gm_unmap_host(gm_mem *m, void *ptr, int flags, size_t access_len)
+{
+	struct gm__rd rd;
+	struct gm__hloc h;
+
+	if (!m || !ptr || (flags & ~GM__FLAGS_VALID))
+		return -EINVAL;
+	gm__enter(m, &rd);
+	int ret = gm__host_locate(m, ptr, &h);
+	gm__exit(&rd);
+	if (!ret && atomic_load_explicit(&h.r->maps, memory_order_relaxed)) {
+		/* The reference of the mapping keeps h.r alive, as in gm_unmap. */
+		unmap_region(h.r, ptr, h.off, h.avail, flags, access_len);
+		return 0;
+	}
+	struct gm__bounce *b = bounce_find(m->base, ptr, true, NULL);
+	if (b) {
+		size_t into = (size_t)((unsigned char *)ptr - b->data);
+		bounce_unmap(b, flags, access_len > b->len - into ? b->len : into + access_len);
+		return 0;
+	}
+	gm__warn_rl("gm_unmap_host: %p is in no mapping still out", ptr);
+	return -ENOENT;
+}
+
+GM_API int gm_host_to_guest(gm_mem *m, const void *ptr, uint64_t *addr)
+{
+	struct gm__rd rd;
+	struct gm__hloc h;
+	struct gm__loc loc;
+
+	if (!m || !ptr || !addr)
+		return -EINVAL;
+	uint64_t a = 0;
+	gm__enter(m, &rd);
+	int ret = gm__host_locate(m, ptr, &h);
+	if (!ret)
+		a = h.base + h.off;
+	else if (bounce_find(m->base, ptr, false, &a))
+		ret = 0;
+	/* A view answers for its windows only. */
+	if (!ret && m != m->base && gm__locate(m, a, 0, &loc))
+		ret = -ENOENT;
+	gm__exit(&rd);
+	if (!ret)
+		*addr = a;
+	return ret;
+}
+
 /* ---- scatter-gather ---- */
 
 struct gm__piece {
 	gm_region *r;
 	uint64_t off;
+	uint64_t addr; /* the guest address of @off */
 	size_t len;
 	struct iovec pre; /* mapped by the region's map_sg, not yet handed out */
 	bool has_pre;
@@ -261,7 +350,8 @@ static int split_pieces(gm_mem *m, const struct gm_sg *in, unsigned n, int flags
 			if (k == max)
 				return -E2BIG;
 			size_t l = GM__MIN(left, loc.avail);
-			pc[k++] = (struct gm__piece){.r = loc.r, .off = loc.off, .len = l};
+			pc[k++] = (struct gm__piece){
+				.r = loc.r, .off = loc.off, .addr = addr, .len = l};
 			addr += l;
 			left -= l;
 		}
@@ -347,7 +437,8 @@ GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec
 	unsigned k = 0, i = 0;
 	int ret, np;
 
-	if (!m || !in || !n || !out || !max_out || !flags_ok(flags) || n > INT32_MAX)
+	if (!m || !in || !n || !out || !max_out || !flags_ok(flags) || (flags & GM_MAP_WHOLE) ||
+	    n > INT32_MAX)
 		return -EINVAL;
 	if (max_out > GM__ARRAY_SIZE(stack_pc)) {
 		pc = gm__calloc(max_out, sizeof(*pc));
@@ -394,7 +485,7 @@ GM_API int gm_map_sg(gm_mem *m, const struct gm_sg *in, unsigned n, struct iovec
 			}
 			struct gm__loc loc = {.r = pc[i].r, .off = off, .avail = left};
 			size_t l = left;
-			void *p = map_loc(m, &loc, &l, flags, &ret);
+			void *p = map_loc(m, &loc, pc[i].addr + (off - pc[i].off), &l, flags, &ret);
 			if (!p)
 				goto undo;
 			out[k++] = (struct iovec){.iov_base = p, .iov_len = l};

@@ -104,6 +104,22 @@ static inline gm_region *gm__region_map_get(gm_region *r)
 }
 void gm__region_map_put(gm_region *r);
 
+/*
+ * What a host pointer reaches (gm__host_locate): region @r at region
+ * offset @off, @avail bytes contiguous from there, the region placed at
+ * guest address @base of the handle's base (0 on a region handle).
+ */
+struct gm__hloc {
+	gm_region *r;
+	uint64_t base;
+	uint64_t off;
+	size_t avail;
+};
+
+/* Does @ptr reach a byte of @r (its host memory, or a live mapping by its
+ * from_host callback)?  Fills @h with @base.  0 or -ENOENT (region.c). */
+int gm__region_from_host(gm_region *r, const void *ptr, uint64_t base, struct gm__hloc *h);
+
 /* Spaces (space.c) */
 /* Bounce budget of the space behind @m: reserve up to @len bytes (returns
  * how many, 0 when exhausted) and give them back. */
@@ -111,5 +127,8 @@ size_t gm__bounce_get(gm_mem *m, size_t len);
 void gm__bounce_put(gm_mem *m, size_t len);
 /* Region lookup for gm_unmap: also finds regions removed since the map. */
 gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off);
+/* The region byte host pointer @ptr reaches under @m's base (regions
+ * removed since a map included).  Inside enter/exit.  0 or -ENOENT. */
+int gm__host_locate(gm_mem *m, const void *ptr, struct gm__hloc *h);
 
 #endif /* GM_MEM_INTERNAL_H */

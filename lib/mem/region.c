@@ -119,3 +119,22 @@ void gm__region_map_put(gm_region *r)
 	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
 	gm_region_free(r);
 }
+
+int gm__region_from_host(gm_region *r, const void *ptr, uint64_t base, struct gm__hloc *h)
+{
+	uint64_t off;
+	size_t avail;
+
+	if (r->host) {
+		uintptr_t p = (uintptr_t)ptr, lo = (uintptr_t)r->host;
+		if (p < lo || p - lo >= r->size)
+			return -ENOENT;
+		off = p - lo;
+		avail = r->size - off > SIZE_MAX ? SIZE_MAX : (size_t)(r->size - off);
+	} else if (!r->ops->from_host || r->ops->from_host(r, ptr, &off, &avail) ||
+		   off >= r->size || !avail) {
+		return -ENOENT;
+	}
+	*h = (struct gm__hloc){.r = r, .base = base, .off = off, .avail = avail};
+	return 0;
+}

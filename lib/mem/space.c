@@ -4,11 +4,13 @@
  *
  * A space publishes its layout as an immutable, sorted table behind an
  * atomic pointer.  Readers never lock: inside a read-side section (epoch.c)
- * they load the table and binary-search it.  A writer (add/remove, serialised
- * by a mutex) publishes a new table and waits for the readers that could
- * have seen the old one; only then is the old table freed.  A removed region
- * with mappings outstanding moves to a retired list, so gm_unmap still finds
- * it.
+ * they load the table and binary-search it: by guest address, or, for a
+ * host pointer (gm_unmap_host, gm_host_to_guest), by host address among the
+ * regions of host memory, then through the from_host callbacks of the
+ * others that have one.  A writer (add/remove, serialised by a mutex)
+ * publishes a new table and waits for the readers that could have seen the
+ * old one; only then is the old table freed.  A removed region with
+ * mappings outstanding moves to a retired list, so gm_unmap still finds it.
  */
 #include "config.h"
 
@@ -23,8 +25,23 @@ struct gm__entry {
 	gm_region *r;
 };
 
+/* A region of host memory by its host range, for host-pointer lookups. */
+struct gm__hent {
+	uintptr_t lo, last; /* inclusive */
+	uintptr_t maxlast;  /* the largest @last up to this one (host ranges may overlap) */
+	unsigned i;         /* its entry */
+};
+
+/*
+ * The layout, immutable once published.  Two indexes for host pointers
+ * follow the entries in the same allocation: @host, the regions of host
+ * memory sorted by host address, and @from, the entries of regions with a
+ * from_host callback (grant regions).
+ */
 struct gm__table {
-	unsigned n;
+	unsigned n, nhost, nfrom;
+	struct gm__hent *host;
+	unsigned *from;
 	struct gm__entry e[];
 };
 
@@ -87,6 +104,68 @@ static int space_locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc *loc)
 
 static const struct gm__mem_ops space_mem_ops = {.locate = space_locate};
 
+/* ---- tables ---- */
+
+/* An unpublished table of @n entries, with room for its host indexes. */
+static struct gm__table *table_alloc(unsigned n)
+{
+	struct gm__table *t = gm__malloc(sizeof(*t) + n * sizeof(t->e[0]) +
+					 n * sizeof(struct gm__hent) + n * sizeof(unsigned));
+	if (t) {
+		t->n = n;
+		t->host = (struct gm__hent *)&t->e[n];
+		t->from = (unsigned *)&t->host[n];
+	}
+	return t;
+}
+
+static int cmp_hent(const void *a, const void *b)
+{
+	const struct gm__hent *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Build @t's host indexes from its entries (before it is published). */
+static void table_index(struct gm__table *t)
+{
+	t->nhost = t->nfrom = 0;
+	for (unsigned i = 0; i < t->n; i++) {
+		const gm_region *r = t->e[i].r;
+		if (r->host) {
+			uintptr_t lo = (uintptr_t)r->host;
+			t->host[t->nhost++] =
+				(struct gm__hent){.lo = lo, .last = lo + (uintptr_t)(r->size - 1), .i = i};
+		} else if (r->ops->from_host) {
+			t->from[t->nfrom++] = i;
+		}
+	}
+	qsort(t->host, t->nhost, sizeof(t->host[0]), cmp_hent);
+	for (unsigned i = 0; i < t->nhost; i++)
+		t->host[i].maxlast = i && t->host[i - 1].maxlast > t->host[i].last
+					     ? t->host[i - 1].maxlast
+					     : t->host[i].last;
+}
+
+/* The entry whose host memory holds @p, or NULL. */
+static const struct gm__entry *table_find_host(const struct gm__table *t, uintptr_t p)
+{
+	unsigned lo = 0, hi = t->nhost;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (t->host[mid].lo <= p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Back over earlier ranges only while one of them can still reach @p. */
+	while (lo-- > 0 && t->host[lo].maxlast >= p)
+		if (p <= t->host[lo].last)
+			return &t->e[t->host[lo].i];
+	return NULL;
+}
+
 /* The space under @m's views, or NULL when a region is. */
 static gm_space *base_space(gm_mem *m)
 {
@@ -101,12 +180,13 @@ GM_API int gm_space_new(gm_space **out)
 		return -EINVAL;
 	*out = NULL;
 	gm_space *s = gm__zalloc_aligned(sizeof(*s));
-	struct gm__table *t = gm__calloc(1, sizeof(*t));
+	struct gm__table *t = table_alloc(0);
 	if (!s || !t) {
 		free(s);
 		free(t);
 		return -ENOMEM;
 	}
+	table_index(t);
 	s->mem = (struct gm_mem){.ops = &space_mem_ops, .base = &s->mem, .rd = &s->rd};
 	atomic_init(&s->table, t);
 	atomic_init(&s->bounce_limit, (size_t)1 << 20);
@@ -176,6 +256,31 @@ gm_region *gm__locate_for_unmap(gm_mem *m, uint64_t addr, uint64_t *off)
 	return r;
 }
 
+int gm__host_locate(gm_mem *m, const void *ptr, struct gm__hloc *h)
+{
+	gm_space *s = base_space(m);
+
+	if (!s)
+		return gm__region_from_host((gm_region *)m->base, ptr, 0, h);
+	const struct gm__table *t = atomic_load_explicit(&s->table, memory_order_acquire);
+	const struct gm__entry *e = table_find_host(t, (uintptr_t)ptr);
+	if (e)
+		return gm__region_from_host(e->r, ptr, e->base, h);
+	for (unsigned i = 0; i < t->nfrom; i++) {
+		e = &t->e[t->from[i]];
+		if (!gm__region_from_host(e->r, ptr, e->base, h))
+			return 0;
+	}
+	if (!atomic_load(&s->nretired))
+		return -ENOENT;
+	int ret = -ENOENT;
+	pthread_mutex_lock(&s->retired_lock);
+	for (struct gm__retired *z = s->retired; z && ret; z = z->next)
+		ret = gm__region_from_host(z->e.r, ptr, z->e.base, h);
+	pthread_mutex_unlock(&s->retired_lock);
+	return ret;
+}
+
 /*
  * Drop retired entries no mapping uses any more.  retired_lock held.
  * Counts mappings, not references: the caller's own handle (and other
@@ -233,15 +338,15 @@ GM_API int gm_space_add(gm_space *s, uint64_t base, gm_region *r)
 	pthread_mutex_unlock(&s->retired_lock);
 	if (ret)
 		goto out;
-	struct gm__table *t = gm__malloc(sizeof(*t) + (old->n + 1) * sizeof(t->e[0]));
+	struct gm__table *t = table_alloc(old->n + 1);
 	if (!t) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	t->n = old->n + 1;
 	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
 	t->e[pos] = (struct gm__entry){.base = base, .last = last, .r = gm_region_ref(r)};
 	memcpy(&t->e[pos + 1], &old->e[pos], (old->n - pos) * sizeof(t->e[0]));
+	table_index(t);
 	atomic_store_explicit(&s->table, t, memory_order_release);
 	gm__epoch_synchronize(&s->rd);
 	free(old);
@@ -264,16 +369,16 @@ GM_API int gm_space_remove(gm_space *s, gm_region *r)
 		return -ENOENT;
 	}
 	struct gm__retired *z = gm__malloc(sizeof(*z));
-	struct gm__table *t = gm__malloc(sizeof(*t) + (old->n - 1) * sizeof(t->e[0]));
+	struct gm__table *t = table_alloc(old->n - 1);
 	if (!t || !z) {
 		free(t);
 		free(z);
 		pthread_mutex_unlock(&s->wlock);
 		return -ENOMEM;
 	}
-	t->n = old->n - 1;
 	memcpy(t->e, old->e, pos * sizeof(t->e[0]));
 	memcpy(&t->e[pos], &old->e[pos + 1], (old->n - pos - 1) * sizeof(t->e[0]));
+	table_index(t);
 	/*
 	 * Retire @r (with the space's reference) before the new table hides
 	 * it: a gm_unmap that no longer finds it in the table must find it
