@@ -16,7 +16,8 @@
  *   translation  gm_map+gm_unmap of 64 bytes, cache hit vs RAM region
  *   strategy     reads/writes of 64 B..64 KiB: grantmem cached, map per
  *                access (vm-memory's grant mode), grant copy, transient map,
- *                memcpy on RAM
+ *                memcpy on RAM; a descriptor's four fields read one call
+ *                each vs through one gm_span
  *   batching     a request of N scattered pages: gm_map_sg (one map call)
  *                vs one gnttab map per descriptor
  *   scaling      1..8 threads on shared cache hits
@@ -485,6 +486,81 @@ static void bench_translation(struct bench *b)
 	free(t);
 }
 
+/* ---- 2b. small accesses: the four fields of a 16-byte descriptor ------------------------ */
+
+struct fctx {
+	gm_mem *m;
+	uint64_t at;
+	bool span;
+};
+
+/* A split-ring descriptor's fields: one bytes-API call each, or one span. */
+static void op_fields(void *p, uint64_t n)
+{
+	struct fctx *c = p;
+	uint64_t addr = 0;
+	uint32_t len = 0;
+	uint16_t flags = 0, next = 0;
+	int err = 0;
+
+	for (uint64_t k = 0; k < n && !err; k++) {
+		if (c->span) {
+			gm_span s;
+			err = gm_span_begin(&s, c->m, c->at, 16, GM_PROT_READ);
+			if (!err) {
+				gm_span_read_le64(&s, 0, &addr);
+				gm_span_read_le32(&s, 8, &len);
+				gm_span_read_le16(&s, 12, &flags);
+				gm_span_read_le16(&s, 14, &next);
+				gm_span_end(&s);
+			}
+		} else {
+			err = gm_read_le64(c->m, c->at, &addr);
+			if (!err)
+				err = gm_read_le32(c->m, c->at + 8, &len);
+			if (!err)
+				err = gm_read_le16(c->m, c->at + 12, &flags);
+			if (!err)
+				err = gm_read_le16(c->m, c->at + 14, &next);
+		}
+		use_ptr(&addr), use_ptr(&len), use_ptr(&flags), use_ptr(&next);
+	}
+	if (err)
+		die("descriptor fields%s: %s", c->span ? " (span)" : "", gm_strerror(err));
+}
+
+/* Per field against per span, on a transient grant (a grant copy per
+ * call) and on a mapped one (a cache hit per call).  Ratio: x per field. */
+static void bench_fields(struct bench *b)
+{
+	static const char *const how[2] = {"gm_read_le* each", "one gm_span"};
+	const struct {
+		const char *name, *key;
+		gm_mem *m;
+		gm_grant_cache *c;
+		bool cpu;
+	} where[2] = {
+		{"transient", "transient", gm_space_mem(b->st), b->ct, false},
+		{"cached", "cached", gm_space_mem(b->sp), b->cp, true},
+	};
+
+	for (unsigned w = 0; w < 2; w++) {
+		for (unsigned s = 0; s < 2; s++) {
+			struct fctx c = {.m = where[w].m,
+					 .at = GM_GRANT_ADDR(b->pool[RUN_FIRST], 128),
+					 .span = s};
+			struct row *r = row_new("strategy", "", "16 B descriptor, 4 fields, %s: %s",
+						where[w].name, how[s]);
+			snprintf(r->key, sizeof(r->key), "fields_%s_%s", where[w].key,
+				 s ? "span" : "per_field");
+			fprintf(stderr, "  %s\n", r->name);
+			measure(b, r, op_fields, &c, where[w].c, where[w].cpu);
+			if (s)
+				row_ratio(r, rows[nrows - 2].key, NULL);
+		}
+	}
+}
+
 /* ---- 2. access strategies ------------------------------------------------------------ */
 
 enum strat { S_MEMCPY, S_BYTES_RAM, S_CACHED, S_MAP_PER_ACCESS, S_COPY, S_TRANSIENT, S_COUNT };
@@ -649,6 +725,7 @@ static void bench_strategies(struct bench *b)
 		}
 	}
 	free(c.buf);
+	bench_fields(b);
 }
 
 /* ---- 3. batching -------------------------------------------------------------------- */
