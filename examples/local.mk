@@ -16,3 +16,9 @@ examples_qemu_adapter_qemu_adapter_LDADD = $(GM_EMU_LIBS) libgrantmem.la
 examplesqemudir = $(docdir)/examples/qemu-adapter
 dist_examplesqemu_DATA = examples/qemu-adapter/qemu-adapter.c
 TESTS += examples/qemu-adapter/qemu-adapter
+
+check_PROGRAMS += examples/toy/toy-device
+examples_toy_toy_device_LDADD = $(GM_EMU_LIBS) libgrantmem.la
+examplestoydir = $(docdir)/examples/toy
+dist_examplestoy_DATA = examples/toy/toy-device.c
+TESTS += examples/toy/toy-device
