@@ -22,3 +22,8 @@ examples_toy_toy_device_LDADD = $(GM_EMU_LIBS) libgrantmem.la
 examplestoydir = $(docdir)/examples/toy
 dist_examplestoy_DATA = examples/toy/toy-device.c
 TESTS += examples/toy/toy-device
+
+check_PROGRAMS += examples/front/blk-front
+examples_front_blk_front_LDADD = $(GM_EMU_LIBS) libgrantmem.la
+examplesfrontdir = $(docdir)/examples/front
+dist_examplesfront_DATA = examples/front/blk-front.c

@@ -4,9 +4,11 @@
 # emulated Xen: it serves grantmem-guest (two queues, verified random I/O
 # through fresh grants per request, a reconnect half way), stops on
 # SIGTERM with exit 0, and leaves nothing of the guest mapped in the hub.
-# GM_TOOLS_DIR (the tools' directory, default the build's tools/) and
-# GM_EXAMPLE (the program, default the build's) let CI run the example built
-# from the installed packages with the installed tools.
+# GM_TOOLS_DIR (the tools' directory, default the build's tools/),
+# GM_EXAMPLE and GM_EXAMPLE_FRONT (the programs, default the build's) let CI
+# run the examples built from the installed packages with the installed
+# tools.  Then examples/front/blk-front, the guest's side written from the
+# headers, gets a device of its own from the same backend.
 set -u
 top_builddir=${top_builddir:-.}
 B=$(cd "$top_builddir" && pwd) || exit 99
@@ -15,7 +17,8 @@ emu=$tools/grantmem-xen-emu
 vdev=$tools/grantmem-vdev
 guest=$tools/grantmem-guest
 ex=${GM_EXAMPLE:-$B/examples/blk/blk-backend}
-for p in "$emu" "$vdev" "$guest" "$ex"; do
+front=${GM_EXAMPLE_FRONT:-$B/examples/front/blk-front}
+for p in "$emu" "$vdev" "$guest" "$ex" "$front"; do
 	[ -x "$p" ] || { echo "missing $p"; exit 99; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gm-example-XXXXXX") || exit 99
@@ -27,7 +30,11 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in ex guest; do echo "--- $f"; cat "$tmp/$f.log"; done; exit 1; }
+fail() {
+	echo "FAIL: $*"
+	for f in ex guest front; do echo "--- $f"; cat "$tmp/$f.log" 2>/dev/null; done
+	exit 1
+}
 
 "$emu" "$tmp/hub" >"$tmp/hub.log" 2>&1 &
 hub_pid=$!
@@ -47,6 +54,9 @@ ex_pid=$!
 grep -Eq '^summary: requests=[1-9][0-9]* bytes_verified=[1-9][0-9]* errors=0 ' \
 	"$tmp/guest.log" || fail "no error-free summary with verified data"
 grep '^summary:' "$tmp/guest.log"
+"$vdev" add --xen "emu:$tmp/hub" --backend-domid 1 --frontend-domid 6 >/dev/null || exit 99
+"$front" "emu:$tmp/hub,domid=6" >"$tmp/front.log" 2>&1 || fail "blk-front exited $?"
+grep -q '^blk-front: OK$' "$tmp/front.log" || fail "blk-front did not say OK"
 
 kill -TERM "$ex_pid"
 for _ in $(seq 100); do
@@ -58,9 +68,11 @@ rc=$?
 ex_pid=
 [ $rc -eq 0 ] || fail "blk-backend exited $rc after SIGTERM"
 grep -q '^blk-backend: stopped (signal)$' "$tmp/ex.log" || fail "blk-backend did not stop cleanly"
-info=$("$emu" --domain-info 5 "$tmp/hub" 2>&1)
-case $info in
-*" mapped=0 "*) ;;
-*) fail "the hub still has busy grant entries of the guest: $info" ;;
-esac
+for d in 5 6; do
+	info=$("$emu" --domain-info $d "$tmp/hub" 2>&1)
+	case $info in
+	*" mapped=0 "*) ;;
+	*) fail "the hub still has busy grant entries of guest $d: $info" ;;
+	esac
+done
 echo "example blk-backend: served, stopped, nothing left mapped"
