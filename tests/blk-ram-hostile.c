@@ -402,8 +402,8 @@ static void run_buffer_outside(void)
 static void run_good(void)
 {
 	struct blk_ram_guest g;
-	struct gm_vdev_back_info bi;
-	struct gm_vdev_front_info fi;
+	struct gm_vdev_back_info bi = {.size = sizeof(bi)};
+	struct gm_vdev_front_info fi = {.size = sizeof(fi)};
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int r = -1;

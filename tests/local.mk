@@ -148,6 +148,10 @@ tests_test_ioreq_mmio_LDADD = libgrantmem-ioreq.la $(GM_TEST_LIBS)
 tests_test_ioreq_vq_SOURCES = tests/test-ioreq-vq.c $(FAKE_XEN_SOURCES)
 tests_test_ioreq_vq_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
 tests_test_ioreq_vq_LDADD = libgrantmem-ioreq.la $(GM_TEST_DRIVER_LIBS)
+# Versioned structs of every library, as callers of other versions hand them.
+check_PROGRAMS += tests/test-abi
+TESTS += tests/test-abi
+tests_test_abi_LDADD = libgrantmem-ioreq.la $(GM_TEST_LIBS)
 
 # ---- tools: every tool's command line (tools/common/args.h) ----
 TESTS += tests/test-tools.sh

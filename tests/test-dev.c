@@ -299,7 +299,7 @@ static void t_sync(bool packed)
 	struct ram g = ram_new();
 	gm_dev *dev = dev_new(0, 0);
 	struct drv v;
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	uint32_t lens[12];
 
 	drv_init(&v, g.m, 2, packed);
@@ -462,7 +462,7 @@ static void t_async(bool packed)
 		drv_add(&v, 0, k, 64);
 	drv_kick(&v, 0);
 	for (int i = 0; i < 1000; i++) {
-		struct gm_dev_stats st;
+		struct gm_dev_stats st = {.size = sizeof(st)};
 
 		ASSERT_OK(gm_dev_conn_stats(v.c, 0, &st));
 		pthread_mutex_lock(&a.lock);
@@ -494,7 +494,7 @@ static void t_refused_and_broken(bool packed)
 	struct ram g = ram_new();
 	gm_dev *dev = dev_new(0, 4096);
 	struct drv v;
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	uint32_t len;
 	int w;
 
@@ -632,7 +632,7 @@ static void t_resource_retry(void)
 	gm_region *rings, *data;
 	gm_dev *dev = dev_new(0, 0);
 	struct drv v;
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	int w;
 
 	data_host = calloc(1, 1 << 20);
@@ -739,7 +739,7 @@ static void t_handler_fails(void)
 	struct ram g = ram_new();
 	gm_dev *dev = dev_new(0, 0);
 	struct drv v;
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	uint32_t lens[2];
 	int w = atomic_load(&vt_warnings);
 

@@ -58,7 +58,7 @@ static void test_backend_killed(void)
 {
 	struct guest g;
 	struct backend_arg a = {.ndoms = 1, .doms = {1}, .count = 3, .hang = 1, .seeds = {5}};
-	struct gm_emu_domain_info info;
+	struct gm_emu_domain_info info = {.size = sizeof(info)};
 	int pfd[2];
 	pid_t b;
 	char c;
@@ -87,7 +87,7 @@ static void test_backend_killed(void)
 static void test_guest_killed(void)
 {
 	struct guest g;
-	struct gm_emu_domain_info info;
+	struct gm_emu_domain_info info = {.size = sizeof(info)};
 	gm_gnttab *tab;
 	gm_xs *xs;
 	gm_gref refs[2];

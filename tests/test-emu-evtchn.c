@@ -78,7 +78,7 @@ static int guest_main(void *arg)
 
 int main(void)
 {
-	struct gm_emu_domain_info info;
+	struct gm_emu_domain_info info = {.size = sizeof(info)};
 	gm_xen *x;
 	gm_evtchn *e, *e2;
 	int gport, lport, fd, p1, p2;

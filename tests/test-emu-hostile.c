@@ -337,7 +337,7 @@ int main(void)
 {
 	gm_xen *x;
 	gm_xs *xs;
-	struct gm_emu_domain_info info;
+	struct gm_emu_domain_info info = {.size = sizeof(info)};
 	char *v;
 
 	emu_test_start(&t);

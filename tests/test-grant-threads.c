@@ -100,7 +100,7 @@ int main(void)
 	for (unsigned i = 0; i < NTHREADS; i++)
 		ASSERT_OK(pthread_join(t[i], NULL));
 
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_grant_cache_stats(c, &st);
 	printf("hits %" PRIu64 " misses %" PRIu64 " map calls %" PRIu64 " dedup waits %" PRIu64
 	       " invalidations %" PRIu64 "\n",

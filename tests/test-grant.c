@@ -46,7 +46,7 @@ static void be_free(struct be *b)
 
 static struct gm_grant_stats stats(struct be *b)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 
 	gm_grant_cache_stats(b->c, &st);
 	return st;
@@ -617,7 +617,9 @@ static void test_two_domains(void)
 	/* each frontend's share of the map calls: 5 mapped twice (one miss,
 	 * one hit: persistent), 6 once; 7 never */
 	{
-		struct gm_grant_stats all, s5, s6, s7, n5, n6;
+		struct gm_grant_stats all = {.size = sizeof(all)}, s5 = {.size = sizeof(s5)},
+				      s6 = {.size = sizeof(s6)}, s7 = {.size = sizeof(s7)},
+				      n5 = {.size = sizeof(n5)}, n6 = {.size = sizeof(n6)};
 		gm_gref a2, b2;
 		uint64_t addr[3];
 		int err;

@@ -83,7 +83,7 @@ static void env_init(struct env *e, enum gm_grant_policy policy, uint32_t max_pa
 /* Nothing pinned, nothing mapped once the cache is gone. */
 static void env_fini(struct env *e)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	struct fake_xen_stats fs;
 
 	gm_grant_cache_stats(e->c, &st);
@@ -757,7 +757,7 @@ static unsigned touch_pages(gm_space *s, gm_gref first, unsigned n)
 static void share_minimum_kept(void)
 {
 	struct two t;
-	struct gm_grant_stats st0, st1;
+	struct gm_grant_stats st0 = {.size = sizeof(st0)}, st1 = {.size = sizeof(st1)};
 
 	two_init(&t, 64, GM_GRANT_PAGES_NONE, 0, 16);
 	ASSERT_EQ(touch_pages(t.sv, 0, 10), 10);
@@ -804,7 +804,7 @@ static void share_ceiling(void)
 	 * yet", and the ceiling itself still maps */
 	struct gm_sg sg = {GM_GRANT_ADDR(3000, 0), 11 * PG};
 	struct iovec iov[2];
-	struct gm_grant_stats st0, st1;
+	struct gm_grant_stats st0 = {.size = sizeof(st0)}, st1 = {.size = sizeof(st1)};
 	gm_grant_cache_stats(t.c, &st0);
 	ASSERT_ERR(gm_map_sg(gm_space_mem(t.sa), &sg, 1, iov, 2, GM_PROT_READ), -EMSGSIZE);
 	gm_grant_cache_stats(t.c, &st1);
@@ -908,7 +908,7 @@ static void budget_below_request(void)
 
 static struct gm_grant_stats cache_stats(gm_grant_cache *c)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 
 	gm_grant_cache_stats(c, &st);
 	return st;
@@ -1199,7 +1199,7 @@ static void evict_many_entries(void)
 	ASSERT_TRUE(a + b <= MANY + 256 - 64);
 	ASSERT_TRUE(a >= MANY / 2 - 256 && a <= MANY / 2 + 256);
 	ASSERT_TRUE(b >= MANY / 2 - 256 && b <= MANY / 2 + 256);
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_grant_cache_stats(e.c, &st);
 	ASSERT_TRUE(st.evictions >= MANY - 256);
 	/* and the rest goes just as fast */
@@ -1742,7 +1742,7 @@ static void one_log_line_per_failure(void)
 /* The cache's call counters agree with what reached Xen (the fake's). */
 static void assert_stats_match(struct env *e)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	struct fake_xen_stats fs;
 
 	gm_grant_cache_stats(e->c, &st);
@@ -1759,7 +1759,7 @@ static void assert_stats_match(struct env *e)
 static void probe_stats(void)
 {
 	struct env e;
-	struct gm_grant_stats st0, st;
+	struct gm_grant_stats st0 = {.size = sizeof(st0)}, st = {.size = sizeof(st)};
 	unsigned char b[8] = {0};
 	size_t len = 8;
 	int err;
@@ -1806,7 +1806,7 @@ static void probe_stats(void)
 static void hits_counted_once(void)
 {
 	struct env e;
-	struct gm_grant_stats st0, st;
+	struct gm_grant_stats st0 = {.size = sizeof(st0)}, st = {.size = sizeof(st)};
 	unsigned char b[16];
 	size_t len = PG;
 	int err;

@@ -494,7 +494,7 @@ int main(void)
 		.config = cfg,
 		.config_len = sizeof(cfg),
 	};
-	struct gm_ioreq_dev_stats st;
+	struct gm_ioreq_dev_stats st = {.size = sizeof(st)};
 	struct fake_xen_stats fs;
 	gm_grant_cache *cache;
 	gm_ioreq_server *srv;

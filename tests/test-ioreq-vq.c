@@ -189,8 +189,8 @@ static void loop_part(gm_mem *mem, gm_grant_cache *cache, gm_mem *guest,
 {
 	struct gm_dev_config cfg = {.size = sizeof(cfg), .name = "reverser", .device_id = 2,
 				    .max_queue_size = QSIZE, .handler = &reverse_handler};
-	struct gm_grant_stats before, after;
-	struct gm_dev_stats st;
+	struct gm_grant_stats before = {.size = sizeof(before)}, after = {.size = sizeof(after)};
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	gm_ioreq_loop *loop;
 	struct vqd drv;
 	gm_dev *d;
@@ -290,7 +290,7 @@ int main(void)
 		.driver_addr = GM_GRANT_ADDR(REF0 + 1, 0),
 		.device_addr = GM_GRANT_ADDR(REF0 + 2, 0),
 	};
-	struct gm_grant_stats before, after;
+	struct gm_grant_stats before = {.size = sizeof(before)}, after = {.size = sizeof(after)};
 	gm_region *reg, *ram[NPAGES];
 	gm_space *space, *guest;
 	gm_grant_cache *cache;

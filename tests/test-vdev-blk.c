@@ -376,7 +376,7 @@ static void test_kill_frontend(void)
 {
 	static const char *const forever[] = {"--seconds", "60", "--depth", "16", NULL};
 	static const char *const again[] = {"--requests", "500", NULL};
-	struct gm_emu_domain_info di;
+	struct gm_emu_domain_info di = {.size = sizeof(di)};
 	enum gm_vdev_state st = GM_VDEV_STATE_UNKNOWN;
 	char out[400];
 	pid_t be = start_backend(NULL, NULL), g;

@@ -234,7 +234,7 @@ static void fe_valid_info(struct gm_vdev_front_info *fi)
 
 static void fe_publish_valid(void)
 {
-	struct gm_vdev_front_info fi;
+	struct gm_vdev_front_info fi = {.size = sizeof(fi)};
 
 	fe_valid_info(&fi);
 	ASSERT_OK(gm_vdev_publish_frontend(F.xs, FE_DIR, &fi));
@@ -263,7 +263,7 @@ static unsigned fe_mapped(void)
 /* Wait (at most 5 s) until the hub has freed the frontend's dead domain. */
 static void fe_wait_gone(void)
 {
-	struct gm_emu_domain_info di;
+	struct gm_emu_domain_info di = {.size = sizeof(di)};
 
 	for (int i = 0; i < 500; i++) {
 		ASSERT_OK(gm_emu_domain_info(X0, FE, &di));
@@ -345,7 +345,7 @@ static void test_toolstack(void)
 /* Handshake, close, reopen, domain death. */
 static void test_state_machine(void)
 {
-	struct gm_vdev_back_info bi;
+	struct gm_vdev_back_info bi = {.size = sizeof(bi)};
 
 	pump(GM_VDEV_STATE_INITWAIT, 0);
 	fe_open();
@@ -651,7 +651,7 @@ static void test_bad_toolstack_entry(void)
 static void test_xl_nodes(void)
 {
 	const char *dir = "/local/domain/0/backend/virtio/7/0";
-	struct gm_xl_virtio v;
+	struct gm_xl_virtio v = {.size = sizeof(v)};
 
 	put(TS, dir, "frontend", "/local/domain/7/device/virtio/0");
 	put(TS, dir, "frontend-id", "7");

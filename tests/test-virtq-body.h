@@ -292,7 +292,7 @@ static void t_pop_batch(void)
 	struct tq t;
 	struct tq_opts o = opts(16);
 	struct gm_vq_req *r[6];
-	struct gm_vq_stats s0, s1;
+	struct gm_vq_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
 	unsigned char *h = g.host + DATA_AREA;
 	const uint32_t want_len[6] = {513, 1, 800, 0, 200, 8};
 	bool notify = true;
@@ -451,7 +451,7 @@ static void t_batch_hostile(bool at_map)
 	struct tq t;
 	struct tq_opts o = opts(16);
 	struct gm_vq_req *r[4];
-	struct gm_vq_stats st;
+	struct gm_vq_stats st = {.size = sizeof(st)};
 	const struct vqd_buf good[2] = {{ga(DATA_AREA), 300, false},
 					{ga(DATA_AREA + 0x1000), 300, true}};
 	const struct vqd_buf bad_walk[2] = {{ga(DATA_AREA + 0x2000), 8, true},
@@ -498,7 +498,7 @@ static void t_limits(void)
 	struct tq t;
 	struct tq_opts o = opts(16);
 	struct gm_vq_req *r[4];
-	struct gm_vq_stats st;
+	struct gm_vq_stats st = {.size = sizeof(st)};
 	unsigned char *h = g.host + DATA_AREA;
 	const unsigned char ioerr = 1;
 	uint32_t len;

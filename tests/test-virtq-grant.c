@@ -185,7 +185,7 @@ struct be {
 
 static struct gm_grant_stats stats(struct be *b)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 
 	gm_grant_cache_stats(b->c, &st);
 	return st;
@@ -640,7 +640,7 @@ static void t_budget(bool packed)
 	/* the same two as a batch: too much for what is left of the budget
 	 * together, so the first is mapped alone and the other waits */
 	struct gm_vq_req *rb[2];
-	struct gm_vq_stats vs;
+	struct gm_vq_stats vs = {.size = sizeof(vs)};
 
 	ASSERT_TRUE(add(2, three, 0) >= 0);
 	ASSERT_TRUE(add(2, one, 0) >= 0);

@@ -35,10 +35,10 @@ int blk_ioreq_run(gm_xen *x, gm_dev *dev, const struct blk_ioreq_opts *o)
 		.irq = GM_IOREQ_IRQ_EVTCHN,
 		.policy = GM_GRANT_TRANSIENT,
 	};
-	struct gm_ioreq_server_stats ss;
-	struct gm_ioreq_dev_stats ds;
-	struct gm_grant_stats gs;
-	struct gm_dev_stats st;
+	struct gm_ioreq_server_stats ss = {.size = sizeof(ss)};
+	struct gm_ioreq_dev_stats ds = {.size = sizeof(ds)};
+	struct gm_grant_stats gs = {.size = sizeof(gs)};
+	struct gm_dev_stats st = {.size = sizeof(st)};
 	gm_ioreq_server *srv;
 	gm_ioreq_loop *l;
 	const char *me = o->name ? o->name : "grantmem-blk";

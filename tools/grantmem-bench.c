@@ -319,7 +319,7 @@ static struct counts counts_now(gm_grant_cache *c)
 	struct counts k = {raw_map_calls, raw_unmap_calls, raw_pages};
 
 	if (c) {
-		struct gm_grant_stats st;
+		struct gm_grant_stats st = {.size = sizeof(st)};
 
 		gm_grant_cache_stats(c, &st);
 		k.maps += st.map_calls;

@@ -463,7 +463,7 @@ static int blk_connect(void *opaque, gm_dev_conn *c)
 static void blk_disconnect(void *opaque, gm_dev_conn *c)
 {
 	struct blkconn *b = gm_dev_conn_priv(c);
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 
 	(void)opaque;
 	gm_dev_conn_stats(c, -1, &st);
@@ -846,7 +846,7 @@ static void report_vdev(const struct gm_grant_stats *st)
 int main(int argc, char **argv)
 {
 	struct blk_config c;
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_dev *dev = NULL;
 	gm_xen *x = NULL;
 	char banner[PATH_MAX + 128];

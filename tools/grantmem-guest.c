@@ -1677,7 +1677,7 @@ static int open_xen(void)
 		return -1;
 	}
 	{
-		struct gm_emu_world_info wi;
+		struct gm_emu_world_info wi = {.size = sizeof(wi)};
 
 		G.emulated = gm_emu_world_info(G.x, &wi) == 0;
 	}

@@ -712,7 +712,7 @@ static int net_connect(void *opaque, gm_dev_conn *c)
 static void net_disconnect(void *opaque, gm_dev_conn *c)
 {
 	struct netconn *nc = gm_dev_conn_priv(c);
-	struct gm_dev_stats st;
+	struct gm_dev_stats st = {.size = sizeof(st)};
 
 	(void)opaque;
 	gm_dev_conn_stats(c, -1, &st);
@@ -956,7 +956,7 @@ static void report(const struct gm_grant_stats *st)
 int main(int argc, char **argv)
 {
 	struct net_config c;
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_dev *dev = NULL;
 	gm_xen *x = NULL;
 	char banner[128];

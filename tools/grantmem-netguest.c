@@ -1178,7 +1178,7 @@ static int open_xen(void)
 		return r;
 	}
 	{
-		struct gm_emu_world_info wi;
+		struct gm_emu_world_info wi = {.size = sizeof(wi)};
 
 		G.emulated = gm_emu_world_info(G.x, &wi) == 0;
 	}

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "remove")) {
 		r = gm_vdev_toolstack_remove(xs, type, (gm_domid)be, (gm_domid)fe, (unsigned)devid);
 	} else {
-		struct gm_xl_virtio v;
+		struct gm_xl_virtio v = {.size = sizeof(v)};
 		char dir[128];
 
 		snprintf(dir, sizeof(dir), "/local/domain/%ld/backend/virtio/%ld/%ld", be, fe, devid);

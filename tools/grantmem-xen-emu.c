@@ -34,7 +34,7 @@
 /* Print what the hub at @path holds for domain @domid. */
 static int domain_info(const char *path, gm_domid domid)
 {
-	struct gm_emu_domain_info di;
+	struct gm_emu_domain_info di = {.size = sizeof(di)};
 	char spec[160];
 	gm_xen *x;
 	int r;

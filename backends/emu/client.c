@@ -211,14 +211,15 @@ static const struct gm_xen_ops emu_ops = {
 
 /* ---- public: introspection ------------------------------------------------------------- */
 
-GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_info *info)
+GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_info *out)
 {
 	struct emu_world *w = world_of(x);
+	struct gm_emu_domain_info di = {0}, *info = &di;
 	struct gm__emu_info wi;
 	struct gm__emu_hdr rh;
 	int r;
 
-	if (!w || !info)
+	if (!w || !out)
 		return -EINVAL;
 	pthread_mutex_lock(&w->dom.lock);
 	r = gm__ec_call_locked(&w->dom, GM__EMU_INFO, domid, NULL, 0, &rh, NULL, 0, NULL);
@@ -237,12 +238,13 @@ GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_in
 	info->maps = wi.maps;
 	info->ports = wi.ports;
 	info->watches = wi.watches;
+	gm__abi_out(out, info, sizeof(*info), GM__ABI_V1(struct gm_emu_domain_info, watches));
 	return 0;
 }
 
 GM_API int gm_emu_mapped_count(gm_xen *x, gm_domid granter, unsigned *n)
 {
-	struct gm_emu_domain_info info;
+	struct gm_emu_domain_info info = {.size = sizeof(info)};
 	int r;
 
 	if (!n)
@@ -253,18 +255,19 @@ GM_API int gm_emu_mapped_count(gm_xen *x, gm_domid granter, unsigned *n)
 	return r;
 }
 
-GM_API int gm_emu_world_info(gm_xen *x, struct gm_emu_world_info *info)
+GM_API int gm_emu_world_info(gm_xen *x, struct gm_emu_world_info *out)
 {
 	struct emu_world *w = world_of(x);
+	struct gm_emu_world_info wi = {0}, *info = &wi;
 
-	if (!w || !info)
+	if (!w || !out)
 		return -EINVAL;
-	memset(info, 0, sizeof(*info));
 	memcpy(info->socket_path, w->path, sizeof(info->socket_path));
 	info->domid = w->domid;
 	info->ram_size = w->ram_size;
 	pthread_mutex_lock(&w->ram_lock);
 	info->ram_free = w->ram ? (uint64_t)w->ram_free * GM_PAGE_SIZE : w->ram_size;
 	pthread_mutex_unlock(&w->ram_lock);
+	gm__abi_out(out, info, sizeof(*info), GM__ABI_V1(struct gm_emu_world_info, ram_free));
 	return 0;
 }

@@ -327,8 +327,11 @@ int gm__gcache_from_host(gm_grant_cache *c, struct gm__gdom *d, const void *ptr,
 	pthread_mutex_lock(&c->lock);
 	void **node = tfind(&probe, &c->tree, va_cmp);
 	struct gm__gentry *e = node ? *(struct gm__gentry **)node : NULL;
+	/* A transient entry's pins are exact: only one a user holds counts.  A
+	 * persistent entry's are per thread (a peek is only a hint): any one
+	 * still mapped counts, as gm_unmap takes it. */
 	if (e && e->dom == d &&
-	    (e->persistent ? gm__dref_peek(&e->ref) != 0
+	    (e->persistent ? !gm__gcache_dead(e) || gm__dref_peek(&e->ref) != 0
 			   : (atomic_load(&e->pins) & ~GM__GCACHE_DEAD) != 0)) {
 		size_t into = (size_t)((const char *)ptr - (const char *)e->va);
 		uint32_t idx = (uint32_t)(into / PAGE), pgoff = (uint32_t)(into % PAGE);
@@ -1280,6 +1283,14 @@ GM_API int gm_grant_cache_new(gm_gnttab *g, const struct gm_grant_cache_config *
 	*out = NULL;
 	if (!g)
 		return -EINVAL;
+	struct gm_grant_cache_config cf;
+	if (cfg) {
+		int r = gm__abi_in(&cf, sizeof(cf), cfg,
+				   GM__ABI_V1(struct gm_grant_cache_config, copy_threshold));
+		if (r)
+			return r;
+		cfg = &cf;
+	}
 	gm_grant_cache *c = gm__zalloc_aligned(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -1428,23 +1439,27 @@ static void count_pinned(gm_grant_cache *c, struct gm__gentry *head, uint32_t *a
 }
 
 GM_API void gm_grant_cache_domain_stats(gm_grant_cache *c, gm_domid domid,
-					 struct gm_grant_stats *st)
+					 struct gm_grant_stats *out)
 {
-	if (!c || !st)
+	struct gm_grant_stats s = {0};
+
+	if (!c || !out)
 		return;
-	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&c->lock);
 	for (struct gm__gdom *d = c->doms.next; d != &c->doms; d = d->next)
 		if (d->domid == domid) {
-			st->map_calls = atomic_load_explicit(&d->map_calls, memory_order_relaxed);
+			s.map_calls = atomic_load_explicit(&d->map_calls, memory_order_relaxed);
 			break;
 		}
 	pthread_mutex_unlock(&c->lock);
+	gm__abi_out(out, &s, sizeof(s), GM__ABI_V1(struct gm_grant_stats, table_bytes));
 }
 
-GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st)
+GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *out)
 {
-	if (!c || !st)
+	struct gm_grant_stats s, *st = &s;
+
+	if (!c || !out)
 		return;
 	memset(st, 0, sizeof(*st));
 	st->hits = gm__slot_ctr_sum(c->hits);
@@ -1489,4 +1504,5 @@ GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st)
 	st->domains = c->ndoms;
 	st->table_bytes = c->table_bytes;
 	pthread_mutex_unlock(&c->lock);
+	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_grant_stats, table_bytes));
 }

@@ -406,7 +406,8 @@ struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr);
 
 /*
  * gm__gcache_from_host - is @ptr inside a mapping of domain @d that a user
- * holds pinned?  Then *off = the region offset of the byte at @ptr and
+ * holds pinned (transient), or that is still mapped or pinned (persistent:
+ * its pins are per thread, a live one counts as out)?  Then *off = the region offset of the byte at @ptr and
  * *len = the bytes from there the entry holds for consecutive refs, and 0;
  * else -ENOENT.  Under the cache lock.
  */

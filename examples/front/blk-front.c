@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 {
 	char fe[64], *be = NULL, *beid = NULL;
 	unsigned char buf[DATA_LEN];
-	struct gm_vdev_back_info bi;
+	struct gm_vdev_back_info bi = {.size = sizeof(bi)};
 	gm_xen *x = NULL;
 	gm_xs *xs = NULL;
 	gm_gntshr *shr = NULL;

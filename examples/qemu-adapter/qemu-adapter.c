@@ -185,8 +185,8 @@ static int play(unsigned char *guest, const gm_gref *ref, gm_grant_cache *cache)
 
 	/* Pointers that are no mapping: the lookup says so, nothing released. */
 	CHECK(memory_region_from_host(&len, &off) == NULL);
-	CHECK(memory_region_from_host(p, &off) == NULL); /* unmapped above */
-	struct gm_grant_stats st;
+	CHECK(memory_region_from_host(guest, &off) == NULL); /* the guest's side */
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_grant_cache_stats(cache, &st);
 	CHECK(st.pinned_entries == 0); /* every map was unmapped */
 	return 0;

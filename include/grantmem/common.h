@@ -23,6 +23,27 @@ extern "C" {
 #endif
 
 /*
+ * Versioned structs.  Every public struct a caller fills in for the
+ * library (a config) or that the library fills in for the caller (stats,
+ * info) starts with `size_t size` (gm_vq_config: struct_size, as its size
+ * is the queue's), so that fields can be added at its end
+ * without breaking programs built against an older, shorter layout:
+ *
+ *     struct gm_grant_stats st = {.size = sizeof(st)};
+ *     gm_grant_cache_stats(c, &st);
+ *
+ * size is the caller's sizeof; 0 stands for the struct's first version (so
+ * a zeroed struct or one filled with designated initializers alone is
+ * fine).  A config's fields beyond the caller's size take their defaults,
+ * and a config from a newer caller is refused (-E2BIG) only when it sets a
+ * field this library does not know.  Stats and info are filled up to the
+ * caller's size, and size is set to the bytes filled: fields past it (a
+ * newer caller's, which an older library does not know) were not written.  Structs the library hands out (gm_vq_req,
+ * gm_ioreq_queue), arrays of fixed wire formats (gm_sg, gm_copy_seg,
+ * gm_xs_perm, gm_vdev_queue_info) and ops tables are not versioned this way.
+ */
+
+/*
  * Access and mapping flags, passed wherever a call takes `flags`.
  *
  * GM_PROT_READ / GM_PROT_WRITE say what the caller will do with the memory.

@@ -126,9 +126,9 @@ struct gm_dev_handler {
 };
 
 /*
- * The device.  Versioned: set @size to sizeof(struct gm_dev_config);
- * fields a caller built against an older, shorter struct does not know
- * take their defaults.  Copied by gm_dev_new (strings and the config space
+ * The device.  Versioned (common.h): set @size to sizeof(struct
+ * gm_dev_config), or 0 for the first version; fields a caller built
+ * against an older, shorter struct does not know take their defaults.  Copied by gm_dev_new (strings and the config space
  * must outlive the device).
  *
  * name:           for log lines; NULL: "device".
@@ -194,9 +194,10 @@ struct gm_dev_config {
 
 /*
  * gm_dev_new - a device as @cfg describes it.
- * Returns 0; -EINVAL (NULL @cfg or @out, cfg->size smaller than the first
- * version of the struct, device_id 0, max_queues, max_queue_size,
- * config_len or a limit out of range); -ENOMEM.  Logs a bad configuration
+ * Returns 0; -EINVAL (NULL @cfg or @out, a nonzero cfg->size smaller than
+ * the first version of the struct, device_id 0, max_queues, max_queue_size,
+ * config_len or a limit out of range); -E2BIG (fields newer than this
+ * library set); -ENOMEM.  Logs a bad configuration
  * at warning.  Free with gm_dev_free().
  */
 GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out);
@@ -300,7 +301,9 @@ struct gm_dev_attach {
 /*
  * gm_dev_attach - connect a driver to @d through a transport of the
  * caller's own: calls the device's connect callback; no queue is served
- * until added.  Returns 0, -EINVAL (bad @a), -ENOMEM, or the connect
+ * until added.  @a is versioned (common.h): a->size sizeof or 0.
+ * Returns 0, -EINVAL (bad @a), -E2BIG (fields newer than this library
+ * set), -ENOMEM, or the connect
  * callback's error.  Free with gm_dev_detach().
  */
 GM_API int gm_dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_dev_conn **out);
@@ -352,6 +355,7 @@ GM_API void gm_dev_detach(gm_dev_conn *c);
  * those of this connection's frontend alone (gm_grant_cache_domain_stats).
  */
 struct gm_dev_stats {
+	size_t size; /* versioned (common.h): sizeof, or 0, before the call */
 	uint64_t requests;
 	uint64_t refused;
 	uint64_t errors;
@@ -367,7 +371,7 @@ struct gm_dev_stats {
 
 /*
  * gm_dev_conn_stats - the connection's counters (@q < 0), or queue @q's
- * (the cache's apart, which stay 0).  Any thread.  0, or -EINVAL (NULL,
+ * (the cache's apart, which stay 0), up to st->size.  Any thread.  0, or -EINVAL (NULL,
  * @q out of range).  Never logs.
  */
 GM_API int gm_dev_conn_stats(gm_dev_conn *c, int q, struct gm_dev_stats *st);

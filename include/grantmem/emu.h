@@ -156,8 +156,10 @@ GM_API int gm_emu_hub_run(const char *socket_path, int ready_fd);
  */
 GM_API int gm_emu_hub_shutdown(const char *socket_path);
 
-/* What the hub knows about one domain (gm_emu_domain_info). */
+/* What the hub knows about one domain (gm_emu_domain_info).  Versioned
+ * (common.h): set size to sizeof, or 0, before the call. */
 struct gm_emu_domain_info {
+	size_t size;
 	unsigned exists;      /* 1 if the domain is known to the hub */
 	unsigned dying;       /* its processes are gone, grants still mapped */
 	unsigned connections; /* open handles (connections) running in it */
@@ -185,8 +187,10 @@ GM_API int gm_emu_domain_info(gm_xen *x, gm_domid domid, struct gm_emu_domain_in
  */
 GM_API int gm_emu_mapped_count(gm_xen *x, gm_domid granter, unsigned *n);
 
-/* Facts of one emulated world, taken from its spec (gm_emu_world_info). */
+/* Facts of one emulated world, taken from its spec (gm_emu_world_info).
+ * Versioned (common.h): set size to sizeof, or 0, before the call. */
 struct gm_emu_world_info {
+	size_t size;
 	char socket_path[108];
 	gm_domid domid;
 	uint64_t ram_size;     /* bytes available to gm_gntshr_share */

@@ -107,7 +107,9 @@ enum gm_grant_policy {
 	GM_GRANT_PERSISTENT = 1,
 };
 
+/* Versioned (common.h): size first, sizeof or 0. */
 struct gm_grant_cache_config {
+	size_t size;
 	uint32_t max_pages;    /* mapped-page budget; 0: 65536 */
 	unsigned idle_ms;      /* persistent entries unused this long go; 0: never */
 	size_t copy_threshold; /* unmapped reads/writes up to this use grant copy;
@@ -121,8 +123,10 @@ struct gm_grant_cache_config {
  * whatever it was for: serving a miss, retrying after "try again" (-EAGAIN),
  * or probing a refused ref to tell a read-only grant from a bad one (a
  * read-only map, or a one-byte copy, answered and undone at once).
+ * Versioned (common.h): set size to sizeof (or 0) before the call.
  */
 struct gm_grant_stats {
+	size_t size;
 	uint64_t hits;           /* translations served by a mapped entry: a gm_map,
 				  * a gm_map_sg range, or a piece of a read or
 				  * write that found its pages mapped */
@@ -150,7 +154,9 @@ struct gm_grant_stats {
  * gm_grant_cache_new - a mapping cache over grant-table handle @g.
  * @cfg may be NULL for defaults.  Calls gm_gnttab_set_max_grants(max_pages)
  * (failure only logged: recent kernels have no per-handle limit).  @g must
- * outlive the cache.  Returns 0, -EINVAL, -ENOMEM.
+ * outlive the cache.  Returns 0, -EINVAL (also a cfg->size below the
+ * first version's), -E2BIG (@cfg sets fields newer than this library),
+ * -ENOMEM.
  */
 GM_API int gm_grant_cache_new(gm_gnttab *g, const struct gm_grant_cache_config *cfg,
 			      gm_grant_cache **out);
@@ -189,7 +195,8 @@ GM_API int gm_grant_cache_invalidate_all(gm_grant_cache *c);
  */
 GM_API int gm_grant_cache_evict_idle(gm_grant_cache *c);
 
-/* gm_grant_cache_stats - a snapshot of the counters.  Thread-safe. */
+/* gm_grant_cache_stats - a snapshot of the counters, up to st->size
+ * (versioned, common.h).  Thread-safe. */
 GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st);
 
 /*
@@ -198,7 +205,8 @@ GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *st);
  * cache knows the domain: from its first region or mapping until it has
  * neither (then from 0 again).  A backend serving several frontends from
  * one cache tells each one's map cost with it.  All zero for a domain the
- * cache does not know.  Thread-safe (it takes the cache lock briefly);
+ * cache does not know.  Filled up to st->size (versioned, common.h).
+ * Thread-safe (it takes the cache lock briefly);
  * never logs.
  */
 GM_API void gm_grant_cache_domain_stats(gm_grant_cache *c, gm_domid domid,

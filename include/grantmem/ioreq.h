@@ -188,7 +188,9 @@ struct gm_ioreq_irq_ops {
 	void (*release)(void *opaque, gm_ioreq_dev *d);
 };
 
+/* Versioned (common.h): size first, sizeof or 0. */
 struct gm_ioreq_dev_config {
+	size_t size;
 	uint32_t device_id;         /* virtio device id (2: block); not 0 */
 	uint32_t vendor_id;         /* 0: GM_VMMIO_VENDOR_GRANTMEM */
 	uint64_t features;          /* device features; VERSION_1 and
@@ -217,7 +219,8 @@ struct gm_ioreq_dev_config {
  * @irq:    the interrupt method (may be NULL: no interrupts, for tests);
  *          @irq_opaque for it.
  * Returns 0, -EINVAL (bad config, NULL @mem/@ops/@out, missing
- * queue_enable/queue_disable/queue_notify), -ENOMEM.  Never logs.
+ * queue_enable/queue_disable/queue_notify), -E2BIG (@cfg sets fields newer
+ * than this library), -ENOMEM.  Never logs.
  */
 GM_API int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 			    const struct gm_ioreq_dev_config *cfg,
@@ -301,8 +304,10 @@ GM_API int gm_ioreq_dev_queue_ready(const gm_ioreq_dev *d, unsigned q);
 GM_API void gm_ioreq_dev_set_priv(gm_ioreq_dev *d, void *priv);
 GM_API void *gm_ioreq_dev_priv(const gm_ioreq_dev *d);
 
-/* Transport counters (gm_ioreq_dev_stats). */
+/* Transport counters (gm_ioreq_dev_stats).  Versioned (common.h): set
+ * size to sizeof, or 0, before the call; filled up to it. */
 struct gm_ioreq_dev_stats {
+	size_t size;
 	uint64_t reads;       /* MMIO reads answered */
 	uint64_t writes;      /* MMIO writes handled */
 	uint64_t notifies;    /* QueueNotify writes */
@@ -337,7 +342,9 @@ enum gm_ioreq_irq_method {
 	GM_IOREQ_IRQ_CUSTOM = 2,
 };
 
+/* Versioned (common.h): size first, sizeof or 0. */
 struct gm_ioreq_server_config {
+	size_t size;
 	gm_domid domid;                     /* the guest: 0..GM_DOMID_MAX */
 	uint64_t base;                      /* MMIO window; 0: 0xfe000000 */
 	enum gm_ioreq_irq_method irq;
@@ -362,7 +369,8 @@ struct gm_ioreq_server_config {
  * unpause it after this returns: accesses before would find no device.
  * Needs dm_op rights over the guest (dom0, or a device-model domain given
  * them by XSM/the toolstack).
- * Returns 0, -EINVAL (bad config), -ENOTSUP (built without the Xen
+ * Returns 0, -EINVAL (bad config), -E2BIG (a config sets fields newer than
+ * this library), -ENOTSUP (built without the Xen
  * device-model libraries), -ESRCH (no such guest), -EPERM, -EEXIST (the
  * window is claimed already), -ENOMEM, or Xen's error; logged at warning.
  * Free with gm_ioreq_server_free().
@@ -408,8 +416,10 @@ GM_API int gm_ioreq_server_guest_alive(gm_ioreq_server *s);
 GM_API gm_ioreq_dev *gm_ioreq_server_dev(gm_ioreq_server *s);
 GM_API gm_grant_cache *gm_ioreq_server_cache(gm_ioreq_server *s);
 
-/* Server counters (gm_ioreq_server_stats). */
+/* Server counters (gm_ioreq_server_stats).  Versioned (common.h): set
+ * size to sizeof, or 0, before the call; filled up to it. */
 struct gm_ioreq_server_stats {
+	size_t size;
 	uint64_t ioreqs;         /* ioreqs answered */
 	uint64_t mmio;           /* ... of which MMIO reads/writes */
 	uint64_t invalidates;    /* ... invalidate (mapcache) requests acknowledged */

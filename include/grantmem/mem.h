@@ -286,7 +286,8 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
  * Returns 0; -EINVAL (NULL @m or @ptr, unknown flags); -ENOENT when @ptr
  * lies in no mapping of @m that is still out (a second unmap, a pointer
  * from elsewhere), which releases nothing and logs a warning
- * (rate-limited).  Thread-safe.  For host memory it takes no lock and
+ * (rate-limited).  A persistent grant mapping the cache keeps counts as
+ * out until it is evicted: a second unmap of one is not detected.  Thread-safe.  For host memory it takes no lock and
  * makes no system call; a grant mapping is found under its cache's lock
  * (a tree by address), a bounce buffer, or a region removed from the
  * space since the map, under a lock of the space; no system call but the

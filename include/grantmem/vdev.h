@@ -73,7 +73,9 @@ enum gm_vdev_layout {
 #define GM_VIRTIO_F_ACCESS_PLATFORM 33
 #endif
 
-/* One queue as the frontend published it (guest addresses). */
+/* One queue as the frontend published it (guest addresses).  An element
+ * of gm_vdev_front_info.queues: fixed, not versioned (per-queue fields to
+ * come go in an array of their own). */
 struct gm_vdev_queue_info {
 	uint32_t size;              /* descriptors: a power of 2 for split rings */
 	enum gm_vdev_layout layout;
@@ -83,16 +85,20 @@ struct gm_vdev_queue_info {
 	gm_port port;               /* the frontend's event channel (unbound for us) */
 };
 
-/* What a frontend publishes (gm_vdev_read_frontend, gm_vdev_publish_frontend). */
+/* What a frontend publishes (gm_vdev_read_frontend, gm_vdev_publish_frontend).
+ * Versioned (common.h): size first, sizeof or 0. */
 struct gm_vdev_front_info {
+	size_t size;
 	uint64_t features;          /* accepted features: a subset of the device's */
 	unsigned num_queues;        /* 1..GM_VDEV_MAX_QUEUES */
 	unsigned persistent;        /* 1: the frontend reuses its data grants */
 	struct gm_vdev_queue_info queues[GM_VDEV_MAX_QUEUES];
 };
 
-/* What a backend publishes (gm_vdev_read_backend). */
+/* What a backend publishes (gm_vdev_read_backend).  Versioned (common.h):
+ * set size to sizeof, or 0, before the call. */
 struct gm_vdev_back_info {
+	size_t size;
 	uint32_t device_id;         /* virtio device id (2: block) */
 	uint64_t features;          /* offered features */
 	unsigned max_queues;
@@ -103,8 +109,10 @@ struct gm_vdev_back_info {
 	unsigned char config[GM_VDEV_CONFIG_MAX];
 };
 
-/* What a frontend is allowed to ask for (gm_vdev_read_frontend). */
+/* What a frontend is allowed to ask for (gm_vdev_read_frontend).
+ * Versioned (common.h): size first, sizeof or 0. */
 struct gm_vdev_limits {
+	size_t size;
 	uint64_t features;          /* the device's offered features */
 	unsigned max_queues;        /* 1..GM_VDEV_MAX_QUEUES */
 	unsigned max_queue_size;    /* 1..GM_VDEV_MAX_QUEUE_SIZE */
@@ -163,7 +171,8 @@ GM_API const char *gm_vdev_state_name(enum gm_vdev_state state);
  * include VIRTIO_F_VERSION_1, a packed layout only with
  * VIRTIO_F_RING_PACKED, split ring sizes powers of 2, ring addresses
  * aligned (desc 16, split driver 2 / device 4, packed areas 4) and not
- * wrapping.  @out is filled only on success.
+ * wrapping.  @out is filled only on success, up to out->size (versioned,
+ * common.h).
  * Returns 0; -EINVAL (a bad value: one info line names the node and why);
  * -ENOENT (a required node is missing: info line too); or a xenstore error.
  * Thread-safe.
@@ -175,7 +184,8 @@ GM_API int gm_vdev_read_frontend(gm_xs *xs, const char *fe_dir, const struct gm_
  * gm_vdev_publish_frontend - write @info (queues, features, event channels)
  * into @fe_dir and set its state to Initialised, in one transaction
  * (retried on conflicts).  The frontend side of the handshake.
- * Returns 0, -EINVAL (num_queues out of range) or a xenstore error.
+ * Returns 0, -EINVAL (num_queues out of range), -E2BIG (@info sets fields
+ * newer than this library) or a xenstore error.
  * Thread-safe.  Logs xenstore failures only through gm_xs.
  */
 GM_API int gm_vdev_publish_frontend(gm_xs *xs, const char *fe_dir,
@@ -219,8 +229,10 @@ GM_API int gm_vdev_toolstack_remove(gm_xs *xs, const char *type, gm_domid backen
  * What xl (libxl) writes for a `virtio = [...]` device of a guest, under
  * /local/domain/<backend>/backend/virtio/<frontend>/<devid>/.  Strings are
  * NUL-terminated and truncated to their arrays (too long: -EINVAL).
+ * Versioned (common.h): set size to sizeof, or 0, before the call.
  */
 struct gm_xl_virtio {
+	size_t size;
 	gm_domid frontend_id;      /* frontend-id */
 	char frontend[256];        /* frontend: the frontend directory path */
 	unsigned online;           /* online (0/1) */
@@ -269,7 +281,9 @@ struct gm_vdev_backend_ops {
 	void (*disconnect)(void *opaque, gm_vdev *dev);
 };
 
+/* Versioned (common.h): size first, sizeof or 0. */
 struct gm_vdev_backend_config {
+	size_t size;
 	const char *type;           /* NULL: GM_VDEV_TYPE_DEFAULT */
 	uint32_t device_id;         /* virtio device id published as device-id */
 	uint64_t features;          /* device features (VERSION_1 and
@@ -293,7 +307,8 @@ struct gm_vdev_backend_config {
  * past InitWait (it died while serving) is set Closed, so that its
  * frontend starts a fresh handshake (docs/vdev-protocol.md).
  * @ops, @opaque: the device callbacks; @ops must outlive the backend.
- * Returns 0, -EINVAL (bad config), -ENOMEM or a Xen error (logged at
+ * Returns 0, -EINVAL (bad config), -E2BIG (@cfg sets fields newer than
+ * this library), -ENOMEM or a Xen error (logged at
  * warning).  A xenstore that refuses the @releaseDomain watch is not an
  * error (info line): the frontends' state watches see dead domains too.
  * Free with gm_vdev_backend_free().  Thread-safe (creating backends).

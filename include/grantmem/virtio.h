@@ -271,6 +271,8 @@ typedef struct gm_vq gm_vq;
  * Queue configuration, as negotiated with the driver.  Zero-initialise it:
  * every field left 0 takes its default.
  *
+ * struct_size: sizeof(struct gm_vq_config), or 0 for the first version
+ *              (versioned, common.h).
  * size:        queue size; split: a power of 2 in [1, 32768]; packed:
  *              [1, 32768].
  * desc_addr:   split: descriptor table (16-byte aligned);
@@ -330,6 +332,7 @@ typedef struct gm_vq gm_vq;
  */
 #define GM_VQ_UNMAPPED_ALL UINT64_MAX
 struct gm_vq_config {
+	size_t struct_size; /* versioned (common.h): sizeof, or 0 */
 	unsigned size;
 	uint64_t desc_addr;
 	uint64_t driver_addr;
@@ -405,7 +408,9 @@ struct gm_vq_req {
  * never allocate.  Initial state: indices 0, wrap counters 1, device
  * notifications enabled (used->flags / device event flags are written).
  * Returns 0; -EINVAL (bad config: size, alignment, max_chain, buf_flags,
- * addresses wrapping; one warning logged); -ENOMEM; or gm_ring_new's error
+ * addresses wrapping; one warning logged; a struct_size below the first
+ * version's); -E2BIG (@cfg sets fields newer than this library); -ENOMEM;
+ * or gm_ring_new's error
  * (ring memory not mappable, read-only where we must write: -EACCES).
  * @out is NULL after a failure and nothing stays mapped.  Thread-safe
  * (creating queues).
@@ -545,6 +550,7 @@ GM_API int gm_vq_req_read(gm_vq *vq, struct gm_vq_req *req, uint64_t off, void *
  * their map together failed.
  */
 struct gm_vq_stats {
+	size_t size; /* versioned (common.h): sizeof, or 0, before the call */
 	uint64_t requests;
 	uint64_t batches;
 	uint64_t map_calls;
@@ -552,8 +558,8 @@ struct gm_vq_stats {
 	uint64_t fallbacks;
 };
 
-/* gm_vq_stats - a snapshot of @vq's counters (zeros for NULL).  Any thread,
- * while the queue lives.  Never fails, never logs. */
+/* gm_vq_stats - a snapshot of @vq's counters (zeros for NULL), up to
+ * st->size.  Any thread, while the queue lives.  Never fails, never logs. */
 GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *st);
 
 /*

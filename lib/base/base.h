@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GM__LIKELY(x) __builtin_expect(!!(x), 1)
 #define GM__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -414,5 +415,57 @@ static inline bool gm__range_ok(uint64_t addr, uint64_t len)
 {
 	return len == 0 || addr + (len - 1) >= addr;
 }
+
+/*
+ * Versioned public structs (common.h, "Versioned structs"): the first
+ * field is `size_t size`, the caller's sizeof; 0 stands for @v1, the
+ * struct's first versioned size.  @cur is the library's sizeof.
+ *
+ * gm__abi_in - copy a caller's input struct @src into @dst (@cur bytes):
+ * fields the caller's version lacks are zero (their defaults), and
+ * dst->size becomes @cur.  Returns 0; -EINVAL for a size below @v1 (but
+ * 0); -E2BIG when a newer caller set a field this library does not know
+ * (a nonzero byte beyond @cur).
+ */
+static inline int gm__abi_in(void *dst, size_t cur, const void *src, size_t v1)
+{
+	size_t size, n;
+
+	memcpy(&size, src, sizeof(size));
+	n = size ? size : v1;
+	if (n < v1)
+		return -EINVAL;
+	for (size_t i = cur; i < n; i++)
+		if (((const unsigned char *)src)[i])
+			return -E2BIG;
+	memset(dst, 0, cur);
+	memcpy(dst, src, GM__MIN(n, cur));
+	memcpy(dst, &cur, sizeof(cur));
+	return 0;
+}
+
+/*
+ * gm__abi_out - fill a caller's output struct @dst from the library's
+ * @src (@cur bytes): as many bytes as the caller's version has (size 0:
+ * @v1), and dst->size set to the bytes filled.  Newer fields this library
+ * does not know are left alone (never written past min(size, cur): a
+ * caller that forgot size cannot have memory past its struct cleared).
+ * A size below sizeof(size_t) fills nothing.
+ */
+static inline void gm__abi_out(void *dst, const void *src, size_t cur, size_t v1)
+{
+	size_t size, n, fill;
+
+	memcpy(&size, dst, sizeof(size));
+	n = size ? size : v1;
+	if (n < sizeof(size))
+		return;
+	fill = GM__MIN(n, cur);
+	memcpy((char *)dst + sizeof(size), (const char *)src + sizeof(size), fill - sizeof(size));
+	memcpy(dst, &fill, sizeof(fill));
+}
+
+/* The size of a versioned struct's first version: up to its field @last. */
+#define GM__ABI_V1(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
 
 #endif /* GM_BASE_H */

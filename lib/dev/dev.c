@@ -126,7 +126,7 @@ static void conn_cache_stats(const gm_dev_conn *c, struct gm_grant_stats *st)
 {
 	gm_grant_cache_stats(c->cache, st);
 	if (c->vdev) {
-		struct gm_grant_stats d;
+		struct gm_grant_stats d = {.size = sizeof(d)};
 
 		gm_grant_cache_domain_stats(c->cache, gm_vdev_frontend_id(c->vdev), &d);
 		st->map_calls = d.map_calls;
@@ -181,13 +181,18 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out)
 		*out = NULL;
 	if (!cfg || !out)
 		return -EINVAL;
-	if (cfg->size < CONFIG_V1_SIZE)
-		return bad_config("size smaller than the first gm_dev_config");
+	struct gm_dev_config cf;
+	int r = gm__abi_in(&cf, sizeof(cf), cfg, CONFIG_V1_SIZE);
+	if (r) {
+		gm__warn("device: bad configuration: %s",
+			 r == -EINVAL ? "size smaller than the first gm_dev_config"
+				      : "fields newer than this library set");
+		return r;
+	}
 	d = gm__calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	memcpy(&d->cfg, cfg, GM__MIN(cfg->size, sizeof(d->cfg)));
-	d->cfg.size = sizeof(d->cfg);
+	d->cfg = cf;
 	if (!d->cfg.name)
 		d->cfg.name = "device";
 	if (!d->cfg.max_queues)
@@ -649,9 +654,11 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 
 	if (out)
 		*out = NULL;
-	if (!d || !a || !out || a->size < ATTACH_V1_SIZE)
+	if (!d || !a || !out)
 		return -EINVAL;
-	memcpy(&at, a, GM__MIN(a->size, sizeof(at)));
+	r = gm__abi_in(&at, sizeof(at), a, ATTACH_V1_SIZE);
+	if (r)
+		return r;
 	if (!at.mem || !at.ops || !at.ops->notify)
 		return -EINVAL;
 	c = gm__calloc(1, sizeof(*c));
@@ -674,6 +681,7 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 		c->thr[i].conn = c;
 		c->thr[i].wake_fd = -1;
 	}
+	c->base.size = sizeof(c->base);
 	if (c->cache)
 		conn_cache_stats(c, &c->base);
 	if (d->cfg.connect && (r = d->cfg.connect(d->cfg.opaque, c)) < 0) {
@@ -705,7 +713,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 {
 	const struct gm_dev_config *dc;
 	struct handler_slot hs;
-	struct gm_grant_stats before, after;
+	struct gm_grant_stats before = {.size = sizeof(before)}, after = {.size = sizeof(after)};
 	struct gm_vq_config vc;
 	gm_dev_queue *q;
 	struct thr *t;
@@ -713,6 +721,9 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 
 	if (!c || !ring || qi >= c->dev->cfg.max_queues)
 		return -EINVAL;
+	r = gm__abi_in(&vc, sizeof(vc), ring, GM__ABI_V1(struct gm_vq_config, unmapped_max));
+	if (r < 0)
+		return r;
 	dc = &c->dev->cfg;
 	hs = c->dev->q[qi].h ? c->dev->q[qi] : c->dev->all;
 	if (!hs.h)
@@ -732,8 +743,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	q->hop = hs.opaque;
 	q->kick_fd = kick_fd;
 	q->watch_fd = -1;
-	q->features = ring->features;
-	vc = *ring;
+	q->features = vc.features;
 	vc.index = qi;
 	vc.buf_flags = c->buf_flags;
 	vc.max_chain = dc->max_chain && dc->max_chain < vc.size ? dc->max_chain : vc.max_chain;
@@ -789,7 +799,7 @@ fail:
 static void queue_retire(gm_dev_conn *c, gm_dev_queue *q)
 {
 	struct gm_dev_stats *g = &c->gone[q->index];
-	struct gm_vq_stats vs;
+	struct gm_vq_stats vs = {.size = sizeof(vs)};
 
 	gm_vq_stats(q->vq, &vs);
 	g->requests += atomic_load(&q->st.requests);
@@ -871,11 +881,12 @@ static void add_stats(struct gm_dev_stats *a, const struct gm_dev_stats *b)
 	a->broken += b->broken;
 }
 
-GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *st)
+GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *out)
 {
-	if (!c || !st || qi < -1 || qi >= (int)GM_DEV_MAX_QUEUES)
+	struct gm_dev_stats s = {0}, *st = &s;
+
+	if (!c || !out || qi < -1 || qi >= (int)GM_DEV_MAX_QUEUES)
 		return -EINVAL;
-	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < GM_DEV_MAX_QUEUES; i++) {
 		gm_dev_queue *q = c->q[i];
@@ -884,7 +895,7 @@ GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *st)
 			continue;
 		add_stats(st, &c->gone[i]);
 		if (q) {
-			struct gm_vq_stats vs;
+			struct gm_vq_stats vs = {.size = sizeof(vs)};
 			struct gm_dev_stats live = {
 				.requests = atomic_load(&q->st.requests),
 				.refused = atomic_load(&q->st.refused),
@@ -901,7 +912,7 @@ GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *st)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (qi < 0 && c->cache) {
-		struct gm_grant_stats g;
+		struct gm_grant_stats g = {.size = sizeof(g)};
 		uint64_t rings = atomic_load(&c->ring_map_calls);
 
 		conn_cache_stats(c, &g);
@@ -911,6 +922,7 @@ GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *st)
 		st->unmap_calls = g.unmap_calls - c->base.unmap_calls;
 		st->pages_mapped = g.pages_mapped - c->base.pages_mapped;
 	}
+	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_dev_stats, ring_map_calls));
 	return 0;
 }
 

@@ -89,7 +89,7 @@ static void stat_node(struct vconn *vc, const char *key, uint64_t v)
 /* Publish the connection's counters, if they moved (or @force). */
 static void publish(struct vconn *vc, bool force)
 {
-	struct gm_dev_stats st, qs[GM_DEV_MAX_QUEUES];
+	struct gm_dev_stats st = {.size = sizeof(st)}, qs[GM_DEV_MAX_QUEUES];
 	uint64_t wakeups = 0;
 	char key[48];
 
@@ -97,6 +97,7 @@ static void publish(struct vconn *vc, bool force)
 		return;
 	gm_dev_conn_stats(vc->c, -1, &st);
 	for (unsigned i = 0; i < vc->nq; i++) {
+		qs[i].size = sizeof(qs[i]);
 		gm_dev_conn_stats(vc->c, (int)i, &qs[i]);
 		wakeups += qs[i].wakeups;
 	}
@@ -212,7 +213,9 @@ GM_API int gm_dev_vdev_new(gm_dev *d, gm_xen *x, const struct gm_vdev_backend_co
 		*out = NULL;
 	if (!d || !x || !cfg || !out)
 		return -EINVAL;
-	bc = *cfg;
+	r = gm__abi_in(&bc, sizeof(bc), cfg, GM__ABI_V1(struct gm_vdev_backend_config, cache));
+	if (r)
+		return r;
 	if (!bc.device_id)
 		bc.device_id = dc->device_id;
 	if (!bc.features)

@@ -85,13 +85,19 @@ int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 		     void *opaque, const struct gm_ioreq_irq_ops *irq, void *irq_opaque,
 		     gm_ioreq_dev **out)
 {
+	struct gm_ioreq_dev_config cf;
 	gm_ioreq_dev *d;
+	int r;
 
 	if (out)
 		*out = NULL;
 	if (!mem || !cfg || !ops || !out || !ops->queue_enable || !ops->queue_disable ||
 	    !ops->queue_notify)
 		return -EINVAL;
+	r = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_ioreq_dev_config, dma_size));
+	if (r)
+		return r;
+	cfg = &cf;
 	if (cfg->device_id == 0 || cfg->num_queues == 0 ||
 	    cfg->num_queues > GM_IOREQ_MAX_QUEUES ||
 	    cfg->max_queue_size > GM_IOREQ_MAX_QUEUE_SIZE ||
@@ -690,17 +696,21 @@ void *gm_ioreq_dev_priv(const gm_ioreq_dev *d)
 	return d ? d->priv : NULL;
 }
 
-void gm_ioreq_dev_stats(const gm_ioreq_dev *d, struct gm_ioreq_dev_stats *st)
+void gm_ioreq_dev_stats(const gm_ioreq_dev *d, struct gm_ioreq_dev_stats *out)
 {
-	if (!st)
+	struct gm_ioreq_dev_stats s = {0}, *st = &s;
+
+	if (!out)
 		return;
-	memset(st, 0, sizeof(*st));
-	if (!d)
+	if (!d) {
+		gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_ioreq_dev_stats, rejected));
 		return;
+	}
 	st->reads = atomic_load_explicit(&d->n_reads, memory_order_relaxed);
 	st->writes = atomic_load_explicit(&d->n_writes, memory_order_relaxed);
 	st->notifies = atomic_load_explicit(&d->n_notifies, memory_order_relaxed);
 	st->interrupts = atomic_load_explicit(&d->n_interrupts, memory_order_relaxed);
 	st->resets = atomic_load_explicit(&d->n_resets, memory_order_relaxed);
 	st->rejected = atomic_load_explicit(&d->n_rejected, memory_order_relaxed);
+	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_ioreq_dev_stats, rejected));
 }

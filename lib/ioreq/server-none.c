@@ -8,6 +8,8 @@
 
 #include <grantmem/ioreq.h>
 
+#include "base/base.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -70,7 +72,9 @@ gm_grant_cache *gm_ioreq_server_cache(gm_ioreq_server *s)
 
 void gm_ioreq_server_stats(gm_ioreq_server *s, struct gm_ioreq_server_stats *st)
 {
+	struct gm_ioreq_server_stats z = {0};
+
 	(void)s;
 	if (st)
-		memset(st, 0, sizeof(*st));
+		gm__abi_out(st, &z, sizeof(z), GM__ABI_V1(struct gm_ioreq_server_stats, late));
 }

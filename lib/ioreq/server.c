@@ -262,6 +262,7 @@ int gm_ioreq_server_new(gm_xen *x, const struct gm_ioreq_server_config *cfg,
 			const struct gm_ioreq_dev_config *dcfg, const struct gm_ioreq_dev_ops *ops,
 			void *opaque, gm_ioreq_server **out)
 {
+	struct gm_ioreq_server_config cf;
 	const struct gm_ioreq_irq_ops *irq;
 	void *irq_opaque;
 	gm_ioreq_server *s;
@@ -270,6 +271,13 @@ int gm_ioreq_server_new(gm_xen *x, const struct gm_ioreq_server_config *cfg,
 
 	if (out)
 		*out = NULL;
+	if (cfg) {
+		err = gm__abi_in(&cf, sizeof(cf), cfg,
+				 GM__ABI_V1(struct gm_ioreq_server_config, cache));
+		if (err)
+			return err;
+		cfg = &cf;
+	}
 	/* a guest's own id: DOMID_SELF and Xen's other special ids are not guests */
 	if (!x || !cfg || !dcfg || !ops || !out || cfg->domid > GM_DOMID_MAX ||
 	    cfg->base & (GM_PAGE_SIZE - 1) || cfg->irq > GM_IOREQ_IRQ_CUSTOM ||
@@ -520,17 +528,21 @@ gm_grant_cache *gm_ioreq_server_cache(gm_ioreq_server *s)
 	return s ? s->cache : NULL;
 }
 
-void gm_ioreq_server_stats(gm_ioreq_server *s, struct gm_ioreq_server_stats *st)
+void gm_ioreq_server_stats(gm_ioreq_server *s, struct gm_ioreq_server_stats *out)
 {
-	if (!st)
+	struct gm_ioreq_server_stats z = {0}, *st = &z;
+
+	if (!out)
 		return;
-	memset(st, 0, sizeof(*st));
-	if (!s)
+	if (!s) {
+		gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_ioreq_server_stats, late));
 		return;
+	}
 	st->ioreqs = atomic_load_explicit(&s->n_ioreqs, memory_order_relaxed);
 	st->mmio = atomic_load_explicit(&s->n_mmio, memory_order_relaxed);
 	st->invalidates = atomic_load_explicit(&s->n_invalidates, memory_order_relaxed);
 	st->unhandled = atomic_load_explicit(&s->n_unhandled, memory_order_relaxed);
 	st->irq_errors = atomic_load_explicit(&s->n_irq_errors, memory_order_relaxed);
 	st->late = atomic_load_explicit(&s->n_late, memory_order_relaxed);
+	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_ioreq_server_stats, late));
 }

@@ -311,10 +311,16 @@ GM_API int gm_vdev_read_frontend(gm_xs *xs, const char *fe_dir, const struct gm_
 				 struct gm_vdev_front_info *out)
 {
 	struct gm_vdev_front_info *fi;
+	struct gm_vdev_limits lm;
 	uint64_t v;
 	int r, packed;
 
-	if (!xs || !fe_dir || !lim || !out || !lim->max_queues ||
+	if (!xs || !fe_dir || !lim || !out)
+		return -EINVAL;
+	if ((r = gm__abi_in(&lm, sizeof(lm), lim, GM__ABI_V1(struct gm_vdev_limits, layouts))) < 0)
+		return r;
+	lim = &lm;
+	if (!lim->max_queues ||
 	    lim->max_queues > GM_VDEV_MAX_QUEUES || !lim->max_queue_size ||
 	    lim->max_queue_size > GM_VDEV_MAX_QUEUE_SIZE)
 		return -EINVAL;
@@ -348,7 +354,7 @@ GM_API int gm_vdev_read_frontend(gm_xs *xs, const char *fe_dir, const struct gm_
 	for (unsigned i = 0; i < fi->num_queues; i++)
 		if ((r = read_queue(xs, fe_dir, i, lim, packed, &fi->queues[i])) < 0)
 			goto out;
-	*out = *fi;
+	gm__abi_out(out, fi, sizeof(*fi), GM__ABI_V1(struct gm_vdev_front_info, queues));
 	r = 0;
 out:
 	free(fi);
@@ -410,10 +416,16 @@ static int publish_front_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 GM_API int gm_vdev_publish_frontend(gm_xs *xs, const char *fe_dir,
 				    const struct gm_vdev_front_info *info)
 {
-	struct pub_front p = {.dir = fe_dir, .fi = info};
+	struct gm_vdev_front_info fi;
+	struct pub_front p = {.dir = fe_dir, .fi = &fi};
 	int r;
 
-	if (!xs || !fe_dir || !info || !info->num_queues || info->num_queues > GM_VDEV_MAX_QUEUES)
+	if (!xs || !fe_dir || !info)
+		return -EINVAL;
+	r = gm__abi_in(&fi, sizeof(fi), info, GM__ABI_V1(struct gm_vdev_front_info, queues));
+	if (r)
+		return r;
+	if (!fi.num_queues || fi.num_queues > GM_VDEV_MAX_QUEUES)
 		return -EINVAL;
 	r = gm_xs_transact(xs, publish_front_tx, &p, 20);
 	return r < 0 ? r : 0;
@@ -506,7 +518,7 @@ GM_API int gm_vdev_read_backend(gm_xs *xs, const char *be_dir, struct gm_vdev_ba
 	}
 	bi.config_len = n / 2;
 	free(s);
-	*out = bi;
+	gm__abi_out(out, &bi, sizeof(bi), GM__ABI_V1(struct gm_vdev_back_info, config));
 	return 0;
 }
 
@@ -704,7 +716,7 @@ GM_API int gm_vdev_parse_xl_virtio(gm_xs *xs, const char *dir, struct gm_xl_virt
 		}
 		o.device_id = (uint32_t)v;
 	}
-	*out = o;
+	gm__abi_out(out, &o, sizeof(o), GM__ABI_V1(struct gm_xl_virtio, has_irq));
 	return 0;
 }
 
@@ -1284,11 +1296,18 @@ GM_API int gm_vdev_backend_new(gm_xen *x, const struct gm_vdev_backend_config *c
 			       const struct gm_vdev_backend_ops *ops, void *opaque,
 			       gm_vdev_backend **out)
 {
+	struct gm_vdev_backend_config cf;
 	struct gm_vdev_backend *b;
 	int r;
 
 	if (out)
 		*out = NULL;
+	if (cfg) {
+		r = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_vdev_backend_config, cache));
+		if (r)
+			return r;
+		cfg = &cf;
+	}
 	if (!x || !cfg || !ops || !ops->connect || !ops->disconnect || !out ||
 	    cfg->config_len > GM_VDEV_CONFIG_MAX || (cfg->config_len && !cfg->config) ||
 	    cfg->max_queues > GM_VDEV_MAX_QUEUES || cfg->max_queue_size > GM_VDEV_MAX_QUEUE_SIZE ||

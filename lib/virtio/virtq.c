@@ -1477,18 +1477,20 @@ GM_API bool gm_vq_is_packed(const gm_vq *vq)
 	return vq && vq->packed;
 }
 
-GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *st)
+GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *out)
 {
-	if (!st)
+	struct gm_vq_stats s = {0}, *st = &s;
+
+	if (!out)
 		return;
-	memset(st, 0, sizeof(*st));
-	if (!vq)
-		return;
-	st->requests = atomic_load_explicit(&vq->st.requests, memory_order_relaxed);
-	st->batches = atomic_load_explicit(&vq->st.batches, memory_order_relaxed);
-	st->map_calls = atomic_load_explicit(&vq->st.map_calls, memory_order_relaxed);
-	st->refused = atomic_load_explicit(&vq->st.refused, memory_order_relaxed);
-	st->fallbacks = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed);
+	if (vq) {
+		st->requests = atomic_load_explicit(&vq->st.requests, memory_order_relaxed);
+		st->batches = atomic_load_explicit(&vq->st.batches, memory_order_relaxed);
+		st->map_calls = atomic_load_explicit(&vq->st.map_calls, memory_order_relaxed);
+		st->refused = atomic_load_explicit(&vq->st.refused, memory_order_relaxed);
+		st->fallbacks = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed);
+	}
+	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_vq_stats, fallbacks));
 }
 
 /* Release every request that is out or waits for its batch. */
@@ -1604,6 +1606,11 @@ GM_API int gm_vq_new(gm_mem *mem, const struct gm_vq_config *cfg, gm_vq **out)
 	*out = NULL;
 	if (!mem || !cfg)
 		return -EINVAL;
+	struct gm_vq_config cf;
+	ret = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_vq_config, unmapped_max));
+	if (ret)
+		return ret;
+	cfg = &cf;
 	ret = check_config(cfg);
 	if (ret)
 		return ret;

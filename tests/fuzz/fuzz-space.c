@@ -1176,7 +1176,7 @@ static void setup(struct fin *in)
 
 static void teardown(void)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	struct fake_xen_stats fs;
 
 	for (unsigned i = 0; i < NMAP; i++)

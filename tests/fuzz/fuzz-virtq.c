@@ -973,7 +973,7 @@ static void op_pop(bool batch, unsigned max)
 	unsigned m0 = maps_now(), mapped = 0, nref = 0;
 	int w0 = warnings, ret;
 	bool was_broken = Q.broken;
-	struct gm_vq_stats st;
+	struct gm_vq_stats st = {.size = sizeof(st)};
 
 	for (unsigned i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
 		rs[i] = poison; /* untouched after a failure */

@@ -1163,6 +1163,7 @@ static void pick_limits(struct fin *in, struct gm_vdev_limits *lim)
 {
 	unsigned k = fin_u8(in);
 
+	lim->size = sizeof(*lim);
 	lim->features = GM_VIRTIO_BIT(GM_VIRTIO_F_VERSION_1) | fin_u64(in);
 	lim->max_queues = 1 + fin_below(in, GM_VDEV_MAX_QUEUES);
 	lim->max_queue_size = k & 1 ? 1u << fin_below(in, 16) : 1 + fin_u16(in) % 1024;
@@ -1270,18 +1271,20 @@ static void mode_parse(struct fin *in)
 static void mode_frontend(struct fin *in)
 {
 	struct gm_vdev_limits lim;
-	struct gm_vdev_front_info got, want;
+	struct gm_vdev_front_info got = {.size = sizeof(got)}, want = {.size = sizeof(want)};
 
 	pick_limits(in, &lim);
 	put_frontend(in, &lim);
 	memset(&got, SENTINEL, sizeof(got));
+	got.size = sizeof(got);
 	int r = gm_vdev_read_frontend(xs, FE_DIR, &lim, &got);
 	int m = m_frontend(FE_DIR, &lim, &want);
 	TRACE("read_frontend: %d (model %d)\n", r, m);
 	FUZZ_CHECK(r == m, "read_frontend: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r) {
-		FUZZ_CHECK(untouched(&got, sizeof(got)),
+		FUZZ_CHECK(got.size == sizeof(got) &&
+				   untouched(&got.size + 1, sizeof(got) - sizeof(got.size)),
 			   "read_frontend failed and wrote its output");
 		return;
 	}
@@ -1295,7 +1298,7 @@ static void mode_backend_nodes(struct fin *in)
 		"split  packed", "split,packed", "splitpacked", "split\tpacked", "packed packed",
 	};
 	static const char *const config[] = {"", "0", "abc", "zz", "00ff", "DEADbeef", "0x00"};
-	struct gm_vdev_back_info got, want;
+	struct gm_vdev_back_info got = {.size = sizeof(got)}, want = {.size = sizeof(want)};
 	char hex[2 * GM_VDEV_CONFIG_MAX + 1];
 	size_t n = fin_below(in, GM_VDEV_CONFIG_MAX + 1);
 
@@ -1313,13 +1316,15 @@ static void mode_backend_nodes(struct fin *in)
 	hex[2 * n] = '\0';
 	put_str(in, BE_DIR, "config", hex, config, sizeof(config) / sizeof(config[0]));
 	memset(&got, SENTINEL, sizeof(got));
+	got.size = sizeof(got);
 	int r = gm_vdev_read_backend(xs, BE_DIR, &got);
 	int m = m_backend(BE_DIR, &want);
 	TRACE("read_backend: %d (model %d)\n", r, m);
 	FUZZ_CHECK(r == m, "read_backend: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r) {
-		FUZZ_CHECK(untouched(&got, sizeof(got)),
+		FUZZ_CHECK(got.size == sizeof(got) &&
+				   untouched(&got.size + 1, sizeof(got) - sizeof(got.size)),
 			   "read_backend failed and wrote its output");
 		return;
 	}
@@ -1334,7 +1339,7 @@ static void mode_xl(struct fin *in)
 		"virtio,device00000022", "virtio,deviceffffffff", "virtio,device 2",
 	};
 	static const char *const transports[] = {"mmio", "pci", "", "mmio mmio", "transport"};
-	struct gm_xl_virtio got, want;
+	struct gm_xl_virtio got = {.size = sizeof(got)}, want = {.size = sizeof(want)};
 	enum gm_vdev_state st = (enum gm_vdev_state)SENTINEL, mst = GM_VDEV_STATE_UNKNOWN;
 	uint64_t v;
 
@@ -1351,13 +1356,15 @@ static void mode_xl(struct fin *in)
 	put_num(in, XL_DIR, "base", fin_u32(in) & ~0xfffu, UINT64_MAX);
 	put_num(in, XL_DIR, "irq", 32 + fin_u8(in), UINT32_MAX);
 	memset(&got, SENTINEL, sizeof(got));
+	got.size = sizeof(got);
 	int r = gm_vdev_parse_xl_virtio(xs, XL_DIR, &got);
 	int m = m_xl(XL_DIR, &want);
 	TRACE("parse_xl_virtio: %d (model %d)\n", r, m);
 	FUZZ_CHECK(r == m, "parse_xl_virtio: %d (%s), model %d (%s)", r, gm_strerror(r), m,
 		   gm_strerror(m));
 	if (r)
-		FUZZ_CHECK(untouched(&got, sizeof(got)),
+		FUZZ_CHECK(got.size == sizeof(got) &&
+				   untouched(&got.size + 1, sizeof(got) - sizeof(got.size)),
 			   "parse_xl_virtio failed and wrote its output");
 	else
 		FUZZ_CHECK(same_xl(&got, &want), "parse_xl_virtio: output differs from the model");
@@ -1398,7 +1405,7 @@ static void free_queues(void)
 static int dev_connect(void *opaque, gm_vdev *d)
 {
 	const struct gm_vdev_front_info *fi = gm_vdev_frontend_info(d);
-	struct gm_vdev_front_info want;
+	struct gm_vdev_front_info want = {.size = sizeof(want)};
 	int r = m_frontend(FE_DIR, &B.lim, &want);
 
 	(void)opaque;

@@ -330,7 +330,7 @@ static uint64_t gaddr(const struct sh *sh, size_t off)
 
 static struct gm_grant_stats stats(gm_grant_cache *c)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 
 	gm_grant_cache_stats(c, &st);
 	return st;
@@ -345,7 +345,7 @@ static void check_bytes_read(struct ctx *t, const struct sh *a)
 {
 	size_t size = (size_t)a->pages * PAGE;
 	unsigned char *buf = malloc(size);
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	long bad = -2;
 	int r;
 
@@ -396,7 +396,7 @@ static void check_bytes_write(struct ctx *t, const struct sh *a)
 {
 	size_t size = (size_t)a->pages * PAGE;
 	unsigned char *buf = malloc(size);
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	char why[128] = "";
 	int r = -ENOMEM;
 
@@ -427,7 +427,7 @@ static void check_bytes_write(struct ctx *t, const struct sh *a)
 static void check_readonly(struct ctx *t, const struct sh *b)
 {
 	unsigned char w[16] = {1, 2, 3};
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	size_t len = PAGE;
 	char why[128] = "";
 	void *p;
@@ -489,7 +489,9 @@ static void check_map_sg(struct ctx *t, const struct sh *c1, const struct sh *c2
 	const size_t starts[3] = {0, 0, PAGE + 512};
 	const struct sh *shs[3] = {c1, c2, c3};
 	struct iovec iov[16];
-	struct gm_grant_stats a, b, d;
+	struct gm_grant_stats a = {.size = sizeof(a)},
+		b = {.size = sizeof(b)},
+		d = {.size = sizeof(d)};
 	char why[128] = "";
 	long bad = -1;
 	int n;
@@ -550,7 +552,7 @@ static void check_map_sg(struct ctx *t, const struct sh *c1, const struct sh *c2
  */
 static void check_transient_revoke(struct ctx *t, const struct sh *d, double limit)
 {
-	struct gm_grant_stats st;
+	struct gm_grant_stats st = {.size = sizeof(st)};
 	size_t len = PAGE;
 	double t0, waited = -1;
 	void *p;
@@ -593,7 +595,7 @@ static void check_transient_revoke(struct ctx *t, const struct sh *d, double lim
 /* Persistent entries stay after unmap, hit, and are evicted LRU. */
 static void check_persistent(struct ctx *t, const struct sh *e)
 {
-	struct gm_grant_stats a, b;
+	struct gm_grant_stats a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
 	size_t len;
 	void *p;
 	int err = 0;
@@ -646,7 +648,7 @@ static void check_persistent(struct ctx *t, const struct sh *e)
 static void check_invalidate(struct ctx *t, const struct sh *e)
 {
 	unsigned last = e->pages - 1;
-	struct gm_grant_stats a, b;
+	struct gm_grant_stats a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
 	size_t len = PAGE;
 	void *p;
 	int r, err = 0;
@@ -683,7 +685,7 @@ static void check_invalidate(struct ctx *t, const struct sh *e)
 static void check_copy(struct ctx *t, const struct sh *f)
 {
 	unsigned char buf[7000];
-	struct gm_grant_stats a, b;
+	struct gm_grant_stats a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
 	char why[128] = "";
 	long bad = -2;
 	bool ok;

@@ -98,7 +98,7 @@ void fault_aid_served(gm_dev_conn *c, unsigned nq, char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (unsigned i = 0; c && i < nq && at < size; i++) {
-		struct gm_dev_stats st;
+		struct gm_dev_stats st = {.size = sizeof(st)};
 
 		gm_dev_conn_stats(c, (int)i, &st);
 		at += (size_t)snprintf(buf + at, size - at, " q%u=%" PRIu64, i, st.requests);
