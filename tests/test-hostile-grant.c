@@ -619,7 +619,7 @@ static void assert_iovecs_mapped(struct wide_env *e, const struct gm_sg *sg, uns
  */
 static void long_run_iovecs(void)
 {
-	struct wide_env e;
+	struct wide_env e = {0};
 	struct iovec iov[200];
 	size_t len = (size_t)LONG_PAGES * PG - 100;
 	struct gm_sg one = {GM_GRANT_ADDR(1000, 100), len};
@@ -871,7 +871,7 @@ static void share_config_checked(void)
  * transfers go in budget-sized pieces; -ENOSPC only when pins hold it. */
 static void budget_below_request(void)
 {
-	struct wide_env e;
+	struct wide_env e = {0};
 	static unsigned char buf[1 << 20];
 	int err;
 
@@ -919,7 +919,7 @@ static struct gm_grant_stats cache_stats(gm_grant_cache *c)
  * own accounting and by the heap's. */
 static void frontends_leave_no_memory(void)
 {
-	struct wide_env e;
+	struct wide_env e = {0};
 	size_t base = 0;
 
 	wide_env_init(&e, GM_GRANT_PERSISTENT, 0);
@@ -1162,7 +1162,7 @@ static void *miss_loop(void *p)
  */
 static void evict_many_entries(void)
 {
-	struct wide_env e;
+	struct wide_env e = {0};
 	struct misser m = {0};
 	pthread_t th;
 
