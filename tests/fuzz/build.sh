@@ -45,7 +45,7 @@ cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -pthread \
 # The library as the fuzz targets need it: the base layer and the memory
 # core, the Xen facade, RAM and grant regions, the emulated grant table, the
 # virtqueues and the vdev transport.
-libsrc="lib/base/log.c lib/base/fault.c lib/base/epoch.c \
+libsrc="lib/base/log.c lib/base/fault.c lib/base/epoch.c lib/base/dref.c \
 	lib/mem/region.c lib/mem/space.c lib/mem/map.c lib/mem/bytes.c lib/mem/span.c \
 	lib/mem/fdio.c lib/mem/view.c \
 	lib/xen/xen.c lib/virtio/ring.c lib/virtio/virtq.c lib/virtio/iov.c lib/vdev/vdev.c \
