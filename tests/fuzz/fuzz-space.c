@@ -14,7 +14,8 @@
  * Invariants: no crash and no sanitizer report; every result agrees with
  * the model (reads return what the model holds; a failure's errno is one a
  * failing byte of the range explains: -EFAULT outside regions and windows,
- * -EACCES on read-only memory, -EINVAL for a ref not granted; -ENOSPC only
+ * -EACCES on read-only memory, -EINVAL for a ref not granted; -ENOSPC and
+ * -EMSGSIZE (the budget) only
  * when grant memory is involved); a failed write changed each byte to
  * either its old or its new value; gm_map never returns more than is valid;
  * at the end of every input nothing is pinned and, once the cache is
@@ -294,18 +295,28 @@ static bool big_ok(uint64_t addr, uint64_t len, struct scan *sc)
 	return len <= SCRATCH || (sc->first != UINT64_MAX && sc->first + PAST_FAILURE <= SCRATCH);
 }
 
+/*
+ * The grant cache's budget is not in the model: a grant map may also say
+ * -ENOSPC (the budget is held now) or -EMSGSIZE (the request can never fit
+ * the frontend's share of it).
+ */
+static bool budget_said(int ret, const struct scan *sc)
+{
+	return sc->grant && (ret == -ENOSPC || ret == -EMSGSIZE);
+}
+
 /* Does the library's result @ret agree with the model's scan? */
 static void check_result(const char *what, int ret, const struct scan *sc, unsigned extra)
 {
 	if (!sc->fails && !ret)
 		return;
 	if (!sc->fails) {
-		FUZZ_CHECK((ret == -ENOSPC && sc->grant) || (errbit(ret) & extra), "%s: %d (%s)",
-			   what, ret, gm_strerror(ret));
+		FUZZ_CHECK(budget_said(ret, sc) || (errbit(ret) & extra), "%s: %d (%s)", what, ret,
+			   gm_strerror(ret));
 		return;
 	}
 	FUZZ_CHECK(ret < 0, "%s succeeded, model fails 0x%x", what, sc->fails);
-	FUZZ_CHECK((errbit(ret) & (sc->fails | extra)) || (ret == -ENOSPC && sc->grant),
+	FUZZ_CHECK((errbit(ret) & (sc->fails | extra)) || budget_said(ret, sc),
 		   "%s: %d (%s), model fails 0x%x", what, ret, gm_strerror(ret), sc->fails);
 }
 
@@ -824,7 +835,8 @@ static int pick_map_flags(struct fin *in)
 static bool flags_valid(int f)
 {
 	return (f & GM_PROT_RW) &&
-	       !(f & ~(GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE)) &&
+	       !(f & ~(GM_PROT_RW | GM_MAP_TRANSIENT | GM_MAP_PERSISTENT | GM_MAP_NO_BOUNCE |
+		       GM_MAP_WHOLE)) &&
 	       (f & (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT)) !=
 		       (GM_MAP_TRANSIENT | GM_MAP_PERSISTENT);
 }
@@ -851,6 +863,15 @@ static void op_map(struct fin *in)
 	int prot = flags & GM_PROT_RW;
 	mseg(t, addr, prot, &s);
 	if (!p) {
+		/* all or nothing: what would have shortened fails instead, and
+		 * the whole range is judged before its first page, so any byte
+		 * of it may name the errno (the model scans from the start) */
+		if (flags & GM_MAP_WHOLE) {
+			FUZZ_CHECK(err == -ERANGE || err == -ENOSPC || err == -EMSGSIZE ||
+					   err == -EFAULT || err == -EINVAL || err == -EACCES,
+				   "GM_MAP_WHOLE map: %d (%s)", err, gm_strerror(err));
+			return;
+		}
 		struct scan sc = {.fails = s.err ? errbit(s.err) : 0, .grant = s.grant, .first = 0};
 		/* A map run that covers a failing page later fails as a whole. */
 		struct scan rest;
@@ -863,6 +884,8 @@ static void op_map(struct fin *in)
 	}
 	FUZZ_CHECK(len > 0 && len <= len0, "map length %zu of %llu", len,
 		   (unsigned long long)len0);
+	FUZZ_CHECK(!(flags & GM_MAP_WHOLE) || len == len0, "GM_MAP_WHOLE map shortened to %zu of %llu",
+		   len, (unsigned long long)len0);
 	struct scan sc;
 	scan(t, addr, len, prot, &sc);
 	FUZZ_CHECK(!sc.fails, "map handed out %zu bytes the model fails (0x%x)", len, sc.fails);
@@ -913,7 +936,7 @@ static void op_map_sg(struct fin *in)
 		return;
 	int t = pick_target(in), flags = pick_map_flags(in);
 	unsigned n = 1 + fin_below(in, NSG), max_out = 1 + fin_below(in, 16);
-	bool inval = !flags_valid(flags);
+	bool inval = !flags_valid(flags) || (flags & GM_MAP_WHOLE); /* gm_map only */
 	struct scan all = {.first = UINT64_MAX};
 	unsigned pieces = 0;
 	uint64_t total = 0;
@@ -1026,7 +1049,7 @@ static void op_atomic(struct fin *in)
 		FUZZ_CHECK(ret == -EINVAL, "atomic straddling a region or window end: %d", ret);
 		return;
 	}
-	if (ret == -ENOSPC && s.grant)
+	if (s.grant && (ret == -ENOSPC || ret == -EMSGSIZE)) /* the budget, as budget_said() */
 		return;
 	FUZZ_CHECK(ret == 0, "atomic: %d", ret);
 	uint8_t b[8];
