@@ -4,11 +4,16 @@
  * leaves no busy bits behind; a guest killed while a backend maps its pages
  * becomes a dying domain (the mapping stays valid, as on Xen), its xenstore
  * directory and grants go, and it disappears with the last unmap.
+ * A backend killed at any instant of its maps, unmaps and copies leaves
+ * nothing counted, and never takes away a count a live mapper holds.
  * Also several guests and several backends at once.
  */
 #include "config.h"
 
 #include "test-emu-common.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 static struct emu_test t;
 static gm_xen *x;
@@ -192,6 +197,122 @@ static void test_many(void)
 	close(pfd[1]);
 }
 
+/* ---- killed mid-operation ---- */
+
+struct churn_arg {
+	gm_gref refs[4];
+	int ready_fd;
+};
+
+/* A backend that maps, unmaps and copies the guest's pages until killed. */
+static int churn_main(void *p)
+{
+	struct churn_arg *a = p;
+	gm_xen *bx = emu_world(&t, 0);
+	gm_gnttab *bt;
+	unsigned char buf[64];
+	char one = 1;
+
+	ASSERT_OK(gm_gnttab_open(bx, &bt));
+	ASSERT_EQ(write(a->ready_fd, &one, 1), 1);
+	for (unsigned i = 0;; i++) {
+		gm_gref ref = a->refs[i % 4];
+		struct gm_copy_seg seg = {.len = sizeof(buf)};
+		unsigned char *m;
+		int err;
+
+		if (i % 2) {
+			seg.source.foreign.ref = ref;
+			seg.source.foreign.domid = 3;
+			seg.dest.virt = buf;
+			seg.flags = GM_COPY_SOURCE_GREF;
+			ASSERT_OK(gm_gnttab_copy(bt, 1, &seg));
+			ASSERT_EQ(seg.status, 0);
+			continue;
+		}
+		m = gm_gnttab_map(bt, 1, 3, &ref, i % 4 ? GM_PROT_READ : GM_PROT_RW, &err);
+		ASSERT_NOT_NULL(m);
+		ASSERT_OK(gm_gnttab_unmap(bt, m, 1));
+	}
+}
+
+struct live_arg {
+	struct guest *g;
+	gm_gref refs[4];
+	atomic_bool stop;
+	unsigned rounds, ended; /* ended: the guest ended a grant we mapped */
+};
+
+/* A live backend on the same pages: while it maps one, the guest's end fails. */
+static void *live_main(void *p)
+{
+	struct live_arg *a = p;
+	gm_gnttab *lt;
+
+	ASSERT_OK(gm_gnttab_open(x, &lt));
+	while (!atomic_load(&a->stop)) {
+		gm_gref ref = a->refs[a->rounds % 4];
+		unsigned char *m;
+		int err;
+
+		m = gm_gnttab_map(lt, 1, 3, &ref, a->rounds % 2 ? GM_PROT_READ : GM_PROT_RW, &err);
+		ASSERT_NOT_NULL(m);
+		if (guest_end(a->g, ref) != -EBUSY)
+			a->ended++;
+		ASSERT_OK(gm_gnttab_unmap(lt, m, 1));
+		a->rounds++;
+	}
+	gm_gnttab_close(lt);
+	return NULL;
+}
+
+/*
+ * A backend killed at random instants of its maps, unmaps and copies, 100
+ * times, beside a live backend mapping the same pages: nothing of the dead
+ * ones stays counted (the guest ends every grant at the end), and the live
+ * one's mappings always keep the guest from ending a grant.
+ */
+static void test_killed_mid_operation(void)
+{
+	struct guest g;
+	struct churn_arg a;
+	struct live_arg l = {.g = &g};
+	pthread_t th;
+	int pfd[2];
+
+	guest_start(&g, &t, 3);
+	guest_share(&g, 0, 4, 1, 9, a.refs);
+	memcpy(l.refs, a.refs, sizeof(l.refs));
+	ASSERT_OK(pipe(pfd));
+	a.ready_fd = pfd[1];
+	ASSERT_OK(pthread_create(&th, NULL, live_main, &l));
+	srand(3);
+	for (int i = 0; i < 100; i++) {
+		pid_t b = emu_fork(churn_main, &a);
+		struct timespec ts = {0, (long)(rand() % 2000) * 1000L};
+		int st;
+		char c;
+
+		emu_recv(pfd[0], &c, 1);
+		nanosleep(&ts, NULL);
+		ASSERT_OK(kill(b, SIGKILL));
+		ASSERT_OK(waitpid(b, &st, 0) == b ? 0 : -1);
+		if (!WIFSIGNALED(st))
+			GM_TEST_FAIL("the churning backend ended by itself (status 0x%x)", st);
+	}
+	atomic_store(&l.stop, true);
+	ASSERT_OK(pthread_join(th, NULL));
+	ASSERT_EQ(l.ended, 0);
+	ASSERT_TRUE(l.rounds > 0);
+	ASSERT_EQ(emu_wait_mapped(x, 3, 0), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ASSERT_OK(guest_end(&g, a.refs[i]));
+	printf("killed mid-operation: 100 backends, live backend %u rounds\n", l.rounds);
+	close(pfd[0]);
+	close(pfd[1]);
+	guest_stop(&g);
+}
+
 int main(void)
 {
 	emu_test_start(&t);
@@ -199,6 +320,7 @@ int main(void)
 	test_backend_killed();
 	test_guest_killed();
 	test_many();
+	test_killed_mid_operation();
 	gm_xen_close(x);
 	emu_test_stop(&t);
 	return 0;

@@ -20,6 +20,7 @@
 #include "client.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -212,22 +213,56 @@ static int slots_put(struct emu_tab *t, uint32_t n, const uint32_t *slots)
 	return 0;
 }
 
-/* Pin @ref of @d (a map, or a copy's side) and record it in @slot. */
+/*
+ * While the hub settles entry @key (shm.h), wait: the hub lifts it within
+ * a tenth of a second.  0 once lifted; -ETIMEDOUT after a second (a hub
+ * that stopped answering).
+ */
+static int wait_unblocked(struct emu_tab *t, uint64_t key)
+{
+	for (unsigned i = 0; i < 10000; i++) {
+		if (atomic_load(&t->mt->block) != key)
+			return 0;
+		if (i < 16)
+			sched_yield();
+		else
+			usleep(100);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Pin @ref of @d (a map, or a copy's side) and record it in @slot: the
+ * record says "pinning" before the entry moves, so that the hub can settle
+ * it if we die in between.  A map's 0 or -EINVAL; a copy's Xen status.
+ */
 static int pin(struct emu_tab *t, struct emu_dom *d, uint32_t ref, bool rw, uint32_t slot,
 	       uint32_t *frame, uint32_t *ram, bool copy)
 {
-	int r = copy ? gm__gt_copy_pin(&d->shm->gt, ref, t->w->domid, rw, frame, ram)
-		     : gm__gt_map(&d->shm->gt, ref, t->w->domid, rw, frame, ram);
+	struct gm__emu_mt_rec *rec = &t->mt->rec[slot];
+	uint64_t key = gm__mt_block(d->id, ref);
+	int r;
 
-	if (r == 0) {
-		atomic_store_explicit(&t->mt->rec[slot].instance, d->instance, memory_order_relaxed);
-		atomic_store_explicit(&t->mt->rec[slot].w, gm__mt_rec(GM__MT_HELD, d->id, ref, rw),
-				      memory_order_release);
+	atomic_store_explicit(&rec->instance, d->instance, memory_order_relaxed);
+	for (;;) {
+		atomic_store(&rec->w, gm__mt_rec(GM__MT_PINNING, d->id, ref, rw));
+		if (atomic_load(&t->mt->block) != key)
+			break;
+		atomic_store_explicit(&rec->w, 0, memory_order_release);
+		if (wait_unblocked(t, key) < 0) {
+			gm__warn("emu: the hub kept entry %u of domain %u blocked", ref, d->id);
+			return copy ? GM_GNTST_GENERAL_ERROR : -EINVAL;
+		}
 	}
+	r = copy ? gm__gt_copy_pin(&d->shm->gt, ref, t->w->domid, rw, frame, ram)
+		 : gm__gt_map(&d->shm->gt, ref, t->w->domid, rw, frame, ram);
+	atomic_store_explicit(&rec->w, r == 0 ? gm__mt_rec(GM__MT_HELD, d->id, ref, rw) : 0,
+			      memory_order_release);
 	return r;
 }
 
-/* Undo pin(): marked releasing first, so that the hub never drops it twice. */
+/* Undo pin(): marked releasing first, so that the hub never drops it twice
+ * (if we die in between, it settles the entry). */
 static void unpin(struct emu_tab *t, struct emu_dom *d, uint32_t ref, bool rw, uint32_t slot)
 {
 	atomic_store_explicit(&t->mt->rec[slot].w, gm__mt_rec(GM__MT_RELEASING, d->id, ref, rw),

@@ -188,7 +188,15 @@ int gm__hub_dom_request(struct hub *h, struct rq *q);
 /* HELLO of a GNTTAB or GNTSHR connection: its maptrack, its RAM object. */
 int gm__hub_gnt_hello(struct hub *h, struct rq *q, const struct gm__emu_hello *hello,
 		      struct gm__emu_hello_rep *rep);
-/* Release what @c's mappings held and revoke its grants. */
+/*
+ * Release what the dead connections' mappings held, before they are
+ * destroyed: held records at once; records caught mid-operation settled
+ * against every live maptrack (shm.h).  May wait up to 0.1 s for live
+ * mappers' own operations on those entries.
+ */
+void gm__hub_gnt_gone(struct hub *h);
+/* Release what @c's mappings held (unless gm__hub_gnt_gone() did) and
+ * revoke its grants. */
 void gm__hub_gnt_release(struct hub *h, struct conn *c);
 /*
  * Free the dying domains nobody maps any more (their last unmap happens in

@@ -245,7 +245,9 @@ static void hub_loop(struct hub *h)
 				who[i]->dead = true;
 			}
 		}
-		/* A dead peer leaves nothing behind. */
+		/* A dead peer leaves nothing behind: what its mappings held goes
+		 * first, all gone mappers at once, settled against the live ones */
+		gm__hub_gnt_gone(h);
 		for (struct conn **pp = &h->conns; *pp;) {
 			struct conn *c = *pp;
 

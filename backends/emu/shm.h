@@ -10,12 +10,18 @@
  *  - A gnttab handle's maptrack (struct gm__emu_maptrack): one record per
  *    page the handle maps (or pins for a copy), naming the domain's life,
  *    so that the hub can drop what a dead mapper held, and can tell that
- *    nobody holds anything of a dying domain any more.  A record is
- *    written after the entry is pinned and marked "releasing" before the
- *    entry is unpinned; the hub releases only "held" records of a
- *    connection that went.  (A process killed between a pin and its
- *    record, a few instructions, leaves that one mapping counted: the
- *    granter's page stays busy, never reused, until the domain goes.)
+ *    nobody holds anything of a dying domain any more.  A record says
+ *    "pinning" before the entry's count moves and "held" after; "releasing"
+ *    before the count drops back and free after.  A mapper killed between
+ *    the two leaves a record whose count may or may not have moved: the
+ *    hub settles it by counting every live maptrack's records of that
+ *    entry (gm__hub_gnt_gone), and for that it stops new pins of the entry
+ *    for a moment through each live maptrack's block word: a mapper
+ *    announces "pinning" and then reads its block word (both sequentially
+ *    consistent), so that either the hub sees the announcement or the
+ *    mapper sees the block, withdraws and waits.  Each maptrack is
+ *    written by its mapper and the hub only: a hostile process can
+ *    stall no pin but its own.
  *
  * Both sides are the same machine and build: native layout, no versioning
  * beyond proto.h's.
@@ -40,7 +46,7 @@ struct gm__emu_dom_shm {
 };
 
 /* Records of a maptrack. */
-enum { GM__MT_FREE, GM__MT_HELD, GM__MT_RELEASING };
+enum { GM__MT_FREE, GM__MT_HELD, GM__MT_RELEASING, GM__MT_PINNING };
 
 struct gm__emu_mt_rec {
 	_Atomic uint64_t instance; /* the granter domain's life (gm__emu_dom_shm) */
@@ -48,15 +54,21 @@ struct gm__emu_mt_rec {
 };
 
 struct gm__emu_maptrack {
-	_Atomic uint32_t hwm; /* records at or above were never used */
-	uint32_t cap;         /* records in the file (the hub's figure) */
-	uint64_t pad;
+	_Atomic uint32_t hwm;   /* records at or above were never used */
+	uint32_t cap;           /* records in the file (the hub's figure) */
+	_Atomic uint64_t block; /* hub: gm__mt_block(dom, ref) may not be pinned now, or 0 */
 	struct gm__emu_mt_rec rec[];
 };
 
 static inline uint64_t gm__mt_rec(unsigned state, uint16_t dom, uint32_t ref, bool rw)
 {
 	return (uint64_t)ref | (uint64_t)dom << 32 | (uint64_t)rw << 48 | (uint64_t)state << 56;
+}
+
+/* A maptrack's block word for entry @ref of domain @dom (never 0). */
+static inline uint64_t gm__mt_block(uint16_t dom, uint32_t ref)
+{
+	return (uint64_t)ref | (uint64_t)dom << 32 | (uint64_t)1 << 63;
 }
 
 static inline unsigned gm__mt_state(uint64_t r)
