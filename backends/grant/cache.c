@@ -253,9 +253,95 @@ static struct gm__gslot *slot_make(gm_grant_cache *c, struct gm__gdom *d, gm_gre
 	return &l3->s[ref & ((1u << GM__GCACHE_L3_BITS) - 1)];
 }
 
+/* ---- the host-address index ---- */
+
+static uint64_t va_page(const void *p)
+{
+	return (uint64_t)(uintptr_t)p >> GM_PAGE_SHIFT;
+}
+
+/* The slot of host page @pn, NULL if its levels do not exist (or @pn is
+ * beyond the index).  Inside a read-side section, or with the lock. */
+static _Atomic(struct gm__gentry *) *va_slot(gm_grant_cache *c, uint64_t pn)
+{
+	if (pn >> GM__GCACHE_VA_BITS)
+		return NULL;
+	/* acquire: a level published with release is seen initialised */
+	struct gm__gvl2 *l2 = atomic_load_explicit(
+		&c->va[pn >> (GM__GCACHE_VA_L2_BITS + GM__GCACHE_VA_L3_BITS)], memory_order_acquire);
+	if (!l2)
+		return NULL;
+	struct gm__gvl3 *l3 = atomic_load_explicit(
+		&l2->p[(pn >> GM__GCACHE_VA_L3_BITS) & ((1u << GM__GCACHE_VA_L2_BITS) - 1)],
+		memory_order_acquire);
+	if (!l3)
+		return NULL;
+	return &l3->e[pn & ((1u << GM__GCACHE_VA_L3_BITS) - 1)];
+}
+
+/*
+ * Create the index levels over @e's pages (pages beyond it need none).
+ * Lock held.  0 or -ENOMEM (levels made so far stay: they are empty).
+ * Levels stay until the cache is freed: 32 KiB per 16 MiB of the host's
+ * address space that mappings ever used, nothing per frontend (they are
+ * not in table_bytes, which frontends give back when they leave).
+ */
+static int va_make(gm_grant_cache *c, const struct gm__gentry *e)
+{
+	uint64_t first = va_page(e->va), last = first + e->npages - 1;
+	const unsigned l3_shift = GM__GCACHE_VA_L3_BITS;
+
+	/* one level-3 table per 2^12 pages: step through them */
+	for (uint64_t pn = first; pn <= last && !(pn >> GM__GCACHE_VA_BITS);
+	     pn = ((pn >> l3_shift) + 1) << l3_shift) {
+		_Atomic(struct gm__gvl2 *) *p1 = &c->va[pn >> (GM__GCACHE_VA_L2_BITS + l3_shift)];
+		/* relaxed: only writers (holding the lock) store these */
+		struct gm__gvl2 *l2 = atomic_load_explicit(p1, memory_order_relaxed);
+		if (!l2) {
+			if (!(l2 = gm__calloc(1, sizeof(*l2))))
+				return -ENOMEM;
+			atomic_store_explicit(p1, l2, memory_order_release);
+		}
+		_Atomic(struct gm__gvl3 *) *p2 =
+			&l2->p[(pn >> l3_shift) & ((1u << GM__GCACHE_VA_L2_BITS) - 1)];
+		if (!atomic_load_explicit(p2, memory_order_relaxed)) {
+			struct gm__gvl3 *l3 = gm__calloc(1, sizeof(*l3));
+			if (!l3)
+				return -ENOMEM;
+			atomic_store_explicit(p2, l3, memory_order_release);
+		}
+	}
+	return 0;
+}
+
+/* Point @e's pages at @to (@e, or NULL).  Lock held; levels made. */
+static void va_set(gm_grant_cache *c, struct gm__gentry *e, struct gm__gentry *to)
+{
+	uint64_t pn = va_page(e->va);
+
+	for (uint32_t i = 0; i < e->npages; i++) {
+		_Atomic(struct gm__gentry *) *s = va_slot(c, pn + i);
+		/* release: a reader that finds @e sees it fully built */
+		if (s)
+			atomic_store_explicit(s, to, memory_order_release);
+	}
+}
+
+static void va_free(gm_grant_cache *c)
+{
+	for (unsigned i = 0; i < (1u << GM__GCACHE_VA_L1_BITS); i++) {
+		struct gm__gvl2 *l2 = atomic_load_explicit(&c->va[i], memory_order_relaxed);
+		if (!l2)
+			continue;
+		for (unsigned j = 0; j < (1u << GM__GCACHE_VA_L2_BITS); j++)
+			free(atomic_load_explicit(&l2->p[j], memory_order_relaxed));
+		free(l2);
+	}
+}
+
 /* Make @e unreachable.  Lock held.  Readers that found it keep using it
  * until their section ends. */
-static void unlink_slots(struct gm__gentry *e)
+static void unlink_slots(gm_grant_cache *c, struct gm__gentry *e)
 {
 	if (!e->linked)
 		return;
@@ -265,6 +351,7 @@ static void unlink_slots(struct gm__gentry *e)
 		if (s)
 			atomic_compare_exchange_strong(&s->e, &cur, NULL);
 	}
+	va_set(c, e, NULL);
 	e->linked = false;
 }
 
@@ -307,41 +394,64 @@ static int va_cmp(const void *a, const void *b)
 	return xa < ya ? -1 : xa > ya;
 }
 
-struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr)
+/* The mapped entry whose pages hold @ptr, or NULL.  Lock held. */
+static struct gm__gentry *tree_find(gm_grant_cache *c, const void *ptr)
 {
 	struct gm__gentry probe = {.va = (void *)ptr, .npages = 0};
-
-	pthread_mutex_lock(&c->lock);
 	void **node = tfind(&probe, &c->tree, va_cmp);
-	struct gm__gentry *e = node ? *(struct gm__gentry **)node : NULL;
+
+	return node ? *(struct gm__gentry **)node : NULL;
+}
+
+struct gm__gentry *gm__gcache_entry_at(gm_grant_cache *c, const void *ptr)
+{
+	pthread_mutex_lock(&c->lock);
+	struct gm__gentry *e = tree_find(c, ptr);
 	pthread_mutex_unlock(&c->lock);
 	return e;
+}
+
+/*
+ * Does @e answer for @ptr of @d?  A transient entry's pins are exact: only
+ * one a user holds counts.  A persistent entry's are per thread (a peek is
+ * only a hint): any one still mapped counts, as gm_unmap takes it.  Then
+ * *off and *len say where.  Inside a read-side section, or with the lock.
+ */
+static bool answers(struct gm__gentry *e, struct gm__gdom *d, const void *ptr, uint64_t *off,
+		    size_t *len)
+{
+	if (e->dom != d || (e->persistent ? gm__gcache_dead(e) && !gm__dref_peek(&e->ref)
+					  : !(atomic_load(&e->pins) & ~GM__GCACHE_DEAD)))
+		return false;
+	size_t into = (size_t)((const char *)ptr - (const char *)e->va);
+	uint32_t idx = (uint32_t)(into / PAGE), pgoff = (uint32_t)(into % PAGE);
+	uint32_t run = gm__gcache_run_len(e, idx, e->refs[idx], e->npages - idx);
+	*off = ((uint64_t)e->refs[idx] << GM_PAGE_SHIFT) | pgoff;
+	*len = (size_t)run * PAGE - pgoff;
+	return true;
 }
 
 int gm__gcache_from_host(gm_grant_cache *c, struct gm__gdom *d, const void *ptr, uint64_t *off,
 			 size_t *len)
 {
-	struct gm__gentry probe = {.va = (void *)ptr, .npages = 0};
-	int r = -ENOENT;
+	struct gm__epoch_token t;
+	bool found;
 
+	/* A linked entry: the index, no lock. */
+	gm__epoch_enter(&c->ep, &t);
+	_Atomic(struct gm__gentry *) *s = va_slot(c, va_page(ptr));
+	struct gm__gentry *e = s ? atomic_load_explicit(s, memory_order_acquire) : NULL;
+	found = e && answers(e, d, ptr, off, len);
+	gm__epoch_exit(&c->ep, &t);
+	if (e)
+		return found ? 0 : -ENOENT;
+	/* An entry unlinked while still in use (superseded, invalidated,
+	 * evicted), or a pointer in no mapping: the tree. */
 	pthread_mutex_lock(&c->lock);
-	void **node = tfind(&probe, &c->tree, va_cmp);
-	struct gm__gentry *e = node ? *(struct gm__gentry **)node : NULL;
-	/* A transient entry's pins are exact: only one a user holds counts.  A
-	 * persistent entry's are per thread (a peek is only a hint): any one
-	 * still mapped counts, as gm_unmap takes it. */
-	if (e && e->dom == d &&
-	    (e->persistent ? !gm__gcache_dead(e) || gm__dref_peek(&e->ref) != 0
-			   : (atomic_load(&e->pins) & ~GM__GCACHE_DEAD) != 0)) {
-		size_t into = (size_t)((const char *)ptr - (const char *)e->va);
-		uint32_t idx = (uint32_t)(into / PAGE), pgoff = (uint32_t)(into % PAGE);
-		uint32_t run = gm__gcache_run_len(e, idx, e->refs[idx], e->npages - idx);
-		*off = ((uint64_t)e->refs[idx] << GM_PAGE_SHIFT) | pgoff;
-		*len = (size_t)run * PAGE - pgoff;
-		r = 0;
-	}
+	e = tree_find(c, ptr);
+	found = e && answers(e, d, ptr, off, len);
 	pthread_mutex_unlock(&c->lock);
-	return r;
+	return found ? 0 : -ENOENT;
 }
 
 /* ---- domains ---- */
@@ -482,12 +592,12 @@ static bool kills_reserve(struct kills *k, unsigned more)
  * after a grace period (finish_kills).  Room in @k must be reserved.
  * Returns false if @e was dying already.  Lock held.
  */
-static bool kill_entry(struct gm__gentry *e, struct kills *k)
+static bool kill_entry(gm_grant_cache *c, struct gm__gentry *e, struct kills *k)
 {
 	if (e->persistent) {
 		if (atomic_load_explicit(&e->ref.state, memory_order_relaxed) & GM__DREF_DEAD)
 			return false;
-		unlink_slots(e);
+		unlink_slots(c, e);
 		list_leave(e);
 		gm__dref_kill_begin(&e->ref);
 		k->e[k->n++] = e;
@@ -500,7 +610,7 @@ static bool kill_entry(struct gm__gentry *e, struct kills *k)
 		if (atomic_compare_exchange_weak(&e->pins, &p, p | GM__GCACHE_DEAD))
 			break;
 	}
-	unlink_slots(e);
+	unlink_slots(c, e);
 	list_leave(e);
 	if (p == 0)
 		k->e[k->n++] = e; /* nobody pins it: ours */
@@ -548,7 +658,7 @@ static struct gm__gdom *forget(gm_grant_cache *c, struct gm__gentry *e)
 {
 	struct gm__gdom *d = e->dom;
 
-	unlink_slots(e);
+	unlink_slots(c, e);
 	list_leave(e);
 	tdelete(e, &c->tree, va_cmp);
 	if (e->counted)
@@ -665,7 +775,7 @@ static struct gm__gentry *pick_victim(struct gm__gdom *d, uint32_t max_pages)
  * Lock held, room in @k reserved. */
 static void evict(gm_grant_cache *c, struct gm__gentry *e, struct kills *k)
 {
-	if (!kill_entry(e, k))
+	if (!kill_entry(c, e, k))
 		return;
 	e->evicted = true;
 	if (e->counted) {
@@ -829,8 +939,11 @@ static int publish(gm_grant_cache *c, struct gm__gentry *e, struct kills *k)
 	/* At most one superseded entry per page: nothing can fail below. */
 	if (!kills_reserve(k, e->npages))
 		return -ENOMEM;
+	if (va_make(c, e) < 0)
+		return -ENOMEM;
 	if (gm__fault("alloc") || !tsearch(e, &c->tree, va_cmp))
 		return -ENOMEM;
+	va_set(c, e, e);
 	for (uint32_t i = 0; i < e->npages; i++) {
 		struct gm__gslot *s = gm__gcache_slot(e->dom, e->refs[i]);
 		/* relaxed: we hold the lock, the only writer */
@@ -838,7 +951,7 @@ static int publish(gm_grant_cache *c, struct gm__gentry *e, struct kills *k)
 		if (old && old != e)
 			/* A newer mapping supersedes it (e.g. read-write over
 			 * read-only): it goes when its users are done. */
-			kill_entry(old, k);
+			kill_entry(c, old, k);
 		/* release: after the NULL that retired the slot's last entry */
 		atomic_store_explicit(&s->idx, i, memory_order_release);
 		atomic_store_explicit(&s->e, e, memory_order_release);
@@ -1114,7 +1227,7 @@ static int invalidate_lists(gm_grant_cache *c, struct gm__gdom *d, gm_gref first
 					more = false;
 					break;
 				}
-				n += kill_entry(e, &k);
+				n += kill_entry(c, e, &k);
 			}
 			pthread_mutex_unlock(&c->lock);
 			finish_kills(c, &k);
@@ -1146,7 +1259,7 @@ static int invalidate_table(gm_grant_cache *c, struct gm__gdom *d, gm_gref first
 				ret = -ENOMEM;
 				break;
 			}
-			n += kill_entry(e, &k);
+			n += kill_entry(c, e, &k);
 		}
 		pthread_mutex_unlock(&c->lock);
 		finish_kills(c, &k);
@@ -1341,6 +1454,7 @@ GM_API void gm_grant_cache_free(gm_grant_cache *c)
 		table_free(d->l1);
 		free(d);
 	}
+	va_free(c);
 	retry_zombies(c);
 	while (c->zombies) { /* still refused: give up, loudly */
 		struct gm__gentry *z = c->zombies;

@@ -21,6 +21,8 @@
  *   heap    the domains by excess (pages used above their minimum): where
  *           eviction looks first for room taken from others.
  *   tree    every mapped entry by address (tsearch): unmap by pointer.
+ *   va      linked entries by host page (struct gm__gvl2): host-pointer
+ *           lookups without the lock.
  *
  * Hit path:  section enter, the table's three loads, a pin (a store to this
  *            thread's own cell for a persistent entry), section exit.  No
@@ -123,6 +125,28 @@ struct gm__gl2 {
 	_Atomic(struct gm__gl3 *) p[1u << GM__GCACHE_L2_BITS];
 };
 
+/*
+ * The host-address index: linked entries by the page numbers of their
+ * mappings (va >> GM_PAGE_SHIFT), three levels of 13/12/12 bits, written
+ * under the cache lock and read without it inside a read-side section,
+ * as the domains' tables are (a slot is set when the entry is published,
+ * cleared when it is unlinked).  It answers host-pointer lookups
+ * (gm_unmap_host, gm_host_to_guest) lock-free; page numbers beyond its 37
+ * bits and unlinked entries still pinned are found in the tree.
+ */
+#define GM__GCACHE_VA_L1_BITS 13
+#define GM__GCACHE_VA_L2_BITS 12
+#define GM__GCACHE_VA_L3_BITS 12
+#define GM__GCACHE_VA_BITS (GM__GCACHE_VA_L1_BITS + GM__GCACHE_VA_L2_BITS + GM__GCACHE_VA_L3_BITS)
+
+struct gm__gvl3 {
+	_Atomic(struct gm__gentry *) e[1u << GM__GCACHE_VA_L3_BITS];
+};
+
+struct gm__gvl2 {
+	_Atomic(struct gm__gvl3 *) p[1u << GM__GCACHE_VA_L2_BITS];
+};
+
 /* One region's say in its domain's share (region.c owns it). */
 struct gm__gshare {
 	struct gm__gshare *next; /* the domain's; lock */
@@ -161,6 +185,7 @@ struct gm_grant_cache {
 	struct gm__gdom **heap;      /* domains by excess, a max-heap; lock */
 	unsigned ndoms, heap_cap;    /* lock */
 	void *tree;                  /* mapped entries by address (tsearch); lock */
+	_Atomic(struct gm__gvl2 *) va[1u << GM__GCACHE_VA_L1_BITS]; /* linked entries by host page */
 	struct gm__gentry *zombies;  /* unmap failed: retried later; lock */
 	atomic_bool have_zombies;    /* lets release skip the retry */
 	struct gm__ginflight *inflight; /* lock */

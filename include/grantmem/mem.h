@@ -287,11 +287,14 @@ GM_API void gm_unmap(gm_mem *m, uint64_t addr, void *ptr, size_t len, int flags,
  * lies in no mapping of @m that is still out (a second unmap, a pointer
  * from elsewhere), which releases nothing and logs a warning
  * (rate-limited).  A persistent grant mapping the cache keeps counts as
- * out until it is evicted: a second unmap of one is not detected.  Thread-safe.  For host memory it takes no lock and
- * makes no system call; a grant mapping is found under its cache's lock
- * (a tree by address), a bounce buffer, or a region removed from the
- * space since the map, under a lock of the space; no system call but the
- * unmap a transient grant mapping's last release makes.
+ * out until it is evicted: a second unmap of one is not detected.
+ * Thread-safe.  Host memory and a grant mapping whose cache entry is still
+ * in the cache's table take no lock and make no system call (the cache
+ * indexes its mappings by host page); an entry the cache let go while it
+ * was still mapped (superseded, invalidated, evicted) is found under the
+ * cache's lock, and a bounce buffer, or a region removed from the space
+ * since the map, under a lock of the space; no system call but the unmap
+ * a transient grant mapping's last release makes.
  */
 GM_API int gm_unmap_host(gm_mem *m, void *ptr, int flags, size_t access_len);
 
