@@ -13,6 +13,7 @@
  *   unknown tail is zero is taken, one that sets it is refused (-E2BIG);
  *   stats leave the unknown tail alone and say in size what they filled.
  * - a size below a config's first version: -EINVAL.
+ * Ops tables are inputs too, checked the same way.
  */
 #include "config.h"
 
@@ -212,6 +213,109 @@ static int64_t h_req(void *o, gm_dev_queue *q, struct gm_vq_req *r)
 }
 static const struct gm_dev_handler HANDLER = {.request = h_req};
 
+/* ---- ops tables ---- */
+static void *r_map(gm_region *r, uint64_t off, size_t *len, int flags, int *err)
+{
+	(void)r, (void)off, (void)len, (void)flags;
+	*err = -EIO;
+	return NULL;
+}
+static void r_unmap(gm_region *r, void *p, uint64_t off, size_t len, int flags, size_t al)
+{
+	(void)r, (void)p, (void)off, (void)len, (void)flags, (void)al;
+}
+static const struct gm_region_ops ROPS = {.map = r_map, .unmap = r_unmap};
+
+static int u_region_ops(const void *p)
+{
+	gm_region *r;
+	int ret = gm_region_new(GM_PAGE_SIZE, p, NULL, &r);
+
+	gm_region_free(r);
+	return ret;
+}
+
+static const struct gm_xen_ops XOPS = {.name = "abi"};
+
+static int u_xen_ops(const void *p)
+{
+	gm_xen *x;
+	int ret = gm_xen_open_ops(p, NULL, &x);
+
+	if (!ret) {
+		/* the world answers to the caller's table, not to the copy */
+		ASSERT_TRUE(gm_xen_world(x, p) == NULL);
+		ASSERT_TRUE(strcmp(gm_xen_name(x), "abi") == 0);
+		gm_xen_close(x);
+	}
+	return ret;
+}
+
+static int u_backend_ops(const void *p)
+{
+	struct gm_vdev_backend_config bc = {.device_id = 2, .frontend = -1};
+	gm_vdev_backend *b;
+	int r = gm_vdev_backend_new(X, &bc, p, NULL, &b);
+
+	if (!r)
+		gm_vdev_backend_free(b);
+	return r;
+}
+
+static int u_ioreq_ops(const void *p)
+{
+	struct gm_ioreq_dev_config ic = {.device_id = 2, .num_queues = 1};
+	gm_ioreq_dev *d;
+	int r = gm_ioreq_dev_new(gm_region_mem(RAM), NULL, 5, &ic, p, NULL, NULL, NULL, &d);
+
+	if (!r)
+		gm_ioreq_dev_free(d);
+	return r;
+}
+
+static int i_raise(void *o, gm_ioreq_dev *d, uint32_t bits)
+{
+	(void)o, (void)d, (void)bits;
+	return 0;
+}
+static const struct gm_ioreq_irq_ops IRQ = {.raise = i_raise};
+
+static int u_irq_ops(const void *p)
+{
+	struct gm_ioreq_dev_config ic = {.device_id = 2, .num_queues = 1};
+	gm_ioreq_dev *d;
+	int r = gm_ioreq_dev_new(gm_region_mem(RAM), NULL, 5, &ic, &IOPS, NULL, p, NULL, &d);
+
+	if (!r)
+		gm_ioreq_dev_free(d);
+	return r;
+}
+
+static int u_handler(const void *p)
+{
+	struct gm_dev_config dc = {.device_id = 2};
+	gm_dev *d;
+	int r;
+
+	ASSERT_OK(gm_dev_new(&dc, &d));
+	r = gm_dev_set_handler(d, 0, p, NULL);
+	gm_dev_free(d);
+	return r;
+}
+
+static int u_transport(const void *p)
+{
+	struct gm_dev_attach at = {.mem = gm_region_mem(RAM), .ops = p};
+	gm_dev_conn *c;
+	int r = gm_dev_attach(D, &at, &c);
+
+	if (!r)
+		gm_dev_detach(c);
+	return r;
+}
+
+_Static_assert(sizeof(struct gm_xen_ops) + 2 * TAIL <= sizeof(room), "room for every table");
+
 /* gm_dev_config as its first version was laid out: without queues_per_thread. */
 struct dev_config_v1 {
 	size_t size;
@@ -307,6 +411,14 @@ int main(void)
 	check_in("gm_ioreq_dev_config", u_ioreq_dev, &ic, sizeof(ic));
 	struct gm_vdev_backend_config bc = {.device_id = 2, .frontend = -1};
 	check_in("gm_vdev_backend_config", u_backend, &bc, sizeof(bc));
+	/* Every ops table. */
+	check_in("gm_region_ops", u_region_ops, &ROPS, sizeof(ROPS));
+	check_in("gm_xen_ops", u_xen_ops, &XOPS, sizeof(XOPS));
+	check_in("gm_vdev_backend_ops", u_backend_ops, &BOPS, sizeof(BOPS));
+	check_in("gm_ioreq_dev_ops", u_ioreq_ops, &IOPS, sizeof(IOPS));
+	check_in("gm_ioreq_irq_ops", u_irq_ops, &IRQ, sizeof(IRQ));
+	check_in("gm_dev_handler", u_handler, &HANDLER, sizeof(HANDLER));
+	check_in("gm_dev_transport", u_transport, &TOPS, sizeof(TOPS));
 	/* The ioreq server needs real Xen: only the refusal before anything. */
 	struct gm_ioreq_server_config sc = {.domid = 5};
 	caller(&sc, sizeof(sc), sizeof(sc) + TAIL);

@@ -692,7 +692,7 @@ GM_API int gm_grant_region_new(gm_grant_cache *c, gm_domid domid, enum gm_grant_
 
 GM_API int gm_grant_region_share(gm_region *r, struct gm_grant_share *out)
 {
-	if (!r || !out || r->ops != &grant_ops)
+	if (!r || !out || r->id != &grant_ops)
 		return -EINVAL;
 	struct gregion *gr = gm_region_opaque(r);
 	gm__gcache_share(gr->c, gr->dom, out);

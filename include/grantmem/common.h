@@ -38,9 +38,15 @@ extern "C" {
  * and a config from a newer caller is refused (-E2BIG) only when it sets a
  * field this library does not know.  Stats and info are filled up to the
  * caller's size, and size is set to the bytes filled: fields past it (a
- * newer caller's, which an older library does not know) were not written.  Structs the library hands out (gm_vq_req,
- * gm_ioreq_queue), arrays of fixed wire formats (gm_sg, gm_copy_seg,
- * gm_xs_perm, gm_vdev_queue_info) and ops tables are not versioned this way.
+ * newer caller's, which an older library does not know) were not written.
+ * Ops tables (gm_region_ops, gm_xen_ops, gm_vdev_backend_ops,
+ * gm_ioreq_dev_ops, gm_ioreq_irq_ops, gm_dev_handler) are versioned as
+ * configs are: the library keeps a copy at its own size, callbacks the
+ * caller's version lacks are NULL (absent), and a newer caller's table that
+ * sets a callback this library does not know is refused (-E2BIG).  Structs
+ * the library hands out (gm_vq_req, gm_ioreq_queue) and arrays of fixed
+ * wire formats (gm_sg, gm_copy_seg, gm_xs_perm, gm_vdev_queue_info) are not
+ * versioned this way.
  */
 
 /*

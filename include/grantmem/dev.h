@@ -118,6 +118,7 @@ typedef struct gm_dev_queue gm_dev_queue;
  *           transient batches would otherwise wait for each other.
  */
 struct gm_dev_handler {
+	size_t size; /* versioned (common.h): sizeof or 0; the device keeps a copy */
 	int64_t (*request)(void *opaque, gm_dev_queue *q, struct gm_vq_req *req);
 	int (*start)(void *opaque, gm_dev_queue *q);
 	void (*stop)(void *opaque, gm_dev_queue *q);
@@ -211,9 +212,11 @@ GM_API const struct gm_dev_config *gm_dev_get_config(const gm_dev *d);
 
 /*
  * gm_dev_set_handler - queue @q's handler (GM_DEV_ALL_QUEUES: the default
- * for every queue without its own), with @opaque.  @h must outlive the
- * device.  Before any connection serves.  0 or -EINVAL (q out of range,
- * no request callback).  Never logs.
+ * for every queue without its own), with @opaque.  @h is copied (versioned,
+ * common.h).  Before any connection serves.  0, -EINVAL (q out of range,
+ * no request callback, h->size below the first version's) or -E2BIG (a
+ * newer caller's handler sets a field this library does not know).  Never
+ * logs.
  */
 GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, void *opaque);
 
@@ -271,6 +274,7 @@ GM_API void *gm_dev_queue_priv(const gm_dev_queue *q);
  *         reset.  The queue is not served until it is removed.
  */
 struct gm_dev_transport {
+	size_t size; /* versioned (common.h): sizeof or 0; the connection keeps a copy */
 	int (*ack)(void *opaque, unsigned q);
 	int (*notify)(void *opaque, unsigned q);
 	void (*broken)(void *opaque, unsigned q);
@@ -286,7 +290,7 @@ struct gm_dev_transport {
  * cache:         optional; the grant cache behind @mem: its mapping budget
  *                becomes every queue's max_map_pages, and its counters the
  *                connection's map calls (gm_dev_stats).
- * ops, opaque:   the transport; @ops must outlive the connection.
+ * ops, opaque:   the transport; @ops is copied (versioned, common.h).
  */
 struct gm_dev_attach {
 	size_t size;

@@ -157,6 +157,7 @@ struct gm_ioreq_queue {
  *                config space (already stored in the device's copy).
  */
 struct gm_ioreq_dev_ops {
+	size_t size; /* versioned (common.h): sizeof or 0; the device keeps a copy */
 	int (*queue_enable)(void *opaque, gm_ioreq_dev *d, unsigned q,
 			    const struct gm_ioreq_queue *info);
 	void (*queue_disable)(void *opaque, gm_ioreq_dev *d, unsigned q);
@@ -182,6 +183,7 @@ struct gm_ioreq_dev_ops {
  * release: optional; the device is freed: drop what setup bound.
  */
 struct gm_ioreq_irq_ops {
+	size_t size; /* versioned (common.h): sizeof or 0; the device keeps a copy */
 	int (*setup)(void *opaque, gm_ioreq_dev *d, uint32_t value);
 	int (*raise)(void *opaque, gm_ioreq_dev *d, uint32_t bits);
 	void (*lower)(void *opaque, gm_ioreq_dev *d);
@@ -215,12 +217,13 @@ struct gm_ioreq_dev_config {
  *          reset (NULL: nothing to invalidate); must outlive the device.
  * @domid:  the guest.
  * @cfg:    copied.
- * @ops:    the device model (must outlive the device); @opaque for it.
+ * @ops:    the device model (copied: versioned, common.h); @opaque for it.
  * @irq:    the interrupt method (may be NULL: no interrupts, for tests);
- *          @irq_opaque for it.
+ *          @irq_opaque for it.  Copied, as @ops.
  * Returns 0, -EINVAL (bad config, NULL @mem/@ops/@out, missing
- * queue_enable/queue_disable/queue_notify), -E2BIG (@cfg sets fields newer
- * than this library), -ENOMEM.  Never logs.
+ * queue_enable/queue_disable/queue_notify, a size below the first
+ * version's), -E2BIG (@cfg, @ops or @irq sets fields newer than this
+ * library), -ENOMEM.  Never logs.
  */
 GM_API int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 			    const struct gm_ioreq_dev_config *cfg,

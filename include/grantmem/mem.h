@@ -49,6 +49,8 @@ struct gm_sg {
  * has already checked that [offset, offset + len) lies inside the region and
  * that len > 0.  Callbacks may run concurrently from many threads.
  *
+ * size:     versioned (common.h): sizeof(struct gm_region_ops), or 0.  The
+ *           region keeps its own copy of the table.
  * map:      return a host pointer for [offset, offset + *len) usable with
  *           @flags' permissions, shortening *len where a mapping boundary
  *           stops it (never to 0).  @flags are gm_map's.  Under
@@ -97,6 +99,7 @@ struct gm_sg {
  *           it, the region's mappings are released by gm_unmap() only.
  */
 struct gm_region_ops {
+	size_t size;
 	void *(*map)(gm_region *r, uint64_t offset, size_t *len, int flags, int *err);
 	void (*unmap)(gm_region *r, void *ptr, uint64_t offset, size_t len, int flags,
 		      size_t access_len);
@@ -113,10 +116,13 @@ struct gm_region_ops {
 /* ---- regions ------------------------------------------------------------- */
 
 /*
- * gm_region_new - create a region of @size bytes with callbacks @ops.
- * @ops must outlive the region; @opaque is returned by gm_region_opaque().
- * The caller owns one reference, dropped with gm_region_free().
- * Returns 0, -EINVAL (size 0, no way to access it), -ENOMEM.  Thread-safe.
+ * gm_region_new - create a region of @size bytes with callbacks @ops
+ * (copied: the table need not outlive the call); @opaque is returned by
+ * gm_region_opaque().  The caller owns one reference, dropped with
+ * gm_region_free().
+ * Returns 0, -EINVAL (size 0, no way to access it, ops->size below the
+ * first version's), -E2BIG (a newer caller's table sets a callback this
+ * library does not know), -ENOMEM.  Thread-safe.
  */
 GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *opaque,
 			 gm_region **out);
@@ -134,13 +140,13 @@ GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *o
  * buffer shared with another process, should be too.
  * @ops:    may be NULL.  Only ops->free is ever called (when the last
  *          reference goes, e.g. to release @host); the access callbacks are
- *          not.  Must outlive the region.
+ *          not.  Copied, as by gm_region_new().
  * @opaque: returned by gm_region_opaque().
  * The memory stays the caller's: the library never frees it.  The caller
  * owns one reference, dropped with gm_region_free().
  * Returns 0, -EINVAL (NULL @host or @out, size 0, bad @prot, a range that
- * wraps past the top of the address space), -ENOMEM.  Thread-safe; does not
- * log.
+ * wraps past the top of the address space, ops->size too small), -E2BIG
+ * (as gm_region_new), -ENOMEM.  Thread-safe; does not log.
  */
 GM_API int gm_region_new_host(void *host, uint64_t size, int prot,
 			      const struct gm_region_ops *ops, void *opaque, gm_region **out);

@@ -277,6 +277,7 @@ typedef struct gm_vdev gm_vdev;
  *             mappings.  Called only after a successful connect.
  */
 struct gm_vdev_backend_ops {
+	size_t size; /* versioned (common.h): sizeof or 0; the backend keeps a copy */
 	int (*connect)(void *opaque, gm_vdev *dev);
 	void (*disconnect)(void *opaque, gm_vdev *dev);
 };
@@ -306,8 +307,8 @@ struct gm_vdev_backend_config {
  * device found with a backend state an earlier backend of this domain left
  * past InitWait (it died while serving) is set Closed, so that its
  * frontend starts a fresh handshake (docs/vdev-protocol.md).
- * @ops, @opaque: the device callbacks; @ops must outlive the backend.
- * Returns 0, -EINVAL (bad config), -E2BIG (@cfg sets fields newer than
+ * @ops, @opaque: the device callbacks; @ops is copied (versioned, common.h).
+ * Returns 0, -EINVAL (bad config or ops), -E2BIG (@cfg or @ops sets fields newer than
  * this library), -ENOMEM or a Xen error (logged at
  * warning).  A xenstore that refuses the @releaseDomain watch is not an
  * error (info line): the frontends' state watches see dead domains too.

@@ -120,8 +120,10 @@ typedef uint32_t gm_xs_tx; /* 0 = no transaction */
  * world does not support the call: the wrapper returns -EOPNOTSUPP.
  * Handles are the world's own `void *`.  Callbacks may be called from several
  * threads at once on one handle (gm_xs wrappers serialise xenstore calls).
+ * Versioned (common.h): size first, sizeof or 0; the world keeps a copy.
  */
 struct gm_xen_ops {
+	size_t size;
 	const char *name; /* "real", "emulated", ... for logs */
 
 	/* gnttab (backend) */
@@ -194,10 +196,13 @@ typedef struct gm_xen gm_xen;
 
 /*
  * gm_xen_open_ops - a custom world.
- * @ops:   the world's callbacks; must outlive the world (NULL: -EINVAL).
+ * @ops:   the world's callbacks (NULL: -EINVAL), copied; gm_xen_world()
+ *         recognises the world by this pointer.
  * @world: passed to the *_open callbacks, self_domid and world_close.
  * @out:   the world, NULL on failure.
- * Returns 0, -EINVAL or -ENOMEM.  On success gm_xen_close() releases @world
+ * Returns 0, -EINVAL (also ops->size below the first version's), -E2BIG (a
+ * newer caller's table sets a callback this library does not know) or
+ * -ENOMEM.  On success gm_xen_close() releases @world
  * through ops->world_close; on failure the caller still owns @world.
  * Thread-safe.  Does not log.
  */

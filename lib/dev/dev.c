@@ -34,9 +34,26 @@
 #define CALL_RETRY_MAX_MS 1000
 
 struct handler_slot {
-	const struct gm_dev_handler *h;
+	const struct gm_dev_handler *h; /* &hv, or NULL: none set */
 	void *opaque;
+	struct gm_dev_handler hv;       /* the caller's, at this library's size */
 };
+
+/* Set @s to a copy of @h (versioned, common.h): 0, -EINVAL, -E2BIG. */
+static int slot_set(struct handler_slot *s, const struct gm_dev_handler *h, void *opaque)
+{
+	struct gm_dev_handler hv;
+	int r = gm__abi_in(&hv, sizeof(hv), h, GM__ABI_V1(struct gm_dev_handler, max_batch));
+
+	if (r < 0)
+		return r;
+	if (!hv.request)
+		return -EINVAL;
+	s->hv = hv;
+	s->h = &s->hv;
+	s->opaque = opaque;
+	return 0;
+}
 
 struct gm_dev {
 	struct gm_dev_config cfg; /* complete: defaults filled in */
@@ -103,7 +120,8 @@ struct gm_dev_conn {
 	gm_mem *mem;
 	int buf_flags;
 	gm_grant_cache *cache;
-	const struct gm_dev_transport *ops;
+	const struct gm_dev_transport *ops; /* &opsv */
+	struct gm_dev_transport opsv;
 	void *opaque;
 	gm_vdev *vdev;
 	void *priv;
@@ -208,11 +226,11 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out)
 	    (d->cfg.config_len && !d->cfg.config) || d->cfg.threads > GM_DEV_MAX_QUEUES ||
 	    d->cfg.max_chain > GM_VQ_MAX_CHAIN || d->cfg.max_batch > GM_VQ_MAX_BATCH ||
 	    d->cfg.queues_per_thread > GM_DEV_MAX_QUEUES ||
-	    (d->cfg.handler && !d->cfg.handler->request)) {
+	    (d->cfg.handler && slot_set(&d->all, d->cfg.handler, d->cfg.opaque) < 0)) {
 		free(d);
-		return bad_config("device id 0, or a count, size or limit out of range");
+		return bad_config("device id 0, a count, size or limit out of range, or a bad "
+				  "handler");
 	}
-	d->all = (struct handler_slot){d->cfg.handler, d->cfg.opaque};
 	*out = d;
 	return 0;
 }
@@ -229,13 +247,9 @@ GM_API const struct gm_dev_config *gm_dev_get_config(const gm_dev *d)
 
 GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, void *opaque)
 {
-	if (!d || !h || !h->request || q < GM_DEV_ALL_QUEUES || q >= (int)GM_DEV_MAX_QUEUES)
+	if (!d || !h || q < GM_DEV_ALL_QUEUES || q >= (int)GM_DEV_MAX_QUEUES)
 		return -EINVAL;
-	if (q == GM_DEV_ALL_QUEUES)
-		d->all = (struct handler_slot){h, opaque};
-	else
-		d->q[q] = (struct handler_slot){h, opaque};
-	return 0;
+	return slot_set(q == GM_DEV_ALL_QUEUES ? &d->all : &d->q[q], h, opaque);
 }
 
 /* ---- serving a queue (its thread) ------------------------------------------------ */
@@ -656,10 +670,14 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 		*out = NULL;
 	if (!d || !a || !out)
 		return -EINVAL;
+	struct gm_dev_transport tv;
+
 	r = gm__abi_in(&at, sizeof(at), a, ATTACH_V1_SIZE);
+	if (!r && at.ops)
+		r = gm__abi_in(&tv, sizeof(tv), at.ops, GM__ABI_V1(struct gm_dev_transport, broken));
 	if (r)
 		return r;
-	if (!at.mem || !at.ops || !at.ops->notify)
+	if (!at.mem || !at.ops || !tv.notify)
 		return -EINVAL;
 	c = gm__calloc(1, sizeof(*c));
 	if (!c)
@@ -673,7 +691,8 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 	c->mem = at.mem;
 	c->buf_flags = at.buf_flags;
 	c->cache = at.cache;
-	c->ops = at.ops;
+	c->opsv = tv;
+	c->ops = &c->opsv;
 	c->opaque = at.opaque;
 	c->vdev = vd;
 	c->nthreads = d->cfg.threads ? d->cfg.threads : GM_DEV_MAX_QUEUES;

@@ -35,10 +35,12 @@ struct gm_ioreq_dev {
 	uint64_t dev_features;
 	unsigned num_queues, max_queue_size;
 	uint64_t dma_base, dma_size;
-	const struct gm_ioreq_dev_ops *ops;
+	const struct gm_ioreq_dev_ops *ops; /* &opsv */
 	void *opaque;
-	const struct gm_ioreq_irq_ops *irq;
+	const struct gm_ioreq_irq_ops *irq; /* &irqv, or NULL */
 	void *irq_opaque;
+	struct gm_ioreq_dev_ops opsv;
+	struct gm_ioreq_irq_ops irqv;
 	void *priv;
 
 	/* Loop-thread state (the guest's registers). */
@@ -86,17 +88,26 @@ int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 		     gm_ioreq_dev **out)
 {
 	struct gm_ioreq_dev_config cf;
+	struct gm_ioreq_dev_ops ov;
+	struct gm_ioreq_irq_ops iv;
 	gm_ioreq_dev *d;
 	int r;
 
 	if (out)
 		*out = NULL;
-	if (!mem || !cfg || !ops || !out || !ops->queue_enable || !ops->queue_disable ||
-	    !ops->queue_notify)
+	if (!mem || !cfg || !ops || !out)
 		return -EINVAL;
-	r = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_ioreq_dev_config, dma_size));
+	r = gm__abi_in(&ov, sizeof(ov), ops, GM__ABI_V1(struct gm_ioreq_dev_ops, config_write));
+	if (!r && irq)
+		r = gm__abi_in(&iv, sizeof(iv), irq, GM__ABI_V1(struct gm_ioreq_irq_ops, release));
+	if (!r)
+		r = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_ioreq_dev_config, dma_size));
 	if (r)
 		return r;
+	ops = &ov;
+	irq = irq ? &iv : NULL;
+	if (!ops->queue_enable || !ops->queue_disable || !ops->queue_notify)
+		return -EINVAL;
 	cfg = &cf;
 	if (cfg->device_id == 0 || cfg->num_queues == 0 ||
 	    cfg->num_queues > GM_IOREQ_MAX_QUEUES ||
@@ -131,9 +142,13 @@ int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 		d->dma_base = GM_GRANT_BASE;
 		d->dma_size = GM_GRANT_REGION_SIZE;
 	}
-	d->ops = ops;
+	d->opsv = *ops;
+	d->ops = &d->opsv;
 	d->opaque = opaque;
-	d->irq = irq;
+	if (irq) {
+		d->irqv = *irq;
+		d->irq = &d->irqv;
+	}
 	d->irq_opaque = irq_opaque;
 	if (cfg->config_len)
 		memcpy(d->config, cfg->config, cfg->config_len);

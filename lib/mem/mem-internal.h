@@ -81,7 +81,9 @@ static inline int gm__locate(gm_mem *m, uint64_t addr, int prot, struct gm__loc 
 /* ---- regions (region.c) ---- */
 struct gm_region {
 	struct gm_mem mem; /* must stay first */
-	const struct gm_region_ops *ops;
+	const struct gm_region_ops *ops; /* &opsv */
+	const struct gm_region_ops *id;  /* the caller's table: tells region types apart */
+	struct gm_region_ops opsv;       /* the caller's, at this library's size */
 	void *opaque;
 	uint64_t size;
 	atomic_uint refs;

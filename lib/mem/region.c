@@ -35,8 +35,15 @@ static int region_alloc(uint64_t size, const struct gm_region_ops *ops, void *op
 	gm_region *r = gm__calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	int ret = gm__abi_in(&r->opsv, sizeof(r->opsv), ops,
+			     GM__ABI_V1(struct gm_region_ops, from_host));
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
 	r->mem = (struct gm_mem){.ops = &region_mem_ops, .base = &r->mem};
-	r->ops = ops;
+	r->ops = &r->opsv;
+	r->id = ops;
 	r->opaque = opaque;
 	r->size = size;
 	atomic_init(&r->refs, 1);
@@ -50,11 +57,19 @@ GM_API int gm_region_new(uint64_t size, const struct gm_region_ops *ops, void *o
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!size || !ops || (!ops->map && !ops->read && !ops->write))
+	if (!size || !ops)
 		return -EINVAL;
-	if (!ops->map != !ops->unmap)
+	int ret = region_alloc(size, ops, opaque, out);
+	if (ret < 0)
+		return ret;
+	/* checked on the copy: fields the caller's version lacks are NULL */
+	ops = (*out)->ops;
+	if ((!ops->map && !ops->read && !ops->write) || !ops->map != !ops->unmap) {
+		free(*out);
+		*out = NULL;
 		return -EINVAL;
-	return region_alloc(size, ops, opaque, out);
+	}
+	return 0;
 }
 
 GM_API int gm_region_new_host(void *host, uint64_t size, int prot,

@@ -760,7 +760,8 @@ struct gm_vdev_backend {
 	bool watch_root, watch_release;
 	struct gm_vdev_backend_config cfg;
 	unsigned char config[GM_VDEV_CONFIG_MAX];
-	const struct gm_vdev_backend_ops *ops;
+	const struct gm_vdev_backend_ops *ops; /* &opsv */
+	struct gm_vdev_backend_ops opsv;
 	void *opaque;
 	struct gm_vdev *devs;
 	unsigned nconnected;
@@ -1297,11 +1298,18 @@ GM_API int gm_vdev_backend_new(gm_xen *x, const struct gm_vdev_backend_config *c
 			       gm_vdev_backend **out)
 {
 	struct gm_vdev_backend_config cf;
+	struct gm_vdev_backend_ops ov;
 	struct gm_vdev_backend *b;
 	int r;
 
 	if (out)
 		*out = NULL;
+	if (ops) {
+		r = gm__abi_in(&ov, sizeof(ov), ops, GM__ABI_V1(struct gm_vdev_backend_ops, disconnect));
+		if (r)
+			return r;
+		ops = &ov;
+	}
 	if (cfg) {
 		r = gm__abi_in(&cf, sizeof(cf), cfg, GM__ABI_V1(struct gm_vdev_backend_config, cache));
 		if (r)
@@ -1319,7 +1327,8 @@ GM_API int gm_vdev_backend_new(gm_xen *x, const struct gm_vdev_backend_config *c
 		return -ENOMEM;
 	b->x = x;
 	b->cfg = *cfg;
-	b->ops = ops;
+	b->opsv = *ops;
+	b->ops = &b->opsv;
 	b->opaque = opaque;
 	snprintf(b->type, sizeof(b->type), "%s", cfg->type ? cfg->type : GM_VDEV_TYPE_DEFAULT);
 	b->cfg.type = b->type;

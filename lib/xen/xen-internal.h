@@ -14,7 +14,9 @@
  * creation, so it may be shared by every thread without a lock.
  */
 struct gm_xen {
-	const struct gm_xen_ops *ops; /* never NULL */
+	const struct gm_xen_ops *ops; /* &opsv */
+	const struct gm_xen_ops *id;  /* the caller's table: gm_xen_world() */
+	struct gm_xen_ops opsv;       /* its copy, at this library's size */
 	void *world;                  /* passed to ops->*_open, ops->self_domid */
 	const char *name;             /* for logs: ops->name or "custom" */
 };

@@ -198,16 +198,23 @@ GM_API int gm_xen_open_ops(const struct gm_xen_ops *ops, void *world, gm_xen **o
 	x = gm__calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	x->ops = ops;
+	int r = gm__abi_in(&x->opsv, sizeof(x->opsv), ops,
+			   GM__ABI_V1(struct gm_xen_ops, world_close));
+	if (r < 0) {
+		free(x);
+		return r;
+	}
+	x->ops = &x->opsv;
+	x->id = ops;
 	x->world = world;
-	x->name = ops->name ? ops->name : "custom";
+	x->name = x->ops->name ? x->ops->name : "custom";
 	*out = x;
 	return 0;
 }
 
 GM_API void *gm_xen_world(const gm_xen *x, const struct gm_xen_ops *ops)
 {
-	return x && ops && x->ops == ops ? x->world : NULL;
+	return x && ops && x->id == ops ? x->world : NULL;
 }
 
 GM_API void gm_xen_close(gm_xen *x)
