@@ -274,7 +274,7 @@ GM_API int gm_unmap_host(gm_mem *m, void *ptr, int flags, size_t access_len)
 	gm__enter(m, &rd);
 	int ret = gm__host_locate(m, ptr, &h);
 	gm__exit(&rd);
-	if (!ret && atomic_load_explicit(&h.r->maps, memory_order_relaxed)) {
+	if (!ret && gm__region_maps(h.r)) {
 		/* The reference of the mapping keeps h.r alive, as in gm_unmap. */
 		unmap_region(h.r, ptr, h.off, h.avail, flags, access_len);
 		return 0;

@@ -86,11 +86,14 @@ struct gm_region {
 	struct gm_region_ops opsv;       /* the caller's, at this library's size */
 	void *opaque;
 	uint64_t size;
-	atomic_uint refs;
-	/* Mappings handed out (gm_map, gm_map_sg, bounce buffers) and not yet
-	 * unmapped: a removed region keeps its addresses while any is live.
-	 * Each also holds one of @refs. */
-	atomic_uint maps;
+	/*
+	 * References (low 32 bits) and, above them, the mappings handed out
+	 * (gm_map, gm_map_sg, bounce buffers) and not yet unmapped: a removed
+	 * region keeps its addresses while any is live.  Each mapping also
+	 * holds a reference; one word, so that a map and an unmap each cost
+	 * one atomic operation.
+	 */
+	atomic_uint_least64_t refs;
 	/* Direct access: non-NULL when the region's bytes live in host memory
 	 * at a fixed address (gm_region_new_host); @host_prot says what it
 	 * allows.  Such a region's access callbacks are never called. */
@@ -99,12 +102,21 @@ struct gm_region {
 };
 
 /* A mapping of @r starts (takes a reference) / ends (drops it) (region.c). */
+#define GM__REGION_REF 1ull
+#define GM__REGION_MAP (1ull << 32)
+
 static inline gm_region *gm__region_map_get(gm_region *r)
 {
-	atomic_fetch_add_explicit(&r->maps, 1, memory_order_relaxed);
-	return gm_region_ref(r);
+	atomic_fetch_add_explicit(&r->refs, GM__REGION_MAP | GM__REGION_REF, memory_order_relaxed);
+	return r;
 }
 void gm__region_map_put(gm_region *r);
+
+/* Mappings of @r still out (a hint unless nothing can map @r meanwhile). */
+static inline uint32_t gm__region_maps(gm_region *r)
+{
+	return (uint32_t)(atomic_load_explicit(&r->refs, memory_order_acquire) >> 32);
+}
 
 /*
  * What a host pointer reaches (gm__host_locate): region @r at region

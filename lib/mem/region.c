@@ -94,19 +94,25 @@ GM_API int gm_region_new_host(void *host, uint64_t size, int prot,
 GM_API gm_region *gm_region_ref(gm_region *r)
 {
 	if (r)
-		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->refs, GM__REGION_REF, memory_order_relaxed);
 	return r;
 }
 
-GM_API void gm_region_free(gm_region *r)
+/* Drop @what (a reference, or a mapping and its reference); the last
+ * reference frees @r. */
+static void region_put(gm_region *r, uint64_t what)
 {
-	if (!r)
-		return;
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+	if ((uint32_t)atomic_fetch_sub_explicit(&r->refs, what, memory_order_acq_rel) != 1)
 		return;
 	if (r->ops->free)
 		r->ops->free(r);
 	free(r);
+}
+
+GM_API void gm_region_free(gm_region *r)
+{
+	if (r)
+		region_put(r, GM__REGION_REF);
 }
 
 GM_API void *gm_region_opaque(const gm_region *r)
@@ -131,8 +137,7 @@ GM_API gm_mem *gm_region_mem(gm_region *r)
 
 void gm__region_map_put(gm_region *r)
 {
-	atomic_fetch_sub_explicit(&r->maps, 1, memory_order_release);
-	gm_region_free(r);
+	region_put(r, GM__REGION_MAP | GM__REGION_REF);
 }
 
 int gm__region_from_host(gm_region *r, const void *ptr, uint64_t base, struct gm__hloc *h)

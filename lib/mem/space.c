@@ -293,7 +293,7 @@ static void reap_retired(gm_space *s)
 
 	while (*pp) {
 		struct gm__retired *z = *pp;
-		if (atomic_load_explicit(&z->e.r->maps, memory_order_acquire) == 0) {
+		if (gm__region_maps(z->e.r) == 0) {
 			*pp = z->next;
 			gm_region_free(z->e.r);
 			free(z);
