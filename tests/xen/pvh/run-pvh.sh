@@ -281,7 +281,9 @@ testbed_crash() {
 	local log=$1 l
 	l=$(lines "$log")
 	echo "$l" | grep -q 'GMPVH INFO net guest: net-workload' && return 1
-	echo "$l" | grep -qE 'mismatch|FAIL (backend|net)/(start|errors)' && return 1
+	# wrong data (not the "mismatches=0" of a workload that went well)
+	echo "$l" | grep -qE 'data mismatch|mismatches=[1-9]|net-workload FAIL' && return 1
+	echo "$l" | grep -qE 'FAIL (backend|net)/(start|errors)' && return 1
 	tr -d '\r' <"$log" | grep -a -qE 'Triple fault|domain_crash|BUG:|Oops|Kernel panic|general protection'
 }
 
