@@ -518,7 +518,12 @@ static void test_data_copy(void)
 	if (backend_stat("map-calls") || backend_stat("pop-map-calls") || s.map_calls)
 		GM_TEST_FAIL("copy: %" PRIu64 " map calls (%" PRIu64 " by the queues), want none",
 			     backend_stat("map-calls"), backend_stat("pop-map-calls"));
-	printf("copy: %" PRIu64 " requests, no map call\n", backend_stat("requests"));
+	/* at least one copy call per request each way, and queue 0's own */
+	ASSERT_TRUE(backend_stat("copy-calls") >= backend_stat("requests"));
+	ASSERT_TRUE(backend_stat("queue-0/copy-calls") > 0);
+	ASSERT_EQ(backend_stat("queue-0/map-calls"), 0);
+	printf("copy: %" PRIu64 " requests, no map call, %" PRIu64 " copy calls\n",
+	       backend_stat("requests"), backend_stat("copy-calls"));
 	stop_backend(be);
 
 	be = start_backend("--data", "auto");
@@ -529,6 +534,8 @@ static void test_data_copy(void)
 	ASSERT_TRUE(s.bytes_verified > 0);
 	if (!backend_stat("pop-map-calls"))
 		GM_TEST_FAIL("auto: 128 KiB requests were not mapped");
+	if (!backend_stat("queue-0/map-calls"))
+		GM_TEST_FAIL("auto: queue 0 published no map call");
 	stop_backend(be);
 }
 

@@ -352,7 +352,8 @@ GM_API void gm_dev_detach(gm_dev_conn *c);
  * (virtio.h "Limits"); errors: requests a handler failed, completions that
  * failed; batches: pops that took requests; pop_map_calls: the queues'
  * gm_map_sg calls for data buffers; wakeups: kicks the threads woke for;
- * broken: queues broken.  With a grant cache (gm_dev_attach.cache): its
+ * broken: queues broken; copy_calls: the queues' gm_read_sg / gm_write_sg
+ * calls for requests with nothing mapped (gm_vq_stats).  With a grant cache (gm_dev_attach.cache): its
  * map and unmap calls and pages mapped since the attach, the rings' map
  * calls apart (ring_map_calls); a cache shared with other connections
  * counts their calls too, but for the map calls over the vdev transport:
@@ -371,6 +372,7 @@ struct gm_dev_stats {
 	uint64_t unmap_calls;
 	uint64_t pages_mapped;
 	uint64_t ring_map_calls;
+	uint64_t copy_calls;
 };
 
 /*

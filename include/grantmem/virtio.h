@@ -546,8 +546,10 @@ GM_API int gm_vq_req_read(gm_vq *vq, struct gm_vq_req *req, uint64_t off, void *
  * handed out (refused ones included), pops that handed out at least one
  * (a gm_vq_pop_batch is one), gm_map_sg calls for data buffers (on grant
  * memory, each is at most one map call to Xen: none when every page is
- * mapped already), requests refused, and batches mapped one by one after
- * their map together failed.
+ * mapped already), requests refused, batches mapped one by one after
+ * their map together failed, and the gm_read_sg / gm_write_sg calls
+ * gm_vq_req_read and gm_vq_req_write made for requests with nothing mapped
+ * (on grant memory, each is one grant copy call to Xen).
  */
 struct gm_vq_stats {
 	size_t size; /* versioned (common.h): sizeof, or 0, before the call */
@@ -556,6 +558,7 @@ struct gm_vq_stats {
 	uint64_t map_calls;
 	uint64_t refused;
 	uint64_t fallbacks;
+	uint64_t copy_calls;
 };
 
 /* gm_vq_stats - a snapshot of @vq's counters (zeros for NULL), up to

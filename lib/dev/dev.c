@@ -828,6 +828,7 @@ static void queue_retire(gm_dev_conn *c, gm_dev_queue *q)
 	g->broken += atomic_load(&q->st.broken);
 	g->batches += vs.batches;
 	g->pop_map_calls += vs.map_calls;
+	g->copy_calls += vs.copy_calls;
 }
 
 GM_API void gm_dev_conn_remove_queue(gm_dev_conn *c, unsigned qi)
@@ -896,6 +897,7 @@ static void add_stats(struct gm_dev_stats *a, const struct gm_dev_stats *b)
 	a->errors += b->errors;
 	a->batches += b->batches;
 	a->pop_map_calls += b->pop_map_calls;
+	a->copy_calls += b->copy_calls;
 	a->wakeups += b->wakeups;
 	a->broken += b->broken;
 }
@@ -926,6 +928,7 @@ GM_API int gm_dev_conn_stats(gm_dev_conn *c, int qi, struct gm_dev_stats *out)
 			gm_vq_stats(q->vq, &vs);
 			live.batches = vs.batches;
 			live.pop_map_calls = vs.map_calls;
+			live.copy_calls = vs.copy_calls;
 			add_stats(st, &live);
 		}
 	}

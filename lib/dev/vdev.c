@@ -110,12 +110,17 @@ static void publish(struct vconn *vc, bool force)
 		stat_node(vc, key, qs[i].wakeups);
 		snprintf(key, sizeof(key), "stats/queue-%u/requests", i);
 		stat_node(vc, key, qs[i].requests);
+		snprintf(key, sizeof(key), "stats/queue-%u/map-calls", i);
+		stat_node(vc, key, qs[i].pop_map_calls);
+		snprintf(key, sizeof(key), "stats/queue-%u/copy-calls", i);
+		stat_node(vc, key, qs[i].copy_calls);
 	}
 	stat_node(vc, "stats/map-calls", st.map_calls);
 	stat_node(vc, "stats/unmap-calls", st.unmap_calls);
 	stat_node(vc, "stats/pages-mapped", st.pages_mapped);
 	stat_node(vc, "stats/batches", st.batches);
 	stat_node(vc, "stats/pop-map-calls", st.pop_map_calls);
+	stat_node(vc, "stats/copy-calls", st.copy_calls);
 	stat_node(vc, "stats/refused", st.refused);
 	/* requests last: a reader that sees the count sees the map calls with it */
 	stat_node(vc, "stats/requests", st.requests);

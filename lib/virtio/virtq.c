@@ -126,7 +126,7 @@ struct gm_vq {
 
 	/* Counters: written by the queue's thread only, read by any. */
 	struct {
-		_Atomic uint64_t requests, batches, map_calls, refused, fallbacks;
+		_Atomic uint64_t requests, batches, map_calls, refused, fallbacks, copy_calls;
 	} st;
 };
 
@@ -1335,6 +1335,9 @@ static int part_io(gm_vq *vq, const struct gm_sg *sg, unsigned n, uint64_t off,
 		if (k == SLICE || done + at == len) {
 			int ret = write ? gm_write_sg(vq->mem, part, k, buf + done)
 					: gm_read_sg(vq->mem, part, k, buf + done);
+
+			/* any thread may move a request's bytes: a true atomic add */
+			atomic_fetch_add_explicit(&vq->st.copy_calls, 1, memory_order_relaxed);
 			if (ret)
 				return ret;
 			done += at;
@@ -1489,6 +1492,7 @@ GM_API void gm_vq_stats(const gm_vq *vq, struct gm_vq_stats *out)
 		st->map_calls = atomic_load_explicit(&vq->st.map_calls, memory_order_relaxed);
 		st->refused = atomic_load_explicit(&vq->st.refused, memory_order_relaxed);
 		st->fallbacks = atomic_load_explicit(&vq->st.fallbacks, memory_order_relaxed);
+		st->copy_calls = atomic_load_explicit(&vq->st.copy_calls, memory_order_relaxed);
 	}
 	gm__abi_out(out, st, sizeof(*st), GM__ABI_V1(struct gm_vq_stats, fallbacks));
 }
