@@ -533,13 +533,12 @@ static const struct gm_dev_handler blk_handler = {
 /* ---- main -------------------------------------------------------------------- */
 
 enum transport { TR_XENSTORE, TR_IOREQ, TR_RAM };
-enum data_path { DATA_MAP, DATA_COPY, DATA_AUTO };
 
 /* What the command line asked for, and the device it makes of the image. */
 struct blk_config {
 	const char *spec, *image, *type, *socket_path;
 	enum transport transport;
-	enum data_path data;
+	uint64_t unmapped_max; /* --data */
 	unsigned batch;
 	bool stats, packed;
 	uint64_t mmio_base;
@@ -614,7 +613,6 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 {
 	static const char *const transports[] = {"xenstore", "ioreq", "ram", NULL};
 	static const char *const when[] = {"connect", "disconnect", NULL};
-	static const char *const datas[] = {"map", "copy", "auto", NULL};
 	int k;
 
 	*c = (struct blk_config){.vdev = {.frontend = -1, .max_queues = 1}};
@@ -678,7 +676,7 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 			c->batch = (unsigned)tool_num(&T, optarg, 1, GM_VQ_MAX_BATCH);
 			break;
 		case KEY_DATA:
-			c->data = (enum data_path)tool_choice(&T, optarg, datas);
+			c->unmapped_max = tool_data_path(&T, optarg, DATA_AUTO_COPY_MAX);
 			break;
 		case KEY_FAULT_ON:
 			fault_aid_on_disconnect(tool_choice(&T, optarg, when) == 1);
@@ -769,9 +767,7 @@ static int open_image(struct blk_config *c)
 		.connect = blk_connect,
 		.disconnect = blk_disconnect,
 		.tick = tick,
-		.unmapped_max = c->data == DATA_COPY	? GM_VQ_UNMAPPED_ALL
-				: c->data == DATA_AUTO ? DATA_AUTO_COPY_MAX
-						       : 0,
+		.unmapped_max = c->unmapped_max,
 	};
 	/* the queues' request limit (its default): a copy buffer holds one */
 	img.buf_max = GM_VQ_DEFAULT_MAX_REQUEST_BYTES;

@@ -6,6 +6,8 @@
 
 #include "args.h"
 
+#include <grantmem/virtio.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -303,6 +305,14 @@ unsigned tool_choice(const struct tool *t, const char *s, const char *const *cho
 		at += (size_t)snprintf(want + at, sizeof(want) - at, "%s%s",
 				       !i ? "" : i + 1 == n ? " or " : ", ", choices[i]);
 	tool_usage_error(t, "--%s: unknown \"%s\"; want %s", cur(t), s, want);
+}
+
+uint64_t tool_data_path(const struct tool *t, const char *s, uint64_t auto_max)
+{
+	static const char *const modes[] = {"map", "copy", "auto", NULL};
+	const uint64_t unmapped_max[] = {0, GM_VQ_UNMAPPED_ALL, auto_max};
+
+	return unmapped_max[tool_choice(t, s, modes)];
 }
 
 const char *tool_vdev_type(const struct tool *t, const char *s)

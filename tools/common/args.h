@@ -82,6 +82,15 @@ uint64_t tool_size(const struct tool *t, const char *s, uint64_t min, uint64_t m
 unsigned tool_choice(const struct tool *t, const char *s, const char *const *choices);
 
 /*
+ * tool_data_path - a backend's --data MODE as the gm_dev_config.unmapped_max
+ * it stands for: "map" 0 (every request mapped), "copy"
+ * GM_VQ_UNMAPPED_ALL (every request moved with grant copies, nothing
+ * mapped), "auto" @auto_max (requests of up to that many bytes copied,
+ * bigger ones mapped).  Anything else exits 2 as tool_choice does.
+ */
+uint64_t tool_data_path(const struct tool *t, const char *s, uint64_t auto_max);
+
+/*
  * tool_vdev_type - @s if it is a vdev device type (vdev.h: 1 to 32
  * characters of a-z, 0-9, '-' and '_'); else exits 2 saying so.
  */
