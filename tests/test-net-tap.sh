@@ -9,7 +9,9 @@
 # backend and checks every byte.  Each case runs the whole chain in one
 # configuration: transient and persistent grants, split and packed rings,
 # offloads on (checksums and TSO both ways) and off, mergeable receive
-# buffers or not, two queue pairs, hostile frames first.  Traffic stays in
+# buffers or not, two queue pairs, hostile frames first; and the grant-copy
+# data path (--data copy: no map call for data, every queue's copies
+# counted; --data auto; read-only receive buffers).  Traffic stays in
 # the namespace; every case is bounded in packets and seconds; the
 # namespace, the processes and the files go whatever happens.
 #
@@ -132,4 +134,44 @@ run_case "hostile frames first" -- --hostile "${common[@]}"
 for f in tx_short=1 tx_bad_header=2 tx_refused=1; do
 	grep -q " $f " "$tmp/net.out" || { echo "FAIL hostile: the backend did not count $f"; status=1; }
 done
+
+# the sum over the queues of what the backend counted: queue_sum map|copy
+queue_sum() {
+	awk -v k="$1_calls=" '/^grantmem-net: queue /{
+		for (i = 1; i <= NF; i++) if (index($i, k) == 1) s += substr($i, length(k) + 1)
+	} END { print s + 0 }' "$tmp/net.out"
+}
+# expect_data NAME MAPS COPIES: "0" or "+" (more than none) each
+expect_data() {
+	local m c
+	m=$(queue_sum map) c=$(queue_sum copy)
+	if { [ "$2" = 0 ] && [ "$m" != 0 ]; } || { [ "$2" = + ] && [ "$m" = 0 ]; } ||
+		{ [ "$3" = 0 ] && [ "$c" != 0 ]; } || { [ "$3" = + ] && [ "$c" = 0 ]; }; then
+		echo "FAIL $1: the queues made $m map calls and $c copy calls for data"
+		status=1
+	fi
+	grep -q 'tcp_verified=2097152 ' "$tmp/case.out" ||
+		{ echo "FAIL $1: not every TCP byte verified"; status=1; }
+}
+expect_data "transient (map)" + 0 # the last mapping case above: queue_sum can tell
+run_case "copy, transient, split" --data copy -- "${common[@]}"
+expect_data "copy, transient" 0 +
+run_case "copy, persistent, packed, TSO out" --data copy --persistent --packed -- \
+	"${common[@]}" --packed --tso
+expect_data "copy, persistent" 0 +
+run_case "copy, no mrg-rxbuf, big buffers" --data copy -- "${common[@]}" --no-mrg-rxbuf --tso
+expect_data "copy, big buffers" 0 +
+# 64 KiB TSO frames and 19-page receive chains mapped, the rest copied
+run_case "auto, no mrg-rxbuf, TSO out" --data auto -- "${common[@]}" --no-mrg-rxbuf --tso
+expect_data "auto" + +
+# read-only receive buffers: each copy into one fails; its packet is
+# dropped, the buffer handed back unused, the queue serves on
+run_case "copy, read-only receive buffers" --data copy -- "${common[@]}" --readonly-rx 4
+expect_data "copy, read-only" 0 +
+grep -Eq ' rx_copy=4( |$)' "$tmp/net.out" ||
+	{ echo "FAIL read-only: the backend did not count 4 rx_copy faults"; status=1; }
+grep -q 'rx_unused=4 ' "$tmp/case.out" ||
+	{ echo "FAIL read-only: the guest did not get 4 buffers back unused"; status=1; }
+grep -q 'a receive buffer that cannot be written' "$tmp/net.out" ||
+	{ echo "FAIL read-only: the backend did not say why it dropped a packet"; status=1; }
 exit $status

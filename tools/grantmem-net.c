@@ -5,7 +5,7 @@
  *   grantmem-net --tap NAME [--xen SPEC] [--frontend-domid N] [--queue-pairs N]
  *                [--queue-size N] [--mac MAC] [--mtu N] [--persistent]
  *                [--packed] [--no-offloads] [--no-mrg-rxbuf] [--type T]
- *                [--stats] [--verbose]
+ *                [--data map|copy|auto] [--stats] [--verbose]
  *   grantmem-net --transport ioreq --domid N --tap NAME [--mmio-base ADDR] ...
  *   grantmem-net --transport ram --socket PATH --tap NAME ...
  *
@@ -31,11 +31,25 @@
  * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET attaches the pairs in use and detaches
  * the others, so the kernel steers flows only to queues that are served.
  *
+ * --data copy (and --data auto for chains of up to DATA_AUTO_COPY_MAX
+ * bytes): nothing of the guest's buffers is mapped.  A transmit chain is
+ * gathered into the queue's buffer with one grant copy call
+ * (gm_vq_req_read) and written to the tap from there; a packet is read
+ * from the tap into the receive queue's buffer and scattered into the
+ * guest's receive buffers (each of the mergeable ones it takes) with one
+ * grant copy call per buffer (gm_vq_req_write).  --stats counts each
+ * queue's map calls and copy calls per packet; the backend loop publishes
+ * them as stats/queue-<i>/map-calls and copy-calls.
+ *
  * Hostile guests: a transmit chain that is too short or too long, has
  * device-writable buffers or a header the guest did not negotiate (bad
  * GSO type, checksum offsets outside the frame) is dropped and completed;
  * a receive chain with device-readable buffers or too small for the header
- * is handed back unused; the virtqueue layer refuses chains that never end
+ * is handed back unused; a chain the guest does not let us copy (a
+ * transmit buffer it revoked, a receive buffer granted read-only) is
+ * dropped, its packet with it, and its buffers handed back unused (with
+ * mapping, such a chain cannot be mapped and breaks its queue); the
+ * virtqueue layer refuses chains that never end
  * or are too big and breaks only that queue.  Each kind of fault logs one
  * line per second at most, with a count of what it kept quiet.  The other
  * queues and guests go on.
@@ -78,13 +92,32 @@
 #define RX_BURST 64                 /* packets one tap wakeup reads at most */
 #define RX_IOV 1024                 /* iovecs one readv takes */
 #define MAX_PAIRS NET_TAP_MAX_QUEUES
+/*
+ * --data auto: chains of up to one page and a header (a frame of up to the
+ * MTU going out, a one-page or smaller receive buffer) are copied, bigger
+ * ones (TSO frames, the big receive chains of drivers without MRG_RXBUF)
+ * mapped.  How it was chosen: grantmem-bench's net rows (64 and 1500 B
+ * frames, transient grants, emulated Xen) and the backend's CPU time per
+ * packet.  A receive buffer is mapped on its own (a receive queue takes
+ * one request a pop): copying into it gave 1.5-2.4x the packets/s at a
+ * third of the backend's CPU time per packet.  A transmit chain is mapped
+ * with up to 31 others in one call: copying it gave 0.4-0.9x the
+ * packets/s at as much CPU time per packet or more.  The bound is one for
+ * both directions (gm_dev_config.unmapped_max, on a chain's size) and
+ * receive buffers are a page or less, so it is a page: on real Xen, where
+ * a map and an unmap cost what 10-40 grant copies do (README), copying
+ * small frames pays both ways.  Past a page, grantmem-blk's crossover:
+ * copying stops paying somewhere between 16 and 64 KiB.
+ */
+#define DATA_AUTO_COPY_MAX (4096u + HDR)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* ---- logging: the tool's own, one line per kind per second -------------------- */
 
 enum fault {
 	F_TX_SHORT, F_TX_LONG, F_TX_WRITABLE, F_TX_HDR, F_TX_REFUSED, F_TX_TAP,
-	F_RX_READONLY, F_RX_SMALL, F_RX_REFUSED, F_RX_TAP, F_RX_TOOBIG, F_CTRL, F_COUNT
+	F_RX_READONLY, F_RX_SMALL, F_RX_REFUSED, F_RX_TAP, F_RX_TOOBIG, F_CTRL,
+	F_TX_COPY, F_RX_COPY, F_COUNT
 };
 
 static struct {
@@ -189,6 +222,36 @@ static void packet_seen(void)
 	atomic_store(&last_ns, t);
 }
 
+/*
+ * Per queue index, over every connection: packets, and (folded in when a
+ * connection ends) requests, data map calls and copy calls, for --stats.
+ */
+static struct {
+	atomic_uint_fast64_t packets;
+	uint64_t requests, map_calls, copy_calls;
+} qcount[GM_DEV_MAX_QUEUES];
+static uint64_t unmapped_max; /* --data: gm_dev_config.unmapped_max */
+
+static void queue_packet(gm_dev_queue *q)
+{
+	atomic_fetch_add(&qcount[gm_dev_queue_index(q)].packets, 1);
+	packet_seen();
+}
+
+/* A connection ends: its queues' requests, map calls and copy calls. */
+static void queue_counts(gm_dev_conn *c)
+{
+	for (unsigned i = 0; i < GM_DEV_MAX_QUEUES; i++) {
+		struct gm_dev_stats st = {.size = sizeof(st)};
+
+		if (gm_dev_conn_stats(c, (int)i, &st) < 0)
+			continue;
+		qcount[i].requests += st.requests;
+		qcount[i].map_calls += st.pop_map_calls;
+		qcount[i].copy_calls += st.copy_calls;
+	}
+}
+
 /* Seconds from the first packet to the last. */
 static double busy_seconds(void)
 {
@@ -235,6 +298,7 @@ struct txq {
 	int fd;
 	uint64_t features;
 	const char *who;
+	unsigned char buf[]; /* --data copy, auto: a frame gathered (rx_max_for(true)) */
 };
 
 /* Check a transmit header against what was negotiated; 0 or -errno. */
@@ -279,17 +343,18 @@ static int64_t tx_request(struct txq *t, gm_dev_queue *q, struct gm_vq_req *req)
 {
 	unsigned char raw[HDR];
 	struct gm_virtio_net_hdr h;
+	struct iovec one, *iov = req->iov;
+	unsigned niov = req->nout;
 	uint64_t frame;
 	ssize_t n;
 	int r;
 
-	(void)q;
 	if (req->error) {
 		fault(F_TX_REFUSED, req->error, "%s: a transmit chain over the limits is dropped",
 		      t->who);
 		return 0;
 	}
-	if (req->nin) {
+	if (req->nin || req->nsg_in) {
 		fault(F_TX_WRITABLE, -EPROTO, "%s: a transmit chain with device-writable buffers "
 			      "is dropped", t->who);
 		return 0;
@@ -305,7 +370,18 @@ static int64_t tx_request(struct txq *t, gm_dev_queue *q, struct gm_vq_req *req)
 		      frame);
 		return 0;
 	}
-	gm_iov_to_buf(req->iov, req->nout, 0, raw, HDR);
+	if (req->unmapped) {
+		/* nothing mapped: the whole chain, gathered with one grant copy */
+		if ((r = gm_vq_req_read(gm_dev_queue_vq(q), req, 0, t->buf, req->out_len)) < 0) {
+			fault(F_TX_COPY, r, "%s: a transmit chain that cannot be copied is dropped",
+			      t->who);
+			return 0;
+		}
+		one = (struct iovec){t->buf, (size_t)req->out_len};
+		iov = &one;
+		niov = 1;
+	}
+	gm_iov_to_buf(iov, niov, 0, raw, HDR);
 	gm_virtio_net_hdr_get(raw, &h);
 	if ((r = tx_check(t, &h, frame)) < 0) {
 		fault(r == -EMSGSIZE ? F_TX_LONG : F_TX_HDR, r,
@@ -316,7 +392,7 @@ static int64_t tx_request(struct txq *t, gm_dev_queue *q, struct gm_vq_req *req)
 	}
 	/* the tap takes the same header: straight from the guest's pages */
 	do
-		n = writev(t->fd, req->iov, (int)MIN(req->nout, (unsigned)IOV_MAX));
+		n = writev(t->fd, iov, (int)MIN(niov, (unsigned)IOV_MAX));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		fault(F_TX_TAP, -errno, "%s: the tap refused a frame", t->who);
@@ -324,7 +400,7 @@ static int64_t tx_request(struct txq *t, gm_dev_queue *q, struct gm_vq_req *req)
 	}
 	atomic_fetch_add(&tx_packets, 1);
 	atomic_fetch_add(&tx_bytes, frame);
-	packet_seen();
+	queue_packet(q);
 	return 0;
 }
 
@@ -373,7 +449,7 @@ static int64_t rx_request(struct rxq *r, gm_dev_queue *q, struct gm_vq_req *req)
 		      r->who);
 		return 0;
 	}
-	if (req->nout) {
+	if (req->nout || req->nsg_out) {
 		fault(F_RX_READONLY, -EACCES, "%s: a receive chain with device-readable buffers "
 			      "is handed back unused", r->who);
 		return 0;
@@ -392,6 +468,45 @@ static int64_t rx_request(struct rxq *r, gm_dev_queue *q, struct gm_vq_req *req)
 	return GM_DEV_ASYNC;
 }
 
+/*
+ * The held buffers the next packet may take, of rx_max bytes at most: with
+ * MRG_RXBUF as many as hold that much, else the first.  Does any of them
+ * arrive unmapped (--data copy, auto)?
+ */
+static bool rx_unmapped(const struct rxq *r, uint32_t max)
+{
+	uint64_t got = 0;
+
+	for (unsigned k = 0; k < r->n && (k == 0 || (r->mrg && got < max)); k++) {
+		if (held_at(r, k)->unmapped)
+			return true;
+		got += held_at(r, k)->in_len;
+	}
+	return false;
+}
+
+/*
+ * A packet of @n bytes read into the scratch buffer goes to the first @k
+ * held buffers, with one grant copy call each (gm_vq_req_write: mapped ones
+ * take a memcpy).  0, or the copy's error (the guest did not let us write a
+ * buffer).
+ */
+static int rx_scatter(struct rxq *r, unsigned k, uint64_t n)
+{
+	uint64_t at = 0;
+	int e;
+
+	for (unsigned i = 0; i < k; i++) {
+		struct gm_vq_req *q = held_at(r, i);
+		uint64_t take = MIN(n - at, q->in_len);
+
+		if ((e = gm_vq_req_write(gm_dev_queue_vq(r->q), q, 0, r->scratch + at, take)) < 0)
+			return e;
+		at += take;
+	}
+	return 0;
+}
+
 /* Read one packet into the held buffers.  1: one more; 0: stop for now. */
 static int rx_one(struct rxq *r)
 {
@@ -401,12 +516,20 @@ static int rx_one(struct rxq *r)
 	struct gm_vq_req *first;
 	uint64_t got = 0;
 	unsigned char nb[2];
+	bool scratch;
 	ssize_t n;
+	int e;
 
 	if (!r->n || (r->mrg && r->room < max))
 		return 0;
 	first = held_at(r, 0);
-	if (r->mrg) {
+	/* unmapped buffers, or one too small for what may come: the scratch,
+	 * then a copy into them */
+	scratch = rx_unmapped(r, max) || (!r->mrg && first->in_len < max);
+	if (scratch) {
+		iov[0] = (struct iovec){r->scratch, max};
+		niov = 1;
+	} else if (r->mrg) {
 		while (got < max && k < r->n) {
 			struct gm_vq_req *q = held_at(r, k++);
 
@@ -416,13 +539,9 @@ static int rx_one(struct rxq *r)
 			niov += q->nin;
 			got += q->in_len;
 		}
-	} else if (first->in_len >= max) {
+	} else {
 		niov = MIN(first->nin, RX_IOV);
 		memcpy(iov, first->iov, niov * sizeof(*iov));
-	} else {
-		/* too small a buffer for what may come: the scratch, then a copy */
-		iov[0] = (struct iovec){r->scratch, max};
-		niov = 1;
 	}
 	do
 		n = readv(r->fd, iov, (int)niov);
@@ -436,13 +555,10 @@ static int rx_one(struct rxq *r)
 		fault(F_RX_TAP, -EIO, "%s: the tap gave a %zd-byte packet", r->who, n);
 		return 1;
 	}
-	if (!r->mrg && iov[0].iov_base == r->scratch) {
-		if ((uint64_t)n > first->in_len) {
-			fault(F_RX_TOOBIG, -EMSGSIZE, "%s: a %zd-byte packet does not fit a %" PRIu64
-				      "-byte receive buffer; dropped", r->who, n, first->in_len);
-			return 1;
-		}
-		gm_iov_from_buf(first->iov, first->nin, 0, r->scratch, (size_t)n);
+	if (!r->mrg && (uint64_t)n > first->in_len) {
+		fault(F_RX_TOOBIG, -EMSGSIZE, "%s: a %zd-byte packet does not fit a %" PRIu64
+			      "-byte receive buffer; dropped", r->who, n, first->in_len);
+		return 1;
 	}
 	/* which buffers it took */
 	k = 0;
@@ -452,7 +568,20 @@ static int rx_one(struct rxq *r)
 		left -= take;
 	}
 	gm_virtio_net_put_le(nb, k, 2);
-	gm_iov_from_buf(first->iov, first->nin, GM_VIRTIO_NET_HDR_NUM_BUFFERS, nb, 2);
+	if (!scratch) {
+		gm_iov_from_buf(first->iov, first->nin, GM_VIRTIO_NET_HDR_NUM_BUFFERS, nb, 2);
+	} else {
+		memcpy(r->scratch + GM_VIRTIO_NET_HDR_NUM_BUFFERS, nb, 2);
+		if ((e = rx_scatter(r, k, (uint64_t)n)) < 0) {
+			/* the packet is dropped, its buffers handed back unused */
+			fault(F_RX_COPY, e, "%s: a receive buffer that cannot be written; a %zd-byte "
+			      "packet dropped", r->who, n);
+			for (unsigned i = 0; i < k; i++)
+				gm_dev_complete(r->q, held_at(r, i), 0);
+			held_drop(r, k);
+			return 1;
+		}
+	}
 	for (unsigned i = 0, left = (unsigned)n; i < k; i++) {
 		struct gm_vq_req *q = held_at(r, i);
 		uint32_t take = (uint32_t)MIN((uint64_t)left, q->in_len);
@@ -463,7 +592,7 @@ static int rx_one(struct rxq *r)
 	held_drop(r, k);
 	atomic_fetch_add(&rx_packets, 1);
 	atomic_fetch_add(&rx_bytes, (uint64_t)n - HDR);
-	packet_seen();
+	queue_packet(r->q);
 	return 1;
 }
 
@@ -542,12 +671,12 @@ static int64_t ctrl_request(struct netconn *nc, gm_dev_queue *q, struct gm_vq_re
 	}
 	if (req->out_len < 2 || req->out_len > sizeof(m))
 		fault(F_CTRL, -EPROTO, "%s: a %" PRIu64 "-byte control request", who, req->out_len);
-	else
-		ack = ctrl_do(nc, m, gm_iov_to_buf(req->iov, req->nout, 0, m, (size_t)req->out_len));
+	else if (gm_vq_req_read(gm_dev_queue_vq(q), req, 0, m, (size_t)req->out_len) == 0)
+		ack = ctrl_do(nc, m, (size_t)req->out_len);
 	if (ack != GM_VIRTIO_NET_OK)
 		vlog("%s: control class %u command %u refused", who, req->out_len >= 2 ? m[0] : 0,
 		     req->out_len >= 2 ? m[1] : 0);
-	gm_iov_from_buf(req->iov + req->nout, req->nin, (size_t)req->in_len - 1, &ack, 1);
+	gm_vq_req_write(gm_dev_queue_vq(q), req, req->in_len - 1, &ack, 1);
 	return 1;
 }
 
@@ -598,9 +727,11 @@ static int q_start(void *opaque, gm_dev_queue *q)
 
 		if (pair >= nc->tap->nq)
 			return -EINVAL;
-		if (!(t = calloc(1, sizeof(*t))))
+		if (!(t = calloc(1, sizeof(*t) + (unmapped_max ? rx_max_for(true) : 0))))
 			return -ENOMEM;
-		*t = (struct txq){.fd = nc->tap->fd[pair], .features = f, .who = gm_dev_conn_name(c)};
+		t->fd = nc->tap->fd[pair];
+		t->features = f;
+		t->who = gm_dev_conn_name(c);
 		gm_dev_queue_set_priv(q, t);
 		return 0;
 	}
@@ -717,6 +848,7 @@ static void net_disconnect(void *opaque, gm_dev_conn *c)
 	(void)opaque;
 	gm_dev_conn_stats(c, -1, &st);
 	atomic_fetch_add(&total_requests, st.requests);
+	queue_counts(c);
 	vlog("%s disconnected after %" PRIu64 " requests", gm_dev_conn_name(c), st.requests);
 	net_tap_set_offload(nc->tap, false, false, false);
 	free(nc);
@@ -739,6 +871,7 @@ struct net_config {
 #define KEY_DOMID TOOL_LONG_ONLY
 #define KEY_NO_OFFLOADS (TOOL_LONG_ONLY + 1)
 #define KEY_NO_MRG (TOOL_LONG_ONLY + 2)
+#define KEY_DATA (TOOL_LONG_ONLY + 3)
 
 static const struct tool_opt opts[] = {
 	{"tap", 'n', "NAME", "the tap device to attach (created if missing; required)"},
@@ -759,6 +892,9 @@ static const struct tool_opt opts[] = {
 	{"no-offloads", KEY_NO_OFFLOADS, NULL, "offer no checksum or segmentation offload"},
 	{"no-mrg-rxbuf", KEY_NO_MRG, NULL, "do not offer mergeable receive buffers"},
 	{"type", 't', "T", "the device type (default " GM_VDEV_TYPE_DEFAULT ")"},
+	{"data", KEY_DATA, "MODE", "map (default): map the guest's buffers; copy: grant-copy\n"
+				   "frames to and from them, nothing mapped; auto: copy chains\n"
+				   "up to a page and a header, map bigger ones"},
 	{"stats", 's', NULL, "print packet, fault and mapping statistics at the end"},
 	{"verbose", 'v', NULL, "log connections and library messages at info"},
 	{"mmio-base", 'B', "ADDR", "--transport ioreq: the virtio-mmio window's address"},
@@ -770,7 +906,8 @@ static struct tool T = {
 	.name = "grantmem-net",
 	.synopsis = "grantmem-net --tap NAME [--xen SPEC] [--frontend-domid N] [--queue-pairs N]\n"
 		    "             [--queue-size N] [--mac MAC] [--mtu N] [--persistent] [--packed]\n"
-		    "             [--no-offloads] [--no-mrg-rxbuf] [--type T] [--stats] [--verbose]\n"
+		    "             [--no-offloads] [--no-mrg-rxbuf] [--type T] [--data map|copy|auto]\n"
+		    "             [--stats] [--verbose]\n"
 		    "grantmem-net --transport ioreq --domid N --tap NAME [--mmio-base ADDR] ...\n"
 		    "grantmem-net --transport ram --socket PATH --tap NAME ...",
 	.about = "A virtio-net backend on a Linux tap (needs CAP_NET_ADMIN for the tap).\n"
@@ -840,6 +977,9 @@ static void parse_options(struct net_config *c, int argc, char **argv)
 			break;
 		case KEY_NO_MRG:
 			net.mrg = false;
+			break;
+		case KEY_DATA:
+			unmapped_max = tool_data_path(&T, optarg, DATA_AUTO_COPY_MAX);
 			break;
 		case 't':
 			c->type = tool_vdev_type(&T, optarg);
@@ -924,6 +1064,7 @@ static void describe(struct net_config *c)
 		.connect = net_connect,
 		.disconnect = net_disconnect,
 		.queues_per_thread = 2,
+		.unmapped_max = unmapped_max,
 	};
 	c->vdev.type = c->type;
 	c->vdev.max_queues = nq;
@@ -935,6 +1076,7 @@ static void report(const struct gm_grant_stats *st)
 	static const char *const names[F_COUNT] = {
 		"tx_short", "tx_long", "tx_writable", "tx_bad_header", "tx_refused", "tx_tap",
 		"rx_readonly", "rx_small", "rx_refused", "rx_tap", "rx_too_big", "ctrl",
+		"tx_copy", "rx_copy",
 	};
 	uint64_t n = atomic_load(&total_requests);
 
@@ -946,6 +1088,18 @@ static void report(const struct gm_grant_stats *st)
 	for (int i = 0; i < F_COUNT; i++)
 		printf(" %s=%" PRIu64, names[i], (uint64_t)atomic_load(&faults[i]));
 	printf("\n");
+	for (unsigned i = 0; i < GM_DEV_MAX_QUEUES; i++) {
+		uint64_t p = atomic_load(&qcount[i].packets);
+
+		if (!p && !qcount[i].requests)
+			continue;
+		printf("grantmem-net: queue %u: packets=%" PRIu64 " requests=%" PRIu64
+		       " map_calls=%" PRIu64 " copy_calls=%" PRIu64
+		       " (%.3f map calls, %.3f copy calls per packet)\n", i, p, qcount[i].requests,
+		       qcount[i].map_calls, qcount[i].copy_calls,
+		       p ? (double)qcount[i].map_calls / (double)p : 0.0,
+		       p ? (double)qcount[i].copy_calls / (double)p : 0.0);
+	}
 	if (st)
 		printf("grantmem-net: cache: map_calls=%" PRIu64 " unmap_calls=%" PRIu64
 		       " pages_mapped=%" PRIu64 " mapped_pages_at_exit=%u (%.3f map calls per request)\n",

@@ -9,6 +9,7 @@
  *                     [--tcp BYTES] [--tcp-port P] [--tso] [--pairs N]
  *                     [--queue-size N] [--packed] [--no-persistent]
  *                     [--no-offloads] [--no-mrg-rxbuf] [--hostile]
+ *                     [--readonly-rx N]
  *                     [--timeout S] [--quiet]
  *   grantmem-netguest ... --blast tx|rx --frame BYTES --seconds S
  *   grantmem-netguest --transport ram --socket PATH [the options above]
@@ -45,10 +46,18 @@
  * negotiated, one with its checksum offset outside the frame, a runt and a
  * frame over 64 KiB: the backend must drop them and go on serving.
  *
+ * --readonly-rx N: the first N receive buffers of the first receive queue
+ * are granted read-only (device-writable descriptors all the same): a
+ * backend that copies must drop the packet it meant for each and hand the
+ * buffer back unused (0 bytes), counted as rx_unused; any other use of
+ * such a buffer is an error.  (A backend that maps them cannot map them
+ * and breaks the queue.)
+ *
  * At the end, exactly one line:
  *
  *   summary: ping=OK/N udp=OK/N tcp_bytes=B tcp_verified=V refused_segments=R
- *            retransmits=T tcp_MBps=X errors=E [blast_pps=P blast_MBps=M]
+ *            retransmits=T tcp_MBps=X tx_packets=N rx_packets=N rx_unused=U
+ *            errors=E [blast_pps=P blast_MBps=M]
  *
  * Exit status 0 when errors=0 and everything asked for was done, 1
  * otherwise, 2 for usage.
@@ -93,6 +102,7 @@ static struct {
 	unsigned ping, udp, udp_port, tcp_port;
 	uint64_t tcp;
 	bool tso, packed, no_persistent, no_offloads, no_mrg, hostile, quiet;
+	unsigned readonly_rx;       /* receive buffers still to grant read-only */
 	int blast;                  /* 0 none, 1 tx, 2 rx */
 	unsigned frame;
 	double seconds;
@@ -219,6 +229,7 @@ static void buf_release(struct buf *b)
 struct slot {
 	struct buf b;
 	bool busy;
+	bool ro; /* --readonly-rx: granted read-only */
 };
 
 struct nq {
@@ -347,9 +358,15 @@ static int rx_post(struct nq *q, unsigned s)
 	struct vqd_buf vb;
 	int r;
 
-	if (!sl->b.va && (r = buf_share(&sl->b, q->rx_pages, true)) < 0)
-		return r;
-	sl->b.pooled = G.persistent || G.ram;
+	if (!sl->b.va) {
+		sl->ro = q->index == 0 && opt.readonly_rx && !G.ram;
+		if ((r = buf_share(&sl->b, q->rx_pages, !sl->ro)) < 0)
+			return r;
+		if (sl->ro)
+			opt.readonly_rx--;
+	}
+	/* a read-only one is shared once: writable when it comes back */
+	sl->b.pooled = (G.persistent || G.ram) && !sl->ro;
 	vb = (struct vqd_buf){buf_addr(&sl->b, 0), q->rx_pages * PAGE, true};
 	r = vqd_add(&q->d, &vb, 1, 0, (void *)(uintptr_t)(s + 1));
 	if (r < 0)
@@ -370,7 +387,7 @@ static void rx_done(struct nq *q, unsigned s)
 
 /* ---- transmit ---------------------------------------------------------------- */
 
-static uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, rx_dropped;
+static uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, rx_dropped, rx_unused;
 
 static void tx_reap(struct nq *q)
 {
@@ -1023,6 +1040,16 @@ static unsigned rx_poll(void)
 			struct gm_virtio_net_hdr vh;
 			size_t flen = 0;
 
+			if (q->slots[s].ro) {
+				/* --readonly-rx: only ever handed back unused */
+				if (len)
+					fail("receive queue %u: %u bytes used of a read-only buffer",
+					     q->index, len);
+				rx_unused++;
+				rx_done(q, s);
+				rx_post(q, s);
+				continue;
+			}
 			if (len < HDR || len > q->rx_pages * PAGE) {
 				fail("receive queue %u: %u bytes used of a buffer", q->index, len);
 				rx_done(q, s);
@@ -1598,6 +1625,7 @@ static void do_hostile(void)
 #define KEY_BLAST (TOOL_LONG_ONLY + 5)
 #define KEY_FRAME (TOOL_LONG_ONLY + 6)
 #define KEY_TSO (TOOL_LONG_ONLY + 7)
+#define KEY_READONLY_RX (TOOL_LONG_ONLY + 8)
 
 static const struct tool_opt opts[] = {
 	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"emu:SOCKET,domid=N\", \"real\");\n"
@@ -1624,6 +1652,8 @@ static const struct tool_opt opts[] = {
 	{"no-offloads", KEY_NO_OFFLOADS, NULL, "negotiate no checksum or segmentation offload"},
 	{"no-mrg-rxbuf", KEY_NO_MRG, NULL, "do not negotiate mergeable receive buffers"},
 	{"hostile", KEY_HOSTILE, NULL, "first send frames the backend must drop"},
+	{"readonly-rx", KEY_READONLY_RX, "N", "grant the first N receive buffers read-only: a\n"
+					      "copying backend hands them back unused"},
 	{"blast", KEY_BLAST, "DIR", "tx: send frames for --seconds; rx: count frames arriving"},
 	{"frame", KEY_FRAME, "BYTES", "--blast tx: frame size (60 to 1514; default 64)"},
 	{"seconds", 's', "S", "--blast: how long (default 2)"},
@@ -1637,6 +1667,7 @@ static struct tool TL = {
 	.synopsis = "grantmem-netguest [--xen SPEC] [--devid N] --ip A.B.C.D --peer A.B.C.D\n"
 		    "                  [--ping N] [--udp N] [--tcp BYTES] [--tso] [--pairs N]\n"
 		    "                  [--packed] [--no-persistent] [--no-offloads] [--hostile]\n"
+		    "                  [--readonly-rx N]\n"
 		    "grantmem-netguest ... --blast tx|rx [--frame BYTES] [--seconds S]\n"
 		    "grantmem-netguest --transport ram --socket PATH [the options above]",
 	.about = "A test domain's virtio-net driver and IPv4 stack: ARP, ping, UDP and TCP echo\n"
@@ -1682,6 +1713,7 @@ static void parse_options(int argc, char **argv)
 		case KEY_NO_OFFLOADS: opt.no_offloads = true; break;
 		case KEY_NO_MRG: opt.no_mrg = true; break;
 		case KEY_HOSTILE: opt.hostile = true; break;
+		case KEY_READONLY_RX: opt.readonly_rx = (unsigned)tool_num(&TL, optarg, 0, 64); break;
 		case KEY_BLAST: opt.blast = 1 + (int)tool_choice(&TL, optarg, dirs); break;
 		case KEY_FRAME: opt.frame = (unsigned)tool_num(&TL, optarg, 60, 1514); break;
 		case 's': opt.seconds = (double)tool_num(&TL, optarg, 1, 3600); break;
@@ -1746,9 +1778,9 @@ int main(int argc, char **argv)
 	disconnect_device();
 	printf("summary: ping=%u/%u udp=%u/%u tcp_bytes=%" PRIu64 " tcp_verified=%" PRIu64
 	       " refused_segments=%" PRIu64 " retransmits=%" PRIu64 " tcp_MBps=%.1f tx_packets=%"
-	       PRIu64 " rx_packets=%" PRIu64 " errors=%u",
+	       PRIu64 " rx_packets=%" PRIu64 " rx_unused=%" PRIu64 " errors=%u",
 	       ping_ok, opt.ping, udp_ok, opt.udp, opt.tcp, T.received, T.refused, T.retransmits,
-	       mbps, tx_packets, rx_packets, errors);
+	       mbps, tx_packets, rx_packets, rx_unused, errors);
 	if (opt.blast)
 		printf(" blast_pps=%.0f blast_MBps=%.1f", bpps, bmbps);
 	printf("\n");
