@@ -31,7 +31,8 @@
  *                a 512 B grant copy vs a 4 KiB memcpy
  *   net          tools/grantmem-netguest + grantmem-net on a tap (root):
  *                packets/s and MB/s of 64 B and 1500 B frames, tx and rx,
- *                transient and persistent grants vs plain shared RAM
+ *                transient and persistent grants and grant copy
+ *                (grantmem-net --data copy) vs plain shared RAM
  * with map/unmap calls and pages mapped per operation from the cache's
  * counters.  A missed performance bar is reported, never an exit status:
  * this is a report, not a test.  Exit status 0, 1 when the run could not be
@@ -1413,9 +1414,9 @@ static void bench_xen(struct bench *b)
  * a MAC nobody has: the kernel drops them as soon as it sees them), rx
  * counts the frames that arrive while this process injects them into the
  * tap through a packet socket as fast as it takes them.  Transient and
- * persistent grants on the emulated Xen, against the same backend on
- * plain shared RAM (its memfd transport).  packets/s, and MB/s of frame
- * bytes.
+ * persistent grants on the emulated Xen, and grant copy (--data copy,
+ * transient grants: nothing mapped), against the same backend on plain
+ * shared RAM (its memfd transport).  packets/s, and MB/s of frame bytes.
  */
 enum { NET_TX, NET_RX };
 
@@ -1508,7 +1509,7 @@ static bool net_run(struct bench *b, enum e2e_mode mode, int dir, unsigned frame
 		snprintf(cmd, sizeof(cmd),
 			 "exec '%s/grantmem-net' --tap %s --xen emu:%s,domid=%u --frontend-domid %u "
 			 "%s >/dev/null 2>&1", d, tap, b->sock, E2E_BACKEND, fe,
-			 mode == E2E_PERSISTENT ? "--persistent" : "");
+			 mode == E2E_PERSISTENT ? "--persistent" : mode == E2E_COPY ? "--data copy" : "");
 		snprintf(guest_to, sizeof(guest_to), "--xen emu:%s,domid=%u,ram=256m", b->sock, fe);
 	}
 	fflush(NULL);
@@ -1565,17 +1566,18 @@ static void bench_net(struct bench *b)
 	}
 	for (unsigned fi = 0; fi < 2; fi++)
 		for (int dir = NET_TX; dir <= NET_RX; dir++) {
-			struct row *mr[E2E_MODES];
+			struct row *mr[E2E_MODES + 1];
 
-			for (unsigned m = 0; m < E2E_MODES; m++) {
+			for (unsigned m = 0; m <= E2E_COPY; m++) {
 				double pps[16];
 				unsigned ok = 0, reps = b->quick ? 1 : b->reps > 3 ? 3 : b->reps;
 				struct row *r = row_new("net", "", "%s %4u B frames, %s",
 							dir == NET_TX ? "tx" : "rx", frames[fi],
-							e2e_mode_name[m]);
+							m == E2E_COPY ? "copy" : e2e_mode_name[m]);
 
 				snprintf(r->key, sizeof(r->key), "net_%s_%u_%s",
-					 dir == NET_TX ? "tx" : "rx", frames[fi], e2e_mode_key[m]);
+					 dir == NET_TX ? "tx" : "rx", frames[fi],
+					 m == E2E_COPY ? "copy" : e2e_mode_key[m]);
 				r->unit = "packets/s";
 				mr[m] = r;
 				r->med = r->min = r->max = NAN;
@@ -1592,7 +1594,9 @@ static void bench_net(struct bench *b)
 			}
 			mr[E2E_PERSISTENT]->base = mr[E2E_TRANSIENT]->key;
 			mr[E2E_PERSISTENT]->ratio = mr[E2E_PERSISTENT]->med / mr[E2E_TRANSIENT]->med;
-			for (unsigned m = 0; m < E2E_MODES; m++) {
+			mr[E2E_COPY]->base = mr[E2E_TRANSIENT]->key;
+			mr[E2E_COPY]->ratio = mr[E2E_COPY]->med / mr[E2E_TRANSIENT]->med;
+			for (unsigned m = 0; m <= E2E_COPY; m++) {
 				mr[m]->ram_base = mr[E2E_RAM]->key;
 				mr[m]->ram_ratio = mr[m]->med / mr[E2E_RAM]->med;
 			}
