@@ -76,6 +76,8 @@ check_PROGRAMS += $(emu_tests)
 TESTS += $(emu_tests)
 tests_test_emu_gnttab_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_dead_LDADD = $(GM_TEST_LIBS)
+# a mapper killed mid-operation beside a live one: the hub's handshake
+thread_tests += tests/test-emu-dead
 tests_test_emu_evtchn_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_xs_LDADD = $(GM_TEST_LIBS)
 tests_test_emu_hostile_LDADD = $(GM_TEST_LIBS)
@@ -87,7 +89,7 @@ EXTRA_DIST += tests/test-emu-scenario.sh
 # ---- backends/grant: grant regions and the mapping cache ----
 check_PROGRAMS += tests/test-grant tests/test-grant-host tests/test-grant-threads
 TESTS += tests/test-grant tests/test-grant-host tests/test-grant-threads
-thread_tests += tests/test-grant-threads
+thread_tests += tests/test-grant-threads tests/test-grant-host
 tests_test_grant_LDADD = $(GM_TEST_LIBS)
 tests_test_grant_host_LDADD = $(GM_TEST_LIBS)
 tests_test_grant_threads_LDADD = $(GM_TEST_LIBS)

@@ -1436,6 +1436,10 @@ static void free_entry(void *p)
 	if (pins)
 		gm__warn("freeing the grant cache with %u pin(s) on %u page(s) of domain %u", pins,
 			 e->npages, e->domid);
+	/* Its per-thread cells go with it (nobody else uses it now): an object
+	 * allocated at the same address later must not inherit their counts. */
+	if (e->persistent)
+		gm__dref_fold(&e->ref);
 	unmap_entry(freeing, e);
 }
 
