@@ -150,6 +150,12 @@ tests_test_ioreq_mmio_LDADD = libgrantmem-ioreq.la $(GM_TEST_LIBS)
 tests_test_ioreq_vq_SOURCES = tests/test-ioreq-vq.c $(FAKE_XEN_SOURCES)
 tests_test_ioreq_vq_CPPFLAGS = $(GM_TEST_DRIVER_CPPFLAGS)
 tests_test_ioreq_vq_LDADD = libgrantmem-ioreq.la $(GM_TEST_DRIVER_LIBS)
+# A config space that changes under its driver (gm_dev_set_config).
+check_PROGRAMS += tests/test-ioreq-config
+TESTS += tests/test-ioreq-config
+thread_tests += tests/test-ioreq-config
+tests_test_ioreq_config_SOURCES = tests/test-ioreq-config.c $(FAKE_XEN_SOURCES)
+tests_test_ioreq_config_LDADD = libgrantmem-ioreq.la $(GM_TEST_LIBS)
 # Versioned structs of every library, as callers of other versions hand them.
 check_PROGRAMS += tests/test-abi
 TESTS += tests/test-abi

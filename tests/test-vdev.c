@@ -4,12 +4,16 @@
  * toolstack, domain 1 runs a backend (gm_vdev_backend with virtqueues on
  * the rings), domain 5 is a frontend that publishes good and hostile
  * values.  Also: strict number parsing, xl's virtio nodes, Xen failures
- * while starting or binding, and gm_vdev_backend_run on its own thread.
+ * while starting or binding, gm_vdev_backend_run on its own thread, and
+ * the backend loop's config space changing under a connected frontend
+ * (gm_dev_set_config: config and config-generation rewritten, the
+ * frontend's watch fired, a failed write tried again).
  */
 #include "config.h"
 
 #include "test-emu-common.h"
 
+#include <grantmem/dev.h>
 #include <grantmem/vdev.h>
 #include <grantmem/virtio.h>
 
@@ -757,6 +761,134 @@ static void test_run_loop(const struct gm_vdev_backend_config *cfg)
 	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
 }
 
+/* ---- the backend loop's config space (gm_dev_vdev) ---- */
+
+struct dev_runner {
+	gm_dev_vdev *v;
+	int stop;
+	int r;
+};
+
+static void *dev_run_main(void *arg)
+{
+	struct dev_runner *rn = arg;
+
+	rn->r = gm_dev_vdev_run(rn->v, rn->stop);
+	return NULL;
+}
+
+static int64_t h_nothing(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
+{
+	(void)opaque;
+	(void)q;
+	(void)req;
+	return 0;
+}
+
+static const struct gm_dev_handler nothing_handler = {.request = h_nothing};
+
+/* The backend directory's config space and generation, as a frontend reads them. */
+static uint64_t be_config(struct gm_vdev_back_info *bi)
+{
+	uint64_t gen;
+
+	*bi = (struct gm_vdev_back_info){.size = sizeof(*bi)};
+	ASSERT_OK(gm_vdev_read_backend(F.xs, BE_DIR, bi));
+	ASSERT_OK(gm_vdev_read_u64(F.xs, BE_DIR, "config-generation", UINT32_MAX, &gen));
+	return gen;
+}
+
+/* Wait (at most 5 s) for the frontend's watch on config-generation, and drain it. */
+static void fe_wait_config_watch(void)
+{
+	char *path, *token;
+	bool seen = false;
+
+	for (int i = 0; i < 500 && !seen; i++) {
+		emu_wait_fd(gm_xs_fd(F.xs), 10);
+		while (gm_xs_read_watch(F.xs, &path, &token) == 0) {
+			seen |= strstr(path, "/config-generation") && !strcmp(token, "cfg");
+			free(path);
+			free(token);
+		}
+	}
+	ASSERT_TRUE(seen);
+}
+
+static void test_dev_config(void)
+{
+	static const unsigned char initial[4] = {0xde, 0xad, 0xbe, 0xef};
+	const unsigned char a = 0x11, bc[2] = {0x22, 0x33};
+	struct gm_dev_config dc = {.size = sizeof(dc), .name = "cfgdev", .device_id = 42,
+				   .config = initial, .config_len = sizeof(initial),
+				   .max_queues = 2, .max_queue_size = 64, .stats_ms = 20,
+				   .handler = &nothing_handler};
+	struct gm_vdev_backend_config bcfg = {.size = sizeof(bcfg), .frontend = -1};
+	struct dev_runner rn = {.r = 1};
+	struct gm_vdev_back_info bi;
+	char path[256];
+	pthread_t th;
+	gm_dev *d;
+	int p[2];
+
+	ASSERT_OK(gm_dev_new(&dc, &d));
+	ASSERT_OK(gm_dev_vdev_new(d, XB, &bcfg, &rn.v));
+	ASSERT_OK(pipe(p));
+	rn.stop = p[0];
+	ASSERT_OK(pthread_create(&th, NULL, dev_run_main, &rn));
+	/* a change before any frontend: published when one connects */
+	ASSERT_OK(gm_dev_set_config(d, 1, &a, 1));
+	ASSERT_OK(gm_vdev_toolstack_add(TS, NULL, BE, FE, 0));
+	wait_state(BE_DIR, GM_VDEV_STATE_INITWAIT);
+	fe_open();
+	snprintf(path, sizeof(path), "%s/config-generation", BE_DIR);
+	ASSERT_OK(gm_xs_watch(F.xs, path, "cfg"));
+	fe_publish_valid();
+	wait_state(BE_DIR, GM_VDEV_STATE_CONNECTED);
+	ASSERT_EQ(be_config(&bi), 1);
+	ASSERT_EQ(bi.config_len, 4);
+	ASSERT_EQ(bi.config[0], 0xde);
+	ASSERT_EQ(bi.config[1], 0x11);
+	ASSERT_EQ(bi.config[3], 0xef);
+	fe_wait_config_watch();
+
+	/* a change while connected: both nodes, before gm_dev_set_config returns */
+	ASSERT_OK(gm_dev_set_config(d, 2, bc, 2));
+	ASSERT_EQ(be_config(&bi), 2);
+	ASSERT_EQ(bi.config[1], 0x11);
+	ASSERT_EQ(bi.config[2], 0x22);
+	ASSERT_EQ(bi.config[3], 0x33);
+	fe_wait_config_watch();
+
+	/* xenstore refuses the write: a warning, and the run loop writes it later */
+	log_reset();
+	ASSERT_OK(gm_fault_inject("xs_write", 1, -EIO));
+	ASSERT_OK(gm_dev_set_config(d, 0, &a, 1));
+	ASSERT_TRUE(warnings >= 1);
+	ASSERT_TRUE(strstr(logbuf, "config space changed") != NULL);
+	fe_wait_config_watch();
+	ASSERT_EQ(be_config(&bi), 3);
+	ASSERT_EQ(bi.config[0], 0x11);
+	gm_fault_reset();
+
+	/* the frontend gone: changes reach nobody */
+	fe_state(GM_VDEV_STATE_CLOSING);
+	wait_state(BE_DIR, GM_VDEV_STATE_CLOSED);
+	ASSERT_OK(gm_dev_set_config(d, 0, initial, 1));
+	ASSERT_EQ(be_config(&bi), 3);
+	ASSERT_EQ(bi.config[0], 0x11);
+	ASSERT_EQ(write(p[1], "x", 1), 1);
+	ASSERT_OK(pthread_join(th, NULL));
+	ASSERT_EQ(rn.r, 0);
+	gm_dev_vdev_free(rn.v);
+	gm_dev_free(d);
+	ASSERT_OK(gm_xs_unwatch(F.xs, path, "cfg"));
+	fe_close(true);
+	close(p[0]);
+	close(p[1]);
+	ASSERT_OK(gm_vdev_toolstack_remove(TS, NULL, BE, FE, 0));
+}
+
 /*
  * A backend that dies and one started after it in the same domain.  The
  * emulated Xen ties a domain to one process, so the death is played in
@@ -1003,6 +1135,7 @@ int main(void)
 	test_bad_toolstack_entry();
 	gm_vdev_backend_free(B);
 	test_run_loop(&cfg);
+	test_dev_config();
 	test_backend_restart(&cfg);
 	test_toolstack_permissions();
 	test_frontend_unreadable(&cfg);

@@ -64,7 +64,8 @@
  * a connection's set-up calls (gm_dev_attach, gm_dev_conn_add_queue,
  * gm_dev_conn_remove_queue, gm_dev_detach) come from one thread, the
  * transport's; handlers run on their queue's thread; gm_dev_complete,
- * gm_dev_conn_kick and the stats calls may come from any thread.
+ * gm_dev_conn_kick, gm_dev_set_config and the stats calls may come from any
+ * thread.
  */
 #ifndef GRANTMEM_DEV_H
 #define GRANTMEM_DEV_H
@@ -207,7 +208,8 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out);
 GM_API void gm_dev_free(gm_dev *d);
 
 /* gm_dev_get_config - the device's configuration (complete, defaults filled
- * in; valid while it lives). */
+ * in; valid while it lives).  Its config points at the config space the
+ * device was created with: gm_dev_read_config() gives the one of now. */
 GM_API const struct gm_dev_config *gm_dev_get_config(const gm_dev *d);
 
 /*
@@ -219,6 +221,39 @@ GM_API const struct gm_dev_config *gm_dev_get_config(const gm_dev *d);
  * logs.
  */
 GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, void *opaque);
+
+/* ---- the config space ---------------------------------------------------------- */
+
+/*
+ * gm_dev_set_config - the device's config space changed (a network
+ * device's link went down or up): replace bytes [@offset, @offset + @len)
+ * of it with @buf and tell every connected driver, each over its
+ * transport, before returning.  Virtio-mmio (the ioreq transport): the
+ * register file's config space is updated, ConfigGeneration bumped and,
+ * once the driver set DRIVER_OK, InterruptStatus bit 1 (configuration
+ * change) raised with the device's interrupt.  The vdev transport: the
+ * backend directory's `config` and `config-generation` nodes are written
+ * in one transaction, which fires the frontend's watch
+ * (docs/vdev-protocol.md).  A transport of the caller's own is told
+ * through gm_dev_conn_set_config_notify().  Drivers that connect later
+ * see the new bytes.
+ * @offset, @len: within the device's config_len (the space does not grow).
+ * Returns 0 or -EINVAL (NULL @d, NULL @buf with a length, out of range).
+ * A transport that could not tell its driver logs a warning (the vdev
+ * transport tries again at its next stats tick); the change stands.
+ * Thread-safe: any thread, the device's handlers included (not a
+ * transport's config_notify callback); changes are told in the order made.
+ */
+GM_API int gm_dev_set_config(gm_dev *d, uint32_t offset, const void *buf, size_t len);
+
+/*
+ * gm_dev_read_config - copy the first @len bytes (at most config_len) of
+ * the config space of now into @buf, and its generation into
+ * *@generation if not NULL: 0 as created, one more at each
+ * gm_dev_set_config().  Returns the bytes copied, or -EINVAL (NULL @d,
+ * NULL @buf with a length).  Thread-safe; never logs.
+ */
+GM_API int gm_dev_read_config(gm_dev *d, void *buf, size_t len, uint32_t *generation);
 
 /* ---- requests ------------------------------------------------------------------ */
 
@@ -381,6 +416,25 @@ struct gm_dev_stats {
  * @q out of range).  Never logs.
  */
 GM_API int gm_dev_conn_stats(gm_dev_conn *c, int q, struct gm_dev_stats *st);
+
+/*
+ * gm_dev_conn_set_config_notify - for a transport of the caller's own:
+ * call @fn(@opaque, @c) whenever gm_dev_set_config() changes the device's
+ * config space, to pass it on to the driver (read it with
+ * gm_dev_read_config(gm_dev_conn_dev(c), ...); update what the driver
+ * reads, bump its generation, interrupt it).  @fn runs on the thread
+ * that called gm_dev_set_config, one call at a time for the device; it
+ * returns 0 or a negative errno (logged at warning by the caller).  If the
+ * config space changed since gm_dev_new, @fn is called once before this
+ * returns, so the transport starts from the config space of now (its
+ * error is returned then).  @fn NULL: no more calls; when this returns,
+ * none runs (call it before freeing what @opaque points to, if the
+ * connection outlives it).  gm_dev_detach stops the calls too.  The
+ * built-in transports set their own.  Returns 0, -EINVAL (NULL @c) or
+ * @fn's error.  Thread-safe.
+ */
+GM_API int gm_dev_conn_set_config_notify(gm_dev_conn *c, int (*fn)(void *opaque, gm_dev_conn *c),
+					 void *opaque);
 
 /* Connection accessors.  gm_dev_conn_name: as attached; gm_dev_conn_vdev:
  * the frontend's device on the vdev transport, NULL on others. */

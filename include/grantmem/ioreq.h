@@ -290,7 +290,12 @@ GM_API int gm_ioreq_dev_reset(gm_ioreq_dev *d);
 /*
  * gm_ioreq_dev_set_config - replace config-space bytes [offset, offset +
  * len), bump ConfigGeneration and, after DRIVER_OK, raise a
- * configuration-change interrupt.  Returns 0 or -EINVAL (out of range).
+ * configuration-change interrupt (InterruptStatus bit 1).  A driver that
+ * reads ConfigGeneration around its config reads never takes bytes of two
+ * changes.  Returns 0 or -EINVAL (out of range); a failed interrupt is
+ * counted, not returned.  Thread-safe (the guest's MMIO accesses may run
+ * meanwhile); never logs.  gm_dev_set_config() calls it on the backend
+ * loop's register file.
  */
 GM_API int gm_ioreq_dev_set_config(gm_ioreq_dev *d, uint32_t offset, const void *buf,
 				   size_t len);

@@ -12,7 +12,8 @@
  *   /local/domain/<B>/backend/<type>/<F>/<devid>/   backend directory
  *       frontend, frontend-id, state                (toolstack)
  *       device-id, features, max-queues, max-queue-size, layouts,
- *       feature-persistent, config, stats/...       (backend)
+ *       feature-persistent, config, config-generation,
+ *       stats/...                                   (backend)
  *   /local/domain/<F>/device/<type>/<devid>/        frontend directory
  *       backend, backend-id, state                  (toolstack)
  *       features, num-queues, feature-persistent,
@@ -395,6 +396,20 @@ GM_API int gm_vdev_notify(const gm_vdev *d, unsigned i);
 /* gm_vdev_set_priv / gm_vdev_priv - one pointer for the device model. */
 GM_API void gm_vdev_set_priv(gm_vdev *d, void *priv);
 GM_API void *gm_vdev_priv(const gm_vdev *d);
+
+/*
+ * gm_vdev_set_config - the device's config space changed: write @len bytes
+ * of @config as the backend directory's `config` node and @generation as
+ * `config-generation`, in one transaction (retried on conflicts), so that
+ * a frontend that watches config-generation reads the new config space
+ * (docs/vdev-protocol.md).  The backend loop (dev.h, gm_dev_set_config)
+ * calls it for its frontends.  @generation: anything that differs from
+ * the generation before (the backend loop's counts up from 1).
+ * Returns 0, -EINVAL (NULL @d, @config NULL with a length, @len above
+ * GM_VDEV_CONFIG_MAX) or a xenstore error.  Thread-safe; logs only
+ * through gm_xs.  Between ->connect and the end of ->disconnect.
+ */
+GM_API int gm_vdev_set_config(gm_vdev *d, const void *config, size_t len, uint32_t generation);
 
 /*
  * gm_vdev_write_node - write @value to the backend directory's @key (a

@@ -59,6 +59,13 @@ struct gm_dev {
 	struct gm_dev_config cfg; /* complete: defaults filled in */
 	struct handler_slot all;
 	struct handler_slot q[GM_DEV_MAX_QUEUES];
+	/* the config space now (gm_dev_set_config) and its generation */
+	pthread_mutex_t cfg_lock;
+	unsigned char config[GM_VDEV_CONFIG_MAX]; /* protected by cfg_lock */
+	uint32_t generation;                      /* protected by cfg_lock */
+	/* the connections, and whom to tell of a change: one change told at a time */
+	pthread_mutex_t conns_lock;
+	gm_dev_conn *conns; /* protected by conns_lock */
 };
 
 struct completion {
@@ -133,6 +140,10 @@ struct gm_dev_conn {
 	gm_dev_queue *q[GM_DEV_MAX_QUEUES];
 	struct gm_dev_stats gone[GM_DEV_MAX_QUEUES];
 	atomic_uint_least64_t ring_map_calls;
+	/* gm_dev_conn_set_config_notify; all three protected by dev->conns_lock */
+	int (*config_notify)(void *opaque, gm_dev_conn *c);
+	void *config_opaque;
+	gm_dev_conn *next;
 };
 
 /*
@@ -210,6 +221,15 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out)
 	d = gm__calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	if (pthread_mutex_init(&d->cfg_lock, NULL)) {
+		free(d);
+		return -ENOMEM;
+	}
+	if (pthread_mutex_init(&d->conns_lock, NULL)) {
+		pthread_mutex_destroy(&d->cfg_lock);
+		free(d);
+		return -ENOMEM;
+	}
 	d->cfg = cf;
 	if (!d->cfg.name)
 		d->cfg.name = "device";
@@ -227,16 +247,22 @@ GM_API int gm_dev_new(const struct gm_dev_config *cfg, gm_dev **out)
 	    d->cfg.max_chain > GM_VQ_MAX_CHAIN || d->cfg.max_batch > GM_VQ_MAX_BATCH ||
 	    d->cfg.queues_per_thread > GM_DEV_MAX_QUEUES ||
 	    (d->cfg.handler && slot_set(&d->all, d->cfg.handler, d->cfg.opaque) < 0)) {
-		free(d);
+		gm_dev_free(d);
 		return bad_config("device id 0, a count, size or limit out of range, or a bad "
 				  "handler");
 	}
+	if (d->cfg.config_len)
+		memcpy(d->config, d->cfg.config, d->cfg.config_len);
 	*out = d;
 	return 0;
 }
 
 GM_API void gm_dev_free(gm_dev *d)
 {
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->conns_lock);
 	free(d);
 }
 
@@ -250,6 +276,69 @@ GM_API int gm_dev_set_handler(gm_dev *d, int q, const struct gm_dev_handler *h, 
 	if (!d || !h || q < GM_DEV_ALL_QUEUES || q >= (int)GM_DEV_MAX_QUEUES)
 		return -EINVAL;
 	return slot_set(q == GM_DEV_ALL_QUEUES ? &d->all : &d->q[q], h, opaque);
+}
+
+/* ---- the config space ---------------------------------------------------------- */
+
+GM_API int gm_dev_set_config(gm_dev *d, uint32_t offset, const void *buf, size_t len)
+{
+	if (!d || (len && !buf) || offset > d->cfg.config_len || len > d->cfg.config_len - offset)
+		return -EINVAL;
+	pthread_mutex_lock(&d->cfg_lock);
+	memcpy(d->config + offset, buf, len);
+	d->generation++;
+	pthread_mutex_unlock(&d->cfg_lock);
+	/* each connection reads the config space as it is when told: a change
+	 * that raced in is told with this one, and again (no harm) */
+	pthread_mutex_lock(&d->conns_lock);
+	for (gm_dev_conn *c = d->conns; c; c = c->next) {
+		int r = c->config_notify ? c->config_notify(c->config_opaque, c) : 0;
+
+		if (r < 0)
+			gm__warn("%s: telling the driver its config space changed: %d (%s)",
+				 c->name, r, gm_strerror(r));
+	}
+	pthread_mutex_unlock(&d->conns_lock);
+	return 0;
+}
+
+GM_API int gm_dev_read_config(gm_dev *d, void *buf, size_t len, uint32_t *generation)
+{
+	size_t n;
+
+	if (!d || (len && !buf))
+		return -EINVAL;
+	n = GM__MIN(len, d->cfg.config_len);
+	pthread_mutex_lock(&d->cfg_lock);
+	if (n)
+		memcpy(buf, d->config, n);
+	if (generation)
+		*generation = d->generation;
+	pthread_mutex_unlock(&d->cfg_lock);
+	return (int)n;
+}
+
+GM_API int gm_dev_conn_set_config_notify(gm_dev_conn *c, int (*fn)(void *opaque, gm_dev_conn *c),
+					 void *opaque)
+{
+	gm_dev *d;
+	uint32_t gen = 0;
+	int r = 0;
+
+	if (!c)
+		return -EINVAL;
+	d = c->dev;
+	pthread_mutex_lock(&d->conns_lock);
+	c->config_notify = fn;
+	c->config_opaque = opaque;
+	if (fn) {
+		gm_dev_read_config(d, NULL, 0, &gen);
+		/* a change before the transport listened: it catches up now */
+		if (gen)
+			r = fn(opaque, c);
+	}
+	pthread_mutex_unlock(&d->conns_lock);
+	return r < 0 ? r : 0;
 }
 
 /* ---- serving a queue (its thread) ------------------------------------------------ */
@@ -708,6 +797,10 @@ int gm__dev_attach(gm_dev *d, const struct gm_dev_attach *a, gm_vdev *vd, gm_dev
 		free(c);
 		return r;
 	}
+	pthread_mutex_lock(&d->conns_lock);
+	c->next = d->conns;
+	d->conns = c;
+	pthread_mutex_unlock(&d->conns_lock);
 	*out = c;
 	return 0;
 }
@@ -878,6 +971,14 @@ GM_API void gm_dev_detach(gm_dev_conn *c)
 
 	if (!c)
 		return;
+	/* no change is told to it any more (one being told is over) */
+	pthread_mutex_lock(&c->dev->conns_lock);
+	for (gm_dev_conn **pp = &c->dev->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&c->dev->conns_lock);
 	for (unsigned i = 0; i < GM_DEV_MAX_QUEUES; i++)
 		gm_dev_conn_remove_queue(c, i);
 	dc = &c->dev->cfg;

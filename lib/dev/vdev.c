@@ -25,6 +25,10 @@ struct vconn {
 	gm_port masked[GM_DEV_MAX_QUEUES];
 	/* what was published last */
 	uint64_t requests, wakeups;
+	/* the config space's nodes: written one at a time, each with the config
+	 * space of then; owed: the last write failed, the run loop tries again */
+	pthread_mutex_t cfg_lock;
+	atomic_bool cfg_owed;
 	struct vconn *next;
 };
 
@@ -70,6 +74,22 @@ static const struct gm_dev_transport vd_transport = {
 	.ack = vd_ack,
 	.notify = vd_notify,
 };
+
+/* Write the config space of now and its generation into the frontend's view. */
+static int vd_config(void *opaque, gm_dev_conn *c)
+{
+	struct vconn *vc = opaque;
+	unsigned char cs[GM_VDEV_CONFIG_MAX];
+	uint32_t gen;
+	int n, r;
+
+	pthread_mutex_lock(&vc->cfg_lock);
+	n = gm_dev_read_config(gm_dev_conn_dev(c), cs, sizeof(cs), &gen);
+	r = n < 0 ? n : gm_vdev_set_config(vc->vd, cs, (size_t)n, gen);
+	atomic_store(&vc->cfg_owed, r < 0);
+	pthread_mutex_unlock(&vc->cfg_lock);
+	return r;
+}
 
 /* ---- stats ---- */
 
@@ -149,10 +169,17 @@ static int vd_connect(void *opaque, gm_vdev *vd)
 	if (!vc)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "frontend %u", gm_vdev_frontend_id(vd));
+	if (pthread_mutex_init(&vc->cfg_lock, NULL)) {
+		free(vc);
+		return -ENOMEM;
+	}
 	vc->v = v;
 	vc->vd = vd;
 	vc->nq = fi->num_queues;
 	r = gm__dev_attach(v->dev, &a, vd, &vc->c);
+	/* the config published at InitWait may be older than the device's */
+	if (!r && gm_dev_conn_set_config_notify(vc->c, vd_config, vc) < 0)
+		gm__warn("%s: cannot publish the config space; will retry", name);
 	for (unsigned i = 0; !r && i < fi->num_queues; i++) {
 		const struct gm_vdev_queue_info *qi = &fi->queues[i];
 		struct gm_vq_config ring = {
@@ -168,6 +195,7 @@ static int vd_connect(void *opaque, gm_vdev *vd)
 	}
 	if (r < 0) {
 		gm_dev_detach(vc->c);
+		pthread_mutex_destroy(&vc->cfg_lock);
 		free(vc);
 		return r;
 	}
@@ -196,6 +224,7 @@ static void vd_disconnect(void *opaque, gm_vdev *vd)
 	publish(vc, true);
 	gm_dev_detach(vc->c);
 	gm_vdev_set_priv(vd, NULL);
+	pthread_mutex_destroy(&vc->cfg_lock);
 	free(vc);
 }
 
@@ -280,8 +309,11 @@ GM_API int gm_dev_vdev_run(gm_dev_vdev *v, int stop_fd)
 		r = gm_vdev_backend_process(v->be);
 		if (r == -ENOTCONN)
 			break;
-		for (struct vconn *vc = v->conns; vc; vc = vc->next)
+		for (struct vconn *vc = v->conns; vc; vc = vc->next) {
+			if (atomic_load(&vc->cfg_owed) && !v->xs_lost)
+				vd_config(vc, vc->c);
 			publish(vc, false);
+		}
 		if (dc->tick)
 			dc->tick(dc->opaque);
 	}

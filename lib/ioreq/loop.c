@@ -83,6 +83,16 @@ static void l_broken(void *opaque, unsigned q)
 	gm_ioreq_dev_needs_reset(l->dev, why);
 }
 
+/* gm_dev_set_config: the register file takes the config space of now. */
+static int l_config(void *opaque, gm_dev_conn *c)
+{
+	struct gm_ioreq_loop *l = opaque;
+	unsigned char cs[GM_IOREQ_CONFIG_MAX];
+	int n = gm_dev_read_config(gm_dev_conn_dev(c), cs, sizeof(cs), NULL);
+
+	return n < 0 ? n : gm_ioreq_dev_set_config(l->dev, 0, cs, (size_t)n);
+}
+
 static const struct gm_dev_transport l_transport = {
 	.notify = l_interrupt,
 	.broken = l_broken,
@@ -119,8 +129,11 @@ static int attach(struct gm_ioreq_loop *l, gm_grant_cache *cache, gm_domid domid
 		.opaque = l,
 	};
 
+	int r;
+
 	snprintf(name, sizeof(name), "domain %u", domid);
-	return gm_dev_attach(l->d, &a, &l->conn);
+	r = gm_dev_attach(l->d, &a, &l->conn);
+	return r < 0 ? r : gm_dev_conn_set_config_notify(l->conn, l_config, l);
 }
 
 GM_API int gm_ioreq_loop_new(gm_xen *x, const struct gm_ioreq_server_config *cfg, gm_dev *d,
@@ -200,6 +213,9 @@ GM_API void gm_ioreq_loop_free(gm_ioreq_loop *l)
 {
 	if (!l)
 		return;
+	/* no config change reaches the register file while it goes */
+	if (l->conn)
+		gm_dev_conn_set_config_notify(l->conn, NULL, NULL);
 	/* the reset inside disables every queue: the loop lets go of them */
 	if (l->srv)
 		gm_ioreq_server_free(l->srv);

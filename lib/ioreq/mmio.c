@@ -52,8 +52,11 @@ struct gm_ioreq_dev {
 	atomic_bool broken;             /* NEEDS_RESET: queues are not served until reset */
 	atomic_uint_least64_t kicked;   /* queues notified, not yet served */
 	struct gm__vmmio_queue q[GM_IOREQ_MAX_QUEUES];
-	unsigned char config[GM_IOREQ_CONFIG_MAX];
-	size_t config_len;
+	/* the config space: the guest's accesses and gm_ioreq_dev_set_config
+	 * (any thread); ConfigGeneration moves with the bytes */
+	pthread_mutex_t cfg_lock;
+	unsigned char config[GM_IOREQ_CONFIG_MAX]; /* protected by cfg_lock */
+	size_t config_len;                         /* protected by cfg_lock */
 
 	pthread_mutex_t irq_lock;
 	uint32_t int_status; /* protected by irq_lock */
@@ -123,6 +126,11 @@ int gm_ioreq_dev_new(gm_mem *mem, gm_grant_cache *cache, gm_domid domid,
 	if (!d)
 		return -ENOMEM;
 	if (pthread_mutex_init(&d->irq_lock, NULL)) {
+		free(d);
+		return -ENOMEM;
+	}
+	if (pthread_mutex_init(&d->cfg_lock, NULL)) {
+		pthread_mutex_destroy(&d->irq_lock);
 		free(d);
 		return -ENOMEM;
 	}
@@ -352,6 +360,7 @@ void gm_ioreq_dev_free(gm_ioreq_dev *d)
 	if (d->irq && d->irq->release)
 		d->irq->release(d->irq_opaque, d);
 	pthread_mutex_destroy(&d->irq_lock);
+	pthread_mutex_destroy(&d->cfg_lock);
 	free(d);
 }
 
@@ -411,9 +420,11 @@ static uint64_t vmmio_config_read(gm_ioreq_dev *d, uint64_t off, unsigned size)
 	uint64_t v = 0;
 	unsigned i;
 
+	pthread_mutex_lock(&d->cfg_lock);
 	for (i = 0; i < size; i++)
 		if (off + i < d->config_len)
 			v |= (uint64_t)d->config[off + i] << (8 * i);
+	pthread_mutex_unlock(&d->cfg_lock);
 	return v;
 }
 
@@ -512,16 +523,21 @@ static struct gm__vmmio_queue *vmmio_queue_for_write(gm_ioreq_dev *d, uint64_t o
 static void vmmio_config_write(gm_ioreq_dev *d, uint64_t off, unsigned size, uint64_t val)
 {
 	unsigned char buf[8];
+	size_t len;
 	unsigned i;
 
-	if (off >= d->config_len || size > d->config_len - off) {
-		vmmio_reject(d, "config write at 0x%" PRIx64 " beyond %zu bytes", off,
-			     d->config_len);
+	pthread_mutex_lock(&d->cfg_lock);
+	len = d->config_len;
+	if (off < len && size <= len - off) {
+		for (i = 0; i < size; i++)
+			buf[i] = (unsigned char)(val >> (8 * i));
+		memcpy(d->config + off, buf, size);
+	}
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (off >= len || size > len - off) {
+		vmmio_reject(d, "config write at 0x%" PRIx64 " beyond %zu bytes", off, len);
 		return;
 	}
-	for (i = 0; i < size; i++)
-		buf[i] = (unsigned char)(val >> (8 * i));
-	memcpy(d->config + off, buf, size);
 	if (d->ops->config_write)
 		d->ops->config_write(d->opaque, d, (uint32_t)off, buf, size);
 }
@@ -666,10 +682,13 @@ int gm_ioreq_dev_set_config(gm_ioreq_dev *d, uint32_t offset, const void *buf, s
 	if (!d || (len && !buf) || offset > GM_IOREQ_CONFIG_MAX ||
 	    len > GM_IOREQ_CONFIG_MAX - offset)
 		return -EINVAL;
-	memcpy(d->config + offset, buf, len);
+	pthread_mutex_lock(&d->cfg_lock);
+	if (len)
+		memcpy(d->config + offset, buf, len);
 	if (offset + len > d->config_len)
 		d->config_len = offset + len;
 	atomic_fetch_add(&d->generation, 1);
+	pthread_mutex_unlock(&d->cfg_lock);
 	if (atomic_load(&d->status) & GM_VIRTIO_STATUS_DRIVER_OK)
 		gm_ioreq_dev_interrupt(d, GM_VMMIO_INT_CONFIG);
 	return 0;

@@ -785,6 +785,15 @@ static uint64_t offered_features(const struct gm_vdev_backend *b)
 	return f;
 }
 
+/* @len bytes of config space as the `config` node holds them. */
+static void config_hex(char hex[2 * GM_VDEV_CONFIG_MAX + 1], const unsigned char *config,
+		       size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", config[i]);
+	hex[2 * len] = '\0';
+}
+
 /* The backend's half of the handshake: what the device offers, then InitWait. */
 static int publish_back_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 {
@@ -793,9 +802,7 @@ static int publish_back_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
 	char hex[2 * GM_VDEV_CONFIG_MAX + 1];
 	int r;
 
-	for (size_t i = 0; i < b->cfg.config_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", b->config[i]);
-	hex[2 * b->cfg.config_len] = '\0';
+	config_hex(hex, b->config, b->cfg.config_len);
 	if ((r = put(xs, tx, d->be_dir, "device-id", "%u", b->cfg.device_id)) < 0 ||
 	    (r = put(xs, tx, d->be_dir, "features", "0x%" PRIx64, offered_features(b))) < 0 ||
 	    (r = put(xs, tx, d->be_dir, "max-queues", "%u", b->cfg.max_queues)) < 0 ||
@@ -1505,6 +1512,34 @@ GM_API void gm_vdev_set_priv(gm_vdev *d, void *priv)
 GM_API void *gm_vdev_priv(const gm_vdev *d)
 {
 	return d->priv;
+}
+
+struct set_config {
+	const struct gm_vdev *d;
+	char hex[2 * GM_VDEV_CONFIG_MAX + 1];
+	uint32_t generation;
+};
+
+static int set_config_tx(gm_xs *xs, gm_xs_tx tx, void *arg)
+{
+	const struct set_config *sc = arg;
+	int r = put(xs, tx, sc->d->be_dir, "config", "%s", sc->hex);
+
+	/* the generation last, though one transaction: its watch says "read config" */
+	return r < 0 ? r : put(xs, tx, sc->d->be_dir, "config-generation", "%" PRIu32,
+			       sc->generation);
+}
+
+GM_API int gm_vdev_set_config(gm_vdev *d, const void *config, size_t len, uint32_t generation)
+{
+	struct set_config sc = {.d = d, .generation = generation};
+	int r;
+
+	if (!d || (len && !config) || len > GM_VDEV_CONFIG_MAX)
+		return -EINVAL;
+	config_hex(sc.hex, config, len);
+	r = gm_xs_transact(d->b->xs, set_config_tx, &sc, 20);
+	return r < 0 ? r : 0;
 }
 
 GM_API int gm_vdev_write_node(gm_vdev *d, const char *key, const char *value)

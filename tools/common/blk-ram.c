@@ -366,8 +366,8 @@ static int session(const struct blk_ram_opts *o, int sock)
 	hello.max_queue_size = dc->max_queue_size;
 	hello.features = offered;
 	hello.config_len = (uint32_t)dc->config_len;
-	if (dc->config_len)
-		memcpy(hello.config, dc->config, dc->config_len);
+	/* the config space of now: it may have changed since the device was made */
+	gm_dev_read_config(o->dev, hello.config, dc->config_len, NULL);
 	if ((r = blk_ram_send(sock, &hello, sizeof(hello), NULL, 0)) < 0)
 		return refuse(r, "cannot send HELLO");
 
