@@ -76,6 +76,7 @@ wait_for -f "$tmp/ready" || { echo "the echo server did not start"; exit 99; }
 
 status=0
 n=0
+during=
 # case NAME BACKEND-OPTIONS -- GUEST-OPTIONS
 run_case() {
 	local name=$1 bopts=() gopts=() out=$tmp/case.out b
@@ -101,7 +102,11 @@ run_case() {
 		ip -n "$ns" link set "$tap" up ||
 		{ echo "FAIL $name: cannot move the tap"; status=1; kill $b; wait $b; return; }
 	timeout 120 "$guest" --xen "$world,domid=5,ram=256m" --ip 10.77.0.2 --peer 10.77.0.1 \
-		--tcp-port 7777 --udp-port 7777 --timeout 20 "${gopts[@]}" >"$out" 2>&1
+		--tcp-port 7777 --udp-port 7777 --timeout 20 "${gopts[@]}" >"$out" 2>&1 &
+	local g=$!
+	# what the case does to the tap meanwhile (it reads the guest's output)
+	[ -z "$during" ] || "$during" "$out"
+	wait $g
 	local grc=$?
 	kill -TERM $b
 	wait $b
@@ -174,4 +179,32 @@ grep -q 'rx_unused=4 ' "$tmp/case.out" ||
 	{ echo "FAIL read-only: the guest did not get 4 buffers back unused"; status=1; }
 grep -q 'a receive buffer that cannot be written' "$tmp/net.out" ||
 	{ echo "FAIL read-only: the backend did not say why it dropped a packet"; status=1; }
+
+# The link status: the tap set down, then up, in its namespace reaches the
+# guest as config changes (VIRTIO_NET_F_STATUS), each within the guest's
+# --timeout; then a TCP stream flows again, every byte checked.
+wait_line() { # wait_line FILE PATTERN: up to 30 s
+	for _ in $(seq 600); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+link_cycle() { # the guest's output file
+	wait_line "$1" '^link-cycle: up, ' || { echo "link-cycle: the guest never saw the link up"; return; }
+	ip -n "$ns" link set "$tap" down || return
+	wait_line "$1" '^link-cycle: down, ' || { echo "link-cycle: the guest never saw it down"; return; }
+	ip -n "$ns" link set "$tap" up
+}
+during=link_cycle run_case "link down and up" -- --ping 2 --tcp 256k --link-cycle
+sum=$(grep '^summary:' "$tmp/case.out")
+case "$sum" in
+*" tcp_verified=262144 "*" link=up "*) ;;
+*) echo "FAIL link: the guest's summary: $sum"; status=1 ;;
+esac
+changes=$(sed -n 's/.* link_changes=\([0-9]*\).*/\1/p' <<<"$sum")
+[ "${changes:-0}" -ge 2 ] || { echo "FAIL link: $changes link changes seen, not 2 or more"; status=1; }
+for l in 'link down' 'link up'; do
+	grep -q "tap $tap: $l" "$tmp/net.out" || { echo "FAIL link: the backend never said \"$l\""; status=1; }
+done
 exit $status

@@ -54,6 +54,11 @@
  * line per second at most, with a count of what it kept quiet.  The other
  * queues and guests go on.
  *
+ * Link status (VIRTIO_NET_F_STATUS): up while the tap is up with carrier,
+ * followed by a netlink watcher (net-link.h) on a thread of its own; each
+ * change reaches the driver through gm_dev_set_config (--no-link-watch:
+ * always up).
+ *
  * SIGINT/SIGTERM: disconnect every frontend (all mappings released) and
  * exit 0.
  */
@@ -62,6 +67,7 @@
 #include "args.h"
 #include "blk-ioreq.h"
 #include "blk-ram.h"
+#include "net-link.h"
 #include "net-tap.h"
 #include "serve.h"
 
@@ -79,6 +85,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -855,6 +862,97 @@ static void net_disconnect(void *opaque, gm_dev_conn *c)
 	atomic_store(&net.tap_busy, false);
 }
 
+/* ---- link status: the tap's state in the config space -------------------------- */
+
+static struct {
+	bool off;            /* --no-link-watch: always up */
+	struct net_link nl;  /* fd -1: not watching */
+	gm_dev *dev;
+	int stop_fd;
+	pthread_t t;
+	bool running;
+} lk = {.nl.fd = -1, .stop_fd = -1};
+
+/* The link bit the driver should see now. */
+static bool link_up(void)
+{
+	return lk.off || lk.nl.fd < 0 || lk.nl.up;
+}
+
+/* Follow the tap: each change goes into the config space and to the driver. */
+static void *link_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = lk.stop_fd, .events = POLLIN},
+				      {.fd = lk.nl.fd, .events = POLLIN}};
+		unsigned char st[2];
+		int r;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+			say("link watcher: poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (p[0].revents)
+			return NULL;
+		if (!p[1].revents)
+			continue;
+		r = net_link_process(&lk.nl);
+		if (r < 0) {
+			say("link watcher: tap %s: %s; the link stays %s", net.tap.name,
+			    gm_strerror(r), lk.nl.up ? "up" : "down");
+			return NULL;
+		}
+		if (!r)
+			continue;
+		gm_virtio_net_put_le(st, link_up() ? GM_VIRTIO_NET_S_LINK_UP : 0, 2);
+		gm_dev_set_config(lk.dev, GM_VIRTIO_NET_CFG_STATUS, st, sizeof(st));
+		say("tap %s: link %s%s", net.tap.name, lk.nl.up ? "up" : "down",
+		    lk.nl.lost ? " (moved where its state cannot be followed)" : "");
+	}
+}
+
+/* Watch the tap before the device is described: its state is the first status. */
+static void link_open(void)
+{
+	int r;
+
+	if (lk.off)
+		return;
+	if ((r = net_link_open(&lk.nl, net.tap.name)) < 0)
+		say("tap %s: cannot watch its link state (%s): reported up", net.tap.name,
+		    gm_strerror(r));
+	else if (!lk.nl.up)
+		say("tap %s: link down (not up, or no carrier)", net.tap.name);
+}
+
+static void link_start(gm_dev *dev)
+{
+	lk.dev = dev;
+	if (lk.nl.fd < 0)
+		return;
+	if ((lk.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+	    pthread_create(&lk.t, NULL, link_main, NULL) != 0) {
+		say("tap %s: cannot start the link watcher: the status stays %s", net.tap.name,
+		    link_up() ? "up" : "down");
+		return;
+	}
+	lk.running = true;
+}
+
+static void link_stop(void)
+{
+	uint64_t one = 1;
+
+	if (lk.running && write(lk.stop_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(lk.t, NULL);
+	lk.running = false;
+	if (lk.stop_fd >= 0)
+		close(lk.stop_fd);
+	lk.stop_fd = -1;
+	net_link_close(&lk.nl);
+}
+
 /* ---- main -------------------------------------------------------------------- */
 
 enum transport { TR_XENSTORE, TR_IOREQ, TR_RAM };
@@ -872,6 +970,7 @@ struct net_config {
 #define KEY_NO_OFFLOADS (TOOL_LONG_ONLY + 1)
 #define KEY_NO_MRG (TOOL_LONG_ONLY + 2)
 #define KEY_DATA (TOOL_LONG_ONLY + 3)
+#define KEY_NO_LINK_WATCH (TOOL_LONG_ONLY + 4)
 
 static const struct tool_opt opts[] = {
 	{"tap", 'n', "NAME", "the tap device to attach (created if missing; required)"},
@@ -891,6 +990,7 @@ static const struct tool_opt opts[] = {
 	{"packed", 'P', NULL, "offer packed rings"},
 	{"no-offloads", KEY_NO_OFFLOADS, NULL, "offer no checksum or segmentation offload"},
 	{"no-mrg-rxbuf", KEY_NO_MRG, NULL, "do not offer mergeable receive buffers"},
+	{"no-link-watch", KEY_NO_LINK_WATCH, NULL, "report the link up always (default: the tap's)"},
 	{"type", 't', "T", "the device type (default " GM_VDEV_TYPE_DEFAULT ")"},
 	{"data", KEY_DATA, "MODE", "map (default): map the guest's buffers; copy: grant-copy\n"
 				   "frames to and from them, nothing mapped; auto: copy chains\n"
@@ -906,8 +1006,8 @@ static struct tool T = {
 	.name = "grantmem-net",
 	.synopsis = "grantmem-net --tap NAME [--xen SPEC] [--frontend-domid N] [--queue-pairs N]\n"
 		    "             [--queue-size N] [--mac MAC] [--mtu N] [--persistent] [--packed]\n"
-		    "             [--no-offloads] [--no-mrg-rxbuf] [--type T] [--data map|copy|auto]\n"
-		    "             [--stats] [--verbose]\n"
+		    "             [--no-offloads] [--no-mrg-rxbuf] [--no-link-watch] [--type T]\n"
+		    "             [--data map|copy|auto] [--stats] [--verbose]\n"
 		    "grantmem-net --transport ioreq --domid N --tap NAME [--mmio-base ADDR] ...\n"
 		    "grantmem-net --transport ram --socket PATH --tap NAME ...",
 	.about = "A virtio-net backend on a Linux tap (needs CAP_NET_ADMIN for the tap).\n"
@@ -981,6 +1081,9 @@ static void parse_options(struct net_config *c, int argc, char **argv)
 		case KEY_DATA:
 			unmapped_max = tool_data_path(&T, optarg, DATA_AUTO_COPY_MAX);
 			break;
+		case KEY_NO_LINK_WATCH:
+			lk.off = true;
+			break;
 		case 't':
 			c->type = tool_vdev_type(&T, optarg);
 			break;
@@ -1041,7 +1144,8 @@ static void describe(struct net_config *c)
 			f |= GM_VIRTIO_BIT(GM_VIRTIO_NET_F_GUEST_TSO6);
 	}
 	memcpy(cs + GM_VIRTIO_NET_CFG_MAC, net.mac, 6);
-	gm_virtio_net_put_le(cs + GM_VIRTIO_NET_CFG_STATUS, GM_VIRTIO_NET_S_LINK_UP, 2);
+	gm_virtio_net_put_le(cs + GM_VIRTIO_NET_CFG_STATUS, link_up() ? GM_VIRTIO_NET_S_LINK_UP : 0,
+			     2);
 	gm_virtio_net_put_le(cs + GM_VIRTIO_NET_CFG_MAX_VIRTQUEUE_PAIRS, net.pairs, 2);
 	gm_virtio_net_put_le(cs + GM_VIRTIO_NET_CFG_MTU, net.mtu, 2);
 	gm_virtio_net_put_le(cs + GM_VIRTIO_NET_CFG_SPEED, UINT32_MAX, 4);
@@ -1125,6 +1229,7 @@ int main(int argc, char **argv)
 		    r == -EPERM ? " (CAP_NET_ADMIN is needed)" : "");
 		return 1;
 	}
+	link_open();
 	describe(&c);
 	if ((sfd = tool_signals_fd("grantmem-net")) < 0) {
 		r = 1;
@@ -1138,6 +1243,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned p = 0; p < net.pairs; p++)
 		gm_dev_set_handler(dev, (int)(2 * p), &rx_handler, NULL);
+	link_start(dev);
 	if (c.transport == TR_RAM) {
 		struct blk_ram_opts o = {
 			.socket = c.socket_path,
@@ -1186,6 +1292,7 @@ int main(int argc, char **argv)
 		report(&st);
 	printf("grantmem-net: stopped\n");
 out:
+	link_stop();
 	gm_xen_close(x);
 	gm_dev_free(dev);
 	if (sfd >= 0)

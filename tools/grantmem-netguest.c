@@ -9,7 +9,7 @@
  *                     [--tcp BYTES] [--tcp-port P] [--tso] [--pairs N]
  *                     [--queue-size N] [--packed] [--no-persistent]
  *                     [--no-offloads] [--no-mrg-rxbuf] [--hostile]
- *                     [--readonly-rx N]
+ *                     [--readonly-rx N] [--link-cycle]
  *                     [--timeout S] [--quiet]
  *   grantmem-netguest ... --blast tx|rx --frame BYTES --seconds S
  *   grantmem-netguest --transport ram --socket PATH [the options above]
@@ -37,6 +37,16 @@
  * here; received frames marked NEEDS_CSUM are completed here as a NIC
  * would, DATA_VALID ones trusted, others checked.  --tso sends TCP data in
  * 64 KiB TSO frames (gso_type TCPV4) for the tap to segment.
+ *
+ * The link: with STATUS, the config space's status says whether the
+ * backend's link is up; over xenstore the driver watches the backend's
+ * config-generation node and reads config again whenever it moves (each
+ * change logged, counted in the summary).  A link that is down at connect
+ * is no error (a driver waits for it).  --link-cycle, after the traffic:
+ * print "link-cycle: up ...", wait for the link to go down, print
+ * "link-cycle: down ...", wait for it to come up, print "link-cycle: up
+ * again ...", then send the TCP stream again (every byte checked); each
+ * wait is bounded by --timeout.
  *
  * --blast tx: send --frame-byte frames (to a MAC nobody has) for --seconds;
  * --blast rx: count the frames that arrive for --seconds.  Both print
@@ -101,7 +111,7 @@ static struct {
 	uint32_t ip, peer;
 	unsigned ping, udp, udp_port, tcp_port;
 	uint64_t tcp;
-	bool tso, packed, no_persistent, no_offloads, no_mrg, hostile, quiet;
+	bool tso, packed, no_persistent, no_offloads, no_mrg, hostile, quiet, link_cycle;
 	unsigned readonly_rx;       /* receive buffers still to grant read-only */
 	int blast;                  /* 0 none, 1 tx, 2 rx */
 	unsigned frame;
@@ -163,6 +173,10 @@ static struct {
 	struct blk_ram_guest rg;
 	unsigned char mac[6];
 	unsigned mtu, pairs, nq;
+	/* the config space's status (VIRTIO_NET_F_STATUS), as last read */
+	bool status, link, watching;
+	uint32_t cfg_gen;
+	unsigned cfg_changes, link_changes;
 } G;
 
 /* A run of granted pages (or of the memfd). */
@@ -324,6 +338,73 @@ static void q_kick(struct nq *q)
 	}
 }
 
+/* ---- the config space: the link status ----------------------------------------- */
+
+/*
+ * Read config-generation, config, and config-generation again until both
+ * generations agree (the backend writes both in one transaction), and take
+ * the status from it.  0 or -errno.
+ */
+static int config_read(void)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t gen, again;
+		int r;
+
+		if ((r = gm_vdev_read_u64(G.xs, G.be_dir, "config-generation", UINT32_MAX, &gen)) < 0 ||
+		    (r = gm_vdev_read_backend(G.xs, G.be_dir, &G.bi)) < 0 ||
+		    (r = gm_vdev_read_u64(G.xs, G.be_dir, "config-generation", UINT32_MAX,
+					  &again)) < 0)
+			return r;
+		if (gen != again)
+			continue;
+		if (G.bi.config_len < GM_VIRTIO_NET_CFG_STATUS + 2)
+			return -EPROTO;
+		G.cfg_gen = (uint32_t)gen;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* The status bit of the config space last read. */
+static bool config_link(void)
+{
+	return !G.status || (gm_virtio_net_get_le(G.bi.config + GM_VIRTIO_NET_CFG_STATUS, 2) &
+			     GM_VIRTIO_NET_S_LINK_UP);
+}
+
+/* The config-generation watch fired: read the config space again. */
+static void config_changed(void)
+{
+	char *path, *token;
+	uint32_t before = G.cfg_gen;
+	bool was = G.link;
+	int r;
+
+	while ((r = gm_xs_read_watch(G.xs, &path, &token)) == 0) {
+		free(path);
+		free(token);
+	}
+	if (r != -EAGAIN) {
+		fail("the config space's watch: %s", gm_strerror(r));
+		return;
+	}
+	if ((r = config_read()) < 0) {
+		/* no node yet: the config space published at InitWait stands */
+		if (r != -ENOENT)
+			fail("reading the config space again: %s", gm_strerror(r));
+		return;
+	}
+	if (G.cfg_gen == before)
+		return;
+	G.cfg_changes++;
+	G.link = config_link();
+	if (G.link != was) {
+		G.link_changes++;
+		info("link %s (config generation %u)", G.link ? "up" : "down", G.cfg_gen);
+	}
+}
+
 /* Wait up to @ms for an interrupt of any queue; acknowledge them. */
 static void wait_irq(int ms)
 {
@@ -337,9 +418,13 @@ static void wait_irq(int ms)
 			p[n++] = (struct pollfd){.fd = Q[i].call_fd, .events = POLLIN};
 	} else {
 		p[n++] = (struct pollfd){.fd = gm_evtchn_fd(G.ev), .events = POLLIN};
+		if (G.watching)
+			p[n++] = (struct pollfd){.fd = gm_xs_fd(G.xs), .events = POLLIN};
 	}
 	if (poll(p, n, ms) <= 0)
 		return;
+	if (G.watching && p[1].revents)
+		config_changed();
 	if (G.ram) {
 		for (unsigned i = 0; i < n; i++)
 			if (p[i].revents && read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -1284,12 +1369,9 @@ static int connect_device(void)
 			? (unsigned)gm_virtio_net_get_le(G.bi.config + GM_VIRTIO_NET_CFG_MTU, 2) : 1500;
 	if (G.mtu < 576 || G.mtu > 1500)
 		G.mtu = 1500;
-	if (G.features & GM_VIRTIO_BIT(GM_VIRTIO_NET_F_STATUS) &&
-	    !(gm_virtio_net_get_le(G.bi.config + GM_VIRTIO_NET_CFG_STATUS, 2) &
-	      GM_VIRTIO_NET_S_LINK_UP)) {
-		fail("the link is down");
-		return -ENETDOWN;
-	}
+	/* the link may be down: a driver waits for it (config changes) */
+	G.status = G.features & GM_VIRTIO_BIT(GM_VIRTIO_NET_F_STATUS);
+	G.link = config_link();
 	G.pairs = 1;
 	if (G.mq) {
 		unsigned maxp = (unsigned)gm_virtio_net_get_le(G.bi.config +
@@ -1383,6 +1465,19 @@ static int connect_device(void)
 		if ((r = wait_be(GM_VDEV_STATE_CONNECTED)) < 0)
 			return r;
 		set_state(GM_VDEV_STATE_CONNECTED);
+		/* the config space changes under config-generation's watch (it
+		 * fires once now: what was published at InitWait may be older) */
+		if (G.status) {
+			char path[320];
+
+			snprintf(path, sizeof(path), "%s/config-generation", G.be_dir);
+			if ((r = gm_xs_watch(G.xs, path, "gm-net-config")) < 0) {
+				fail("watching %s: %s", path, gm_strerror(r));
+				return r;
+			}
+			G.watching = true;
+			config_changed();
+		}
 	}
 	for (unsigned p = 0; p < G.nq / 2; p++)
 		q_kick(&Q[2 * p]);
@@ -1528,6 +1623,43 @@ static double do_tcp(void)
 	return 0;
 }
 
+/*
+ * --link-cycle: the link goes down and comes up again under us (the test
+ * sets the backend's tap down, then up, when the lines below say so); each
+ * change must come as a config change within --timeout; then TCP again.
+ */
+static bool wait_link(bool up, const char *say)
+{
+	double end = now() + opt.timeout;
+
+	while (G.link != up && now() < end)
+		turn(50);
+	if (G.link != up) {
+		fail("the link did not go %s within %d s (config generation %u)", up ? "up" : "down",
+		     opt.timeout, G.cfg_gen);
+		return false;
+	}
+	if (say) {
+		printf("link-cycle: %s, config generation %u\n", say, G.cfg_gen);
+		fflush(stdout);
+	}
+	return true;
+}
+
+static bool do_link_cycle(void)
+{
+	if (!G.watching) {
+		fail("--link-cycle: no link status to follow (VIRTIO_NET_F_STATUS over xenstore)");
+		return false;
+	}
+	/* the status may come a moment after the traffic it let through */
+	if (!wait_link(true, NULL))
+		return false;
+	printf("link-cycle: up, config generation %u; waiting for down\n", G.cfg_gen);
+	fflush(stdout);
+	return wait_link(false, "down") && wait_link(true, "up again");
+}
+
 /* A frame to nobody, or counting what arrives. */
 static void do_blast(double *pps, double *mbps)
 {
@@ -1626,6 +1758,7 @@ static void do_hostile(void)
 #define KEY_FRAME (TOOL_LONG_ONLY + 6)
 #define KEY_TSO (TOOL_LONG_ONLY + 7)
 #define KEY_READONLY_RX (TOOL_LONG_ONLY + 8)
+#define KEY_LINK_CYCLE (TOOL_LONG_ONLY + 9)
 
 static const struct tool_opt opts[] = {
 	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"emu:SOCKET,domid=N\", \"real\");\n"
@@ -1654,6 +1787,8 @@ static const struct tool_opt opts[] = {
 	{"hostile", KEY_HOSTILE, NULL, "first send frames the backend must drop"},
 	{"readonly-rx", KEY_READONLY_RX, "N", "grant the first N receive buffers read-only: a\n"
 					      "copying backend hands them back unused"},
+	{"link-cycle", KEY_LINK_CYCLE, NULL, "after the traffic, wait for the link to go down\n"
+				"and up (config changes), then the TCP stream again"},
 	{"blast", KEY_BLAST, "DIR", "tx: send frames for --seconds; rx: count frames arriving"},
 	{"frame", KEY_FRAME, "BYTES", "--blast tx: frame size (60 to 1514; default 64)"},
 	{"seconds", 's', "S", "--blast: how long (default 2)"},
@@ -1667,7 +1802,7 @@ static struct tool TL = {
 	.synopsis = "grantmem-netguest [--xen SPEC] [--devid N] --ip A.B.C.D --peer A.B.C.D\n"
 		    "                  [--ping N] [--udp N] [--tcp BYTES] [--tso] [--pairs N]\n"
 		    "                  [--packed] [--no-persistent] [--no-offloads] [--hostile]\n"
-		    "                  [--readonly-rx N]\n"
+		    "                  [--readonly-rx N] [--link-cycle]\n"
 		    "grantmem-netguest ... --blast tx|rx [--frame BYTES] [--seconds S]\n"
 		    "grantmem-netguest --transport ram --socket PATH [the options above]",
 	.about = "A test domain's virtio-net driver and IPv4 stack: ARP, ping, UDP and TCP echo\n"
@@ -1714,6 +1849,7 @@ static void parse_options(int argc, char **argv)
 		case KEY_NO_MRG: opt.no_mrg = true; break;
 		case KEY_HOSTILE: opt.hostile = true; break;
 		case KEY_READONLY_RX: opt.readonly_rx = (unsigned)tool_num(&TL, optarg, 0, 64); break;
+		case KEY_LINK_CYCLE: opt.link_cycle = true; break;
 		case KEY_BLAST: opt.blast = 1 + (int)tool_choice(&TL, optarg, dirs); break;
 		case KEY_FRAME: opt.frame = (unsigned)tool_num(&TL, optarg, 60, 1514); break;
 		case 's': opt.seconds = (double)tool_num(&TL, optarg, 1, 3600); break;
@@ -1734,7 +1870,7 @@ static void parse_options(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	double mbps = 0, bpps = 0, bmbps = 0;
-	bool done = true;
+	bool done = true, link_ok = true;
 	int r;
 
 	gm_emu_register();
@@ -1758,8 +1894,11 @@ int main(int argc, char **argv)
 			do_udp();
 		if (opt.tcp)
 			mbps = do_tcp();
+		if (opt.link_cycle && (link_ok = do_link_cycle()) && opt.tcp)
+			mbps = do_tcp();
 	}
-	done = opt.blast || (ping_ok == opt.ping && udp_ok == opt.udp && T.received == opt.tcp);
+	done = opt.blast || (ping_ok == opt.ping && udp_ok == opt.udp && T.received == opt.tcp &&
+			     link_ok);
 	/* everything sent must come back before the grants go */
 	for (unsigned p = 0; p < G.pairs; p++) {
 		double end = now() + opt.timeout;
@@ -1783,6 +1922,9 @@ int main(int argc, char **argv)
 	       mbps, tx_packets, rx_packets, rx_unused, errors);
 	if (opt.blast)
 		printf(" blast_pps=%.0f blast_MBps=%.1f", bpps, bmbps);
+	if (G.status)
+		printf(" link=%s config_changes=%u link_changes=%u", G.link ? "up" : "down",
+		       G.cfg_changes, G.link_changes);
 	printf("\n");
 	(void)rx_bytes;
 	(void)rx_dropped;

@@ -54,6 +54,7 @@ tools_grantmem_vdev_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 # The virtio-net backend on a Linux tap (vdev, ioreq and RAM transports).
 bin_PROGRAMS += tools/grantmem-net
 tools_grantmem_net_SOURCES = tools/grantmem-net.c tools/net-tap.c tools/net-tap.h \
+	tools/net-link.c tools/net-link.h \
 	tools/blk-ioreq.c tools/blk-ioreq.h
 tools_grantmem_net_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_net_LDADD = libgrantmem-ioreq.la $(GM_EMU_LIBS) $(GM_TOOL_LIBS)
