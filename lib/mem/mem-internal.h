@@ -86,6 +86,14 @@ struct gm_region {
 	struct gm_region_ops opsv;       /* the caller's, at this library's size */
 	void *opaque;
 	uint64_t size;
+	/* Direct access: non-NULL when the region's bytes live in host memory
+	 * at a fixed address (gm_region_new_host); @host_prot says what it
+	 * allows.  Such a region's access callbacks are never called. */
+	uint8_t *host;
+	int host_prot;
+	/* Everything above is read on every access, by every thread: @refs,
+	 * written by every map and unmap, gets a cache line of its own. */
+	char pad[GM__CACHELINE];
 	/*
 	 * References (low 32 bits) and, above them, the mappings handed out
 	 * (gm_map, gm_map_sg, bounce buffers) and not yet unmapped: a removed
@@ -94,11 +102,7 @@ struct gm_region {
 	 * one atomic operation.
 	 */
 	atomic_uint_least64_t refs;
-	/* Direct access: non-NULL when the region's bytes live in host memory
-	 * at a fixed address (gm_region_new_host); @host_prot says what it
-	 * allows.  Such a region's access callbacks are never called. */
-	uint8_t *host;
-	int host_prot;
+	char pad_after[GM__CACHELINE - sizeof(atomic_uint_least64_t)];
 };
 
 /* A mapping of @r starts (takes a reference) / ends (drops it) (region.c). */
