@@ -221,13 +221,13 @@ MODEL_LOOP static bool g_backed(uint64_t a, uint64_t len, bool w)
 	return true;
 }
 
-/* Sum of the regions' mapping counters (internal.h): what is mapped now. */
+/* Sum of the regions' mapping counts (mem-internal.h): what is mapped now. */
 static unsigned maps_now(void)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < NREGION; i++)
-		n += atomic_load(&regs[i].r->maps);
+		n += gm__region_maps(regs[i].r);
 	return n;
 }
 
