@@ -1300,6 +1300,28 @@ static void table_trim(gm_grant_cache *c, struct gm__gdom *d, unsigned held)
 	free(l1);
 }
 
+/*
+ * One step of a walk over the cache's domains that drops the lock on the
+ * way: from @d (held by its inflight count) to the next domain, held in
+ * turn, or NULL at the end (at once with @last).  @d is let go, and freed
+ * if nothing holds it any more.  Lock held (dropped around a free).
+ */
+static struct gm__gdom *dom_walk_next(gm_grant_cache *c, struct gm__gdom *d, bool last)
+{
+	struct gm__gdom *next = last || d->next == &c->doms ? NULL : d->next;
+
+	if (next)
+		next->inflight++;
+	d->inflight--;
+	struct gm__gdom *gone = dom_if_unused(c, d);
+	if (gone) {
+		pthread_mutex_unlock(&c->lock);
+		dom_free(gone);
+		pthread_mutex_lock(&c->lock);
+	}
+	return next;
+}
+
 /* Invalidate entries of @domid (all domains unless @one_dom) touching the
  * refs range (overlaps_refs). */
 static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref first,
@@ -1319,21 +1341,11 @@ static int invalidate(gm_grant_cache *c, gm_domid domid, bool one_dom, gm_gref f
 		if (r >= 0 && one_dom && count == ALL_REFS)
 			table_trim(c, d, 1);
 		pthread_mutex_lock(&c->lock);
-		struct gm__gdom *next = one_dom ? NULL : d->next;
-		if (next && next != &c->doms)
-			next->inflight++;
-		d->inflight--;
-		struct gm__gdom *gone = dom_if_unused(c, d);
-		if (gone) {
-			pthread_mutex_unlock(&c->lock);
-			dom_free(gone);
-			pthread_mutex_lock(&c->lock);
-		}
 		if (r < 0)
 			ret = r;
 		else
 			n += r;
-		d = next;
+		d = dom_walk_next(c, d, one_dom);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (!n) /* nothing released (which retries them): earlier refusals */
@@ -1599,20 +1611,10 @@ GM_API void gm_grant_cache_stats(gm_grant_cache *c, struct gm_grant_stats *out)
 	struct gm__gdom *d = c->doms.next;
 	if (d != &c->doms)
 		d->inflight++; /* a domain stays while the lock is dropped */
-	while (d != &c->doms) {
+	while (d && d != &c->doms) {
 		count_pinned(c, &d->lru, &listed, &pinned);
 		count_pinned(c, &d->live, &listed, &pinned);
-		struct gm__gdom *next = d->next;
-		if (next != &c->doms)
-			next->inflight++;
-		d->inflight--;
-		struct gm__gdom *gone = dom_if_unused(c, d);
-		if (gone) {
-			pthread_mutex_unlock(&c->lock);
-			dom_free(gone);
-			pthread_mutex_lock(&c->lock);
-		}
-		d = next;
+		d = dom_walk_next(c, d, false);
 	}
 	st->entries = c->entries;
 	/* Entries on no list are dying ones a pin still holds. */
