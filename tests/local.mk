@@ -10,7 +10,7 @@ GM_TEST_DRIVER_LIBS = tools/common/libgm-tools.la $(GM_TEST_LIBS)
 # The fake Xen world for unit tests of later layers: add $(FAKE_XEN_SOURCES)
 # to a test's SOURCES (it needs only the public API).
 FAKE_XEN_SOURCES = tests/fake-xen.c tests/fake-xen.h
-EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h \
+EXTRA_DIST += tests/helpers.h tests/test-regions.h tests/test-emu-common.h tests/test-grant-common.h \
 	tests/test-virtq-common.h tests/test-virtq-body.h tests/hostile.h \
 	tests/no-membarrier.h
 

@@ -7,60 +7,13 @@
  * part of a range, and the grant calls a span costs.  Every test ends with
  * the emulator's busy bits clear.
  */
-#include "test-emu-common.h"
+#include "test-grant-common.h"
 
-#define GUEST 5
-#define OTHER 6
 #define PAGE GM_PAGE_SIZE
-
-static struct emu_test T;
-static struct guest G;
-static gm_xen *X;
-static gm_gnttab *GT;
-
-struct be {
-	gm_grant_cache *c;
-	gm_region *r;
-	gm_space *s;
-	gm_mem *m;
-};
 
 static struct be be_new(enum gm_grant_policy policy)
 {
-	struct be b;
-
-	ASSERT_OK(gm_grant_cache_new(GT, NULL, &b.c));
-	ASSERT_OK(gm_grant_region_new(b.c, GUEST, policy, &b.r));
-	ASSERT_OK(gm_space_new(&b.s));
-	ASSERT_OK(gm_space_add(b.s, GM_GRANT_BASE, b.r));
-	b.m = gm_space_mem(b.s);
-	return b;
-}
-
-static void be_free(struct be *b)
-{
-	gm_space_free(b->s);
-	gm_region_free(b->r);
-	gm_grant_cache_free(b->c);
-	ASSERT_EQ(emu_wait_mapped(X, GUEST, 0), 0);
-}
-
-static struct gm_grant_stats stats(struct be *b)
-{
-	struct gm_grant_stats st = {.size = sizeof(st)};
-
-	gm_grant_cache_stats(b->c, &st);
-	return st;
-}
-
-/* Share @n consecutive pages (the emulator hands out refs in order). */
-static unsigned share(unsigned n, int writable, uint64_t seed, gm_gref *refs)
-{
-	unsigned idx = guest_share(&G, 0, n, writable, seed, refs);
-
-	for (unsigned i = 1; i < n; i++)
-		ASSERT_EQ(refs[i], refs[0] + i);
-	return idx;
+	return be_new_cfg(policy, NULL);
 }
 
 static void end_all(const gm_gref *r, unsigned n)

@@ -4,52 +4,15 @@
  * domain (forked process) grants pages, this process maps them through a
  * space.  Every test ends with the emulator's busy bits clear.
  */
-#include "test-emu-common.h"
-
-#define GUEST 5
-#define OTHER 6
-
-static struct emu_test T;
-static struct guest G;
-static gm_xen *X;
-static gm_gnttab *GT;
-
-struct be {
-	gm_grant_cache *c;
-	gm_region *r;
-	gm_space *s;
-	gm_mem *m;
-};
+#include "test-grant-common.h"
 
 static struct be be_new(enum gm_grant_policy policy, uint32_t max_pages, unsigned idle_ms,
 			size_t copy_threshold)
 {
-	struct be b;
 	struct gm_grant_cache_config cfg = {
 		.max_pages = max_pages, .idle_ms = idle_ms, .copy_threshold = copy_threshold};
 
-	ASSERT_OK(gm_grant_cache_new(GT, &cfg, &b.c));
-	ASSERT_OK(gm_grant_region_new(b.c, GUEST, policy, &b.r));
-	ASSERT_OK(gm_space_new(&b.s));
-	ASSERT_OK(gm_space_add(b.s, GM_GRANT_BASE, b.r));
-	b.m = gm_space_mem(b.s);
-	return b;
-}
-
-static void be_free(struct be *b)
-{
-	gm_space_free(b->s);
-	gm_region_free(b->r);
-	gm_grant_cache_free(b->c);
-	ASSERT_EQ(emu_wait_mapped(X, GUEST, 0), 0);
-}
-
-static struct gm_grant_stats stats(struct be *b)
-{
-	struct gm_grant_stats st = {.size = sizeof(st)};
-
-	gm_grant_cache_stats(b->c, &st);
-	return st;
+	return be_new_cfg(policy, &cfg);
 }
 
 static unsigned mapped(void)
@@ -58,16 +21,6 @@ static unsigned mapped(void)
 
 	ASSERT_OK(gm_emu_mapped_count(X, GUEST, &n));
 	return n;
-}
-
-/* Share @n consecutive pages (the emulator hands out refs in order). */
-static unsigned share(unsigned n, int writable, uint64_t seed, gm_gref *refs)
-{
-	unsigned idx = guest_share(&G, 0, n, writable, seed, refs);
-
-	for (unsigned i = 1; i < n; i++)
-		ASSERT_EQ(refs[i], refs[0] + i);
-	return idx;
 }
 
 /* GM_GRANT_ADDR and its decoders round-trip over the whole gref space. */
