@@ -34,9 +34,8 @@
 #define CALL_RETRY_MAX_MS 1000
 
 struct handler_slot {
-	const struct gm_dev_handler *h; /* &hv, or NULL: none set */
+	struct gm_dev_handler h; /* the caller's, at this library's size; no request: unset */
 	void *opaque;
-	struct gm_dev_handler hv;       /* the caller's, at this library's size */
 };
 
 /* Set @s to a copy of @h (versioned, common.h): 0, -EINVAL, -E2BIG. */
@@ -49,8 +48,7 @@ static int slot_set(struct handler_slot *s, const struct gm_dev_handler *h, void
 		return r;
 	if (!hv.request)
 		return -EINVAL;
-	s->hv = hv;
-	s->h = &s->hv;
+	s->h = hv;
 	s->opaque = opaque;
 	return 0;
 }
@@ -824,7 +822,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 				 int kick_fd)
 {
 	const struct gm_dev_config *dc;
-	struct handler_slot hs;
+	const struct handler_slot *hs;
 	struct gm_grant_stats before = {.size = sizeof(before)}, after = {.size = sizeof(after)};
 	struct gm_vq_config vc;
 	gm_dev_queue *q;
@@ -837,8 +835,8 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	if (r < 0)
 		return r;
 	dc = &c->dev->cfg;
-	hs = c->dev->q[qi].h ? c->dev->q[qi] : c->dev->all;
-	if (!hs.h)
+	hs = c->dev->q[qi].h.request ? &c->dev->q[qi] : &c->dev->all;
+	if (!hs->h.request)
 		return -EINVAL;
 	if (c->q[qi])
 		return -EEXIST;
@@ -851,8 +849,8 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	}
 	q->conn = c;
 	q->index = qi;
-	q->h = hs.h;
-	q->hop = hs.opaque;
+	q->h = &hs->h;
+	q->hop = hs->opaque;
 	q->kick_fd = kick_fd;
 	q->watch_fd = -1;
 	q->features = vc.features;
@@ -862,7 +860,7 @@ GM_API int gm_dev_conn_add_queue(gm_dev_conn *c, unsigned qi, const struct gm_vq
 	vc.max_request_segments = dc->max_request_segments;
 	vc.max_request_bytes = dc->max_request_bytes;
 	vc.unmapped_max = dc->unmapped_max;
-	vc.max_batch = hs.h->max_batch ? hs.h->max_batch : dc->max_batch;
+	vc.max_batch = hs->h.max_batch ? hs->h.max_batch : dc->max_batch;
 	if (c->cache) {
 		conn_cache_stats(c, &before);
 		vc.max_map_pages = before.max_pages;
