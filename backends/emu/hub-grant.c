@@ -208,10 +208,10 @@ static void settle(struct hub *h, const struct unsure *u, const struct timespec 
 
 				extra = count > held ? GM__MIN(count - held, u->n) : 0;
 				done = true;
-				break;
 			}
 		}
-		sched_yield();
+		if (!done)
+			sched_yield();
 	}
 	for (uint32_t i = 0; i < extra; i++)
 		gm__gt_unmap(&u->d->shm->gt, u->ref, u->rw);
