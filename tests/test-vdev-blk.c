@@ -163,30 +163,51 @@ static int read_summary(const char *path, struct summary *s)
 	return found;
 }
 
-/* Start grantmem-blk in domain 1 with up to 3 extra arguments (NULL: none). */
-static pid_t start_backend3(const char *extra1, const char *extra2, const char *extra3)
+/*
+ * Start grantmem-blk as domain @dom on @img (with --image-size @size when
+ * not NULL: one image per frontend), --stats, then the @extra arguments
+ * (NULL-terminated, at most 8; NULL: none).
+ */
+static pid_t start_blk(unsigned dom, const char *img, const char *size, const char *const *extra)
 {
 	char prog[600], xen[400], out[400];
-	char *argv[12];
+	char *argv[20];
 	int n = 0;
 
 	snprintf(prog, sizeof(prog), "%s/grantmem-blk", tools);
-	snprintf(xen, sizeof(xen), "emu:%s,domid=%u", T.sock, BE);
+	snprintf(xen, sizeof(xen), "emu:%s,domid=%u", T.sock, dom);
 	snprintf(out, sizeof(out), "%s/blk.out", T.dir);
 	argv[n++] = prog;
 	argv[n++] = (char *)"--xen";
 	argv[n++] = xen;
 	argv[n++] = (char *)"--image";
-	argv[n++] = image;
+	argv[n++] = (char *)img;
+	if (size) {
+		argv[n++] = (char *)"--image-size";
+		argv[n++] = (char *)size;
+	}
 	argv[n++] = (char *)"--stats";
-	if (extra1)
-		argv[n++] = (char *)extra1;
-	if (extra2)
-		argv[n++] = (char *)extra2;
-	if (extra3)
-		argv[n++] = (char *)extra3;
+	for (int i = 0; extra && extra[i]; i++) {
+		ASSERT_TRUE(i < 8);
+		argv[n++] = (char *)extra[i];
+	}
 	argv[n] = NULL;
 	return spawn(argv, out);
+}
+
+/* Start grantmem-blk in domain 1 with up to 3 extra arguments (NULL: none). */
+static pid_t start_backend3(const char *extra1, const char *extra2, const char *extra3)
+{
+	const char *extra[4] = {0};
+	int n = 0;
+
+	if (extra1)
+		extra[n++] = extra1;
+	if (extra2)
+		extra[n++] = extra2;
+	if (extra3)
+		extra[n++] = extra3;
+	return start_blk(BE, image, NULL, extra);
 }
 
 static pid_t start_backend(const char *extra1, const char *extra2)
@@ -603,25 +624,7 @@ static char images[320]; /* one image per frontend: T.dir/fe-%u.img */
 /* grantmem-blk as domain @dom, one image per frontend, with up to 4 @extra arguments. */
 static pid_t start_dd_backend(unsigned dom, const char *const *extra)
 {
-	char prog[600], xen[400], out[400];
-	char *argv[16];
-	int n = 0;
-
-	snprintf(prog, sizeof(prog), "%s/grantmem-blk", tools);
-	snprintf(xen, sizeof(xen), "emu:%s,domid=%u", T.sock, dom);
-	snprintf(out, sizeof(out), "%s/blk.out", T.dir);
-	argv[n++] = prog;
-	argv[n++] = (char *)"--xen";
-	argv[n++] = xen;
-	argv[n++] = (char *)"--image";
-	argv[n++] = images;
-	argv[n++] = (char *)"--image-size";
-	argv[n++] = (char *)"16m";
-	argv[n++] = (char *)"--stats";
-	while (extra && *extra && n < 15)
-		argv[n++] = (char *)*extra++;
-	argv[n] = NULL;
-	return spawn(argv, out);
+	return start_blk(dom, images, "16m", extra);
 }
 
 /* A guest run that must have gone well: exit 0, one summary, no error. */
