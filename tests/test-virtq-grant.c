@@ -585,6 +585,34 @@ static void t_batch_bad_ref(bool packed)
 }
 
 /*
+ * The request just added can never fit the mapping budget: popped with
+ * -EMSGSIZE and one refusal more than @n0, nothing mapped for it since
+ * @s0 (the rings' one page only), the queue not broken; completed with an
+ * IOERR status byte (at its last byte, page 7's end), the driver sees it.
+ */
+static void refused_with_ioerr(struct be *b, int n0, const struct gm_grant_stats *s0)
+{
+	const unsigned char ioerr = 1;
+	struct gm_vq_req *r;
+	struct v_rep u;
+
+	ASSERT_OK(gm_vq_pop(b->vq, &r));
+	ASSERT_EQ(r->error, -EMSGSIZE);
+	ASSERT_TRUE(!gm_vq_broken(b->vq));
+	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 1);
+	ASSERT_EQ_U64(stats(b).map_calls, s0->map_calls);
+	ASSERT_EQ(mapped(), 1);
+	ASSERT_OK(gm_vq_req_write(b->vq, r, r->in_len - 1, &ioerr, 1));
+	ASSERT_OK(gm_vq_push(b->vq, r, 1, NULL));
+	u = vcall((struct v_cmd){.op = V_USED});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, 1);
+	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(7, GM_PAGE_SIZE - 1)});
+	ASSERT_OK(u.r);
+	ASSERT_EQ(u.len, ioerr);
+}
+
+/*
  * The mapping budget.  A request that needs more pages mapped at once than
  * the cache can ever map is refused at once (nothing mapped, no map call)
  * and completed with the device's status, written through grant copy; the
@@ -596,9 +624,7 @@ static void t_budget(bool packed)
 	/* 3 pages for data: the rings take the rest (split: page 0 read-only
 	 * and read-write; packed: read-write only) */
 	struct be b = be_new_budget(packed, false, packed ? 4 : 5);
-	const unsigned char ioerr = 1;
 	struct gm_vq_req *r, *r2;
-	struct v_rep u;
 
 	vt_log_level(true);
 	const struct vqd_buf six[2] = {{gp(1, 0), 16, false}, {gp(2, 0), 6 * GM_PAGE_SIZE, true}};
@@ -608,19 +634,7 @@ static void t_budget(bool packed)
 	struct gm_grant_stats s0 = stats(&b);
 
 	ASSERT_TRUE(add(2, six, 0) >= 0);
-	ASSERT_OK(gm_vq_pop(b.vq, &r));
-	ASSERT_EQ(r->error, -EMSGSIZE);
-	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 1);
-	ASSERT_EQ_U64(stats(&b).map_calls, s0.map_calls);
-	ASSERT_EQ(mapped(), 1);
-	ASSERT_OK(gm_vq_req_write(b.vq, r, r->in_len - 1, &ioerr, 1));
-	ASSERT_OK(gm_vq_push(b.vq, r, 1, NULL));
-	u = vcall((struct v_cmd){.op = V_USED});
-	ASSERT_OK(u.r);
-	ASSERT_EQ(u.len, 1);
-	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(7, GM_PAGE_SIZE - 1)});
-	ASSERT_OK(u.r);
-	ASSERT_EQ(u.len, ioerr);
+	refused_with_ioerr(&b, n0, &s0);
 
 	/* three pages fit; then one more page must wait for them */
 	ASSERT_TRUE(add(2, three, 0) >= 0);
@@ -666,9 +680,6 @@ static void t_share(bool packed)
 {
 	/* a ceiling of 3 pages for data beside the rings' (as in t_budget) */
 	struct be b = be_new_cfg(packed, false, 64, packed ? 4 : 5, 0);
-	const unsigned char ioerr = 1;
-	struct gm_vq_req *r;
-	struct v_rep u;
 
 	vt_log_level(true);
 	const struct vqd_buf six[2] = {{gp(1, 0), 16, false}, {gp(2, 0), 6 * GM_PAGE_SIZE, true}};
@@ -677,20 +688,7 @@ static void t_share(bool packed)
 	struct gm_grant_stats s0 = stats(&b);
 
 	ASSERT_TRUE(add(2, six, 0) >= 0);
-	ASSERT_OK(gm_vq_pop(b.vq, &r));
-	ASSERT_EQ(r->error, -EMSGSIZE);
-	ASSERT_TRUE(!gm_vq_broken(b.vq));
-	ASSERT_EQ(atomic_load(&vt_refusals), n0 + 1);
-	ASSERT_EQ_U64(stats(&b).map_calls, s0.map_calls);
-	ASSERT_EQ(mapped(), 1);
-	ASSERT_OK(gm_vq_req_write(b.vq, r, r->in_len - 1, &ioerr, 1));
-	ASSERT_OK(gm_vq_push(b.vq, r, 1, NULL));
-	u = vcall((struct v_cmd){.op = V_USED});
-	ASSERT_OK(u.r);
-	ASSERT_EQ(u.len, 1);
-	u = vcall((struct v_cmd){.op = V_BYTE, .addr = gp(7, GM_PAGE_SIZE - 1)});
-	ASSERT_OK(u.r);
-	ASSERT_EQ(u.len, ioerr);
+	refused_with_ioerr(&b, n0, &s0);
 	/* the same in a batch: the one that can never fit is refused, the
 	 * other is served */
 	struct gm_vq_req *rb[2];
