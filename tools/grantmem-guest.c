@@ -127,8 +127,10 @@ static struct guest_config {
 	 * the one the toolstack names next.  0: off.
 	 */
 	int follow;
+	/* --rate N: steady I/O, at most N requests a second (0: as fast as served). */
+	unsigned rate;
 	/* --hostile MODE: the last queue sends requests a device must refuse. */
-	enum hostile { H_NONE, H_OVERSIZE, H_REPEAT } hostile;
+	enum hostile { H_NONE, H_OVERSIZE, H_REPEAT, H_IMPOSSIBLE, H_FLOOD } hostile;
 } opt = {
 	.want_backend = -1, .depth = 8, .size = 4096, .queues = 1, .queue_size = 128,
 	.timeout = 30, .storm_queue = -1,
@@ -177,6 +179,7 @@ static struct {
 	/* --hostile: requests sent, completed with OK / an error status, never answered */
 	atomic_bool hostile_stop;
 	uint64_t h_sent, h_ok, h_refused, h_unanswered;
+	double h_max_refusal_ms;
 } S;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -715,6 +718,10 @@ static bool claim(void)
 		if (atomic_load(&S.stop_io) || (opt.requests && c >= opt.requests))
 			return false;
 	} while (!atomic_compare_exchange_weak(&S.claimed, &c, c + 1));
+	/* --rate: request c goes out at c / rate seconds into the main phase */
+	for (double wait; opt.rate && !atomic_load(&S.stop_io) &&
+	     (wait = S.t_start + (double)c / opt.rate - now()) > 0;)
+		usleep((useconds_t)(wait > 0.05 ? 50000 : wait * 1e6));
 	return true;
 }
 
@@ -1421,10 +1428,11 @@ static void *progress_main(void *arg)
 
 	(void)arg;
 	for (;;) {
-		struct timespec ts = {0, 100 * 1000 * 1000};
+		/* short naps: a run that ends is not kept waiting for its progress line */
+		struct timespec ts = {0, 20 * 1000 * 1000};
 		double t;
 
-		for (int i = 0; i < 10; i++) {
+		for (int i = 0; i < 50; i++) {
 			if (atomic_load(&S.stop_io) || atomic_load(&S.abort_run))
 				return NULL;
 			nanosleep(&ts, NULL);
@@ -1527,24 +1535,48 @@ static void storm_report(uint64_t wakeups0)
  * grants that are ended once it completed (with persistent grants: all in
  * one buffer, ended after the device closed, as the pool is):
  *
- *   oversize  writes that run past the end of the disk (an error status is
- *             the only right answer), and when the main phase is over one
- *             chain of seg_max + 8 data descriptors, more than the device
- *             said it takes: refused with an error status, or the queue
- *             is broken and the chain never completes (virtio's answer to
- *             a malformed ring); either way the other queues and guests go
- *             on, and nothing of it stays mapped once the device closes;
- *   repeat    reads whose HOSTILE_REPEAT data descriptors all name the same
- *             granted page: served or refused, but answered.
+ *   oversize    writes that run past the end of the disk (an error status
+ *               is the only right answer), and when the main phase is over
+ *               one chain of seg_max + 8 data descriptors, more than the
+ *               device said it takes: refused with an error status, or the
+ *               queue is broken and the chain never completes (virtio's
+ *               answer to a malformed ring); either way the other queues
+ *               and guests go on, and nothing of it stays mapped once the
+ *               device closes;
+ *   repeat      reads whose HOSTILE_REPEAT data descriptors all name the
+ *               same granted page: served or refused, but answered;
+ *   impossible  reads into one buffer of 4 GiB - 4 KiB (one granted page,
+ *               then refs never granted): no budget can ever hold it, so
+ *               it must be refused with an error status within a second,
+ *               its page left untouched; each is followed by an ordinary
+ *               read on the same queue, which must be served;
+ *   flood       no verified I/O at all, only the attack, as fast as the
+ *               device answers: requests over the device's size limit (one
+ *               16 MiB buffer: refused) in turn with reads whose seg_max
+ *               data descriptors all name one page (served or refused).
  *
  * A request served where it must be refused, or not answered (but for the
  * final long chain), is an error.  Prints
  *
- *   hostile: mode=M sent=N ok=N refused=N unanswered=N
+ *   hostile: mode=M sent=N ok=N refused=N unanswered=N max_refusal_ms=T
+ *
+ * (T: the longest a request that must be refused waited for its answer).
  */
 #define HOSTILE_REPEAT 32
+#define HOSTILE_IMPOSSIBLE 0xfffff000u /* 4 GiB - 4 KiB */
+#define HOSTILE_OVERLIMIT (16u << 20)
 
-static const char *const hostile_modes[] = {"oversize", "repeat", NULL};
+static const char *const hostile_modes[] = {"oversize", "repeat", "impossible", "flood", NULL};
+
+/* What one hostile request is. */
+enum hreq {
+	HR_PAST_END,   /* a write past the disk's end: refused */
+	HR_LONG_CHAIN, /* seg_max + 8 data descriptors: refused or never answered */
+	HR_REPEAT,     /* a read along one page repeated: served or refused */
+	HR_IMPOSSIBLE, /* a read into 4 GiB - 4 KiB: refused */
+	HR_OVERLIMIT,  /* a read into 16 MiB: refused */
+	HR_PLAIN,      /* an ordinary read of one page: served */
+};
 
 static unsigned hostile_seg_max(void)
 {
@@ -1554,16 +1586,53 @@ static unsigned hostile_seg_max(void)
 	return opt.queue_size;
 }
 
-/* One hostile request on @q; waits for its answer at most --timeout seconds. */
-static void hostile_send(struct dq *q, bool long_chain)
+/* The data descriptors of a request of kind @k (its header, status aside). */
+static void hostile_shape(struct dq *q, enum hreq k, unsigned *ndata, uint32_t *len,
+			  uint64_t *sector)
 {
 	uint64_t sectors = gm_virtio_blk_get_le(G.bi.config + GM_VIRTIO_BLK_CFG_CAPACITY, 8);
-	uint64_t sector;
-	unsigned ndata = 1, len = 4096, n = 0, max = hostile_seg_max() + 10;
-	bool in = opt.hostile == H_REPEAT && !long_chain, answered = false;
+	unsigned seg_max = hostile_seg_max();
+
+	*ndata = 1;
+	*len = GM_PAGE_SIZE;
+	*sector = 0;
+	switch (k) {
+	case HR_PAST_END:
+		*sector = sectors - 1; /* 8 sectors from the last one */
+		break;
+	case HR_LONG_CHAIN:
+		*ndata = seg_max + 8;
+		*len = GM_VIRTIO_BLK_SECTOR;
+		break;
+	case HR_REPEAT:
+		*ndata = opt.hostile == H_FLOOD ? seg_max : HOSTILE_REPEAT;
+		*sector = rnd(q) % (sectors - *ndata * 8) & ~7ull;
+		break;
+	case HR_IMPOSSIBLE:
+		*len = HOSTILE_IMPOSSIBLE;
+		break;
+	case HR_OVERLIMIT:
+		*len = HOSTILE_OVERLIMIT;
+		break;
+	case HR_PLAIN:
+		*sector = rnd(q) % (sectors - 8) & ~7ull;
+		break;
+	}
+}
+
+/* One hostile request on @q; waits for its answer at most --timeout seconds. */
+static void hostile_send(struct dq *q, enum hreq k)
+{
+	bool long_chain = k == HR_LONG_CHAIN, answered = false;
+	bool must_refuse = k == HR_PAST_END || long_chain || k == HR_IMPOSSIBLE ||
+			   k == HR_OVERLIMIT;
+	bool in = k != HR_PAST_END && !long_chain;
+	unsigned ndata, n = 0, max = hostile_seg_max() + 10;
 	struct vqd_buf *sg = calloc(max, sizeof(*sg));
 	struct req *rq = G.persistent ? q->hkeep : NULL;
-	double t0;
+	uint64_t sector;
+	uint32_t len;
+	double t0, waited;
 
 	if (!rq && (!(rq = calloc(1, sizeof(*rq))) || buf_get(&rq->b, 2) < 0)) {
 		fail("hostile: cannot share a buffer");
@@ -1574,21 +1643,14 @@ static void hostile_send(struct dq *q, bool long_chain)
 		q->hkeep = rq;
 	if (!sg)
 		goto out_release;
-	if (long_chain) {
-		ndata = max - 2;
-		len = GM_VIRTIO_BLK_SECTOR;
-		sector = 0;
-	} else if (opt.hostile == H_OVERSIZE) {
-		sector = sectors - 1; /* 8 sectors from the last one */
-	} else {
-		ndata = HOSTILE_REPEAT;
-		sector = rnd(q) % (sectors - HOSTILE_REPEAT * 8) & ~7ull;
-	}
+	hostile_shape(q, k, &ndata, &len, &sector);
 	rq->type = in ? GM_VIRTIO_BLK_T_IN : GM_VIRTIO_BLK_T_OUT;
 	gm_virtio_blk_put_le(rq->b.va, rq->type, 4);
 	gm_virtio_blk_put_le(rq->b.va + 4, 0, 4);
 	gm_virtio_blk_put_le(rq->b.va + 8, sector, 8);
 	rq->b.va[STATUS_OFF] = 0xff;
+	/* a refused read must leave its buffer as it was */
+	memset(rq->b.va + GM_PAGE_SIZE, 0xa5, GM_PAGE_SIZE);
 	sg[n++] = (struct vqd_buf){buf_addr(&rq->b, 0, 0), 16, false};
 	for (unsigned i = 0; i < ndata; i++)
 		sg[n++] = (struct vqd_buf){buf_addr(&rq->b, 1, long_chain ? (i % 8) * len : 0), len,
@@ -1615,6 +1677,7 @@ static void hostile_send(struct dq *q, bool long_chain)
 		else if (!got)
 			wait_event(q, 100);
 	}
+	waited = now() - t0;
 	if (!answered) {
 		S.h_unanswered++;
 		if (!long_chain)
@@ -1626,13 +1689,28 @@ static void hostile_send(struct dq *q, bool long_chain)
 		rq = NULL;
 		goto out_free;
 	}
+	if (must_refuse && waited * 1e3 > S.h_max_refusal_ms)
+		S.h_max_refusal_ms = waited * 1e3;
 	if (rq->b.va[STATUS_OFF] == GM_VIRTIO_BLK_S_OK) {
 		S.h_ok++;
-		if (opt.hostile == H_OVERSIZE || long_chain)
+		if (must_refuse)
 			fail("hostile: the device served a request it must refuse (%s)",
-			     long_chain ? "a chain longer than seg_max" : "beyond the end of the disk");
+			     long_chain ? "a chain longer than seg_max" :
+			     k == HR_PAST_END ? "beyond the end of the disk" :
+			     "larger than any mapping budget");
 	} else {
 		S.h_refused++;
+		if (k == HR_PLAIN)
+			fail("hostile: an ordinary read after a refused one got status %u",
+			     rq->b.va[STATUS_OFF]);
+		if (in) {
+			for (unsigned i = 0; i < GM_PAGE_SIZE; i++)
+				if (rq->b.va[GM_PAGE_SIZE + i] != 0xa5) {
+					fail("hostile: a refused read wrote into its buffer "
+					     "(byte %u)", i);
+					break;
+				}
+		}
 	}
 out_release:
 	/* answered (or never sent): the device must not map it any more */
@@ -1650,13 +1728,29 @@ static void *hostile_main(void *arg)
 {
 	struct dq *q = arg;
 
-	while (!atomic_load(&S.hostile_stop) && !atomic_load(&S.abort_run))
-		hostile_send(q, false);
+	for (unsigned i = 0; !atomic_load(&S.hostile_stop) && !atomic_load(&S.abort_run); i++) {
+		switch (opt.hostile) {
+		case H_OVERSIZE:
+			hostile_send(q, HR_PAST_END);
+			break;
+		case H_REPEAT:
+			hostile_send(q, HR_REPEAT);
+			break;
+		case H_IMPOSSIBLE:
+			hostile_send(q, i % 2 ? HR_PLAIN : HR_IMPOSSIBLE);
+			break;
+		case H_FLOOD:
+			hostile_send(q, i % 2 ? HR_REPEAT : HR_OVERLIMIT);
+			break;
+		case H_NONE:
+			return NULL;
+		}
+	}
 	if (opt.hostile == H_OVERSIZE && !atomic_load(&S.abort_run))
-		hostile_send(q, true);
+		hostile_send(q, HR_LONG_CHAIN);
 	printf("hostile: mode=%s sent=%" PRIu64 " ok=%" PRIu64 " refused=%" PRIu64
-	       " unanswered=%" PRIu64 "\n", hostile_modes[opt.hostile - 1], S.h_sent, S.h_ok,
-	       S.h_refused, S.h_unanswered);
+	       " unanswered=%" PRIu64 " max_refusal_ms=%.1f\n", hostile_modes[opt.hostile - 1],
+	       S.h_sent, S.h_ok, S.h_refused, S.h_unanswered, S.h_max_refusal_ms);
 	fflush(stdout);
 	return NULL;
 }
@@ -1717,6 +1811,7 @@ static int open_xen(void)
 #define KEY_STORM (TOOL_LONG_ONLY + 1)
 #define KEY_FOLLOW (TOOL_LONG_ONLY + 2)
 #define KEY_HOSTILE (TOOL_LONG_ONLY + 3)
+#define KEY_RATE (TOOL_LONG_ONLY + 4)
 
 static const struct tool_opt opts[] = {
 	{"xen", 'x', "SPEC", "the Xen world (gm_xen_open: \"real\", \"emu:SOCKET,domid=N\");\n"
@@ -1730,6 +1825,8 @@ static const struct tool_opt opts[] = {
 	{"requests", 'n', "N", "requests to complete (default 10000 without --seconds)"},
 	{"seconds", 's', "S", "run for S seconds (1 to 86400)"},
 	{"depth", 'D', "D", "requests in flight per queue (1 to 256; default 8)"},
+	{"rate", KEY_RATE, "N", "steady I/O: at most N requests a second, all queues\n"
+				"together (default: as fast as the device answers)"},
 	{"size", 'S', "BYTES", "bytes per request, a multiple of 512, with k (default 4k)"},
 	{"seq", 'q', NULL, "sequential sweeps instead of random slots"},
 	{"queues", 'Q', "N", "queues to use (default 1)"},
@@ -1751,18 +1848,21 @@ static const struct tool_opt opts[] = {
 				    "backend restarted, or another one), go on"},
 	{"hostile", KEY_HOSTILE, "MODE", "testing aid: the last queue sends requests a device must\n"
 					 "refuse: oversize (past the disk's end, then a chain\n"
-					 "longer than seg_max) or repeat (one page, 32 times)"},
+					 "longer than seg_max), repeat (one page, 32 times),\n"
+					 "impossible (a 4 GiB - 4 KiB buffer, then an ordinary\n"
+					 "read) or flood (16 MiB buffers and one page seg_max\n"
+					 "times, nothing else)"},
 	{NULL, 0, NULL, NULL},
 };
 
 static struct tool T = {
 	.name = "grantmem-guest",
 	.synopsis = "grantmem-guest [--xen SPEC] [--devid N] [--type T] [--requests N]\n"
-		    "               [--seconds S] [--depth D] [--size BYTES] [--seq]\n"
+		    "               [--seconds S] [--depth D] [--rate N] [--size BYTES] [--seq]\n"
 		    "               [--queues N] [--queue-size N] [--packed] [--no-persistent]\n"
 		    "               [--discard] [--reconnect-every N] [--timeout S] [--quiet]\n"
 		    "               [--tolerate-errors MS] [--storm-queue Q] [--follow S]\n"
-		    "               [--hostile oversize|repeat]\n"
+		    "               [--hostile oversize|repeat|impossible|flood]\n"
 		    "grantmem-guest --transport ram --socket PATH [I/O options as above]",
 	.about = "A test domain's virtio-blk driver: verified random or sequential I/O, then one\n"
 		 "summary line.  exit status: 0 no error, 1 errors, 2 usage error",
@@ -1851,6 +1951,9 @@ static void parse_options(int argc, char **argv)
 		case KEY_HOSTILE:
 			opt.hostile = (enum hostile)(tool_choice(&T, optarg, hostile_modes) + 1);
 			break;
+		case KEY_RATE:
+			opt.rate = (unsigned)tool_num(&T, optarg, 1, 10000000);
+			break;
 		}
 	}
 	if (optind != argc)
@@ -1867,9 +1970,11 @@ static void parse_options(int argc, char **argv)
 	if (opt.follow && (G.ram || opt.reconnect_every || opt.storm_queue >= 0))
 		tool_usage_error(&T, "--follow is for the xenstore transport, without "
 				 "--reconnect-every or --storm-queue");
-	if (opt.hostile && (opt.queues < 2 || G.ram || opt.reconnect_every || opt.follow))
-		tool_usage_error(&T, "--hostile needs --queues 2 or more (it takes the last one) on "
-				 "event channels, without --reconnect-every or --follow");
+	if (opt.hostile && ((opt.queues < 2 && opt.hostile != H_FLOOD) || G.ram ||
+			    opt.reconnect_every || opt.follow))
+		tool_usage_error(&T, "--hostile needs --queues 2 or more (it takes the last one; "
+				 "flood: 1 will do) on event channels, without --reconnect-every "
+				 "or --follow");
 	if (!opt.requests && !opt.seconds)
 		opt.requests = 10000;
 }
@@ -2016,7 +2121,13 @@ static void run(struct bstats *base, uint64_t done0, struct run_result *res)
 			budget = atomic_load(&S.claimed) + opt.reconnect_every;
 		opt.requests = budget;
 		atomic_store(&S.leave_inflight, budget != saved);
-		run_phase(PH_MAIN, 0, -1);
+		if (opt.hostile == H_FLOOD) {
+			/* the attack alone, until --seconds are up or a signal */
+			while (!atomic_load(&S.stop_io) && !atomic_load(&S.abort_run))
+				usleep(20 * 1000);
+		} else {
+			run_phase(PH_MAIN, 0, -1);
+		}
 		opt.requests = saved;
 		if (atomic_load(&S.lost)) {
 			/* --follow: what it did for this connection went with the backend */
