@@ -543,6 +543,7 @@ struct blk_config {
 	bool stats, packed;
 	uint64_t mmio_base;
 	struct gm_vdev_backend_config vdev; /* what the vdev transport offers */
+	struct gm_grant_cache_config cache; /* --cache-pages (vdev.cache points here) */
 	struct gm_dev_config dev;
 	unsigned char cfgspace[GM_VIRTIO_BLK_CFG_SIZE];
 };
@@ -553,6 +554,7 @@ struct blk_config {
 #define KEY_DATA (TOOL_LONG_ONLY + 3)
 #define KEY_BATCH (TOOL_LONG_ONLY + 4)
 #define KEY_IMAGE_SIZE (TOOL_LONG_ONLY + 5)
+#define KEY_CACHE_PAGES (TOOL_LONG_ONLY + 6)
 
 static const struct tool_opt opts[] = {
 	{"image", 'i', "PATH", "the raw image file to serve (required); with \"%u\" in PATH, one\n"
@@ -572,6 +574,9 @@ static const struct tool_opt opts[] = {
 	{"data", KEY_DATA, "MODE", "map (default): map the guest's buffers; copy: grant-copy\n"
 				   "them through a buffer, nothing mapped; auto: copy requests\n"
 				   "up to 64 KiB, map bigger ones"},
+	{"cache-pages", KEY_CACHE_PAGES, "N", "the grant cache's budget: pages mapped at once, all\n"
+					      "frontends together (default 65536), each frontend\n"
+					      "guaranteed 256 of them"},
 	{"batch", KEY_BATCH, "N", "requests a queue takes (and maps) together after a kick\n"
 				  "(default 32; 1: each on its own)"},
 	{"packed", 'P', NULL, "offer packed rings"},
@@ -594,7 +599,8 @@ static struct tool T = {
 	.synopsis = "grantmem-blk --image PATH [--image-size BYTES] [--xen SPEC]\n"
 		    "             [--frontend-domid N] [--queues N] [--queue-size N]\n"
 		    "             [--persistent] [--packed] [--type T] [--read-only]\n"
-		    "             [--data map|copy|auto] [--batch N] [--stats] [--verbose]\n"
+		    "             [--data map|copy|auto] [--batch N] [--cache-pages N]\n"
+		    "             [--stats] [--verbose]\n"
 		    "grantmem-blk --transport ioreq --domid N --image PATH\n"
 		    "             [--mmio-base ADDR] [--xen SPEC] [--data MODE] [--stats]\n"
 		    "grantmem-blk --transport ram --socket PATH --image PATH [--queues N]\n"
@@ -615,7 +621,8 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 	static const char *const when[] = {"connect", "disconnect", NULL};
 	int k;
 
-	*c = (struct blk_config){.vdev = {.frontend = -1, .max_queues = 1}};
+	*c = (struct blk_config){.vdev = {.frontend = -1, .max_queues = 1},
+				 .cache = {.size = sizeof(c->cache)}};
 	while ((k = tool_next(&T, argc, argv)) != -1) {
 		switch (k) {
 		case 'x':
@@ -674,6 +681,10 @@ static void parse_options(struct blk_config *c, int argc, char **argv)
 			break;
 		case KEY_BATCH:
 			c->batch = (unsigned)tool_num(&T, optarg, 1, GM_VQ_MAX_BATCH);
+			break;
+		case KEY_CACHE_PAGES:
+			c->cache.max_pages = (uint32_t)tool_num(&T, optarg, 1, 1u << 24);
+			c->vdev.cache = &c->cache;
 			break;
 		case KEY_DATA:
 			c->unmapped_max = tool_data_path(&T, optarg, DATA_AUTO_COPY_MAX);
