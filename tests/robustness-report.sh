@@ -120,16 +120,36 @@ EOF
 	echo
 	echo "## Isolation between frontends"
 	echo
-	# the figures tests/test-hostile-grant prints: "isolation <what>: ..."
+	# the figures tests/test-hostile-grant (the grant cache, in one process)
+	# and tests/test-vdev-blk (grantmem-blk serving guest processes through
+	# the emulated Xen) print: "isolation <what>: ..."
 	iso=$(grep -h '^isolation ' "$bld"/tests/test-hostile-grant.log 2>/dev/null)
+	iso_blk=$(grep -h '^isolation ' "$bld"/tests/test-vdev-blk.log 2>/dev/null)
+	if [ -n "$iso$iso_blk" ]; then
+		echo "Measured by wall clock: figures of the machine and its load at the"
+		echo "time (each test prints its load average), never asserted; what is"
+		echo "asserted is in each line's test case."
+		echo
+	fi
 	if [ -n "$iso" ]; then
-		echo "Measured in \`tests/test-hostile-grant\` by wall clock: figures of the"
-		echo "machine and its load at the time (the test prints its load average),"
-		echo "never asserted; what is asserted is in each line's test case."
+		echo "The grant cache, in \`tests/test-hostile-grant\` (threads as frontends):"
 		echo
 		echo "$iso" | sed 's/^isolation \([^:]*\): /- **\1**: /'
 	else
-		echo "(no figures: run \`make check TESTS=tests/test-hostile-grant\`)"
+		echo "(no cache figures: run \`make check TESTS=tests/test-hostile-grant\`)"
+	fi
+	echo
+	if [ -n "$iso_blk" ]; then
+		echo "End to end, in \`tests/test-vdev-blk\`: grantmem-blk in driver domain 1"
+		echo "serving grantmem-guest processes as other domains of the emulated Xen."
+		echo "On two cores the flood's own processes (the attacking guest and the"
+		echo "backend thread serving it) take CPU from a victim that runs as fast as"
+		echo "it is served; a victim at a steady rate shows what the backend itself"
+		echo "keeps for it."
+		echo
+		echo "$iso_blk" | sed 's/^isolation \([^:]*\): /- **\1**: /'
+	else
+		echo "(no end-to-end figures: run \`make check TESTS=tests/test-vdev-blk\`)"
 	fi
 	echo
 	echo "## Sanitizers"
