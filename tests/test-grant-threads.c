@@ -4,7 +4,10 @@
  * persistent and transient regions, and find their mappings from host
  * pointers (gm_host_to_guest, gm_unmap_host) while entries come and go:
  * run under TSan in CI.  Checks the data, that concurrent misses were
- * merged, and that nothing stays mapped.
+ * merged, and that nothing stays mapped.  Then the same over a budget of
+ * EVICT_BUDGET pages, so that persistent entries are evicted all the time
+ * while other threads hit them: an entry chosen as a victim and pinned in
+ * that instant is released by its last unpin, which may come at once.
  */
 #include "test-emu-common.h"
 #include "no-membarrier.h"
@@ -15,10 +18,37 @@
 #define NTHREADS 8
 #define NPAGES 8
 #define ROUNDS 300
+#define EVICT_BUDGET 3
+#define EVICT_ROUNDS 3000
 
 static struct emu_test T;
-static gm_mem *M;
+static gm_mem *M, *ME; /* ME: over a budget of EVICT_BUDGET pages */
 static gm_gref R[NPAGES];
+
+/* Persistent maps of random pages over a small budget: evictions race with hits. */
+static void *evictor(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	unsigned seed = id * 104729u + 3;
+
+	for (unsigned round = 0; round < EVICT_ROUNDS; round++) {
+		seed = seed * 1103515245u + 12345u;
+		uint64_t slot = GM_GRANT_ADDR(R[(seed >> 8) % NPAGES], 2048 + id * 64);
+		size_t len = 64;
+		int err;
+		unsigned char *p = gm_map(ME, slot, &len, GM_PROT_RW | GM_MAP_PERSISTENT, &err);
+
+		if (!p) {
+			/* every page of the budget pinned by the others: wait */
+			if (err != -ENOSPC)
+				GM_TEST_FAIL("evictor %u: map: %s", id, strerror(-err));
+			continue;
+		}
+		memset(p, (int)(round & 0xff), 64);
+		gm_unmap(ME, slot, p, len, GM_PROT_RW | GM_MAP_PERSISTENT, 64);
+	}
+	return NULL;
+}
 
 /* Thread i owns the 64-byte slot i of every page; everything else is the
  * guest's pattern and read-only by convention. */
@@ -99,6 +129,35 @@ int main(void)
 	}
 	for (unsigned i = 0; i < NTHREADS; i++)
 		ASSERT_OK(pthread_join(t[i], NULL));
+
+	/* A budget of EVICT_BUDGET pages: evictions under hits. */
+	{
+		struct gm_grant_cache_config cfg = {.size = sizeof(cfg),
+						    .max_pages = EVICT_BUDGET};
+		struct gm_grant_stats es = {.size = sizeof(es)};
+		gm_grant_cache *ce;
+		gm_region *re;
+		gm_space *se;
+
+		ASSERT_OK(gm_grant_cache_new(gt, &cfg, &ce));
+		ASSERT_OK(gm_grant_region_new(ce, GUEST, GM_GRANT_PERSISTENT, &re));
+		ASSERT_OK(gm_space_new(&se));
+		ASSERT_OK(gm_space_add(se, GM_GRANT_BASE, re));
+		ME = gm_space_mem(se);
+		for (unsigned i = 0; i < NTHREADS; i++)
+			ASSERT_OK(pthread_create(&t[i], NULL, evictor, (void *)(uintptr_t)i));
+		for (unsigned i = 0; i < NTHREADS; i++)
+			ASSERT_OK(pthread_join(t[i], NULL));
+		gm_grant_cache_stats(ce, &es);
+		printf("over a budget of %u pages: hits %" PRIu64 " misses %" PRIu64
+		       " evictions %" PRIu64 "\n", EVICT_BUDGET, es.hits, es.misses, es.evictions);
+		ASSERT_TRUE(es.evictions > 0);
+		ASSERT_EQ(es.pinned_entries, 0);
+		ASSERT_TRUE(es.mapped_pages <= EVICT_BUDGET);
+		gm_space_free(se);
+		gm_region_free(re);
+		gm_grant_cache_free(ce);
+	}
 
 	struct gm_grant_stats st = {.size = sizeof(st)};
 	gm_grant_cache_stats(c, &st);

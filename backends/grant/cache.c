@@ -711,6 +711,7 @@ void gm__gcache_release(gm_grant_cache *c, struct gm__gentry **victims, unsigned
  */
 static void finish_kills(gm_grant_cache *c, struct kills *k)
 {
+	bool locked = false;
 	unsigned n = 0;
 
 	if (!k->n)
@@ -718,18 +719,32 @@ static void finish_kills(gm_grant_cache *c, struct kills *k)
 	wait_readers(c);
 	for (unsigned i = 0; i < k->n; i++) {
 		struct gm__gentry *e = k->e[i];
-		if (!e->persistent || gm__dref_kill_end(&e->ref)) {
+		if (!e->persistent) {
+			k->e[n++] = e;
+			continue;
+		}
+		/*
+		 * The lock first: an entry still pinned is released by its last
+		 * unpin, which may come the instant after the kill ends, and
+		 * that release (forget, under the lock) must find its pages
+		 * charged back, and must not free it while we look at it.
+		 */
+		if (!locked) {
+			pthread_mutex_lock(&c->lock);
+			locked = true;
+		}
+		if (gm__dref_kill_end(&e->ref)) {
 			k->e[n++] = e;
 			continue;
 		}
 		/* Pinned after all (a hit in the instant it was chosen). */
-		pthread_mutex_lock(&c->lock);
 		if (e->evicted && !e->counted) {
 			charge(c, e->dom, e->npages);
 			e->counted = true;
 		}
-		pthread_mutex_unlock(&c->lock);
 	}
+	if (locked)
+		pthread_mutex_unlock(&c->lock);
 	gm__gcache_release(c, k->e, n, true);
 	k->n = 0;
 }
