@@ -46,7 +46,8 @@
  * unmasks it, coalesce into one) and stats/queue-<i>/requests.
  *
  * SIGINT/SIGTERM: disconnect every frontend (all mappings released), set the
- * backend states to Closed, exit 0.
+ * backend states to Closed, exit 0.  SIGUSR1 (xenstore transport): print
+ * the grant cache's counters now, as --stats does at exit.
  *
  * Testing aid: --fault SITE:N[:ERRNO] [--fault-on connect|disconnect] makes
  * one library call fail once the device serves (tools/common/fault-aid.h;
@@ -512,9 +513,15 @@ static void queue_stop(void *opaque, gm_dev_queue *q)
 }
 
 /* Every stats period, on the vdev transport's thread. */
+static void report_cache(const struct gm_grant_stats *st, const char *when);
+
 static void tick(void *opaque)
 {
+	struct gm_grant_stats st = {.size = sizeof(st)};
+
 	(void)opaque;
+	if (tool_stats_asked(&st))
+		report_cache(&st, "mapped_pages");
 	for (unsigned i = 0; fault_aid_active() && i < MAX_CONNS; i++)
 		if (conns[i]) {
 			struct blkconn *b = gm_dev_conn_priv(conns[i]);
@@ -610,6 +617,7 @@ static struct tool T = {
 		 "--socket PATH, one guest at a time, on the memfd it shares (the plain-shared-RAM\n"
 		 "baseline of the grant modes).  --fault is for the xenstore transport; it\n"
 		 "reports on stdout.  SIGINT/SIGTERM: disconnect every frontend and exit 0.\n"
+		 "SIGUSR1 (xenstore transport): print the grant cache's counters.\n"
 		 "exit status: 0 clean stop, 1 failure (also: xenstore went away), 2 usage error",
 	.opts = opts,
 };
@@ -843,11 +851,18 @@ static void report_vdev(const struct gm_grant_stats *st)
 	printf("grantmem-blk: %" PRIu64 " requests, %.3f map calls and %.3f unmap calls per request (rings included)\n",
 	       n, n ? (double)st->map_calls / (double)n : 0.0,
 	       n ? (double)st->unmap_calls / (double)n : 0.0);
+	report_cache(st, "mapped_pages_at_exit");
+}
+
+/* The grant cache's counters, one line (at exit, and on SIGUSR1). */
+static void report_cache(const struct gm_grant_stats *st, const char *when)
+{
 	printf("grantmem-blk: cache: map_calls=%" PRIu64 " unmap_calls=%" PRIu64
 	       " pages_mapped=%" PRIu64 " hits=%" PRIu64 " misses=%" PRIu64
-	       " evictions=%" PRIu64 " invalidations=%" PRIu64 " mapped_pages_at_exit=%u\n",
+	       " evictions=%" PRIu64 " invalidations=%" PRIu64 " %s=%u\n",
 	       st->map_calls, st->unmap_calls, st->pages_mapped, st->hits, st->misses,
-	       st->evictions, st->invalidations, st->mapped_pages);
+	       st->evictions, st->invalidations, when, st->mapped_pages);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -867,6 +882,8 @@ int main(int argc, char **argv)
 		return 1;
 	if ((sfd = tool_signals_fd("grantmem-blk")) < 0)
 		return 1;
+	if ((r = tool_stats_on_usr1()) < 0)
+		fprintf(stderr, "grantmem-blk: SIGUSR1: %s\n", gm_strerror(r));
 	if ((r = gm_dev_new(&c.dev, &dev)) < 0) {
 		fprintf(stderr, "grantmem-blk: %s\n", gm_strerror(r));
 		r = 1;

@@ -6,8 +6,40 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
+
+/* The cache tool_serve_vdev's backend maps through, while it runs. */
+static _Atomic(gm_grant_cache *) serving;
+static volatile sig_atomic_t stats_asked;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stats_asked = 1;
+}
+
+int tool_stats_on_usr1(void)
+{
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGUSR1, &sa, NULL) < 0 ? -errno : 0;
+}
+
+bool tool_stats_asked(struct gm_grant_stats *st)
+{
+	gm_grant_cache *c;
+
+	if (!stats_asked)
+		return false;
+	stats_asked = 0;
+	if (!(c = atomic_load(&serving)))
+		return false;
+	gm_grant_cache_stats(c, st);
+	return true;
+}
 
 int tool_signals_fd(const char *name)
 {
@@ -40,7 +72,9 @@ int tool_serve_vdev(const char *name, gm_xen *x, gm_dev *dev,
 	gm_xen_self_domid(x, &self);
 	printf("%s: domain %u %s\n", name, self, banner);
 	fflush(stdout);
+	atomic_store(&serving, gm_vdev_backend_cache(gm_dev_vdev_backend(v)));
 	r = gm_dev_vdev_run(v, stop_fd);
+	atomic_store(&serving, NULL);
 	if (r == -ENOTCONN) {
 		/* the library said so once; freeing the backend leaves xenstore alone */
 		fprintf(stderr, "%s: xenstore went away; stopping\n", name);

@@ -8,6 +8,8 @@
 
 #include <grantmem/grantmem.h>
 
+#include <stdbool.h>
+
 /*
  * SIGINT and SIGTERM blocked in every thread (call before starting any)
  * and delivered through the returned signalfd, the loop's stop descriptor;
@@ -28,5 +30,14 @@ int tool_signals_fd(const char *name);
 int tool_serve_vdev(const char *name, gm_xen *x, gm_dev *dev,
 		    const struct gm_vdev_backend_config *cfg, int stop_fd, const char *banner,
 		    struct gm_grant_stats *st);
+
+/*
+ * SIGUSR1 asks for the grant cache's counters while tool_serve_vdev runs:
+ * tool_stats_on_usr1 installs the handler (0, or a negative errno), and
+ * tool_stats_asked, polled from the device's tick, fills @st once per
+ * signal (true) while a backend is serving.
+ */
+int tool_stats_on_usr1(void);
+bool tool_stats_asked(struct gm_grant_stats *st);
 
 #endif
