@@ -679,6 +679,54 @@ static void t_resource_retry(void)
 	free(data_host);
 }
 
+/*
+ * A guest whose requests wait for room, then go, then wait again, over and
+ * over: each wait is one "taking requests: -28" episode, and the line is
+ * rate-limited (10 at once, then about one a second), so the log does not
+ * grow with the guest's requests.  Every request is served.
+ */
+#define FLAP_REQUESTS 40
+
+static void t_resource_flapping(void)
+{
+	gm_space *s;
+	gm_region *rings, *data;
+	gm_dev *dev = dev_new(0, 0);
+	struct drv v;
+	int w;
+
+	data_host = calloc(1, 1 << 20);
+	ASSERT_NOT_NULL(data_host);
+	ASSERT_OK(gm_space_new(&s));
+	ASSERT_OK(gm_ram_region_new_anon(1 << 20, &rings));
+	ASSERT_OK(gm_region_new(1 << 20, &data_ops, NULL, &data));
+	ASSERT_OK(gm_space_add(s, RAM_BASE, rings));
+	ASSERT_OK(gm_space_add(s, RAM_BASE + DATA_AREA, data));
+	drv_init(&v, gm_space_mem(s), 1, false);
+	drv_attach(&v, dev, gm_space_mem(s), true);
+	w = atomic_load(&vt_warnings);
+	for (unsigned i = 0; i < FLAP_REQUESTS; i++) {
+		uint64_t at = ga(DATA_AREA);
+		const struct vqd_buf b[2] = {{at, 300, false}, {at + 0x1000, 300, true}};
+
+		atomic_store(&map_fail, 1);
+		ASSERT_TRUE(vqd_add(&v.d[0], b, 2, 0, NULL) >= 0);
+		drv_kick_always(&v, 0);
+		drv_wait_used(&v, 0, 1, NULL);
+		ASSERT_EQ(atomic_load(&map_fail), 0);
+	}
+	w = atomic_load(&vt_warnings) - w;
+	if (w < 1 || w > 10)
+		GM_TEST_FAIL("%u waits for room: %d warnings, want 1 to 10", FLAP_REQUESTS, w);
+	gm_dev_detach(v.c);
+	drv_fini(&v);
+	gm_dev_free(dev);
+	gm_space_free(s);
+	gm_region_free(rings);
+	gm_region_free(data);
+	free(data_host);
+}
+
 /* A watched descriptor, and kicks without one (gm_dev_conn_kick). */
 static int watch_efd;
 
@@ -870,6 +918,7 @@ int main(void)
 	t_retries();
 	t_handler_fails();
 	t_resource_retry();
+	t_resource_flapping();
 	t_watch_and_kick();
 	return 0;
 }

@@ -373,8 +373,9 @@ static void push(gm_dev_queue *q, struct gm_vq_req **reqs, const uint32_t *writt
 		refused += reqs[i]->error != 0;
 	r = gm_vq_push_batch(q->vq, reqs, written, n, &notify);
 	if (r < 0) {
-		gm__warn("%s queue %u: completing %u request(s): %d (%s)", qname(q), q->index, n, r,
-			 gm_strerror(r));
+		/* a guest's buffers can make it fail: rate-limited */
+		gm__warn_rl("%s queue %u: completing %u request(s): %d (%s)", qname(q), q->index,
+			    n, r, gm_strerror(r));
 		count(&q->st.errors, n);
 		if (gm_vq_broken(q->vq))
 			queue_broken(q);
@@ -417,9 +418,11 @@ static void push_done(gm_dev_queue *q)
 /* What a failed pop means, and when to look again. */
 static void pop_failed(gm_dev_queue *q, int r, uint64_t now)
 {
+	/* once per change, and rate-limited: a guest whose requests wait for
+	 * room, then go, then wait again, changes it as often as it likes */
 	if (r != q->last_err && r != -ENOBUFS)
-		gm__warn("%s queue %u: taking requests: %d (%s)", qname(q), q->index, r,
-			 gm_strerror(r));
+		gm__warn_rl("%s queue %u: taking requests: %d (%s)", qname(q), q->index, r,
+			    gm_strerror(r));
 	q->last_err = r;
 	if (r == -EIO || gm_vq_broken(q->vq)) {
 		queue_broken(q);
