@@ -636,47 +636,67 @@ static void d_unmap(gm_region *r, void *p, uint64_t off, size_t len, int flags, 
 
 static const struct gm_region_ops data_ops = {.map = d_map, .unmap = d_unmap};
 
-static void t_resource_retry(void)
-{
+/* A device over rings in RAM and data in d_map's memory, one queue attached. */
+struct data_dev {
 	gm_space *s;
 	gm_region *rings, *data;
-	gm_dev *dev = dev_new(0, 0);
+	gm_dev *dev;
 	struct drv v;
-	struct gm_dev_stats st = {.size = sizeof(st)};
-	int w;
+};
 
+static void data_dev_up(struct data_dev *d)
+{
+	d->dev = dev_new(0, 0);
 	data_host = calloc(1, 1 << 20);
 	ASSERT_NOT_NULL(data_host);
-	ASSERT_OK(gm_space_new(&s));
-	ASSERT_OK(gm_ram_region_new_anon(1 << 20, &rings));
-	ASSERT_OK(gm_region_new(1 << 20, &data_ops, NULL, &data));
-	ASSERT_OK(gm_space_add(s, RAM_BASE, rings));
-	ASSERT_OK(gm_space_add(s, RAM_BASE + DATA_AREA, data));
-	drv_init(&v, gm_space_mem(s), 1, false);
-	drv_attach(&v, dev, gm_space_mem(s), true);
-	w = atomic_load(&vt_warnings);
-	atomic_store(&map_fail, 4);
-	{
-		/* the driver writes its buffers' addresses, nothing into them */
-		uint64_t at = ga(DATA_AREA);
-		const struct vqd_buf b[2] = {{at, 300, false}, {at + 0x1000, 300, true}};
+	ASSERT_OK(gm_space_new(&d->s));
+	ASSERT_OK(gm_ram_region_new_anon(1 << 20, &d->rings));
+	ASSERT_OK(gm_region_new(1 << 20, &data_ops, NULL, &d->data));
+	ASSERT_OK(gm_space_add(d->s, RAM_BASE, d->rings));
+	ASSERT_OK(gm_space_add(d->s, RAM_BASE + DATA_AREA, d->data));
+	drv_init(&d->v, gm_space_mem(d->s), 1, false);
+	drv_attach(&d->v, d->dev, gm_space_mem(d->s), true);
+}
 
-		ASSERT_TRUE(vqd_add(&v.d[0], b, 2, 0, NULL) >= 0);
-	}
-	drv_kick_always(&v, 0);
-	drv_wait_used(&v, 0, 1, NULL);
+static void data_dev_down(struct data_dev *d)
+{
+	gm_dev_detach(d->v.c);
+	drv_fini(&d->v);
+	gm_dev_free(d->dev);
+	gm_space_free(d->s);
+	gm_region_free(d->rings);
+	gm_region_free(d->data);
+	free(data_host);
+}
+
+/* One request whose data buffer's first @fails maps fail -ENOSPC; wait until it completed. */
+static void request_waiting_for_room(struct drv *v, int fails)
+{
+	/* the driver writes its buffers' addresses, nothing into them */
+	uint64_t at = ga(DATA_AREA);
+	const struct vqd_buf b[2] = {{at, 300, false}, {at + 0x1000, 300, true}};
+
+	atomic_store(&map_fail, fails);
+	ASSERT_TRUE(vqd_add(&v->d[0], b, 2, 0, NULL) >= 0);
+	drv_kick_always(v, 0);
+	drv_wait_used(v, 0, 1, NULL);
 	ASSERT_EQ(atomic_load(&map_fail), 0);
+}
+
+static void t_resource_retry(void)
+{
+	struct gm_dev_stats st = {.size = sizeof(st)};
+	struct data_dev d;
+	int w;
+
+	data_dev_up(&d);
+	w = atomic_load(&vt_warnings);
+	request_waiting_for_room(&d.v, 4);
 	ASSERT_EQ(atomic_load(&vt_warnings), w + 1); /* "taking requests: -28", once */
-	ASSERT_OK(gm_dev_conn_stats(v.c, 0, &st));
+	ASSERT_OK(gm_dev_conn_stats(d.v.c, 0, &st));
 	ASSERT_EQ(st.requests, 1);
 	ASSERT_EQ(st.wakeups, 1);
-	gm_dev_detach(v.c);
-	drv_fini(&v);
-	gm_dev_free(dev);
-	gm_space_free(s);
-	gm_region_free(rings);
-	gm_region_free(data);
-	free(data_host);
+	data_dev_down(&d);
 }
 
 /*
@@ -689,42 +709,17 @@ static void t_resource_retry(void)
 
 static void t_resource_flapping(void)
 {
-	gm_space *s;
-	gm_region *rings, *data;
-	gm_dev *dev = dev_new(0, 0);
-	struct drv v;
+	struct data_dev d;
 	int w;
 
-	data_host = calloc(1, 1 << 20);
-	ASSERT_NOT_NULL(data_host);
-	ASSERT_OK(gm_space_new(&s));
-	ASSERT_OK(gm_ram_region_new_anon(1 << 20, &rings));
-	ASSERT_OK(gm_region_new(1 << 20, &data_ops, NULL, &data));
-	ASSERT_OK(gm_space_add(s, RAM_BASE, rings));
-	ASSERT_OK(gm_space_add(s, RAM_BASE + DATA_AREA, data));
-	drv_init(&v, gm_space_mem(s), 1, false);
-	drv_attach(&v, dev, gm_space_mem(s), true);
+	data_dev_up(&d);
 	w = atomic_load(&vt_warnings);
-	for (unsigned i = 0; i < FLAP_REQUESTS; i++) {
-		uint64_t at = ga(DATA_AREA);
-		const struct vqd_buf b[2] = {{at, 300, false}, {at + 0x1000, 300, true}};
-
-		atomic_store(&map_fail, 1);
-		ASSERT_TRUE(vqd_add(&v.d[0], b, 2, 0, NULL) >= 0);
-		drv_kick_always(&v, 0);
-		drv_wait_used(&v, 0, 1, NULL);
-		ASSERT_EQ(atomic_load(&map_fail), 0);
-	}
+	for (unsigned i = 0; i < FLAP_REQUESTS; i++)
+		request_waiting_for_room(&d.v, 1);
 	w = atomic_load(&vt_warnings) - w;
 	if (w < 1 || w > 10)
 		GM_TEST_FAIL("%u waits for room: %d warnings, want 1 to 10", FLAP_REQUESTS, w);
-	gm_dev_detach(v.c);
-	drv_fini(&v);
-	gm_dev_free(dev);
-	gm_space_free(s);
-	gm_region_free(rings);
-	gm_region_free(data);
-	free(data_host);
+	data_dev_down(&d);
 }
 
 /* A watched descriptor, and kicks without one (gm_dev_conn_kick). */

@@ -818,6 +818,19 @@ static void test_dd_hostile(void)
 	stop_backend(be);
 }
 
+/* The one-minute load average, printed beside wall-clock figures; -1 if unknown. */
+static double load_average(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double load = -1;
+
+	if (!f || fscanf(f, "%lf", &load) != 1)
+		load = -1;
+	if (f)
+		fclose(f);
+	return load;
+}
+
 /* Wait until guest @fe's device on backend @be is Connected. */
 static void wait_connected(unsigned be, unsigned fe, const char *out)
 {
@@ -903,19 +916,12 @@ static void test_dd_starvation(void)
 	const char *steady[] = {"--seconds", "2", "--no-persistent", "--rate", NULL, NULL};
 	struct starve f, s;
 	char rate[32];
-	double load = -1;
 	pid_t be = start_dd_backend(BE, extra);
-	FILE *la;
 
 	starve_rounds(fast, &f);
 	snprintf(rate, sizeof(rate), "%.0f", f.alone / 4 > 1 ? f.alone / 4 : 1);
 	steady[4] = rate;
 	starve_rounds(steady, &s);
-	la = fopen("/proc/loadavg", "r");
-	if (!la || fscanf(la, "%lf", &load) != 1)
-		load = -1;
-	if (la)
-		fclose(la);
 	printf("isolation blk-starvation: grantmem-blk serving two guests, %d rounds of each in "
 	       "turn: a victim as fast as served %.0f requests/s alone, %.0f under a flood (%.2f "
 	       "of alone); at a steady %s requests/s: %.0f alone, %.0f under a flood (%.2f of "
@@ -923,7 +929,7 @@ static void test_dd_starvation(void)
 	       "times answered; victim's errors: 0 (load average %.1f)\n", STARVE_ROUNDS,
 	       f.alone, f.attacked, f.alone > 0 ? f.attacked / f.alone : 0, rate, s.alone,
 	       s.attacked, s.alone > 0 ? s.attacked / s.alone : 0, f.refused + s.refused,
-	       f.served + s.served, load);
+	       f.served + s.served, load_average());
 	ASSERT_EQ(kill(be, 0), 0);
 	stop_backend(be);
 }
@@ -985,13 +991,12 @@ static void test_dd_eviction(void)
 	static const char *const victim[] = {"--seconds", "2", "--no-persistent", NULL};
 	static const char *const churn[] = {"--seconds", "900", "--queues", "4", "--depth", "32",
 					    "--size", "64k", "--queue-size", "256", NULL};
-	double p50 = 0, p99 = 0, p50_alone, p99_alone, load = -1;
+	double p50 = 0, p99 = 0, p50_alone, p99_alone;
 	unsigned long long evictions = 0;
 	char ov[400], oc[400];
 	struct summary sv;
 	unsigned rounds = 0;
 	pid_t be = start_dd_backend(BE, extra), gc;
-	FILE *f;
 
 	snprintf(ov, sizeof(ov), "%s/guest5.out", T.dir);
 	snprintf(oc, sizeof(oc), "%s/guest6.out", T.dir);
@@ -1021,17 +1026,12 @@ static void test_dd_eviction(void)
 	ASSERT_EQ(emu_wait_mapped(X0, FE, 0), 0);
 	stop_backend(be);
 	ASSERT_EQ(emu_wait_mapped(X0, FE2, 0), 0);
-	f = fopen("/proc/loadavg", "r");
-	if (!f || fscanf(f, "%lf", &load) != 1)
-		load = -1;
-	if (f)
-		fclose(f);
 	printf("isolation blk-eviction: grantmem-blk --cache-pages %u; guest 6 cycled through a "
 	       "persistent pool of %u pages: %llu evictions; guest 5's fresh-grant requests "
 	       "meanwhile (%u runs of 2 s): latency p50 %.1f us (mean of runs), p99 %.1f us "
 	       "(worst run); alone: p50 %.1f us, p99 %.1f us (load average %.1f)\n",
 	       EVICT_BUDGET, EVICT_POOL, evictions, rounds, p50, p99, p50_alone, p99_alone,
-	       load);
+	       load_average());
 }
 
 /* A process's resident set, in KiB (from /proc/PID/status), or 0. */
