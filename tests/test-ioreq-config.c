@@ -209,6 +209,22 @@ static void test_no_torn_reads(gm_dev *d)
 	fprintf(stderr, "%u consistent reads of the config space while it changed\n", consistent);
 }
 
+/*
+ * After DRIVER_OK: the status word becomes @st[0]; the driver reads
+ * generation @gen, InterruptStatus bit 1 and the new bytes, the config
+ * interrupt has been raised @nraised times in all, and the driver
+ * acknowledges it.
+ */
+static void live_change(gm_dev *d, const unsigned char st[2], uint32_t gen, unsigned nraised)
+{
+	ASSERT_OK(gm_dev_set_config(d, 6, st, 2));
+	ASSERT_EQ(rd(GM_VMMIO_CONFIG_GENERATION), gen);
+	ASSERT_EQ(rd(GM_VMMIO_INTERRUPT_STATUS), GM_VMMIO_INT_CONFIG);
+	ASSERT_EQ(atomic_load(&raised_config), nraised);
+	ASSERT_EQ(rd(GM_VMMIO_CONFIG + 4) >> 16, st[0]);
+	wr(GM_VMMIO_INTERRUPT_ACK, GM_VMMIO_INT_CONFIG);
+}
+
 static void test_ioreq(gm_dev *d, gm_mem *mem, gm_grant_cache *cache)
 {
 	unsigned char up[2] = {1, 0}, down[2] = {0, 0};
@@ -234,19 +250,9 @@ static void test_ioreq(gm_dev *d, gm_mem *mem, gm_grant_cache *cache)
 	/* a live driver: configuration-change interrupt */
 	driver_ok();
 	gen = rd(GM_VMMIO_CONFIG_GENERATION);
-	ASSERT_OK(gm_dev_set_config(d, 6, up, 2));
-	ASSERT_EQ(rd(GM_VMMIO_CONFIG_GENERATION), gen + 1);
-	ASSERT_EQ(rd(GM_VMMIO_INTERRUPT_STATUS), GM_VMMIO_INT_CONFIG);
-	ASSERT_EQ(atomic_load(&raised_config), 1);
-	ASSERT_EQ(rd(GM_VMMIO_CONFIG + 4) >> 16, 1);
-	wr(GM_VMMIO_INTERRUPT_ACK, GM_VMMIO_INT_CONFIG);
+	live_change(d, up, gen + 1, 1);
 	ASSERT_EQ(rd(GM_VMMIO_INTERRUPT_STATUS), 0);
-	ASSERT_OK(gm_dev_set_config(d, 6, down, 2));
-	ASSERT_EQ(rd(GM_VMMIO_CONFIG_GENERATION), gen + 2);
-	ASSERT_EQ(rd(GM_VMMIO_INTERRUPT_STATUS), GM_VMMIO_INT_CONFIG);
-	ASSERT_EQ(atomic_load(&raised_config), 2);
-	ASSERT_EQ(rd(GM_VMMIO_CONFIG + 4) >> 16, 0);
-	wr(GM_VMMIO_INTERRUPT_ACK, GM_VMMIO_INT_CONFIG);
+	live_change(d, down, gen + 2, 2);
 
 	test_no_torn_reads(d);
 

@@ -299,9 +299,9 @@ static pid_t start_guest_as(unsigned dom, const char *const *args, const char *o
 		if (!guest_doms[i].pid) {
 			guest_doms[i].pid = pid;
 			guest_doms[i].dom = dom;
-			break;
+			return pid;
 		}
-	return pid;
+	GM_TEST_FAIL("more than 64 guest processes not yet waited for");
 }
 
 static pid_t start_guest(const char *const *args, const char *out)
