@@ -1,6 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The house keeps its layers (docs/architecture.md, "Who may use whom"):
+#   0. every layer has one public header, and every header in
+#      include/grantmem/ but the umbrella grantmem.h is a layer's;
 #   1. every #include under lib/, backends/ and include/grantmem/ names its
 #      own folder or a layer its row allows;
 #   2. every symbol an object file of the build needs from another folder is
@@ -32,7 +34,6 @@ fail() {
 layer_of_path() {
 	awk -v p="$1" '{ if (index(p, $2 "/") == 1) { print $1; exit } }' "$tmp/layers"
 }
-# (a layer may have several headers: "a.h,b.h")
 layer_of_header() {
 	awk -v h="$1" '{ n = split($3, hs, ","); for (i = 1; i <= n; i++) if (hs[i] == h) { print $1; exit } }' "$tmp/layers"
 }
@@ -42,6 +43,18 @@ allowed() {
 	awk -v f="$1" -v t="$2" '$1 == f { for (i = 4; i <= NF; i++) if ($i == t) ok = 1 }
 		END { exit !ok }' "$tmp/layers"
 }
+
+# ---- 0. one public header per layer ----
+while read -r name _ header _; do
+	case $header in
+	'' | *,*) fail "layer $name names ${header:-no header}: want one public header" ;;
+	esac
+done <"$tmp/layers"
+for h in "$top_srcdir"/include/grantmem/*.h; do
+	h=${h##*/}
+	[ "$h" = grantmem.h ] || [ -n "$(layer_of_header "$h")" ] ||
+		fail "include/grantmem/$h is no layer's public header"
+done
 
 # ---- 1. includes ----
 nincl=0

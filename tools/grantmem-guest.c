@@ -72,7 +72,6 @@
 
 #include "args.h"
 #include "blk-ram.h"
-#include <grantmem/virtio-blk.h>
 #include "virtq-driver.h"
 
 #include <grantmem/grantmem.h>

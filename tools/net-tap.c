@@ -6,7 +6,7 @@
 
 #include "net-tap.h"
 
-#include <grantmem/virtio-net.h>
+#include <grantmem/virtio.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,8 +11,6 @@
 #include <grantmem/grant.h>
 #include <grantmem/emu.h>
 #include <grantmem/virtio.h>
-#include <grantmem/virtio-blk.h>
-#include <grantmem/virtio-net.h>
 #include <grantmem/vdev.h>
 #include <grantmem/dev.h>
 #include <grantmem/ioreq.h>
