@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # ---- bench: `make bench` ----------------------------------------------------------
 # tools/grantmem-bench on its own emulated Xen.  Writes latest.{txt,json,png}
-# to $(BENCH_OUT): the build directory's bench/ unless asked otherwise;
+# to $(BENCH_OUT): the build directory's bench-out/ unless asked otherwise
+# (never the committed bench/, even when building in the source tree);
 # `make bench BENCH_OUT='$(srcdir)/bench'` refreshes the committed results.
 # The plot needs gnuplot; without it the plot is skipped with a note.  A
 # full run takes a few minutes; BENCH_ARGS=--quick for one under a minute.
@@ -12,7 +13,7 @@ tools_grantmem_bench_CPPFLAGS = $(GM_TOOL_CPPFLAGS)
 tools_grantmem_bench_LDADD = $(GM_EMU_LIBS) $(GM_TOOL_LIBS) -lm
 EXTRA_DIST += tools/bench-plot.sh bench/README.md
 BENCH_ARGS =
-BENCH_OUT = bench
+BENCH_OUT = bench-out
 bench: all
 	$(MKDIR_P) '$(BENCH_OUT)'
 	./tools/grantmem-bench $(BENCH_ARGS) --json '$(BENCH_OUT)/latest.json.tmp' \
