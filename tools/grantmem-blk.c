@@ -126,8 +126,13 @@ static struct {
 
 static const struct disk *conn_disk(gm_dev_conn *c);
 
-/* the requests of connections that have ended (--stats) */
-static atomic_uint_fast64_t total_requests;
+/*
+ * The requests of connections that have ended (--stats), and of every
+ * connection those that carried no data: identify, flush, refused ones,
+ * unknown types (counted as they come, off the read/write path).  The rest are the
+ * reads, writes and discards a guest counts as its I/O.
+ */
+static atomic_uint_fast64_t total_requests, other_requests;
 
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vlog(const char *fmt, ...)
@@ -314,9 +319,11 @@ static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
 		 * of a refused one, the status goes through the bytes API */
 		st = GM_VIRTIO_BLK_S_IOERR;
 		gm_vq_req_write(vq, req, req->in_len - 1, &st, 1);
+		atomic_fetch_add_explicit(&other_requests, 1, memory_order_relaxed);
 		return 1;
 	}
 	if ((r = gm_vq_req_read(vq, req, 0, hdr, HDR)) < 0) {
+		atomic_fetch_add_explicit(&other_requests, 1, memory_order_relaxed);
 		st = (unsigned char)refused_copy(req, true, r);
 		gm_vq_req_write(vq, req, req->in_len - 1, &st, 1);
 		return 1;
@@ -328,18 +335,23 @@ static int64_t serve(void *opaque, gm_dev_queue *q, struct gm_vq_req *req)
 				       gm_virtio_blk_get_le(hdr + 8, 8), &written, &status_sent);
 		break;
 	case GM_VIRTIO_BLK_T_FLUSH:
+		atomic_fetch_add_explicit(&other_requests, 1, memory_order_relaxed);
 		st = fdatasync(dk->fd) < 0 ? GM_VIRTIO_BLK_S_IOERR : GM_VIRTIO_BLK_S_OK;
 		break;
 	case GM_VIRTIO_BLK_T_DISCARD:
 		st = (unsigned char)discard(dk, vq, req);
 		break;
 	case GM_VIRTIO_BLK_T_GET_ID:
+		atomic_fetch_add_explicit(&other_requests, 1, memory_order_relaxed);
 		written = (uint32_t)MIN(GM_VIRTIO_BLK_ID_BYTES, (size_t)req->in_len - 1);
 		st = GM_VIRTIO_BLK_S_OK;
 		if ((r = gm_vq_req_write(vq, req, 0, dk->id, written)) < 0) {
 			st = (unsigned char)refused_copy(req, false, r);
 			written = 0;
 		}
+		break;
+	default: /* answered with the status set above */
+		atomic_fetch_add_explicit(&other_requests, 1, memory_order_relaxed);
 		break;
 	}
 	/* the status byte is the last byte of the last writable buffer (a
@@ -846,10 +858,12 @@ static int run_ioreq(const struct blk_config *c, gm_xen *x, gm_dev *dev, int sfd
 /* What the vdev transport's run cost, with --stats. */
 static void report_vdev(const struct gm_grant_stats *st)
 {
-	uint64_t n = atomic_load(&total_requests);
+	uint64_t n = atomic_load(&total_requests), other = atomic_load(&other_requests);
 
-	printf("grantmem-blk: %" PRIu64 " requests, %.3f map calls and %.3f unmap calls per request (rings included)\n",
-	       n, n ? (double)st->map_calls / (double)n : 0.0,
+	printf("grantmem-blk: %" PRIu64 " requests: %" PRIu64 " reads, writes and discards, %" PRIu64
+	       " others (identify, flush, refused, unknown); %.3f map calls and %.3f unmap calls per "
+	       "request (rings included)\n",
+	       n, n > other ? n - other : 0, other, n ? (double)st->map_calls / (double)n : 0.0,
 	       n ? (double)st->unmap_calls / (double)n : 0.0);
 	report_cache(st, "mapped_pages_at_exit");
 }
