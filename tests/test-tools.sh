@@ -14,6 +14,7 @@
 #     required, --pages 0 and 4x are refused;
 #   - grantmem-vdev: an unknown command exits 2, --type "Bad Type" says which
 #     characters a type may have;
+#   - grantmem-net --mac takes exactly xx:xx:xx:xx:xx:xx, unicast;
 #   - grantmem-xen-emu --ready-fd abc, grantmem-bench --only nosuch (naming
 #     the groups) exit 2.
 # Nothing here starts a hub or touches Xen: every case ends while parsing.
@@ -145,6 +146,15 @@ expect_usage "grantmem-xen-emu --ready-fd abc" '--ready-fd: "abc" is not a numbe
 expect_usage "grantmem-xen-emu --domain-info 99999" \
 	"--domain-info: 99999 is out of range; want 0 to $domid_max" \
 	grantmem-xen-emu --domain-info 99999 "$tmp/hub"
+
+# grantmem-net --mac: six pairs of hex digits, nothing more, nothing less
+for mac in "52:54:00:12:34: 5" "52:54:00:12:34:+5" "0x52:54:00:12:34:56" "52:54:00:12:34:56:" \
+	"52:54:00:12:34:5g" "52:54:0:12:34:56" "52-54-00-12-34-56"; do
+	expect_usage "grantmem-net --mac '$mac'" "--mac: \"$mac\" is not xx:xx:xx:xx:xx:xx" \
+		grantmem-net --tap gm-none --mac "$mac"
+done
+expect_usage "grantmem-net --mac 53:54:00:12:34:56" "is a multicast address" \
+	grantmem-net --tap gm-none --mac 53:54:00:12:34:56
 
 # grantmem-domain
 expect_usage "grantmem-domain --domid 99999" "--domid: 99999 is out of range; want 0 to $domid_max" \

@@ -73,6 +73,7 @@
 
 #include <grantmem/grantmem.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1019,15 +1020,16 @@ static struct tool T = {
 
 static void parse_mac(const char *s)
 {
-	unsigned v[6];
-	char end;
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
+	/* exactly six pairs of hex digits, colons between: nothing else */
+	if (strlen(s) != 17)
 		tool_usage_error(&T, "--mac: \"%s\" is not xx:xx:xx:xx:xx:xx", s);
 	for (int i = 0; i < 6; i++) {
-		if (v[i] > 255)
+		const char *p = s + 3 * i;
+
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
 			tool_usage_error(&T, "--mac: \"%s\" is not xx:xx:xx:xx:xx:xx", s);
-		net.mac[i] = (unsigned char)v[i];
+		net.mac[i] = (unsigned char)strtoul((char[]){p[0], p[1], 0}, NULL, 16);
 	}
 	if (net.mac[0] & 1)
 		tool_usage_error(&T, "--mac: %s is a multicast address", s);

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 {
 	static const struct gm_dev_handler handler = {.request = serve};
 	unsigned char cs[GM_VIRTIO_BLK_CFG_SIZE] = {0};
-	unsigned nq = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+	uint64_t queues = 1;
 	struct gm_vdev_backend_config vcfg = {.frontend = -1};
 	struct stat sb;
 	sigset_t sigs;
@@ -105,10 +105,13 @@ int main(int argc, char **argv)
 	gm_xen *x;
 	int r, sfd;
 
-	if (argc < 3 || nq < 1 || nq > GM_DEV_MAX_QUEUES) {
+	if (argc < 3 || (argc > 3 && gm_vdev_parse_u64(argv[3], GM_DEV_MAX_QUEUES, &queues) < 0) ||
+	    queues < 1) {
 		fprintf(stderr, "usage: blk-backend XEN-SPEC IMAGE [QUEUES]\n");
 		return 2;
 	}
+	unsigned nq = (unsigned)queues;
+
 	if ((image = open(argv[2], O_RDWR | O_CLOEXEC)) < 0 || fstat(image, &sb) < 0) {
 		perror(argv[2]);
 		return 1;

@@ -132,11 +132,12 @@ int main(int argc, char **argv)
 	    gm_virtio_blk_get_le(bi.config + GM_VIRTIO_BLK_CFG_CAPACITY, 8) < 16)
 		goto out;
 	/* Two pages granted to the backend, one queue, one event channel. */
-	gm_domid bd = (gm_domid)atoi(beid);
+	uint64_t bd;
 	int p;
-	if (!(mem = gm_gntshr_share(shr, bd, 2, ref, 1, NULL)) ||
+	if (gm_vdev_parse_u64(beid, GM_DOMID_MAX, &bd) < 0 ||
+	    !(mem = gm_gntshr_share(shr, (gm_domid)bd, 2, ref, 1, NULL)) ||
 	    gm_ram_region_new(mem, 2 * PAGE, GM_PROT_RW, &pages) < 0 ||
-	    (p = gm_evtchn_bind_unbound(ev, bd)) < 0)
+	    (p = gm_evtchn_bind_unbound(ev, (gm_domid)bd)) < 0)
 		goto out;
 	g = gm_region_mem(pages);
 	port = (gm_port)p;

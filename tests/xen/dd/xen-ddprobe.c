@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc || domid > 0x7fef || frame == ~0ull || gref > UINT32_MAX)
+	if (optind != argc || domid >= DOMID_FIRST_RESERVED || frame == ~0ull || gref > UINT32_MAX)
 		goto usage;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	foreign_map((uint32_t)domid, (xen_pfn_t)frame);
