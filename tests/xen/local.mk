@@ -33,18 +33,20 @@ EXTRA_DIST += \
 	tests/xen/dd/xen-ddprobe.c
 if GM_HAVE_XEN
 # built by `make check` (and by check-xen), not by `make all`
+CHECK_XEN_DEPS = tests/xen/xen-selfgrant
 check_PROGRAMS += tests/xen/xen-selfgrant
 tests_xen_xen_selfgrant_LDADD = $(GM_TEST_LIBS)
 TESTS += tests/xen/test-selfgrant-emu.sh
 if GM_HAVE_IOREQ
 # the driver domain's privilege probe: raw libxenforeignmemory, libxenctrl
 # and libxengnttab calls (the same libraries the ioreq server needs)
-noinst_PROGRAMS += tests/xen/dd/xen-ddprobe
+CHECK_XEN_DEPS += tests/xen/dd/xen-ddprobe
+check_PROGRAMS += tests/xen/dd/xen-ddprobe
 tests_xen_dd_xen_ddprobe_CPPFLAGS = $(AM_CPPFLAGS) $(IOREQ_CFLAGS) $(XEN_CFLAGS)
 tests_xen_dd_xen_ddprobe_LDADD = $(IOREQ_LIBS) $(XEN_LIBS)
 endif
 check-xen:
-	$(MAKE) $(AM_MAKEFLAGS) all tests/xen/xen-selfgrant
+	$(MAKE) $(AM_MAKEFLAGS) all $(CHECK_XEN_DEPS)
 	bash $(srcdir)/tests/xen/check-xen.sh '$(abs_top_builddir)' '$(abs_top_srcdir)'
 else
 check-xen:
