@@ -2,7 +2,8 @@
 /*
  * Emulated Xen, grant tables across processes: a forked guest (dom 1)
  * shares pages, this process maps them as dom0.  Bytes both ways, read-only
- * grants, busy bits and end access, wrong domain, bad refs, all-or-nothing,
+ * grants, Xen's limit on one grant's mappings, busy bits and end access,
+ * wrong domain, bad refs, all-or-nothing,
  * the mapping budget, and grant copy with Xen's statuses.
  */
 #include "config.h"
@@ -74,6 +75,55 @@ static void test_map_ro(void)
 	ASSERT_TRUE(pattern_ok(p, 2 * GM_PAGE_SIZE, 21));
 	ASSERT_ERR(guest_end(&g, refs[0]), -EBUSY);
 	ASSERT_OK(gm_gnttab_unmap(tab, p, 2));
+	ASSERT_OK(guest_call(&g, (struct g_cmd){.op = G_UNSHARE, .idx = idx}).r);
+}
+
+/*
+ * Xen counts a grant's mappings of each kind in a byte: the 129th
+ * read-write mapping of one ref is refused (EINVAL, all or nothing: a
+ * batch naming the ref twice past the limit maps nothing), read-only
+ * mappings have a count of their own, and an unmap makes room again.
+ */
+static void test_map_count_limit(void)
+{
+	enum { LIMIT = 128 };
+	gm_gref ref;
+	unsigned idx = guest_share(&g, 0, 1, 1, 31, &ref);
+	unsigned char *p[LIMIT], *q;
+	int err = 0;
+
+	/* one batch naming the ref LIMIT times: LIMIT mappings */
+	gm_gref same[LIMIT];
+	for (unsigned i = 0; i < LIMIT; i++)
+		same[i] = ref;
+	q = gm_gnttab_map(tab, LIMIT, 1, same, GM_PROT_RW, &err);
+	ASSERT_NOT_NULL(q);
+	ASSERT_TRUE(pattern_ok(q + (LIMIT - 1) * GM_PAGE_SIZE, GM_PAGE_SIZE, 31));
+	ASSERT_NULL(gm_gnttab_map(tab, 1, 1, &ref, GM_PROT_RW, &err));
+	ASSERT_ERR(err, -EINVAL);
+	ASSERT_OK(gm_gnttab_unmap(tab, q, LIMIT));
+	/* one at a time: the 129th fails, a read-only one still maps */
+	for (unsigned i = 0; i < LIMIT; i++) {
+		p[i] = gm_gnttab_map(tab, 1, 1, &ref, GM_PROT_RW, &err);
+		ASSERT_NOT_NULL(p[i]);
+	}
+	ASSERT_NULL(gm_gnttab_map(tab, 1, 1, &ref, GM_PROT_RW, &err));
+	ASSERT_ERR(err, -EINVAL);
+	q = gm_gnttab_map(tab, 1, 1, &ref, GM_PROT_READ, &err);
+	ASSERT_NOT_NULL(q);
+	ASSERT_OK(gm_gnttab_unmap(tab, q, 1));
+	/* a batch that would pass the limit maps nothing, even its first pages */
+	gm_gref two[2] = {ref, ref};
+	ASSERT_OK(gm_gnttab_unmap(tab, p[0], 1));
+	ASSERT_NULL(gm_gnttab_map(tab, 2, 1, two, GM_PROT_RW, &err));
+	ASSERT_ERR(err, -EINVAL);
+	/* room again after an unmap */
+	p[0] = gm_gnttab_map(tab, 1, 1, &ref, GM_PROT_RW, &err);
+	ASSERT_NOT_NULL(p[0]);
+	for (unsigned i = 0; i < LIMIT; i++)
+		ASSERT_OK(gm_gnttab_unmap(tab, p[i], 1));
+	ASSERT_EQ(emu_wait_mapped(x, 1, 0), 0);
+	ASSERT_OK(guest_end(&g, ref));
 	ASSERT_OK(guest_call(&g, (struct g_cmd){.op = G_UNSHARE, .idx = idx}).r);
 }
 
@@ -262,6 +312,7 @@ int main(void)
 
 	test_map_rw();
 	test_map_ro();
+	test_map_count_limit();
 	test_bad_refs();
 	test_copy();
 	test_domid_exclusive();

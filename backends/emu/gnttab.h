@@ -48,7 +48,8 @@
 #define GM__GT_FRAME_ENTRIES 512u           /* v1 entries per grant-table frame */
 #define GM__GT_MAX_ENTRIES (64u * 512u)     /* Xen's default max_grant_frames */
 #define GM__GT_FIRST_REF 8u                 /* refs below are the toolstack's */
-#define GM__GT_MAP_COUNT_MAX 0xffffu        /* mappings of one kind per entry */
+#define GM__GT_MAP_COUNT_MAX 128u /* mappings of one kind per entry: Xen counts
+				    * them in a byte and refuses the 129th */
 
 /*
  * One entry.  w: flags (bits 0-15), grantee (16-31), read-only mappings
