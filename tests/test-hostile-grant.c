@@ -988,10 +988,11 @@ struct flood {
 };
 
 /*
- * The attacker: requests of FLOOD_DESCS descriptors that all name the same
- * 15 granted pages (1,890 pages mapped per request, nearly the whole
- * budget), and between them oversized ones (16 pages each: more than its
- * share can ever hold), as fast as it can.
+ * The attacker: requests of FLOOD_DESCS descriptors of 15 granted pages
+ * each, all different (1,890 pages mapped per request, nearly the whole
+ * budget; a page named again would be mapped once), and between them
+ * oversized ones (16 pages each: more than its share can ever hold), as
+ * fast as it can.
  */
 static void *flood_loop(void *p)
 {
@@ -1006,7 +1007,7 @@ static void *flood_loop(void *p)
 			continue;
 		}
 		for (unsigned d = 0; d < FLOOD_DESCS; d++)
-			sg[d] = (struct gm_sg){GM_GRANT_ADDR(5000, 0), (i % 2 ? 16 : 15) * PG};
+			sg[d] = (struct gm_sg){GM_GRANT_ADDR(5000 + 16 * d, 0), (i % 2 ? 16 : 15) * PG};
 		int k = gm_map_sg(gm_space_mem(f->s), sg, FLOOD_DESCS, iov, FLOOD_DESCS, fl);
 		if (k == -EMSGSIZE) {
 			atomic_fetch_add(&f->refused, 1);
@@ -1056,8 +1057,7 @@ static void victim_requests(gm_space *s, unsigned n, unsigned long *failed, doub
 
 /*
  * Two frontends with the default shares on a budget of 2,048 pages: one
- * floods page-repeating requests of nearly the whole budget and oversized
- * ones, the other serves requests beside its ring.  The victim's minimum is
+ * floods requests of nearly the whole budget and oversized ones, the other serves requests beside its ring.  The victim's minimum is
  * kept free for it, so none of its requests ever fails or waits for room;
  * the oversized ones are refused without a map call; the victim's ring
  * stays mapped.  Its throughput under attack against alone is printed for

@@ -194,8 +194,33 @@ static void gr_unmap(gm_region *r, void *ptr, uint64_t off, size_t len, int flag
 }
 
 /*
+ * Are the @want pages from @ref (range @i) inside a range before it that
+ * lists its own pages?  If so, first[i] is set to where they are in it.
+ */
+static bool listed_in(const struct gm_sg *in, struct gm__gentry *const *hit, const bool *own,
+		      uint32_t *first, unsigned i, gm_gref ref, uint32_t want)
+{
+	for (unsigned j = 0; j < i; j++) {
+		if (hit[j] || !own[j])
+			continue;
+		gm_gref rj = GM_GRANT_REF(in[j].addr);
+		uint64_t end_j = (uint64_t)rj + pages_spanned(in[j].addr, in[j].len);
+		if (ref >= rj && (uint64_t)ref + want <= end_j) {
+			first[i] = first[j] + (ref - rj);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * All ranges of a request: ranges mapped whole are pinned as they are;
- * every page of the others goes into one list mapped with one call.
+ * every page of the others goes into one list mapped with one call, each
+ * page once: a range inside one listed before (a header and a status byte
+ * on one page, a chain along one page again and again) shares its pages.
+ * Xen counts a grant's mappings in a byte and refuses the 129th (a PV
+ * backend's gntdev takes two per page), so a chain that names one page
+ * seg_max times must not map it seg_max times.
  */
 static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct iovec *out,
 		     int flags)
@@ -207,10 +232,12 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 	uint32_t stack_first[32];
 	struct gm__gentry **hit = n <= 32 ? stack_hit : gm__calloc(n, sizeof(*hit));
 	uint32_t *first = n <= 32 ? stack_first : gm__calloc(n, sizeof(*first));
+	/* own[i]: range i's pages are listed at first[i] (else an earlier range's) */
+	bool stack_own[32], *own = n <= 32 ? stack_own : gm__calloc(n, sizeof(*own));
 	gm_gref *refs = NULL;
 	int ret = 0;
 
-	if (!hit || !first) {
+	if (!hit || !first || !own) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -238,8 +265,11 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 				out[i].iov_len = in[i].len;
 				continue;
 			}
-			first[i] = (uint32_t)total;
-			total += want;
+			own[i] = !listed_in(in, hit, own, first, i, ref, want);
+			if (own[i]) {
+				first[i] = (uint32_t)total;
+				total += want;
+			}
 		}
 		if (!total)
 			goto out;
@@ -253,7 +283,7 @@ static int gr_map_sg(gm_region *r, const struct gm_sg *in, unsigned n, struct io
 			goto undo;
 		}
 		for (unsigned i = 0; i < n; i++) {
-			if (hit[i])
+			if (hit[i] || !own[i])
 				continue;
 			gm_gref ref = GM_GRANT_REF(in[i].addr);
 			uint32_t want = (uint32_t)pages_spanned(in[i].addr, in[i].len);
@@ -297,6 +327,8 @@ out:
 		free(hit);
 	if (first != stack_first)
 		free(first);
+	if (own != stack_own)
+		free(own);
 	return ret;
 }
 
