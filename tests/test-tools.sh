@@ -180,6 +180,14 @@ esac
 run grantmem-domain --socket "$tmp/no-hub" --domid 3
 [ "$rc" -eq 1 ] || fail "grantmem-domain without a hub: exit $rc, want 1 ($err)"
 
+# grantmem-xen-emu --stop or --domain-info with no hub: says so and how to start one
+run grantmem-xen-emu --stop "$tmp/no-hub"
+[ "$rc" -eq 1 ] || fail "grantmem-xen-emu --stop without a hub: exit $rc, want 1"
+case $err in
+*"no hub is listening at $tmp/no-hub"*"start one with grantmem-xen-emu $tmp/no-hub"*) ;;
+*) fail "grantmem-xen-emu --stop without a hub: $err" ;;
+esac
+
 # grantmem-vdev
 expect_usage "grantmem-vdev frobnicate" 'unknown command "frobnicate"' \
 	grantmem-vdev frobnicate --backend-domid 1 --frontend-domid 2

@@ -117,6 +117,15 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 1;
 	}
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		if (stop || info >= 0) {
+			fprintf(stderr,
+				"grantmem-xen-emu: no hub is listening at %s (%s); start one with "
+				"grantmem-xen-emu %s\n",
+				argv[optind], gm_strerror(r), argv[optind]);
+			return 1;
+		}
+	}
 	if (r < 0) {
 		fprintf(stderr, "grantmem-xen-emu: %s: %s\n", argv[optind], gm_strerror(r));
 		return 1;
