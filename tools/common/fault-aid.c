@@ -40,7 +40,7 @@ int fault_aid_parse(const char *prog, const char *arg)
 		{"ECONNRESET", ECONNRESET},
 	};
 	char *s = strdup(arg), *n, *e, *end;
-	unsigned long v;
+	uint64_t v;
 
 	if (!s)
 		return -ENOMEM;
@@ -51,9 +51,8 @@ int fault_aid_parse(const char *prog, const char *arg)
 	e = strchr(n, ':');
 	if (e)
 		*e++ = '\0';
-	errno = 0;
-	v = strtoul(n, &end, 10);
-	if (errno || end == n || *end || v > UINT_MAX)
+	/* strict, as every number the tools take: no sign, space or garbage */
+	if (gm_vdev_parse_u64(n, UINT_MAX, &v) < 0)
 		goto bad;
 	fault.nth = (unsigned)v;
 	fault.err = strcmp(s, "alloc") ? -EIO : -ENOMEM;
