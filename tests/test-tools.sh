@@ -129,6 +129,9 @@ expect_usage "grantmem-blk --queues 4x" '--queues: "4x" is not a number; want 1 
 	grantmem-blk --image /dev/null --queues 4x
 expect_usage "grantmem-blk --frontend-domid -1" "--frontend-domid" \
 	grantmem-blk --image /dev/null --frontend-domid -1
+for f in "gnttab_map: 5" "gnttab_map:+5" "gnttab_map:5x" "gnttab_map:" "no_such_site:1"; do
+	expect_usage "grantmem-blk --fault '$f'" "--fault: bad \"$f\"" grantmem-blk --image /dev/null --fault "$f"
+done
 expect_usage "grantmem-guest --depth 0" "--depth: 0 is out of range; want 1 to 256" \
 	grantmem-guest --depth 0
 expect_usage "grantmem-guest --size 1000" "--size" grantmem-guest --size 1000
