@@ -138,6 +138,23 @@ extern "C" {
 
 /* ---- wire format (virtio 1.2, little-endian in guest memory) ------------- */
 
+/* Store / load @n (1..8) little-endian bytes at @p, whatever the host's
+ * byte order (the device sections below name them after their device). */
+static inline void gm_virtio_put_le(unsigned char *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t gm_virtio_get_le(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
 /* Feature bits (bit numbers) that change the ring layout or behaviour. */
 #define GM_VIRTIO_F_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
 #define GM_VIRTIO_F_EVENT_IDX 29     /* VIRTIO_RING_F_EVENT_IDX */
@@ -715,17 +732,12 @@ struct gm_virtio_blk_discard {
 /* Store / load @n (1..8) little-endian bytes at @p. */
 static inline void gm_virtio_blk_put_le(unsigned char *p, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	gm_virtio_put_le(p, v, n);
 }
 
 static inline uint64_t gm_virtio_blk_get_le(const unsigned char *p, unsigned n)
 {
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return gm_virtio_get_le(p, n);
 }
 
 /* ==== the virtio-net wire format ============================================================ */
@@ -865,17 +877,12 @@ struct gm_virtio_net_hdr {
 /* Store / load @n (1..8) little-endian bytes at @p. */
 static inline void gm_virtio_net_put_le(unsigned char *p, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	gm_virtio_put_le(p, v, n);
 }
 
 static inline uint64_t gm_virtio_net_get_le(const unsigned char *p, unsigned n)
 {
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return gm_virtio_get_le(p, n);
 }
 
 /* The header at @p (GM_VIRTIO_NET_HDR_SIZE bytes) into @h, and back. */
