@@ -1223,8 +1223,6 @@ int main(int argc, char **argv)
 	int r, sfd = -1;
 
 	gm_emu_register();
-	/* its lines tell a log what it got to, also when it is killed */
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_options(&c, argc, argv);
 	if ((r = net_tap_open(&net.tap, net.tap_name, net.pairs, net.mtu)) < 0) {
 		say("cannot open tap %s: %s%s", net.tap_name, gm_strerror(r),

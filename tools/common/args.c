@@ -134,6 +134,10 @@ static void prepare(struct tool *t)
 	size_t s = 0;
 	unsigned i;
 
+	/* Every line a tool prints reaches a pipe or a log when it is written,
+	 * not when a buffer fills: whoever watches it (a service manager, a
+	 * test waiting for a line) sees it at once, also if it is killed. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	t->shortopts[s++] = ':'; /* we report a missing argument ourselves */
 	for (i = 0; (o = opt_at(t, i)) && i < TOOL_MAX_OPTS + 2; i++) {
 		t->lopts[i] = (struct option){o->name, o->arg ? required_argument : no_argument,
