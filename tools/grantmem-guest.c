@@ -172,6 +172,7 @@ static struct {
 	atomic_bool storm_stop;
 	atomic_uint_fast64_t storm_notifies, storm_served;
 	double t_start; /* the main phase's start (set before the progress thread) */
+	double t_lost;  /* --follow: when the backend was last lost */
 	/* --follow: the backend went away (the queue threads stopped for it) */
 	atomic_bool lost;
 	uint64_t losses, moves; /* connections lost; times the backend domain changed */
@@ -737,6 +738,7 @@ static void lose_backend(const char *fmt, ...)
 	va_list ap;
 
 	if (!atomic_exchange(&S.lost, true)) {
+		S.t_lost = now();
 		va_start(ap, fmt);
 		fputs("grantmem-guest: ", stdout);
 		vprintf(fmt, ap);
@@ -1339,8 +1341,8 @@ static int follow_device(void)
 	for (unsigned i = 0; i < nqueues; i++)
 		dq_teardown(&queues[i]);
 	set_state(GM_VDEV_STATE_CLOSED);
-	printf("grantmem-guest: every grant ended (backend %s); waiting up to %d s for the device\n",
-	       gm_vdev_state_name(be_state()), opt.follow);
+	printf("grantmem-guest: every grant ended (backend %s) %.1f s after the loss; waiting up to "
+	       "%d s for the device\n", gm_vdev_state_name(be_state()), now() - S.t_lost, opt.follow);
 	fflush(stdout);
 	for (;;) {
 		if (atomic_load(&S.stop_io))
@@ -1362,7 +1364,8 @@ static int follow_device(void)
 	if (fresh_handshake() < 0 || connect_device() < 0)
 		return -1;
 	atomic_store(&S.reconnecting, false);
-	printf("grantmem-guest: served again by backend domain %u\n", G.backend);
+	printf("grantmem-guest: served again by backend domain %u, %.1f s after the loss\n",
+	       G.backend, now() - S.t_lost);
 	fflush(stdout);
 	return 0;
 }
