@@ -26,10 +26,11 @@
 #                   for root, else ~/.cache/grantmem-xen)
 #   GM_XEN_REFRESH  1: fetch the packages again even if cached
 #   GM_XEN_WORK     initramfs trees, serial log (default BUILDDIR/tests/xen/work)
-#   GM_XEN_TIMEOUT  hard limit for the boot in seconds (default 900; 3600 with
-#                   GM_XEN_DD=1)
-#   GM_XEN_DD       1: the first boot also runs the driver-domain scenario
-#                   (tests/xen/dd; dom0 argument gmxen.dd)
+#   GM_XEN_TIMEOUT  hard limit for the boot in seconds (default 2400; 900 with
+#                   GM_XEN_DD=0)
+#   GM_XEN_DD       1 (default): the first boot also runs the driver-domain
+#                   scenario (tests/xen/dd; dom0 argument gmxen.dd); 0 leaves
+#                   it out
 #   GM_XEN_QEMU     the qemu binary (default qemu-system-x86_64)
 #   GM_XEN_CPU      qemu's -cpu (default qemu64: -cpu max crashes PV dom0 under TCG)
 #   GM_XEN_DOM0_ARGS extra dom0 kernel command-line words; dom0-init knows
@@ -65,8 +66,8 @@ else
 	cache=${HOME:?}/.cache/grantmem-xen
 fi
 work=${GM_XEN_WORK:-$builddir/tests/xen/work}
-case ${GM_XEN_DD:-0} in
-1) timeout=${GM_XEN_TIMEOUT:-3600} ;;
+case ${GM_XEN_DD:-1} in
+1) timeout=${GM_XEN_TIMEOUT:-2400} ;;
 0) timeout=${GM_XEN_TIMEOUT:-900} ;;
 *) die "GM_XEN_DD must be 0 or 1" ;;
 esac
@@ -370,7 +371,7 @@ trap 'exit 130' INT TERM HUP
 xen_cmdline="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2"
 # loglevel=4 keeps dom0's kernel chatter from cutting result lines
 dom0_cmdline="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4 ${GM_XEN_DOM0_ARGS:-}"
-[ "${GM_XEN_DD:-0}" = 1 ] && dom0_cmdline="$dom0_cmdline gmxen.dd"
+[ "${GM_XEN_DD:-1}" = 1 ] && dom0_cmdline="$dom0_cmdline gmxen.dd"
 tboot=$(date +%s.%N)
 "$qemu" -accel tcg,thread=multi -cpu "$cpu" -m 3072 -smp 2 \
 	-display none -monitor none -no-reboot -serial "file:$log" \

@@ -46,7 +46,10 @@ report() {
 
 # job TAG COMMAND...: run COMMAND in the background, its output on the
 # console as it comes (each line tagged), then its status; the command's
-# pid goes to /tmp/TAG.cmdpid.
+# pid goes to /tmp/TAG.cmdpid.  Each line reaches the console when the
+# command writes it: sed writes to the console, a terminal, line by line,
+# and nothing else stands in the pipe (a filter writing into a pipe would
+# hold lines back until its buffer filled, and dom0 waits for them).
 job() {
 	tag=$1
 	shift
@@ -56,7 +59,7 @@ job() {
 			echo $! >/tmp/$tag.cmdpid
 			wait $!
 			echo $? >/tmp/$tag.rc
-		} | tr -d '\r' | sed "s/^/GMDD $tag | /"
+		} | sed "s/^/GMDD $tag | /"
 		echo "GMDD $tag exit $(cat /tmp/$tag.rc)"
 	) &
 }
