@@ -47,9 +47,9 @@ report() {
 # job TAG COMMAND...: run COMMAND in the background, its output on the
 # console as it comes (each line tagged), then its status; the command's
 # pid goes to /tmp/TAG.cmdpid.  Each line reaches the console when the
-# command writes it: sed writes to the console, a terminal, line by line,
-# and nothing else stands in the pipe (a filter writing into a pipe would
-# hold lines back until its buffer filled, and dom0 waits for them).
+# command writes it: the shell's read and echo pass it on at once, where
+# a filter (busybox sed or tr, even writing to a terminal) would hold lines
+# back until its buffer filled, and dom0 waits for them.
 job() {
 	tag=$1
 	shift
@@ -59,7 +59,7 @@ job() {
 			echo $! >/tmp/$tag.cmdpid
 			wait $!
 			echo $? >/tmp/$tag.rc
-		} | sed "s/^/GMDD $tag | /"
+		} | while IFS= read -r line; do echo "GMDD $tag | $line"; done
 		echo "GMDD $tag exit $(cat /tmp/$tag.rc)"
 	) &
 }

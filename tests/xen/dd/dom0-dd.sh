@@ -256,6 +256,14 @@ dd_said() {
 	tr -d '\r' <"$(dd_log "$1")" | grep -a -q -E "GMDD $2 \\| .*($3)"
 }
 
+# dd_followed_in NAME TAG DOMID: the seconds job TAG of NAME took, from
+# losing its backend to being served by domain DOMID (its last such line).
+dd_followed_in() {
+	tr -d '\r' <"$(dd_log "$1")" |
+		sed -n "s/.*GMDD $2 | .*served again by backend domain $3, \([0-9.]*\) s after the loss.*/\1/p" |
+		tail -n 1
+}
+
 # dd_said_count NAME TAG ERE: how many such lines.
 dd_said_count() {
 	tr -d '\r' <"$(dd_log "$1")" | grep -a -c -E "GMDD $2 \\| .*($3)"
@@ -436,6 +444,8 @@ dd_run() {
 			[ "$(dd_said_count "$n" "$t" "served again by backend domain $dd, ")" -ge 1 ] ||
 			{ ok=0; w="$w $n did not follow the restarted backend;"; dd_tail "$n" "$t"; }
 	done
+	dd_info "backend killed and restarted: guest A served again $(dd_followed_in gmdda a "$dd") s" \
+		"after the loss, guest B $(dd_followed_in gmddb b "$dd") s"
 	dd_check backend-killed-restarted "${w:-}" [ $ok = 1 ]
 
 	# ---- the driver domain destroyed and built again -----------------------------------
@@ -462,6 +472,8 @@ dd_run() {
 			[ "$(dd_said_count "$n" "$t" "served again by backend domain ${dd2:-none}, ")" -ge 1 ] ||
 			{ ok=0; w="$w $n did not follow the new driver domain;"; dd_tail "$n" "$t"; }
 	done
+	dd_info "driver domain rebuilt: guest A served again $(dd_followed_in gmdda a "${dd2:-none}") s" \
+		"after the loss, guest B $(dd_followed_in gmddb b "${dd2:-none}") s"
 	dd_check dd-rebuilt-followed "${w:-}" [ $ok = 1 ]
 
 	# B's run through both faults ends: served throughout, every grant
