@@ -277,7 +277,7 @@ dd_said_count() {
 # TCG on a loaded host a request can take seconds: a run gives up after 60 s
 # without a completion; --follow waits up to 600 s for the device to come
 # back.
-RATE_A=4
+RATE_A=40
 IOA="--no-persistent --depth 8 --size 4096 --timeout 60 --rate $RATE_A"
 IOB="--queues 2 --depth 4 --size 4096 --queue-size 256 --timeout 60"
 FOLLOW="--seconds 3600 --follow 600"
