@@ -90,12 +90,6 @@ dd_field() {
 	grep '^summary:' /tmp/dd-$1.out 2>/dev/null | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# dd_rate TAG: requests per second of the job's main phase (its result line).
-dd_rate() {
-	sed -n 's/^result: \([0-9]*\) requests in \([0-9.]*\) s.*/\1 \2/p' /tmp/dd-$1.out | tail -n 1 |
-		awk '$2 > 0 { printf "%.2f", $1 / $2 }'
-}
-
 # dd_served TAG MINREQ: a run that must have gone well: exit 0, errors=0,
 # at least MINREQ requests (every byte read verified).  Sets why.
 dd_served() {
