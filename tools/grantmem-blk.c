@@ -129,8 +129,8 @@ static const struct disk *conn_disk(gm_dev_conn *c);
 /*
  * The requests of connections that have ended (--stats), and of every
  * connection those that carried no data: identify, flush, refused ones,
- * unknown types (counted as they come, off the read/write path).  The rest are the
- * reads, writes and discards a guest counts as its I/O.
+ * unknown types (counted as they come, off the read/write path).  The
+ * rest are the reads, writes and discards a guest counts as its I/O.
  */
 static atomic_uint_fast64_t total_requests, other_requests;
 
