@@ -104,27 +104,28 @@ int main(int argc, char **argv)
 		tool_usage_error(&T, "--ready-fd is for running a hub");
 	if (ready >= 0 && fcntl(ready, F_GETFD) < 0)
 		tool_usage_error(&T, "--ready-fd: descriptor %d is not open", ready);
+	/* --stop and --domain-info talk to a hub; without them we are one */
+	bool client = stop || info >= 0;
+
 	if (stop)
 		r = gm_emu_hub_shutdown(argv[optind]);
 	else if (info >= 0)
 		r = domain_info(argv[optind], (gm_domid)info);
 	else
 		r = gm_emu_hub_run(argv[optind], ready);
-	if (r == -ENOTSOCK && !stop && info < 0) {
+	if (r == -ENOTSOCK && !client) {
 		fprintf(stderr,
 			"grantmem-xen-emu: %s exists and is not a socket: not replacing it "
 			"(give the path of a socket to create)\n",
 			argv[optind]);
 		return 1;
 	}
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		if (stop || info >= 0) {
-			fprintf(stderr,
-				"grantmem-xen-emu: no hub is listening at %s (%s); start one with "
-				"grantmem-xen-emu %s\n",
-				argv[optind], gm_strerror(r), argv[optind]);
-			return 1;
-		}
+	if ((r == -ENOENT || r == -ECONNREFUSED) && client) {
+		fprintf(stderr,
+			"grantmem-xen-emu: no hub is listening at %s (%s); start one with "
+			"grantmem-xen-emu %s\n",
+			argv[optind], gm_strerror(r), argv[optind]);
+		return 1;
 	}
 	if (r < 0) {
 		fprintf(stderr, "grantmem-xen-emu: %s: %s\n", argv[optind], gm_strerror(r));
