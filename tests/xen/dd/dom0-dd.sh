@@ -15,6 +15,8 @@ DD_CONSOLE=/var/log/xen/console
 dd_seq=0
 
 dd_log() { echo "$DD_CONSOLE/guest-$1.log"; }
+# dd_text NAME: domain NAME's console log so far, without the console's \r
+dd_text() { tr -d '\r' <"$(dd_log "$1")"; }
 dd_now() { cut -d' ' -f1 /proc/uptime; }
 # dd_secs: whole seconds of uptime into dd_up, with the shell's builtins
 # only (no fork: a process costs much under TCG, and the waits below poll)
@@ -68,7 +70,7 @@ dd_cmd() {
 		echo "driver-domain: $name did not answer \"$*\""
 		return 99
 	}
-	rc=$(tr -d '\r' <"$(dd_log "$name")" | sed -n "s/.*GMDD ack $dd_seq rc=\([0-9]*\).*/\1/p" | tail -n 1)
+	rc=$(dd_text "$name" | sed -n "s/.*GMDD ack $dd_seq rc=\([0-9]*\).*/\1/p" | tail -n 1)
 	return "${rc:-99}"
 }
 
@@ -78,8 +80,8 @@ dd_cmd() {
 dd_job() {
 	jrc=
 	dd_wait "$1" "GMDD $2 exit [0-9]+" "$3" || true
-	tr -d '\r' <"$(dd_log "$1")" | sed -n "s/.*GMDD $2 | //p" >/tmp/dd-$2.out
-	jrc=$(tr -d '\r' <"$(dd_log "$1")" | sed -n "s/.*GMDD $2 exit \([0-9]*\).*/\1/p" | tail -n 1)
+	dd_text "$1" | sed -n "s/.*GMDD $2 | //p" >/tmp/dd-$2.out
+	jrc=$(dd_text "$1" | sed -n "s/.*GMDD $2 exit \([0-9]*\).*/\1/p" | tail -n 1)
 	show "driver-domain: $1 $2 (exit ${jrc:-none}, at $(dd_now) s)" /tmp/dd-$2.out
 	s=$(grep '^summary:' /tmp/dd-$2.out | tail -n 1)
 	[ -z "$s" ] || dd_info "$1 $2 $s"
@@ -215,7 +217,7 @@ dd_again() {
 # dd_progress NAME TAG: "T N" from job TAG's last progress line (T: seconds
 # into its run, by its own clock; N: requests completed so far).
 dd_progress() {
-	tr -d '\r' <"$(dd_log "$1")" |
+	dd_text "$1" |
 		sed -n "s/.*GMDD $2 | progress: t=\([0-9]*\)s requests=\([0-9]*\).*/\1 \2/p" | tail -n 1
 }
 
@@ -241,26 +243,26 @@ dd_window() {
 # dd_tail NAME TAG: the last lines job TAG of NAME printed so far (for a
 # check that failed while the job goes on).
 dd_tail() {
-	tr -d '\r' <"$(dd_log "$1")" | grep -a "GMDD $2 | " | tail -n 40 >/tmp/dd-tail.out
+	dd_text "$1" | grep -a "GMDD $2 | " | tail -n 40 >/tmp/dd-tail.out
 	show "driver-domain: $1 $2 so far" /tmp/dd-tail.out
 }
 
 # dd_said NAME TAG ERE: did job TAG of NAME print a matching line so far?
 dd_said() {
-	tr -d '\r' <"$(dd_log "$1")" | grep -a -q -E "GMDD $2 \\| .*($3)"
+	[ "$(dd_said_count "$@")" -gt 0 ]
 }
 
 # dd_followed_in NAME TAG DOMID: the seconds job TAG of NAME took, from
 # losing its backend to being served by domain DOMID (its last such line).
 dd_followed_in() {
-	tr -d '\r' <"$(dd_log "$1")" |
+	dd_text "$1" |
 		sed -n "s/.*GMDD $2 | .*served again by backend domain $3, \([0-9.]*\) s after the loss.*/\1/p" |
 		tail -n 1
 }
 
 # dd_said_count NAME TAG ERE: how many such lines.
 dd_said_count() {
-	tr -d '\r' <"$(dd_log "$1")" | grep -a -c -E "GMDD $2 \\| .*($3)"
+	dd_text "$1" | grep -a -c -E "GMDD $2 \\| .*($3)"
 }
 
 # The guests' I/O: 4 KiB random reads and writes, every byte read verified.
